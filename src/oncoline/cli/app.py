@@ -1,0 +1,62 @@
+"""The ``oncoline`` command: decision support and line-of-therapy analytics for HER2-positive MBC.
+
+Each sub-command lives in its own module and imports heavy libraries (DuckDB, Spark, FHIR models) only
+inside its body, so ``oncoline recommend`` starts fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from oncoline import __version__
+from oncoline.cli import her2, kb, lines, patient, recommend
+
+HELP = """\
+oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
+
+Decision support for clinicians, not a prescription: every answer shows its guideline statements,
+trial evidence and knowledge-base version.
+
+Exit codes: 0 ok · 1 bad input · 2 usage · 3 knowledge base · 4 back end (DuckDB/Spark/PostgreSQL) · 70 bug.
+"""
+
+app = typer.Typer(
+    name="oncoline",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"oncoline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer."""
+
+
+recommend.register(app)
+her2.register(app)
+lines.register(app)
+patient.register(app)
+kb.register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

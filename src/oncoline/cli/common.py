@@ -1,0 +1,108 @@
+"""Shared CLI plumbing: exit codes, error reporting, JSON printing.
+
+Exit codes (documented in ``oncoline --help`` and the README):
+
+====  =====================================================================
+0     success (also when the answer is "a critical fact is missing": see ``missing``)
+1     bad input: a file, field or drug that cannot be used as given
+2     usage error: unknown option or argument (from Typer/Click)
+3     knowledge-base error (``kb lint`` found problems, or the knowledge failed to load)
+4     back-end error: DuckDB, Spark or PostgreSQL failed or is not installed
+70    internal error (a bug: please report it with the command and input)
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from oncoline.errors import BackendError, InputError, KnowledgeBaseError, OncolineError
+
+__all__ = [
+    "EXIT_BACKEND",
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_KB",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "err_console",
+    "guarded",
+    "parse_as_of",
+    "print_json",
+]
+
+EXIT_OK = 0
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+EXIT_KB = 3
+EXIT_BACKEND = 4
+EXIT_INTERNAL = 70
+
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except InputError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_INPUT) from None
+        except KnowledgeBaseError as exc:
+            err_console.print(f"[bold red]knowledge-base error:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_KB) from None
+        except BackendError as exc:
+            err_console.print(f"[bold red]back-end error:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_BACKEND) from None
+        except OncolineError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    """Parse ``--as-of YYYY-MM-DD``.
+
+    Raises
+    ------
+    InputError
+        When the value is not an ISO date.
+    """
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"--as-of {value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01") from None
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (dt.date, dt.datetime)):
+        return o.isoformat()
+    if hasattr(o, "model_dump"):
+        return o.model_dump(mode="json")
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as indented JSON to stdout (dates as ISO strings)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")

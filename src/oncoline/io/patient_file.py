@@ -1,0 +1,146 @@
+"""Read a patient from a YAML or JSON file: the FORMAT.md ``patient`` block, a whole case file, or a FHIR
+bundle (delegated to :mod:`oncoline.io.fhir`).
+
+Every problem becomes one :class:`~oncoline.errors.InputError` that names the file, the field and the fix —
+never a traceback (issue #2, item 8).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from oncoline.errors import InputError, UnknownDrugError
+from oncoline.model import Patient
+
+__all__ = ["is_fhir", "load_document", "load_patient", "patient_from_mapping", "validation_to_input_error"]
+
+
+def load_document(path: str | Path) -> Any:
+    """Parse a YAML or JSON file (JSON is YAML, but JSON errors are reported as JSON errors).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable, empty or not valid YAML/JSON.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found; check the path", source=str(p))
+    if p.is_dir():
+        raise InputError("is a directory; give a patient file (.yaml, .yml or .json)", source=str(p))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the file ({exc}); save it as UTF-8 text", source=str(p)) from exc
+    if not text.strip():
+        raise InputError("the file is empty; give a patient block (see shared/cases/FORMAT.md)", source=str(p))
+    try:
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=str(p)
+        ) from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML{where}: {problem}", source=str(p)) from exc
+
+
+def is_fhir(doc: Any) -> bool:
+    """True when ``doc`` looks like a FHIR resource (has ``resourceType``)."""
+    return isinstance(doc, dict) and "resourceType" in doc
+
+
+_FIXES = {
+    "missing": "add it",
+    "extra_forbidden": "remove it or check its spelling against shared/cases/FORMAT.md",
+    "date_from_datetime_parsing": "write the date as YYYY-MM-DD",
+    "date_parsing": "write the date as YYYY-MM-DD",
+    "date_type": "write the date as YYYY-MM-DD",
+    "enum": "use one of the allowed values",
+    "int_parsing": "give a whole number",
+    "float_parsing": "give a number",
+    "greater_than_equal": "give a value in range",
+    "less_than_equal": "give a value in range",
+    "list_type": "give a list, e.g. [a, b]",
+    "model_type": "give a mapping of fields",
+}
+
+
+def validation_to_input_error(exc: ValidationError, *, source: str | None) -> InputError:
+    """Turn a pydantic error into one :class:`InputError` naming the first bad field and how to fix it;
+    further problems are counted in the message."""
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    ctx_error = (first.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, UnknownDrugError):
+        return UnknownDrugError(ctx_error.name, ctx_error.suggestions, source=source, field=field)
+    message = str(first["msg"]).removeprefix("Value error, ")
+    fix = _FIXES.get(str(first["type"]), "")
+    given = first.get("input")
+    shown = "" if first["type"] == "missing" or isinstance(given, (dict, list)) else f" (got {given!r})"
+    more = f" [{len(errors) - 1} more problem(s) in this file]" if len(errors) > 1 else ""
+    text = f"{message}{shown}" + (f"; {fix}" if fix and fix not in message else "") + more
+    return InputError(text, source=source, field=field)
+
+
+def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
+    """Build a :class:`Patient` from a parsed patient block or a whole ``kind: patient`` case file.
+
+    Raises
+    ------
+    InputError
+        When the mapping does not fit the patient model (names the field and the fix), or holds an
+        unknown drug (names the closest known drugs).
+    """
+    if not isinstance(doc, dict):
+        raise InputError(
+            f"expected a mapping of patient fields, got {type(doc).__name__}; see shared/cases/FORMAT.md",
+            source=source,
+        )
+    if "patient" in doc and isinstance(doc["patient"], dict):  # a whole case file
+        block = dict(doc["patient"])
+        if doc.get("as_of") and "as_of" not in block:
+            block["as_of"] = doc["as_of"]
+        doc = block
+    try:
+        return Patient.model_validate(doc)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, source=source) from exc
+
+
+def load_patient(path: str | Path) -> Patient:
+    """Read one patient from a YAML/JSON patient file, case file or FHIR bundle.
+
+    Parameters
+    ----------
+    path
+        A ``.yaml``/``.yml``/``.json`` file.
+
+    Returns
+    -------
+    Patient
+        For FHIR input, the patient mapped by :func:`oncoline.io.fhir.patient_from_fhir` (its ingestion
+        report is dropped here; use that function to keep it).
+
+    Raises
+    ------
+    InputError
+        File missing/unreadable/not YAML or JSON, a malformed field, or an unknown drug.
+    """
+    doc = load_document(path)
+    if is_fhir(doc):
+        from oncoline.io import fhir  # lazy: keeps fhir.resources off the YAML path
+
+        patient, _report = fhir.patient_from_fhir(doc, source=str(path))
+        return patient
+    return patient_from_mapping(doc, source=str(path))

@@ -1,0 +1,412 @@
+"""The patient: tumour biology, presentation, metastatic sites, treatment history and safety conditions.
+
+Reads the ``patient`` block of ``shared/cases/FORMAT.md`` as it is; fields beyond it are optional extras.
+Drug names anywhere in the patient resolve through the drug vocabulary to canonical generic (INN) names at
+validation time, so ``Kadcyla`` becomes ``trastuzumab emtansine`` and an unknown name is an error naming the
+closest known names. Units are in field names (house style S4); dates are :class:`datetime.date`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from oncoline.knowledge.drugs import load_vocabulary
+
+__all__ = [
+    "BrainStatus",
+    "Conditions",
+    "EarlyTherapy",
+    "Exposure",
+    "Her2Raw",
+    "HistoryLine",
+    "IhcScore",
+    "IldHistory",
+    "MetastaticSite",
+    "Patient",
+    "Preferences",
+    "PrimaryTumor",
+    "SiteKind",
+    "StopReason",
+    "Toxicity",
+    "Tumor",
+]
+
+
+def _canonical_drugs(names: list[str]) -> list[str]:
+    vocab = load_vocabulary()
+    out: list[str] = []
+    for name in names:
+        for canonical in vocab.resolve(name):
+            if canonical not in out:
+                out.append(canonical)
+    return out
+
+
+def _canonical_drug(name: str) -> str:
+    names = load_vocabulary().resolve(name)
+    if len(names) != 1:
+        raise ValueError(f"{name!r} is a combination product ({' + '.join(names)}); name one drug")
+    return names[0]
+
+
+DrugList = Annotated[list[str], AfterValidator(_canonical_drugs)]
+"""A list of drug names, resolved to canonical INN names (fixed-dose products expand to their components)."""
+
+DrugName = Annotated[str, AfterValidator(_canonical_drug)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class IhcScore(StrEnum):
+    """HER2 immunohistochemistry score (ASCO/CAP 2018; ``ultralow`` = IHC 0 with faint staining in ≤10 %)."""
+
+    ZERO = "0"
+    ULTRALOW = "ultralow"
+    ONE = "1+"
+    TWO = "2+"
+    THREE = "3+"
+
+
+class SiteKind(StrEnum):
+    """Metastatic site."""
+
+    BRAIN = "brain"
+    LEPTOMENINGEAL = "leptomeningeal"
+    LIVER = "liver"
+    LUNG = "lung"
+    BONE = "bone"
+    LYMPH_NODE = "lymph_node"
+    PLEURA = "pleura"
+    SKIN = "skin"
+    PERITONEUM = "peritoneum"
+    OTHER = "other"
+
+
+class BrainStatus(StrEnum):
+    """Brain-metastasis status: stable (treated, stable), active (untreated), progressing (after local therapy)."""
+
+    STABLE = "stable"
+    ACTIVE = "active"
+    PROGRESSING = "progressing"
+
+
+_BRAIN_ALIASES = {
+    "stable_treated": "stable",
+    "treated_stable": "stable",
+    "active_untreated": "active",
+    "untreated": "active",
+    "progressing_after_local": "progressing",
+    "progressive": "progressing",
+}
+
+
+class StopReason(StrEnum):
+    """Why a line stopped (or ``ongoing`` for the line given now)."""
+
+    PROGRESSION = "progression"
+    TOXICITY = "toxicity"
+    COMPLETED = "completed"
+    ONGOING = "ongoing"
+
+
+class Her2Raw(_Frozen):
+    """Raw HER2 test results; the HER2 engine classifies them per ASCO/CAP 2018 (affirmed 2023)."""
+
+    ihc: IhcScore | None = Field(default=None, description='IHC score: "0", "ultralow", "1+", "2+", "3+".')
+    ish_ratio: float | None = Field(default=None, ge=0, description="Dual-probe HER2/CEP17 ratio.")
+    her2_copies: float | None = Field(default=None, ge=0, description="Average HER2 signals per cell.")
+    ish_result: str | None = Field(default=None, description="Qualitative ISH call: positive | negative.")
+    single_probe: bool = Field(default=False, description="True when her2_copies come from a single-probe assay.")
+    recount_confirmed: bool | None = Field(
+        default=None,
+        description="For ISH groups 2-4 with IHC 2+: whether a blinded recount confirmed the group "
+        "(None = the reported counts are taken as final).",
+    )
+    status: str | None = Field(
+        default=None, description="A lab's final call (positive | negative | equivocal), used only without raw values."
+    )
+
+    @field_validator("ihc", mode="before")
+    @classmethod
+    def _ihc_text(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower().replace(" ", "")
+        return {"0+": "0", "1": "1+", "2": "2+", "3": "3+", "0-ultralow": "ultralow"}.get(text, text)
+
+    @field_validator("ish_result", "status", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower()
+        allowed = {"positive", "negative", "equivocal"}
+        if text not in allowed:
+            raise ValueError(f"must be one of {sorted(allowed)}, got {v!r}")
+        return text
+
+    @property
+    def empty(self) -> bool:
+        """True when no result at all is recorded."""
+        return all(
+            x is None for x in (self.ihc, self.ish_ratio, self.her2_copies, self.ish_result, self.status)
+        )
+
+
+class Tumor(_Frozen):
+    """Tumour biology."""
+
+    er_percent: float | None = Field(default=None, ge=0, le=100, description="% nuclei ER-positive (≥1 % = positive).")
+    pr_percent: float | None = Field(default=None, ge=0, le=100, description="% nuclei PR-positive.")
+    er_status: str | None = Field(default=None, description="positive | negative when no percentage is reported.")
+    pr_status: str | None = Field(default=None, description="positive | negative when no percentage is reported.")
+    her2: Her2Raw = Field(default_factory=Her2Raw, description="Raw HER2 results.")
+    histology: str | None = None
+
+    @field_validator("er_status", "pr_status", mode="before")
+    @classmethod
+    def _status(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower()
+        if text not in {"positive", "negative"}:
+            raise ValueError(f"must be positive or negative, got {v!r}")
+        return text
+
+    @property
+    def er_positive(self) -> bool | None:
+        """ER ≥ 1 % (ASCO/CAP ER/PgR 2020); None when unknown."""
+        if self.er_percent is not None:
+            return self.er_percent >= 1
+        return None if self.er_status is None else self.er_status == "positive"
+
+    @property
+    def pr_positive(self) -> bool | None:
+        """PR ≥ 1 %; None when unknown."""
+        if self.pr_percent is not None:
+            return self.pr_percent >= 1
+        return None if self.pr_status is None else self.pr_status == "positive"
+
+    @property
+    def hr_positive(self) -> bool | None:
+        """HR-positive = ER and/or PR ≥ 1 %. None when neither is known, or when the known one is negative
+        and the other unknown for ER (ER decides: PR alone cannot make a tumour HR-negative)."""
+        er, pr = self.er_positive, self.pr_positive
+        if er is True or pr is True:
+            return True
+        if er is False and pr is False:
+            return False
+        if er is False and pr is None:
+            return False
+        return None
+
+
+class EarlyTherapy(_Frozen):
+    """(Neo)adjuvant treatment of the early cancer."""
+
+    setting: str = Field(description="neoadjuvant | adjuvant")
+    drugs: DrugList
+    start: dt.date | None = None
+    end: dt.date | None = Field(default=None, description="Date of the last dose.")
+
+    @field_validator("setting")
+    @classmethod
+    def _setting(cls, v: str) -> str:
+        v = v.strip().lower().replace("-", "")
+        if v not in {"neoadjuvant", "adjuvant", "postneoadjuvant"}:
+            raise ValueError("must be neoadjuvant or adjuvant")
+        return "adjuvant" if v == "postneoadjuvant" else v
+
+
+class MetastaticSite(_Frozen):
+    """One metastatic site; brain sites carry status, lesion count, size and symptoms."""
+
+    site: SiteKind
+    status: BrainStatus | None = Field(default=None, description="Brain only: stable | active | progressing.")
+    lesions: int | None = Field(default=None, ge=0)
+    largest_mm: float | None = Field(default=None, ge=0)
+    symptomatic: bool | None = None
+    mass_effect: bool | None = Field(default=None, description="Brain only: symptomatic mass effect / hydrocephalus.")
+    oligometastatic: bool | None = None
+    note: str | None = None
+
+    @field_validator("site", mode="before")
+    @classmethod
+    def _site(cls, v: Any) -> Any:
+        text = str(v).strip().lower().replace(" ", "_").replace("-", "_")
+        return {"lymph_nodes": "lymph_node", "nodes": "lymph_node", "node": "lymph_node", "cns": "brain",
+                "bones": "bone", "lungs": "lung", "pleural": "pleura", "hepatic": "liver"}.get(text, text)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower()
+        return _BRAIN_ALIASES.get(text, text)
+
+
+class Toxicity(_Frozen):
+    """The toxicity that stopped a line."""
+
+    event: str
+    grade: int | None = Field(default=None, ge=1, le=5, description="CTCAE grade.")
+
+
+class HistoryLine(_Frozen):
+    """One metastatic line already given."""
+
+    line: int | None = Field(default=None, ge=1, description="Ordinal as recorded (re-derived from order).")
+    drugs: DrugList
+    start: dt.date | None = None
+    end: dt.date | None = None
+    stopped: StopReason | None = Field(default=None, description="progression | toxicity | completed | ongoing")
+    toxicity: Toxicity | None = None
+    best_response: str | None = Field(default=None, description="CR | PR | SD | PD, when known.")
+
+    @model_validator(mode="after")
+    def _dates(self) -> HistoryLine:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}; swap or correct the dates")
+        return self
+
+
+class Exposure(_Frozen):
+    """One raw administration or dispensing (the ``events.exposures`` rows of FORMAT.md)."""
+
+    drug: str = Field(description="As recorded: a name, brand or RxNorm code (resolved by the line engine).")
+    start: dt.date
+    end: dt.date | None = Field(default=None, description="Defaults to start.")
+    stopped: StopReason | None = Field(default=None, description="A documented reason the drug stopped.")
+
+    @model_validator(mode="after")
+    def _dates(self) -> Exposure:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start} for {self.drug!r}")
+        return self
+
+
+class PrimaryTumor(_Frozen):
+    """The primary tumour when still in place."""
+
+    in_place: bool = False
+    symptoms: list[str] = Field(default_factory=list, description="fungating | bleeding | pain")
+
+
+class Preferences(_Frozen):
+    """What the patient has said."""
+
+    declines_chemotherapy: bool = False
+    declines_brain_local_therapy: bool = False
+    declines_intravenous: bool = False
+
+
+class IldHistory(_Frozen):
+    """A past interstitial lung disease / pneumonitis event."""
+
+    grade: int = Field(ge=1, le=5, description="CTCAE grade.")
+    drug: DrugName | None = Field(default=None, description="The drug it occurred on, when drug-related.")
+    steroids: bool | None = None
+
+
+class Conditions(_Frozen):
+    """Safety-relevant conditions; an omitted field means unknown."""
+
+    lvef_percent: float | None = Field(default=None, ge=0, le=100, description="Latest LVEF, %.")
+    lvef_baseline_percent: float | None = Field(default=None, ge=0, le=100, description="LVEF before anti-HER2 therapy.")
+    heart_failure_nyha: int | None = Field(default=None, ge=0, le=4, description="0 none, 1-4 = NYHA I-IV.")
+    ild_history: IldHistory | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    hepatic_impairment: str | None = Field(default=None, description="none | mild | moderate | severe (Child-Pugh A/B/C)")
+    bilirubin_x_uln: float | None = Field(default=None, ge=0, description="Total bilirubin / upper limit of normal.")
+    alt_x_uln: float | None = Field(default=None, ge=0)
+    platelets_per_mm3: float | None = Field(default=None, ge=0)
+    neuropathy_grade: int | None = Field(default=None, ge=0, le=4, description="CTCAE grade.")
+    crcl_ml_min: float | None = Field(default=None, ge=0, description="Creatinine clearance, mL/min.")
+    medications: DrugList = Field(default_factory=list, description="Concomitant drugs relevant to interactions.")
+
+    @field_validator("hepatic_impairment", mode="before")
+    @classmethod
+    def _hepatic(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower()
+        text = {"child-pugh a": "mild", "child-pugh b": "moderate", "child-pugh c": "severe", "a": "mild",
+                "b": "moderate", "c": "severe"}.get(text, text)
+        if text not in {"none", "mild", "moderate", "severe"}:
+            raise ValueError("must be none | mild | moderate | severe (Child-Pugh A/B/C)")
+        return text
+
+
+class Patient(_Frozen):
+    """One patient with metastatic breast cancer at a treatment decision.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        For a malformed field; :func:`oncoline.io.patient_file.load_patient` turns it into an
+        :class:`~oncoline.errors.InputError` naming the file, the field and the fix.
+    """
+
+    id: str = Field(default="patient", description="Free-text identifier.")
+    age: float | None = Field(default=None, ge=0, le=120, description="Years.")
+    sex: str | None = None
+    ecog: int | None = Field(default=None, ge=0, le=4, description="ECOG performance status.")
+    menopausal_status: str | None = Field(default=None, description="pre | peri | post")
+    tumor: Tumor = Field(default_factory=Tumor)
+    presentation: str | None = Field(default=None, description="de_novo | recurrent")
+    early_therapy: list[EarlyTherapy] = Field(default_factory=list)
+    metastatic_diagnosis: dt.date | None = None
+    recurrence_date: dt.date | None = Field(default=None, description="Documented recurrence (defaults to metastatic_diagnosis).")
+    sites: list[MetastaticSite] = Field(default_factory=list)
+    history: list[HistoryLine] = Field(default_factory=list, description="Metastatic lines already given, any order.")
+    exposures: list[Exposure] = Field(
+        default_factory=list, description="Raw drug exposures; lines are derived from them when history is empty."
+    )
+    primary_tumor: PrimaryTumor | None = None
+    preferences: Preferences = Field(default_factory=Preferences)
+    conditions: Conditions = Field(default_factory=Conditions)
+    as_of: dt.date | None = Field(default=None, description="Answer as the knowledge stood on this date.")
+
+    @field_validator("menopausal_status", mode="before")
+    @classmethod
+    def _meno(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower().replace("menopausal", "").strip("-_ ")
+        if text not in {"pre", "peri", "post"}:
+            raise ValueError("must be pre | peri | post")
+        return text
+
+    @field_validator("presentation", mode="before")
+    @classmethod
+    def _presentation(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        text = str(v).strip().lower().replace(" ", "_").replace("-", "_")
+        text = {"denovo": "de_novo", "relapse": "recurrent", "recurrence": "recurrent"}.get(text, text)
+        if text not in {"de_novo", "recurrent"}:
+            raise ValueError("must be de_novo | recurrent")
+        return text
+
+    @field_validator("history")
+    @classmethod
+    def _order(cls, v: list[HistoryLine]) -> list[HistoryLine]:
+        # Input order of history entries must not change the answer: order by start, then recorded ordinal.
+        far = dt.date.max
+        return sorted(v, key=lambda h: (h.start or far, h.line or 0, tuple(h.drugs)))
+
+    def brain_sites(self) -> list[MetastaticSite]:
+        """Brain and leptomeningeal sites."""
+        return [s for s in self.sites if s.site in (SiteKind.BRAIN, SiteKind.LEPTOMENINGEAL)]
+
+    def has_site(self, kind: SiteKind) -> bool:
+        """True when a metastatic site of ``kind`` is recorded."""
+        return any(s.site == kind for s in self.sites)
