@@ -44,9 +44,7 @@ def load_document(path: str | Path) -> Any:
             return json.loads(text)
         return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=str(p)
-        ) from exc
+        raise InputError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=str(p)) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -154,9 +154,7 @@ class Her2Raw(_Frozen):
     @property
     def empty(self) -> bool:
         """True when no result at all is recorded."""
-        return all(
-            x is None for x in (self.ihc, self.ish_ratio, self.her2_copies, self.ish_result, self.status)
-        )
+        return all(x is None for x in (self.ihc, self.ish_ratio, self.her2_copies, self.ish_result, self.status))
 
 
 class Tumor(_Frozen):
@@ -240,8 +238,16 @@ class MetastaticSite(_Frozen):
     @classmethod
     def _site(cls, v: Any) -> Any:
         text = str(v).strip().lower().replace(" ", "_").replace("-", "_")
-        return {"lymph_nodes": "lymph_node", "nodes": "lymph_node", "node": "lymph_node", "cns": "brain",
-                "bones": "bone", "lungs": "lung", "pleural": "pleura", "hepatic": "liver"}.get(text, text)
+        return {
+            "lymph_nodes": "lymph_node",
+            "nodes": "lymph_node",
+            "node": "lymph_node",
+            "cns": "brain",
+            "bones": "bone",
+            "lungs": "lung",
+            "pleural": "pleura",
+            "hepatic": "liver",
+        }.get(text, text)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -319,12 +325,16 @@ class Conditions(_Frozen):
     """Safety-relevant conditions; an omitted field means unknown."""
 
     lvef_percent: float | None = Field(default=None, ge=0, le=100, description="Latest LVEF, %.")
-    lvef_baseline_percent: float | None = Field(default=None, ge=0, le=100, description="LVEF before anti-HER2 therapy.")
+    lvef_baseline_percent: float | None = Field(
+        default=None, ge=0, le=100, description="LVEF before anti-HER2 therapy."
+    )
     heart_failure_nyha: int | None = Field(default=None, ge=0, le=4, description="0 none, 1-4 = NYHA I-IV.")
     ild_history: IldHistory | None = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
-    hepatic_impairment: str | None = Field(default=None, description="none | mild | moderate | severe (Child-Pugh A/B/C)")
+    hepatic_impairment: str | None = Field(
+        default=None, description="none | mild | moderate | severe (Child-Pugh A/B/C)"
+    )
     bilirubin_x_uln: float | None = Field(default=None, ge=0, description="Total bilirubin / upper limit of normal.")
     alt_x_uln: float | None = Field(default=None, ge=0)
     platelets_per_mm3: float | None = Field(default=None, ge=0)
@@ -338,8 +348,14 @@ class Conditions(_Frozen):
         if v is None:
             return None
         text = str(v).strip().lower()
-        text = {"child-pugh a": "mild", "child-pugh b": "moderate", "child-pugh c": "severe", "a": "mild",
-                "b": "moderate", "c": "severe"}.get(text, text)
+        text = {
+            "child-pugh a": "mild",
+            "child-pugh b": "moderate",
+            "child-pugh c": "severe",
+            "a": "mild",
+            "b": "moderate",
+            "c": "severe",
+        }.get(text, text)
         if text not in {"none", "mild", "moderate", "severe"}:
             raise ValueError("must be none | mild | moderate | severe (Child-Pugh A/B/C)")
         return text
@@ -364,7 +380,9 @@ class Patient(_Frozen):
     presentation: str | None = Field(default=None, description="de_novo | recurrent")
     early_therapy: list[EarlyTherapy] = Field(default_factory=list)
     metastatic_diagnosis: dt.date | None = None
-    recurrence_date: dt.date | None = Field(default=None, description="Documented recurrence (defaults to metastatic_diagnosis).")
+    recurrence_date: dt.date | None = Field(
+        default=None, description="Documented recurrence (defaults to metastatic_diagnosis)."
+    )
     sites: list[MetastaticSite] = Field(default_factory=list)
     history: list[HistoryLine] = Field(default_factory=list, description="Metastatic lines already given, any order.")
     exposures: list[Exposure] = Field(

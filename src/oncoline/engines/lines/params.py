@@ -63,8 +63,12 @@ def load_line_params(overrides: dict[str, Any] | None = None) -> LineParams:
     """
     raw = _raw()
     values: dict[str, Any] = {k: v["default"] for k, v in raw["parameters"].items()}
-    for key in ("maintenance_addition_classes", "maintenance_addition_drugs", "maintenance_base_classes",
-                "substitution_classes"):
+    for key in (
+        "maintenance_addition_classes",
+        "maintenance_addition_drugs",
+        "maintenance_base_classes",
+        "substitution_classes",
+    ):
         values[key] = tuple(raw.get(key) or ())
     values["version"] = str(raw.get("version", ""))
     for key, value in (overrides or {}).items():

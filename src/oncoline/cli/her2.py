@@ -1,0 +1,65 @@
+"""``oncoline her2`` — HER2 status from IHC/ISH values per ASCO/CAP 2018 (affirmed 2023)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from pydantic import ValidationError
+
+from oncoline.cli.common import guarded, print_json
+from oncoline.errors import InputError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``her2`` command to ``app``."""
+
+    @app.command("her2")
+    @guarded
+    def her2(
+        file: Path = typer.Argument(
+            ...,
+            help="YAML/JSON with HER2 results (ihc, ish_ratio, her2_copies, ish_result, status), a "
+            "`kind: her2` case file, or a patient file (its tumor.her2 is used).",
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Classify HER2 per ASCO/CAP: status, ISH group (1–5), category (HER2-positive / low / ultralow / 0)
+        and the further test needed, if any."""
+        from oncoline.engines.her2 import classify_her2
+        from oncoline.io.patient_file import load_document, validation_to_input_error
+        from oncoline.model import Her2Raw
+
+        doc: Any = load_document(file)
+        if isinstance(doc, dict) and isinstance(doc.get("input"), dict):
+            doc = doc["input"]
+        if isinstance(doc, dict) and isinstance(doc.get("patient"), dict):
+            doc = doc["patient"]
+        if isinstance(doc, dict) and isinstance(doc.get("tumor"), dict):
+            doc = doc["tumor"].get("her2") or {}
+        if not isinstance(doc, dict):
+            raise InputError("expected a mapping of HER2 results (ihc, ish_ratio, her2_copies)", source=str(file))
+        try:
+            raw = Her2Raw.model_validate(doc)
+        except ValidationError as exc:
+            raise validation_to_input_error(exc, source=str(file)) from exc
+        result = classify_her2(raw)
+        if as_json:
+            print_json(result.model_dump(mode="json"))
+            return
+        from rich.console import Console
+
+        colour = {"positive": "red", "negative": "green", "equivocal": "yellow", "missing": "yellow"}
+        console = Console()
+        console.print(
+            f"[bold {colour[result.status]}]{result.category}[/]  (status {result.status}"
+            + (f", ISH group {result.ish_group}" if result.ish_group else "")
+            + ")"
+        )
+        console.print(f"rule: {result.rule}")
+        if result.comment:
+            console.print(f"comment: {result.comment}")
+        if result.next_test:
+            console.print(f"[yellow]further test needed:[/] {result.next_test}")
+        console.print(f"sources: {', '.join(result.citations)}")
