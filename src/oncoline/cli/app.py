@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from oncoline import __version__
-from oncoline.cli import her2, kb, lines, patient, recommend
+from oncoline.cli import her2, kb, lines, patient, recommend, schema
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -51,6 +51,7 @@ her2.register(app)
 lines.register(app)
 patient.register(app)
 kb.register(app)
+schema.register(app)
 
 
 def main() -> None:
