@@ -1,0 +1,676 @@
+"""The cohort contract shared by every line-of-therapy engine (reference, DuckDB, Spark).
+
+Every engine runs the same two steps:
+
+1. :func:`prepare_cohort` — the ONE input-normalisation step (drug resolution through the vocabulary with
+   product expansion, exclusion of unusable rows with counts and examples, cut-off clipping, duplicate
+   removal). It is shared so that engines differ only in the line kernel.
+2. a kernel — turns :attr:`PreparedCohort.rows` into lines; then :func:`complete_lines` and
+   :func:`assign_rows` add the derived columns and the row → line table, giving a :class:`CohortLines`.
+
+Kernel semantics (per person, notes/lines-spec.md, restated so engines agree to the letter)
+------------------------------------------------------------------------------------------
+``rows`` holds one row per distinct (person_id, drug, start_date, end_date). Group a person's rows by
+``start_date`` ("day batch", drug set D) and process batches in date order. The open line L keeps:
+``start_day``; ``window_end = start_day + regimen_window_days`` (inclusive); ``drugs``; ``last_end`` (max
+end so far); ``last_base_day`` (max end of rows with ``is_base``; None when none); ``pending`` (the
+documented stop of the line: among L's rows with ``stopped`` not null, the one with the smallest
+``end_date``, ties → progression before toxicity).
+
+For a batch at day t:
+
+a. no open line → open line 1 (open_rule ``first_exposure``);
+b. ``t - L.last_end > gap_days`` → close L (close_rule ``gap``; end_reason = pending reason if any, else
+   ``gap``), open a new line (open_rule ``after_gap``);
+c. pending and ``t > pending.end_date`` → close L (close_rule ``documented_progression`` /
+   ``documented_toxicity``, end_reason ``progression`` / ``toxicity``), open a new line (open_rule
+   ``after_progression`` / ``after_toxicity``);
+d. ``t <= L.window_end`` → D joins L;
+e. D ⊆ L.drugs → D joins L;
+f. each new drug d ∈ D \\ L.drugs is allowed when (substitution) its ``substitution_class`` is not null and
+   equals the ``substitution_class`` of a drug already in L, or (maintenance addition) ``is_addition`` and
+   ``L.last_base_day`` is not None and ``t - L.last_base_day <= maintenance_ongoing_days``. All allowed → D
+   joins L; otherwise close L (close_rule ``new_drug``; end_reason = pending reason if any, else
+   ``switched``) and open a new line at t holding D (open_rule ``new_drug``).
+
+Then fold the batch into the (possibly new) line: drugs ∪= D, last_end, last_base_day, pending. Note
+``last_base_day`` is read BEFORE the batch is folded in (a base drug on the same day does not count).
+
+After the last batch the last line closes with close_rule ``ongoing`` when ``as_of - last_end <= gap_days``
+(``as_of`` from :attr:`PreparedCohort.persons`), else ``gap``; end_reason = pending reason if any, else the
+close rule's name (``ongoing`` / ``gap``).
+
+Line columns: drugs = the line's distinct drugs sorted alphabetically (code-point order); regimen = drugs
+joined by ``" + "``; start_date = min start; end_date = max end; n_exposures = number of the person's
+``rows`` in the line. Derived by :func:`complete_lines`: time_on_treatment_days = end - start + 1;
+time_to_next_treatment_days = next line's start - start (null for the last line, ttnt_censored true).
+Row assignment: every source row goes to the line whose batch holds its start_date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from oncoline.engines.lines.params import LineParams
+from oncoline.errors import InputError, KnowledgeBaseError
+from oncoline.knowledge.drugs import DrugRole, load_vocabulary
+from oncoline.model.lines import ExclusionReason
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "ASSIGNMENT_COLUMNS",
+    "CORE_LINE_COLUMNS",
+    "LINE_COLUMNS",
+    "CohortLines",
+    "CohortReport",
+    "DrugFlags",
+    "PreparedCohort",
+    "assign_rows",
+    "assignments_schema",
+    "complete_lines",
+    "drug_flags",
+    "lines_schema",
+    "prepare_cohort",
+]
+
+LINE_COLUMNS = (
+    "person_id",
+    "line",
+    "regimen",
+    "drugs",
+    "start_date",
+    "end_date",
+    "n_exposures",
+    "open_rule",
+    "close_rule",
+    "end_reason",
+    "time_on_treatment_days",
+    "time_to_next_treatment_days",
+    "ttnt_censored",
+)
+"""Columns of :attr:`CohortLines.lines`, in order."""
+
+CORE_LINE_COLUMNS = (
+    "person_id",
+    "line",
+    "drugs",
+    "start_date",
+    "end_date",
+    "n_exposures",
+    "open_rule",
+    "close_rule",
+    "end_reason",
+)
+"""Columns a kernel must produce; :func:`complete_lines` adds the rest."""
+
+ASSIGNMENT_COLUMNS = ("person_id", "exposure_id", "line")
+"""Columns of :attr:`CohortLines.assignments`, in order."""
+
+_EXAMPLES_PER_REASON = 3
+_STOP_RANK = {"progression": 2, "toxicity": 1}
+
+
+def lines_schema() -> pa.Schema:
+    """The Arrow schema of :attr:`CohortLines.lines` (one row per person_id and line)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("person_id", pa.string()),
+            ("line", pa.int32()),
+            ("regimen", pa.string()),
+            ("drugs", pa.list_(pa.string())),
+            ("start_date", pa.date32()),
+            ("end_date", pa.date32()),
+            ("n_exposures", pa.int32()),
+            ("open_rule", pa.string()),
+            ("close_rule", pa.string()),
+            ("end_reason", pa.string()),
+            ("time_on_treatment_days", pa.int32()),
+            ("time_to_next_treatment_days", pa.int32()),
+            ("ttnt_censored", pa.bool_()),
+        ]
+    )
+
+
+def assignments_schema() -> pa.Schema:
+    """The Arrow schema of :attr:`CohortLines.assignments` (one row per used source row)."""
+    import pyarrow as pa
+
+    return pa.schema([("person_id", pa.string()), ("exposure_id", pa.string()), ("line", pa.int32())])
+
+
+@dataclass(frozen=True)
+class CohortReport:
+    """What happened to the input rows: nothing is dropped without being counted here.
+
+    ``rows_in == rows_used + sum(excluded.values())`` always holds (rows counted before product expansion).
+    """
+
+    persons: int
+    """Distinct persons in the exposures and the index."""
+    rows_in: int
+    """Input exposure rows."""
+    rows_used: int
+    """Input rows assigned to a line."""
+    excluded: dict[str, int]
+    """:class:`~oncoline.model.lines.ExclusionReason` value → rows left out for that (first) reason."""
+    unknown_drugs: dict[str, int]
+    """Unknown drug name or code, as given → rows."""
+    examples: dict[str, list[str]]
+    """Exclusion reason → up to three example rows, as text, to show the user."""
+    repaired: dict[str, int] = field(default_factory=dict)
+    """Repairs that kept a row: ``end_clipped_to_as_of``, ``end_defaulted_to_start``, ``stopped_ignored``
+    (an unrecognised ``stopped`` value), ``duplicate_rows`` (rows counted once for line logic),
+    ``index_duplicates`` (persons with several index dates: the earliest is used)."""
+    persons_without_index: int = 0
+    """Persons with exposures but no index date."""
+
+
+@dataclass(frozen=True)
+class PreparedCohort:
+    """The normalised input of a line kernel (built by :func:`prepare_cohort` only)."""
+
+    rows: pa.Table
+    """One row per distinct (person_id, drug, start_date, end_date), sorted by those columns: person_id
+    string, drug string (canonical INN), start_date date32, end_date date32 (≥ start, clipped to as_of),
+    stopped string (null | "progression" | "toxicity"; when duplicates disagree progression wins),
+    is_base bool, is_addition bool, substitution_class string (null when none)."""
+    sources: pa.Table
+    """One row per used source row: person_id string, exposure_id string, start_date date32."""
+    persons: pa.Table
+    """One row per person with at least one used row: person_id string, metastatic_diagnosis date32,
+    as_of date32 (the given cut-off, else the person's latest row end)."""
+    params: LineParams
+    as_of: dt.date | None
+    report: CohortReport
+
+
+@dataclass(frozen=True)
+class CohortLines:
+    """The lines of a cohort, the row → line assignment and the input report (any engine)."""
+
+    lines: pa.Table
+    """:func:`lines_schema`; one row per person_id and line, sorted by person_id, line."""
+    assignments: pa.Table
+    """:func:`assignments_schema`; one row per used source row, sorted by person_id, line, exposure_id."""
+    report: CohortReport
+
+
+@dataclass(frozen=True)
+class DrugFlags:
+    """What the line rules need to know about one canonical drug."""
+
+    anticancer: bool
+    is_base: bool
+    is_addition: bool
+    substitution_class: str | None
+
+
+def drug_flags(name: str, params: LineParams) -> DrugFlags:
+    """Line-rule flags of canonical drug ``name`` under ``params``.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        When the drug belongs to two substitution classes (not supported by the kernel's one-class rule).
+    """
+    drug = load_vocabulary().drug(name)
+    subs = [c for c in params.substitution_classes if c in drug.classes]
+    if len(subs) > 1:
+        raise KnowledgeBaseError(f"drug {name!r} is in several substitution classes {subs}; keep one")
+    return DrugFlags(
+        anticancer=drug.role is DrugRole.ANTICANCER,
+        is_base=any(c in drug.classes for c in params.maintenance_base_classes),
+        is_addition=name in params.maintenance_addition_drugs
+        or any(c in drug.classes for c in params.maintenance_addition_classes),
+        substitution_class=subs[0] if subs else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- preparation
+def _dates(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
+    """(parsed date32, missing mask, unparseable mask) for a date, timestamp or text column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = col.type
+    if pa.types.is_date32(t):
+        parsed = col
+    elif pa.types.is_date64(t) or pa.types.is_timestamp(t):
+        parsed = pc.cast(col, pa.date32())
+    elif pa.types.is_null(t):
+        parsed = pa.chunked_array([pa.nulls(len(col), pa.date32())])
+    else:
+        text = pc.utf8_trim_whitespace(pc.cast(col, pa.string()))
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        head = pc.utf8_slice_codeunits(text, 0, 10)
+        stamp = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # only a date, or a date followed by a time part ("T..." or " ...") is accepted
+        tail = pc.utf8_slice_codeunits(text, 10, 11)
+        ok_tail = pc.or_(pc.equal(pc.utf8_length(text), 10), pc.is_in(tail, pa.array(["T", " "])))
+        stamp = pc.if_else(ok_tail, stamp, pa.scalar(None, stamp.type))
+        parsed = pc.cast(stamp, pa.date32())
+        missing = pc.is_null(text)
+        return parsed, missing, pc.and_(pc.invert(missing), pc.is_null(parsed))
+    missing = pc.is_null(parsed)
+    return parsed, missing, pc.and_(missing, pc.invert(missing))
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    return table.column(name) if name in table.column_names else None
+
+
+def _require(table: pa.Table, names: tuple[str, ...], what: str) -> None:
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise InputError(
+            f"the {what} table lacks column(s) {missing}; it has {table.column_names}. "
+            f"Give columns {list(names)} (see `oncoline lines --help`)",
+            field=missing[0],
+        )
+
+
+def _example(person: Any, eid: Any, drug: Any, start: Any, end: Any) -> str:
+    return f"person {person} row {eid}: drug {drug!r}, start {start}, end {end}"
+
+
+def prepare_cohort(
+    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None
+) -> PreparedCohort:
+    """Normalise a cohort's exposures for a line kernel: resolve drugs, exclude and count unusable rows.
+
+    Parameters
+    ----------
+    exposures
+        One row per administration or dispensing: ``person_id`` (any type, read as text), ``drug`` (a
+        generic name, brand, alias or RxNorm code), ``start_date`` (date, timestamp or ISO text); optional
+        ``end_date`` (defaults to start), ``exposure_id`` (text; unique per person; defaults to the row
+        number), ``stopped`` (progression | toxicity | completed | ongoing).
+    index
+        ``person_id`` and ``metastatic_diagnosis`` (date or ISO text); the earliest date is used when a
+        person has several.
+    params
+        The line-of-therapy parameters (:func:`~oncoline.engines.lines.params.load_line_params`).
+    as_of
+        The data cut-off: rows starting after it are excluded, ends after it are clipped to it. ``None``:
+        no cut-off; each person's latest row end stands in for it.
+
+    Returns
+    -------
+    PreparedCohort
+        The kernel input, and a :class:`CohortReport` accounting for every input row. Exclusion reasons,
+        first match wins: missing_start, bad_date, end_before_start, unknown_drug, supportive (supportive or
+        concomitant role), no_index_date, after_cutoff, early_setting (start before metastatic diagnosis -
+        ``index_lookback_days``).
+
+    Raises
+    ------
+    InputError
+        When a required column is missing, or an ``exposure_id`` is given twice for one person.
+    KnowledgeBaseError
+        When the vocabulary cannot be loaded.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    _require(exposures, ("person_id", "drug", "start_date"), "exposures")
+    _require(index, ("person_id", "metastatic_diagnosis"), "index")
+    n = exposures.num_rows
+    vocab = load_vocabulary()
+
+    person = pc.cast(exposures.column("person_id"), pa.string())
+    eid_col = _column(exposures, "exposure_id")
+    if eid_col is not None:
+        eid = pc.cast(eid_col, pa.string())
+        eid = pc.if_else(pc.is_null(eid), pc.cast(pa.array(range(n), pa.int64()), pa.string()), eid)
+    else:
+        eid = pc.cast(pa.array(range(n), pa.int64()), pa.string())
+    drug_raw = pc.cast(exposures.column("drug"), pa.string())
+    start, start_missing, start_bad = _dates(exposures.column("start_date"))
+    end_col = _column(exposures, "end_date")
+    if end_col is not None:
+        end, end_missing, end_bad = _dates(end_col)
+    else:
+        end = pa.chunked_array([pa.nulls(n, pa.date32())])
+        end_missing = pa.chunked_array([pa.array([True] * n, pa.bool_())])
+        end_bad = pc.invert(end_missing)
+    stop_col = _column(exposures, "stopped")
+    repaired: Counter[str] = Counter()
+    if stop_col is not None:
+        stop_text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(stop_col, pa.string())))
+        stop_text = pc.if_else(pc.equal(stop_text, ""), pa.scalar(None, pa.string()), stop_text)
+        known_stop = pc.is_in(stop_text, pa.array(["progression", "toxicity", "completed", "ongoing"]))
+        ignored = pc.and_(pc.is_valid(stop_text), pc.invert(known_stop))
+        n_ignored = int(pc.sum(ignored).as_py() or 0)
+        if n_ignored:
+            repaired["stopped_ignored"] = n_ignored
+        stopped = pc.if_else(
+            pc.is_in(stop_text, pa.array(["progression", "toxicity"])), stop_text, pa.scalar(None, pa.string())
+        )
+    else:
+        stopped = pa.chunked_array([pa.nulls(n, pa.string())])
+
+    n_end_default = int(pc.sum(pc.and_(end_missing, pc.invert(start_missing))).as_py() or 0)
+    end = pc.if_else(end_missing, start, end)
+
+    # ---- drug resolution, once per distinct name
+    uniques = pc.unique(drug_raw).to_pylist()
+    unknown_names: set[str] = set()
+    supportive_names: set[str] = set()
+    expansion: list[tuple[str, str]] = []
+    flags: dict[str, DrugFlags] = {}
+    for raw in uniques:
+        if raw is None:
+            continue
+        found = vocab.lookup(raw)
+        if found is None:
+            unknown_names.add(raw)
+            continue
+        comp_flags = [flags.setdefault(c, drug_flags(c, params)) for c in found]
+        if not any(f.anticancer for f in comp_flags):
+            supportive_names.add(raw)
+            continue
+        # a product's supportive components (hyaluronidase) are dropped; its anticancer ones are kept
+        expansion.extend((raw, c) for c, f in zip(found, comp_flags, strict=True) if f.anticancer)
+    drug_unknown = pc.or_kleene(pc.is_null(drug_raw), pc.is_in(drug_raw, pa.array(sorted(unknown_names), pa.string())))
+    drug_unknown = pc.fill_null(drug_unknown, True)
+    drug_support = pc.is_in(drug_raw, pa.array(sorted(supportive_names), pa.string()))
+
+    # ---- index dates
+    idx_person = pc.cast(index.column("person_id"), pa.string())
+    idx_date, _, _ = _dates(index.column("metastatic_diagnosis"))
+    idx = pa.table({"person_id": idx_person, "metastatic_diagnosis": idx_date}).filter(pc.is_valid(idx_date))
+    idx_grouped = idx.group_by("person_id").aggregate(
+        [("metastatic_diagnosis", "min"), ("metastatic_diagnosis", "count")]
+    )
+    n_idx_dup = int(pc.sum(pc.greater(idx_grouped.column("metastatic_diagnosis_count"), 1)).as_py() or 0)
+    if n_idx_dup:
+        repaired["index_duplicates"] = n_idx_dup
+    idx_grouped = idx_grouped.select(["person_id", "metastatic_diagnosis_min"]).rename_columns(
+        ["person_id", "metastatic_diagnosis"]
+    )
+
+    base = pa.table(
+        {
+            "_row": pa.array(range(n), pa.int64()),
+            "person_id": person,
+            "exposure_id": eid,
+            "drug_raw": drug_raw,
+            "start_date": start,
+            "end_date": end,
+            "stopped": stopped,
+        }
+    )
+    joined = base.join(idx_grouped, keys="person_id", join_type="left outer").sort_by("_row")
+    dx = joined.column("metastatic_diagnosis")
+    start_j = joined.column("start_date")
+    end_j = joined.column("end_date")
+    row_ix = joined.column("_row")
+
+    def at(mask: Any) -> Any:
+        return pc.take(mask, row_ix)
+
+    lookback = pc.subtract(pc.cast(dx, pa.int32()), params.index_lookback_days)
+    conditions: list[tuple[ExclusionReason, Any]] = [
+        (ExclusionReason.MISSING_START, at(start_missing)),
+        (ExclusionReason.BAD_DATE, pc.or_(at(start_bad), at(end_bad))),
+        (ExclusionReason.END_BEFORE_START, pc.fill_null(pc.less(end_j, start_j), False)),
+        (ExclusionReason.UNKNOWN_DRUG, at(drug_unknown)),
+        (ExclusionReason.SUPPORTIVE, pc.fill_null(at(drug_support), False)),
+        (ExclusionReason.NO_INDEX_DATE, pc.is_null(dx)),
+        (
+            ExclusionReason.AFTER_CUTOFF,
+            pc.fill_null(pc.greater(start_j, pa.scalar(as_of, pa.date32())), False)
+            if as_of is not None
+            else pa.chunked_array([pa.array([False] * n, pa.bool_())]),
+        ),
+        (ExclusionReason.EARLY_SETTING, pc.fill_null(pc.less(pc.cast(start_j, pa.int32()), lookback), False)),
+    ]
+    taken = pa.chunked_array([pa.array([False] * n, pa.bool_())])
+    excluded: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    unknown_counts: dict[str, int] = {}
+    for reason, cond in conditions:
+        cond = pc.fill_null(cond, False)
+        hit = pc.and_(cond, pc.invert(taken))
+        count = int(pc.sum(hit).as_py() or 0)
+        if count:
+            excluded[reason.value] = count
+            sample = joined.filter(hit).slice(0, _EXAMPLES_PER_REASON)
+            raw_start = exposures.column("start_date").take(sample.column("_row"))
+            raw_end = end_col.take(sample.column("_row")) if end_col is not None else None
+            examples[reason.value] = [
+                _example(p, e, d, s, None if raw_end is None else raw_end[i].as_py())
+                for i, (p, e, d, s) in enumerate(
+                    zip(
+                        sample.column("person_id").to_pylist(),
+                        sample.column("exposure_id").to_pylist(),
+                        sample.column("drug_raw").to_pylist(),
+                        raw_start.to_pylist(),
+                        strict=True,
+                    )
+                )
+            ]
+            if reason is ExclusionReason.UNKNOWN_DRUG:
+                names = joined.filter(hit).column("drug_raw")
+                for item in pc.value_counts(names).to_pylist():
+                    name = "(no drug given)" if item["values"] is None else str(item["values"])
+                    unknown_counts[name] = int(item["counts"])
+        taken = pc.or_(taken, cond)
+
+    kept = joined.filter(pc.invert(taken))
+    rows_used = kept.num_rows
+    if end_col is not None and n_end_default:
+        repaired["end_defaulted_to_start"] = int(
+            pc.sum(pc.and_(pc.invert(taken), at(pc.and_(end_missing, pc.invert(start_missing))))).as_py() or 0
+        )
+    elif n_end_default:
+        repaired["end_defaulted_to_start"] = rows_used
+    if not repaired.get("end_defaulted_to_start"):
+        repaired.pop("end_defaulted_to_start", None)
+
+    # ---- exposure ids unique per person
+    if eid_col is not None and rows_used:
+        counts = kept.group_by(["person_id", "exposure_id"]).aggregate([("_row", "count")])
+        dup = counts.filter(pc.greater(counts.column("_row_count"), 1))
+        if dup.num_rows:
+            shown = ", ".join(
+                f"{p}/{e}"
+                for p, e in zip(
+                    dup.column("person_id").to_pylist()[:3], dup.column("exposure_id").to_pylist()[:3], strict=True
+                )
+            )
+            raise InputError(
+                f"{dup.num_rows} exposure_id value(s) are used by several rows of one person (e.g. {shown}); "
+                "make exposure_id unique per person or leave the column out",
+                field="exposure_id",
+            )
+
+    # ---- cut-off clipping
+    if as_of is not None and rows_used:
+        cut = pa.scalar(as_of, pa.date32())
+        over = pc.greater(kept.column("end_date"), cut)
+        n_clip = int(pc.sum(over).as_py() or 0)
+        if n_clip:
+            repaired["end_clipped_to_as_of"] = n_clip
+            kept = kept.set_column(
+                kept.column_names.index("end_date"), "end_date", pc.if_else(over, cut, kept.column("end_date"))
+            )
+
+    # ---- product expansion and flags
+    exp_table = pa.table(
+        {
+            "drug_raw": pa.array([r for r, _ in expansion], pa.string()),
+            "drug": pa.array([c for _, c in expansion], pa.string()),
+        }
+    )
+    flag_names = sorted(flags)
+    flag_table = pa.table(
+        {
+            "drug": pa.array(flag_names, pa.string()),
+            "is_base": pa.array([flags[d].is_base for d in flag_names], pa.bool_()),
+            "is_addition": pa.array([flags[d].is_addition for d in flag_names], pa.bool_()),
+            "substitution_class": pa.array([flags[d].substitution_class for d in flag_names], pa.string()),
+        }
+    )
+    expanded = kept.join(exp_table, keys="drug_raw", join_type="inner")
+    rank = pc.if_else(
+        pc.equal(expanded.column("stopped"), "progression"),
+        2,
+        pc.if_else(pc.equal(expanded.column("stopped"), "toxicity"), 1, 0),
+    )
+    expanded = expanded.append_column("_stop_rank", pc.fill_null(rank, 0))
+    keys = ["person_id", "drug", "start_date", "end_date"]
+    distinct = expanded.group_by(keys).aggregate([("_stop_rank", "max"), ("_row", "count")])
+    n_dupes = int(pc.sum(pc.subtract(distinct.column("_row_count"), 1)).as_py() or 0) if distinct.num_rows else 0
+    if n_dupes:
+        repaired["duplicate_rows"] = n_dupes
+    max_rank = distinct.column("_stop_rank_max")
+    stopped_out = pc.if_else(
+        pc.equal(max_rank, 2),
+        pa.scalar("progression"),
+        pc.if_else(pc.equal(max_rank, 1), pa.scalar("toxicity"), pa.scalar(None, pa.string())),
+    )
+    rows = pa.table(
+        {
+            "person_id": distinct.column("person_id"),
+            "drug": distinct.column("drug"),
+            "start_date": distinct.column("start_date"),
+            "end_date": distinct.column("end_date"),
+            "stopped": stopped_out,
+        }
+    ).join(flag_table, keys="drug", join_type="left outer")
+    rows = rows.select(
+        ["person_id", "drug", "start_date", "end_date", "stopped", "is_base", "is_addition", "substitution_class"]
+    ).sort_by([(k, "ascending") for k in keys])
+
+    sources = (
+        kept.select(["person_id", "exposure_id", "start_date"])
+        .group_by(["person_id", "exposure_id", "start_date"])
+        .aggregate([])
+        .sort_by([("person_id", "ascending"), ("exposure_id", "ascending")])
+    )
+
+    per_person = kept.group_by("person_id").aggregate([("metastatic_diagnosis", "min"), ("end_date", "max")])
+    person_as_of = (
+        pa.chunked_array([pa.array([as_of] * per_person.num_rows, pa.date32())])
+        if as_of is not None
+        else per_person.column("end_date_max")
+    )
+    persons = pa.table(
+        {
+            "person_id": per_person.column("person_id"),
+            "metastatic_diagnosis": per_person.column("metastatic_diagnosis_min"),
+            "as_of": person_as_of,
+        }
+    ).sort_by("person_id")
+
+    all_persons = set(pc.unique(person).to_pylist()) | set(pc.unique(idx_person).to_pylist())
+    all_persons.discard(None)
+    without_index = pc.unique(joined.filter(pc.is_null(dx)).column("person_id")).to_pylist()
+    report = CohortReport(
+        persons=len(all_persons),
+        rows_in=n,
+        rows_used=rows_used,
+        excluded=excluded,
+        unknown_drugs=dict(sorted(unknown_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+        examples=examples,
+        repaired=dict(repaired),
+        persons_without_index=len([p for p in without_index if p is not None]),
+    )
+    return PreparedCohort(rows=rows, sources=sources, persons=persons, params=params, as_of=as_of, report=report)
+
+
+# ---------------------------------------------------------------------------------------------- assembly
+def complete_lines(core: pa.Table) -> pa.Table:
+    """Add regimen, time on treatment and time to next treatment to a kernel's lines.
+
+    Parameters
+    ----------
+    core
+        One row per person_id and line with :data:`CORE_LINE_COLUMNS` (drugs: list of text, any order).
+
+    Returns
+    -------
+    pyarrow.Table
+        :func:`lines_schema`, sorted by person_id, line; drugs sorted alphabetically, regimen = drugs joined
+        by ``" + "``; durations in whole days.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    schema = lines_schema()
+    if core.num_rows == 0:
+        return schema.empty_table()
+    core = core.sort_by([("person_id", "ascending"), ("line", "ascending")])
+    persons = core.column("person_id").to_pylist()
+    drugs = [sorted(d) for d in core.column("drugs").to_pylist()]
+    start = pc.cast(core.column("start_date"), pa.date32())
+    end = pc.cast(core.column("end_date"), pa.date32())
+    start_days = pc.cast(start, pa.int32()).to_pylist()
+    end_days = pc.cast(end, pa.int32()).to_pylist()
+    ttnt: list[int | None] = []
+    for i, person in enumerate(persons):
+        nxt = i + 1 < len(persons) and persons[i + 1] == person
+        ttnt.append(start_days[i + 1] - start_days[i] if nxt else None)
+    return pa.table(
+        {
+            "person_id": pa.array(persons, pa.string()),
+            "line": pc.cast(core.column("line"), pa.int32()),
+            "regimen": pa.array([" + ".join(d) for d in drugs], pa.string()),
+            "drugs": pa.array(drugs, pa.list_(pa.string())),
+            "start_date": start,
+            "end_date": end,
+            "n_exposures": pc.cast(core.column("n_exposures"), pa.int32()),
+            "open_rule": pc.cast(core.column("open_rule"), pa.string()),
+            "close_rule": pc.cast(core.column("close_rule"), pa.string()),
+            "end_reason": pc.cast(core.column("end_reason"), pa.string()),
+            "time_on_treatment_days": pa.array(
+                [e - s + 1 for s, e in zip(start_days, end_days, strict=True)], pa.int32()
+            ),
+            "time_to_next_treatment_days": pa.array(ttnt, pa.int32()),
+            "ttnt_censored": pa.array([t is None for t in ttnt], pa.bool_()),
+        },
+        schema=schema,
+    )
+
+
+def assign_rows(day_lines: pa.Table, prepared: PreparedCohort) -> pa.Table:
+    """The row → line table from a kernel's day → line map.
+
+    Parameters
+    ----------
+    day_lines
+        One row per person_id and start_date (a day batch) with the ``line`` it went to.
+    prepared
+        The cohort the kernel ran on.
+
+    Returns
+    -------
+    pyarrow.Table
+        :func:`assignments_schema`, one row per used source row, sorted by person_id, line, exposure_id.
+
+    Raises
+    ------
+    oncoline.errors.EngineError
+        When a used row's day has no line (a kernel bug).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from oncoline.errors import EngineError
+
+    days = day_lines.select(["person_id", "start_date", "line"]).cast(
+        pa.schema([("person_id", pa.string()), ("start_date", pa.date32()), ("line", pa.int32())])
+    )
+    out = prepared.sources.join(days, keys=["person_id", "start_date"], join_type="left outer")
+    if out.num_rows and pc.any(pc.is_null(out.column("line"))).as_py():
+        raise EngineError("a used exposure row has no line: the kernel missed a day batch")
+    out = out.select(list(ASSIGNMENT_COLUMNS)).cast(assignments_schema())
+    return out.sort_by([("person_id", "ascending"), ("line", "ascending"), ("exposure_id", "ascending")])
