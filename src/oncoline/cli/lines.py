@@ -1,9 +1,374 @@
-"""`oncoline lines` — placeholder until its owner lands it (do not ship as is)."""
+"""``oncoline lines`` — lines of therapy for one patient (an events file) or a cohort (exposure tables or an
+OMOP CDM database).
+
+One patient::
+
+    oncoline lines events.yaml [--json] [--as-of DATE] [--param gap_days=90]
+
+A cohort::
+
+    oncoline lines exposures.parquet --index index.csv --out lines.parquet [--engine duckdb|spark|reference]
+                   [--assignments rows.parquet] [--as-of DATE] [--param gap_days=90 ...]
+    oncoline lines --omop postgresql://... --out lines.parquet
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from oncoline.cli.common import guarded, parse_as_of, print_json
+from oncoline.errors import BackendError, InputError
+
+if TYPE_CHECKING:
+    from oncoline.engines.lines.cohort import CohortLines, CohortReport
+    from oncoline.engines.lines.params import LineParams
+    from oncoline.model.lines import LinesResult
+
+__all__ = ["available_engines", "parse_params", "register"]
+
+ENGINES = ("duckdb", "spark", "reference")
+_ENGINE_MODULES = {
+    "duckdb": "oncoline.engines.lines.duckdb_engine",
+    "spark": "oncoline.engines.lines.spark_engine",
+}
+
+
+def parse_params(values: list[str] | None) -> dict[str, Any]:
+    """``["gap_days=90", ...]`` → ``{"gap_days": 90}`` (whole numbers; other values kept as text).
+
+    Raises
+    ------
+    InputError
+        When an item is not ``NAME=VALUE``.
+    """
+    out: dict[str, Any] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param {item!r}: write NAME=VALUE, e.g. --param gap_days=90", field="--param")
+        text = value.strip()
+        out[name.strip()] = int(text) if text.lstrip("-").isdigit() else text
+    return out
+
+
+def available_engines() -> list[str]:
+    """Engines whose module imports here (``reference`` always)."""
+    found = []
+    for name, module in _ENGINE_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        found.append(name)
+    return [*found, "reference"]
+
+
+def _engine_fn(engine: str) -> Any:
+    if engine == "reference":
+        from oncoline.engines.lines.reference import derive_lines_reference_cohort
+
+        return derive_lines_reference_cohort
+    try:
+        module = importlib.import_module(_ENGINE_MODULES[engine])
+    except ImportError as exc:
+        raise BackendError(
+            f"the {engine} line engine is not available ({exc}); install its extra "
+            f"(pip install 'oncoline[{engine}]') or use --engine reference"
+        ) from exc
+    fn = getattr(module, "derive_lines_cohort", None)
+    if fn is None:
+        raise BackendError(f"{_ENGINE_MODULES[engine]} has no derive_lines_cohort; use --engine reference")
+    return fn
+
+
+def _default_engine() -> str:
+    try:
+        importlib.import_module(_ENGINE_MODULES["duckdb"])
+    except ImportError:
+        return "reference"
+    return "duckdb"
+
+
+# ------------------------------------------------------------------------------------------- one patient
+def _single(file: Path, *, as_json: bool, as_of: dt.date | None, overrides: dict[str, Any]) -> None:
+    from oncoline.engines.lines.params import load_line_params
+    from oncoline.engines.lines.reference import derive_lines
+    from oncoline.io.exposures import load_events
+
+    events = load_events(file)
+    params = load_line_params({**events.params, **overrides})
+    result = derive_lines(
+        list(events.exposures),
+        metastatic_diagnosis=events.metastatic_diagnosis,
+        params=params,
+        as_of=as_of or events.as_of,
+        person_id=events.person_id,
+    )
+    if as_json:
+        print_json(_result_json(result, params))
+        return
+    _print_result(result, params)
+
+
+def _result_json(result: LinesResult, params: LineParams) -> dict[str, Any]:
+    return {
+        "person_id": result.person_id,
+        "as_of": result.as_of,
+        "lines": [
+            {
+                "line": ln.line,
+                "drugs": list(ln.drugs),
+                "regimen": ln.regimen,
+                "start": ln.start,
+                "end": ln.end,
+                "n_exposures": ln.n_exposures,
+                "open_rule": ln.open_rule.value,
+                "close_rule": ln.close_rule.value,
+                "end_reason": ln.end_reason.value,
+                "time_on_treatment_days": ln.time_on_treatment_days,
+                "time_to_next_treatment_days": ln.time_to_next_treatment_days,
+                "ttnt_censored": ln.ttnt_censored,
+            }
+            for ln in result.lines
+        ],
+        "assignments": result.assignments,
+        "excluded": result.excluded,
+        "unknown_drugs": result.unknown_drugs,
+        "params_version": params.version,
+    }
+
+
+def _print_result(result: LinesResult, params: LineParams) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title=f"Lines of therapy — {result.person_id} (data cut-off {result.as_of or 'none'})")
+    for col in ("line", "regimen", "start", "end", "days on", "TTNT", "opened by", "closed by", "end reason"):
+        table.add_column(col, justify="right" if col in ("line", "days on", "TTNT") else "left")
+    for ln in result.lines:
+        ttnt = f"{ln.time_to_next_treatment_days}" if ln.time_to_next_treatment_days is not None else "censored"
+        table.add_row(
+            str(ln.line),
+            ln.regimen,
+            ln.start.isoformat(),
+            ln.end.isoformat(),
+            str(ln.time_on_treatment_days),
+            ttnt,
+            ln.open_rule.value,
+            ln.close_rule.value,
+            ln.end_reason.value,
+        )
+    console.print(table)
+    if not result.lines:
+        console.print("[yellow]no metastatic line:[/] no anticancer exposure on or after the index window")
+    if result.excluded:
+        parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(result.excluded.items()))
+        console.print(f"rows left out: {parts}")
+    console.print(f"[dim]rules: line-of-therapy parameters {params.version} (knowledge/data/lines.yaml)[/]")
+
+
+# ------------------------------------------------------------------------------------------------ cohort
+def _cohort(
+    exposures_path: Path | None,
+    *,
+    index_path: Path | None,
+    omop: str | None,
+    out: Path,
+    assignments_out: Path | None,
+    engine: str | None,
+    as_of: dt.date | None,
+    overrides: dict[str, Any],
+    as_json: bool,
+) -> None:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from oncoline.engines.lines.params import load_line_params
+    from oncoline.io.exposures import read_table, write_table
+
+    params = load_line_params(overrides)
+    for target in (out, assignments_out):
+        if target is not None and target.suffix.lower() not in (".parquet", ".pq", ".csv"):
+            raise InputError(
+                f"unknown output format {target.suffix!r}; give a .parquet or .csv file", source=str(target)
+            )
+    chosen = engine or _default_engine()
+    fn = _engine_fn(chosen)
+    console = Console(stderr=True)
+    source_report: Any = None
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=as_json
+    ) as progress:
+        step = progress.add_task("reading input", total=4)
+        if omop is not None:
+            try:
+                omop_io = importlib.import_module("oncoline.io.omop")
+            except ImportError as exc:
+                raise BackendError(f"OMOP input is not available in this build (oncoline.io.omop: {exc})") from exc
+            reader = getattr(omop_io, "read_cohort", None)
+            if reader is None:
+                raise BackendError("OMOP input is not available in this build (oncoline.io.omop.read_cohort missing)")
+            exposures, index, source_report = reader(omop)
+        else:
+            assert exposures_path is not None and index_path is not None
+            exposures = read_table(exposures_path, kind="exposures")
+            index = read_table(index_path, kind="index")
+        progress.update(step, advance=1, description=f"deriving lines ({chosen} engine, {exposures.num_rows:,} rows)")
+        result: CohortLines = fn(exposures, index, params=params, as_of=as_of)
+        progress.update(step, advance=1, description=f"writing {out}")
+        write_table(result.lines, out)
+        if assignments_out is not None:
+            write_table(result.assignments, assignments_out)
+        progress.update(step, advance=2, description="done")
+    summary = _summary(result, chosen, out, assignments_out, source_report)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary, result.report)
+
+
+def _summary(
+    result: CohortLines, engine: str, out: Path, assignments_out: Path | None, source_report: Any
+) -> dict[str, Any]:
+    report = result.report
+    per_person = Counter(result.lines.column("person_id").to_pylist())
+    persons_with_lines = len(per_person)
+    dist: Counter[str] = Counter({"0": report.persons - persons_with_lines})
+    for n in per_person.values():
+        dist[str(n) if n < 5 else "5+"] += 1
+    summary: dict[str, Any] = {
+        "engine": engine,
+        "out": str(out),
+        "assignments": None if assignments_out is None else str(assignments_out),
+        "persons": report.persons,
+        "persons_with_lines": persons_with_lines,
+        "lines": result.lines.num_rows,
+        "lines_per_person": dict(sorted(dist.items(), key=lambda kv: (kv[0] == "5+", kv[0]))),
+        "rows_in": report.rows_in,
+        "rows_used": report.rows_used,
+        "excluded": report.excluded,
+        "examples": report.examples,
+        "unknown_drugs": report.unknown_drugs,
+        "repaired": report.repaired,
+        "persons_without_index": report.persons_without_index,
+    }
+    if source_report is not None:
+        dump = getattr(source_report, "model_dump", None)
+        summary["source_report"] = (
+            dump(mode="json") if callable(dump) else getattr(source_report, "__dict__", str(source_report))
+        )
+    return summary
+
+
+def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{summary['persons']:,}[/] persons, [bold]{summary['lines']:,}[/] lines "
+        f"({summary['persons_with_lines']:,} persons with ≥1 line) — {summary['engine']} engine → {summary['out']}"
+    )
+    dist = Table(title="lines per person")
+    dist.add_column("lines")
+    dist.add_column("persons", justify="right")
+    for k, v in summary["lines_per_person"].items():
+        dist.add_row(k, f"{v:,}")
+    console.print(dist)
+    console.print(f"rows: {report.rows_in:,} in, {report.rows_used:,} used")
+    if report.excluded:
+        ign = Table(title="rows ignored and why")
+        ign.add_column("reason")
+        ign.add_column("rows", justify="right")
+        ign.add_column("examples")
+        for reason, count in report.excluded.items():
+            ign.add_row(reason, f"{count:,}", "\n".join(report.examples.get(reason, [])))
+        console.print(ign)
+    if report.unknown_drugs:
+        unk = Table(title="unknown drugs (add them to the vocabulary or fix the names)")
+        unk.add_column("name")
+        unk.add_column("rows", justify="right")
+        for name, count in list(report.unknown_drugs.items())[:20]:
+            unk.add_row(name, f"{count:,}")
+        if len(report.unknown_drugs) > 20:
+            unk.add_row(f"… {len(report.unknown_drugs) - 20} more", "")
+        console.print(unk)
+    if report.repaired:
+        console.print("repaired and kept: " + ", ".join(f"{k} {v:,}" for k, v in report.repaired.items()))
+    if report.persons_without_index:
+        console.print(f"[yellow]{report.persons_without_index:,} persons have exposures but no index date[/]")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `lines` command to `app`."""
+    """Add the ``lines`` command to ``app``."""
+
+    @app.command("lines")
+    @guarded
+    def lines(
+        file: Path | None = typer.Argument(
+            None,
+            help="One patient's events file (YAML/JSON: metastatic_diagnosis, exposures, params?, as_of?), or "
+            "with --index a cohort's exposure table (.parquet/.csv: person_id, drug, start_date, end_date?, "
+            "exposure_id?, stopped?).",
+        ),
+        index: Path | None = typer.Option(
+            None, "--index", help="Cohort index table (.parquet/.csv): person_id, metastatic_diagnosis."
+        ),
+        omop: str | None = typer.Option(None, "--omop", help="Read the cohort from an OMOP CDM database URL."),
+        out: Path | None = typer.Option(None, "--out", help="Cohort lines table to write (.parquet or .csv)."),
+        assignments: Path | None = typer.Option(
+            None, "--assignments", help="Also write the row → line table (.parquet or .csv)."
+        ),
+        engine: str | None = typer.Option(
+            None, "--engine", help="Cohort engine: duckdb (default when installed), spark or reference."
+        ),
+        as_of: str | None = typer.Option(None, "--as-of", help="Data cut-off date YYYY-MM-DD."),
+        param: list[str] | None = typer.Option(
+            None, "--param", help="Override a line-of-therapy parameter, e.g. --param gap_days=90 (repeatable)."
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print JSON (lines for one patient, a summary for a cohort)."
+        ),
+    ) -> None:
+        """Derive metastatic lines of therapy from raw drug exposures, each with the rule that opened and closed
+        it, time on treatment and time to next treatment (censored at the data cut-off)."""
+        cut = parse_as_of(as_of)
+        overrides = parse_params(param)
+        if engine is not None and engine not in ENGINES:
+            raise InputError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}", field="--engine")
+        if omop is not None or index is not None:
+            if omop is not None and (file is not None or index is not None):
+                raise InputError("give either --omop URL or an exposure table with --index, not both")
+            if omop is None and file is None:
+                raise InputError("give the cohort's exposure table before --index")
+            if out is None:
+                raise InputError("cohort mode needs --out LINES (.parquet or .csv)", field="--out")
+            _cohort(
+                file,
+                index_path=index,
+                omop=omop,
+                out=out,
+                assignments_out=assignments,
+                engine=engine,
+                as_of=cut,
+                overrides=overrides,
+                as_json=as_json,
+            )
+            return
+        if file is None:
+            raise InputError("give an events file (one patient) or an exposure table with --index (a cohort)")
+        if file.suffix.lower() in (".parquet", ".pq", ".csv"):
+            raise InputError(
+                "an exposure table needs --index INDEX (person_id, metastatic_diagnosis) and --out LINES",
+                source=str(file),
+            )
+        if out is not None or assignments is not None or engine is not None:
+            raise InputError("--out, --assignments and --engine apply to cohorts (with --index or --omop)")
+        _single(file, as_json=as_json, as_of=cut, overrides=overrides)

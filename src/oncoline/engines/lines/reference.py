@@ -1,0 +1,459 @@
+"""The pure-Python reference line-of-therapy engine: the oracle every vectorised engine must match.
+
+The rules are those of :mod:`oncoline.engines.lines.cohort` (module docstring), implemented as a plain
+state machine over day batches. No I/O, no clock: the data cut-off ``as_of`` is passed in (house style S10).
+
+Examples
+--------
+>>> import datetime as dt
+>>> from oncoline.engines.lines.params import load_line_params
+>>> from oncoline.model import Exposure
+>>> d = dt.date.fromisoformat
+>>> rows = [Exposure(drug="Phesgo", start=d("2024-01-15")), Exposure(drug="docetaxel", start=d("2024-01-15")),
+...         Exposure(drug="Enhertu", start=d("2024-09-01"))]
+>>> result = derive_lines(rows, metastatic_diagnosis=d("2024-01-05"), params=load_line_params())
+>>> [(ln.line, ln.regimen, ln.open_rule.value) for ln in result.lines]
+[(1, 'docetaxel + pertuzumab + trastuzumab', 'first_exposure'), (2, 'trastuzumab deruxtecan', 'new_drug')]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from oncoline.engines.lines.cohort import DrugFlags, drug_flags
+from oncoline.engines.lines.params import LineParams
+from oncoline.errors import InputError, UnknownDrugError
+from oncoline.knowledge.drugs import load_vocabulary
+from oncoline.model.lines import CloseRule, EndReason, ExclusionReason, Line, LinesResult, OpenRule
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from oncoline.engines.lines.cohort import CohortLines
+
+__all__ = ["CoreLine", "KernelRow", "derive_lines", "derive_lines_reference_cohort", "run_kernel"]
+
+_STOP_ORDER = {"progression": 0, "toxicity": 1}
+_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class KernelRow:
+    """One distinct (drug, start, end) row of one person, as the kernel sees it."""
+
+    drug: str
+    start: dt.date
+    end: dt.date
+    stopped: str | None
+    is_base: bool
+    is_addition: bool
+    substitution_class: str | None
+
+
+@dataclass
+class CoreLine:
+    """A line as the kernel builds it (before derived columns)."""
+
+    line: int
+    start: dt.date
+    window_end: dt.date
+    drugs: set[str]
+    subs: set[str]
+    last_end: dt.date
+    last_base_day: dt.date | None
+    pending: tuple[dt.date, int, str] | None
+    open_rule: OpenRule
+    n_exposures: int = 0
+    close_rule: CloseRule | None = None
+    end_reason: EndReason | None = None
+    days: list[dt.date] = field(default_factory=list)
+
+    def fold(self, day: dt.date, batch: Sequence[KernelRow]) -> None:
+        """Add a day batch to the line (after the rules have decided it belongs here)."""
+        self.days.append(day)
+        self.n_exposures += len(batch)
+        for r in batch:
+            self.drugs.add(r.drug)
+            if r.substitution_class is not None:
+                self.subs.add(r.substitution_class)
+            self.last_end = max(self.last_end, r.end)
+            if r.is_base:
+                self.last_base_day = r.end if self.last_base_day is None else max(self.last_base_day, r.end)
+            if r.stopped in _STOP_ORDER:
+                cand = (r.end, _STOP_ORDER[r.stopped], r.stopped)
+                if self.pending is None or cand < self.pending:
+                    self.pending = cand
+
+    def close(self, rule: CloseRule, default_reason: EndReason) -> None:
+        """Close the line by ``rule``; a documented stop names the reason unless the rule itself is one."""
+        self.close_rule = rule
+        self.end_reason = EndReason(self.pending[2]) if self.pending is not None else default_reason
+
+
+def _open(number: int, day: dt.date, rule: OpenRule, params: LineParams) -> CoreLine:
+    return CoreLine(
+        line=number,
+        start=day,
+        window_end=day + dt.timedelta(days=params.regimen_window_days),
+        drugs=set(),
+        subs=set(),
+        last_end=day,
+        last_base_day=None,
+        pending=None,
+        open_rule=rule,
+    )
+
+
+def run_kernel(rows: Iterable[KernelRow], /, *, params: LineParams, as_of: dt.date) -> list[CoreLine]:
+    """Derive the lines of ONE person from distinct, normalised rows.
+
+    Parameters
+    ----------
+    rows
+        The person's distinct (drug, start, end) rows, any order, already resolved, filtered and clipped
+        (see :func:`oncoline.engines.lines.cohort.prepare_cohort`).
+    params
+        Line-of-therapy parameters.
+    as_of
+        The person's data cut-off (decides whether the last line is ``ongoing``).
+
+    Returns
+    -------
+    list[CoreLine]
+        Lines 1..n in start order, each closed, with the day batches (``days``) it holds.
+    """
+    batches: dict[dt.date, list[KernelRow]] = {}
+    for r in rows:
+        batches.setdefault(r.start, []).append(r)
+    lines: list[CoreLine] = []
+    current: CoreLine | None = None
+    for day in sorted(batches):
+        batch = batches[day]
+        drugs = {r.drug for r in batch}
+        if current is None:
+            current = _open(1, day, OpenRule.FIRST_EXPOSURE, params)
+        elif (day - current.last_end).days > params.gap_days:
+            current.close(CloseRule.GAP, EndReason.GAP)
+            lines.append(current)
+            current = _open(current.line + 1, day, OpenRule.AFTER_GAP, params)
+        elif current.pending is not None and day > current.pending[0]:
+            reason = current.pending[2]
+            current.close(CloseRule(f"documented_{reason}"), EndReason(reason))
+            lines.append(current)
+            current = _open(current.line + 1, day, OpenRule(f"after_{reason}"), params)
+        elif day <= current.window_end or drugs <= current.drugs:
+            pass
+        else:
+            base_day = current.last_base_day
+            ongoing = base_day is not None and (day - base_day).days <= params.maintenance_ongoing_days
+            allowed = all(
+                (r.substitution_class is not None and r.substitution_class in current.subs)
+                or (r.is_addition and ongoing)
+                for r in batch
+                if r.drug not in current.drugs
+            )
+            if not allowed:
+                current.close(CloseRule.NEW_DRUG, EndReason.SWITCHED)
+                lines.append(current)
+                current = _open(current.line + 1, day, OpenRule.NEW_DRUG, params)
+        current.fold(day, batch)
+    if current is not None:
+        if (as_of - current.last_end).days <= params.gap_days:
+            current.close(CloseRule.ONGOING, EndReason.ONGOING)
+        else:
+            current.close(CloseRule.GAP, EndReason.GAP)
+        lines.append(current)
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ single person
+def _field(row: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(row, Mapping):
+            if name in row:
+                return row[name]
+        elif hasattr(row, name):
+            return getattr(row, name)
+    return None
+
+
+def _as_date(value: Any) -> dt.date | Literal["bad"] | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        return "bad"
+
+
+def _stop_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(getattr(value, "value", value)).strip().lower()
+    return text if text in _STOP_ORDER else None
+
+
+def derive_lines(
+    exposures: Iterable[Any],
+    /,
+    *,
+    metastatic_diagnosis: dt.date | None,
+    params: LineParams,
+    as_of: dt.date | None = None,
+    person_id: str = "patient",
+    on_bad_row: Literal["raise", "count"] = "raise",
+    on_unknown_drug: Literal["raise", "count"] = "raise",
+) -> LinesResult:
+    """Derive the metastatic lines of therapy of one person from raw drug exposures.
+
+    Parameters
+    ----------
+    exposures
+        :class:`oncoline.model.Exposure` objects, or any objects/mappings with ``drug`` (name, brand, alias
+        or RxNorm code), ``start``, optional ``end`` (defaults to start), ``stopped`` (progression |
+        toxicity | completed | ongoing) and an optional row id (``exposure_id`` or ``id``; default: the
+        position, ``"0"``, ``"1"`` …). Dates are :class:`datetime.date` or ISO text.
+    metastatic_diagnosis
+        The index date; ``None`` excludes every row (reason ``no_index_date``).
+    params
+        :func:`~oncoline.engines.lines.params.load_line_params`.
+    as_of
+        The data cut-off: rows starting later are excluded, ends clipped to it. ``None``: the latest
+        exposure end of the usable rows stands in for it (so the last line is ``ongoing``).
+    person_id
+        Carried into each :class:`~oncoline.model.lines.Line`.
+    on_bad_row, on_unknown_drug
+        ``"raise"`` (single-patient files) or ``"count"`` (report in :attr:`LinesResult.excluded`).
+
+    Returns
+    -------
+    LinesResult
+        Lines 1..n, the row id → line map for every used row, exclusions by reason, unknown drug names.
+
+    Raises
+    ------
+    InputError
+        A row without start, with an unparseable date or an end before its start (``on_bad_row="raise"``).
+    UnknownDrugError
+        A drug the vocabulary does not know (``on_unknown_drug="raise"``); names the closest known drugs.
+
+    References
+    ----------
+    notes/lines-spec.md; ``knowledge/data/lines.yaml`` for the parameters and their sources.
+    """
+    vocab = load_vocabulary()
+    flags: dict[str, DrugFlags] = {}
+    excluded: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    unknown: Counter[str] = Counter()
+    kept: list[tuple[str, KernelRow]] = []
+    early_limit = metastatic_diagnosis - dt.timedelta(days=params.index_lookback_days) if metastatic_diagnosis else None
+
+    def drop(reason: ExclusionReason, rid: str, text: str) -> None:
+        excluded[reason.value] += 1
+        examples.setdefault(reason.value, [])
+        if len(examples[reason.value]) < _EXAMPLES:
+            examples[reason.value].append(text)
+
+    for pos, row in enumerate(exposures):
+        rid_raw = _field(row, "exposure_id", "id")
+        rid = str(pos) if rid_raw is None else str(rid_raw)
+        drug = _field(row, "drug")
+        start = _as_date(_field(row, "start", "start_date"))
+        end_given = _as_date(_field(row, "end", "end_date"))
+        text = f"row {rid}: drug {drug!r}, start {_field(row, 'start', 'start_date')}, end {end_given}"
+        bad: tuple[ExclusionReason, str] | None = None
+        if start is None:
+            bad = (ExclusionReason.MISSING_START, "give the start date (YYYY-MM-DD)")
+        elif start == "bad" or end_given == "bad":
+            bad = (ExclusionReason.BAD_DATE, "write dates as YYYY-MM-DD")
+        elif isinstance(end_given, dt.date) and end_given < start:
+            bad = (ExclusionReason.END_BEFORE_START, "swap or correct the dates")
+        if bad is not None:
+            if on_bad_row == "raise":
+                raise InputError(f"{text}: {bad[0].value.replace('_', ' ')}; {bad[1]}", field=f"exposures[{pos}]")
+            drop(bad[0], rid, text)
+            continue
+        assert isinstance(start, dt.date)
+        end = end_given if isinstance(end_given, dt.date) else start
+        found = vocab.lookup(str(drug)) if drug is not None else None
+        if found is None:
+            if on_unknown_drug == "raise":
+                name = "" if drug is None else str(drug)
+                raise UnknownDrugError(name, vocab.suggest(name), field=f"exposures[{pos}].drug")
+            unknown["(no drug given)" if drug is None else str(drug)] += 1
+            drop(ExclusionReason.UNKNOWN_DRUG, rid, text)
+            continue
+        components = [(c, flags.setdefault(c, drug_flags(c, params))) for c in found]
+        components = [(c, f) for c, f in components if f.anticancer]
+        if not components:
+            drop(ExclusionReason.SUPPORTIVE, rid, text)
+            continue
+        if metastatic_diagnosis is None or early_limit is None:
+            drop(ExclusionReason.NO_INDEX_DATE, rid, text)
+            continue
+        if as_of is not None and start > as_of:
+            drop(ExclusionReason.AFTER_CUTOFF, rid, text)
+            continue
+        if start < early_limit:
+            drop(ExclusionReason.EARLY_SETTING, rid, text)
+            continue
+        if as_of is not None:
+            end = min(end, as_of)
+        stopped = _stop_text(_field(row, "stopped"))
+        for name, f in components:
+            kept.append((rid, KernelRow(name, start, end, stopped, f.is_base, f.is_addition, f.substitution_class)))
+
+    # duplicates count once; when duplicates disagree on a documented stop, progression wins
+    distinct: dict[tuple[str, dt.date, dt.date], KernelRow] = {}
+    for _, r in kept:
+        key = (r.drug, r.start, r.end)
+        prev = distinct.get(key)
+        if prev is None or (r.stopped is not None and (prev.stopped is None or r.stopped < prev.stopped)):
+            distinct[key] = r  # "progression" < "toxicity" alphabetically, matching the documented priority
+    effective_as_of = as_of if as_of is not None else max((r.end for r in distinct.values()), default=None)
+    core = run_kernel(distinct.values(), params=params, as_of=effective_as_of) if effective_as_of else []
+    day_line = {day: ln.line for ln in core for day in ln.days}
+    return LinesResult(
+        person_id=person_id,
+        as_of=effective_as_of,
+        lines=tuple(_to_lines(person_id, core)),
+        assignments={rid: day_line[r.start] for rid, r in kept},
+        excluded=dict(excluded),
+        unknown_drugs=dict(unknown),
+        examples={k: tuple(v) for k, v in examples.items()},
+    )
+
+
+def _to_lines(person_id: str, core: Sequence[CoreLine]) -> Iterable[Line]:
+    for i, ln in enumerate(core):
+        drugs = tuple(sorted(ln.drugs))
+        nxt = core[i + 1].start if i + 1 < len(core) else None
+        assert ln.close_rule is not None and ln.end_reason is not None
+        yield Line(
+            person_id=person_id,
+            line=ln.line,
+            drugs=drugs,
+            regimen=" + ".join(drugs),
+            start=ln.start,
+            end=ln.last_end,
+            n_exposures=ln.n_exposures,
+            open_rule=ln.open_rule,
+            close_rule=ln.close_rule,
+            end_reason=ln.end_reason,
+            time_on_treatment_days=(ln.last_end - ln.start).days + 1,
+            time_to_next_treatment_days=None if nxt is None else (nxt - ln.start).days,
+            ttnt_censored=nxt is None,
+        )
+
+
+# ------------------------------------------------------------------------------------------------- cohort
+def derive_lines_reference_cohort(
+    rows: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None
+) -> CohortLines:
+    """Derive the lines of a cohort with the reference kernel (the conformance oracle).
+
+    Parameters
+    ----------
+    rows
+        Exposure rows, one per administration or dispensing (columns as in
+        :func:`~oncoline.engines.lines.cohort.prepare_cohort`).
+    index
+        ``person_id``, ``metastatic_diagnosis``.
+    params
+        Line-of-therapy parameters.
+    as_of
+        The data cut-off (``None``: each person's latest exposure end).
+
+    Returns
+    -------
+    CohortLines
+        One row per person_id and line; one assignment per used source row; the input report.
+
+    Raises
+    ------
+    InputError
+        From :func:`~oncoline.engines.lines.cohort.prepare_cohort` (missing columns, repeated exposure ids).
+    """
+    import pyarrow as pa
+
+    from oncoline.engines.lines.cohort import CohortLines, assign_rows, complete_lines, prepare_cohort
+
+    prepared = prepare_cohort(rows, index, params=params, as_of=as_of)
+    person_as_of = dict(
+        zip(prepared.persons.column("person_id").to_pylist(), prepared.persons.column("as_of").to_pylist(), strict=True)
+    )
+    data = prepared.rows.to_pydict()
+    by_person: dict[str, list[KernelRow]] = {}
+    for i, person in enumerate(data["person_id"]):
+        by_person.setdefault(person, []).append(
+            KernelRow(
+                data["drug"][i],
+                data["start_date"][i],
+                data["end_date"][i],
+                data["stopped"][i],
+                bool(data["is_base"][i]),
+                bool(data["is_addition"][i]),
+                data["substitution_class"][i],
+            )
+        )
+    core_cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "person_id",
+            "line",
+            "drugs",
+            "start_date",
+            "end_date",
+            "n_exposures",
+            "open_rule",
+            "close_rule",
+            "end_reason",
+        )
+    }
+    day_cols: dict[str, list[Any]] = {"person_id": [], "start_date": [], "line": []}
+    for person, person_rows in by_person.items():
+        for ln in run_kernel(person_rows, params=params, as_of=person_as_of[person]):
+            core_cols["person_id"].append(person)
+            core_cols["line"].append(ln.line)
+            core_cols["drugs"].append(sorted(ln.drugs))
+            core_cols["start_date"].append(ln.start)
+            core_cols["end_date"].append(ln.last_end)
+            core_cols["n_exposures"].append(ln.n_exposures)
+            core_cols["open_rule"].append(str(ln.open_rule))
+            core_cols["close_rule"].append(str(ln.close_rule))
+            core_cols["end_reason"].append(str(ln.end_reason))
+            for day in ln.days:
+                day_cols["person_id"].append(person)
+                day_cols["start_date"].append(day)
+                day_cols["line"].append(ln.line)
+    core = pa.table(
+        {
+            **core_cols,
+            "drugs": pa.array(core_cols["drugs"], pa.list_(pa.string())),
+            "start_date": pa.array(core_cols["start_date"], pa.date32()),
+            "end_date": pa.array(core_cols["end_date"], pa.date32()),
+            "person_id": pa.array(core_cols["person_id"], pa.string()),
+            "line": pa.array(core_cols["line"], pa.int32()),
+            "n_exposures": pa.array(core_cols["n_exposures"], pa.int32()),
+            "open_rule": pa.array(core_cols["open_rule"], pa.string()),
+            "close_rule": pa.array(core_cols["close_rule"], pa.string()),
+            "end_reason": pa.array(core_cols["end_reason"], pa.string()),
+        }
+    )
+    days = pa.table(
+        {
+            "person_id": pa.array(day_cols["person_id"], pa.string()),
+            "start_date": pa.array(day_cols["start_date"], pa.date32()),
+            "line": pa.array(day_cols["line"], pa.int32()),
+        }
+    )
+    return CohortLines(lines=complete_lines(core), assignments=assign_rows(days, prepared), report=prepared.report)

@@ -1,0 +1,295 @@
+"""Read drug exposures: one patient's FORMAT.md ``events`` block (YAML/JSON), or a cohort's exposure and
+index tables (Parquet or CSV); write line tables.
+
+Single patient: every malformed row is an :class:`~oncoline.errors.InputError` naming the file, the row and
+the fix; an unknown drug is an :class:`~oncoline.errors.UnknownDrugError` naming the closest known drugs.
+
+Cohort: tables are read as they are (CSV columns as text) and every unusable row is counted and reported by
+:func:`oncoline.engines.lines.cohort.prepare_cohort`; only structural problems (a missing file or column)
+raise. pyarrow is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from oncoline.errors import InputError, UnknownDrugError
+from oncoline.io.patient_file import load_document, validation_to_input_error
+from oncoline.knowledge.drugs import load_vocabulary
+from oncoline.model import Exposure
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "EXPOSURE_ALIASES",
+    "INDEX_ALIASES",
+    "EventsInput",
+    "IdentifiedExposure",
+    "events_from_mapping",
+    "load_events",
+    "read_table",
+    "write_table",
+]
+
+EXPOSURE_ALIASES = {
+    "person": "person_id",
+    "patient_id": "person_id",
+    "patient": "person_id",
+    "drug_name": "drug",
+    "start": "start_date",
+    "end": "end_date",
+    "id": "exposure_id",
+    "row_id": "exposure_id",
+}
+"""Accepted exposure column spellings → canonical names (names are also lower-cased and trimmed)."""
+
+INDEX_ALIASES = {
+    "person": "person_id",
+    "patient_id": "person_id",
+    "patient": "person_id",
+    "index_date": "metastatic_diagnosis",
+    "metastatic_diagnosis_date": "metastatic_diagnosis",
+}
+"""Accepted index column spellings → canonical names."""
+
+
+@dataclass(frozen=True)
+class IdentifiedExposure:
+    """An exposure with the row id the line assignment reports (``exposure_id`` or its position)."""
+
+    exposure_id: str
+    drug: str
+    start: dt.date
+    end: dt.date | None
+    stopped: str | None
+
+
+@dataclass(frozen=True)
+class EventsInput:
+    """One patient's ``events`` block, validated."""
+
+    metastatic_diagnosis: dt.date
+    exposures: tuple[IdentifiedExposure, ...]
+    params: dict[str, Any]
+    as_of: dt.date | None
+    person_id: str
+    source: str | None
+
+
+def _date(value: Any, *, field: str, source: str | None) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f"{value!r} is not a date; write YYYY-MM-DD", source=source, field=field) from None
+
+
+def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
+    """Validate a FORMAT.md ``events`` block (or a whole ``kind: lines`` case file holding one).
+
+    Parameters
+    ----------
+    doc
+        ``{"metastatic_diagnosis": date, "exposures": [{"drug", "start", "end"?, "stopped"?, "exposure_id"?}],
+        "params"?: {name: value}, "as_of"?: date, "person_id"?: text}``.
+    source
+        The file name, for messages.
+
+    Returns
+    -------
+    EventsInput
+        Rows with ids (``exposure_id``/``id`` when given, else the 0-based position as text).
+
+    Raises
+    ------
+    InputError
+        Not a mapping, no metastatic diagnosis, no exposure list, a row without drug or start, a bad date, an
+        end before its start, an unknown field.
+    UnknownDrugError
+        A drug the vocabulary does not know (names the row and the closest known names).
+    """
+    if isinstance(doc, dict) and isinstance(doc.get("events"), dict):  # a whole case file
+        block = dict(doc["events"])
+        if doc.get("params") and "params" not in block:
+            block["params"] = doc["params"]
+        doc = block
+    if not isinstance(doc, dict):
+        raise InputError(
+            "expected an events block: metastatic_diagnosis, exposures (see shared/cases/FORMAT.md)", source=source
+        )
+    known = {"metastatic_diagnosis", "exposures", "params", "as_of", "person_id", "id"}
+    extra = sorted(set(doc) - known)
+    if extra:
+        raise InputError(
+            f"unknown field(s) {extra}; an events block holds {sorted(known)}", source=source, field=extra[0]
+        )
+    dx = _date(doc.get("metastatic_diagnosis"), field="metastatic_diagnosis", source=source)
+    if dx is None:
+        raise InputError(
+            "the metastatic diagnosis date is missing; lines are counted from it (YYYY-MM-DD)",
+            source=source,
+            field="metastatic_diagnosis",
+        )
+    rows = doc.get("exposures")
+    if rows is None:
+        rows = []
+    if not isinstance(rows, list):
+        raise InputError("give exposures as a list of {drug, start, end}", source=source, field="exposures")
+    params = doc.get("params") or {}
+    if not isinstance(params, dict):
+        raise InputError("give params as a mapping, e.g. {gap_days: 90}", source=source, field="params")
+    vocab = load_vocabulary()
+    out: list[IdentifiedExposure] = []
+    seen: set[str] = set()
+    for pos, row in enumerate(rows):
+        where = f"exposures[{pos}]"
+        if not isinstance(row, dict):
+            raise InputError("give each exposure as {drug, start, end}", source=source, field=where)
+        fields = dict(row)
+        rid_raw = fields.pop("exposure_id", fields.pop("id", None))
+        rid = str(pos) if rid_raw is None else str(rid_raw)
+        if rid in seen:
+            raise InputError(f"exposure id {rid!r} is given twice; make ids unique", source=source, field=where)
+        seen.add(rid)
+        try:
+            exp = Exposure.model_validate(fields)
+        except ValidationError as exc:
+            err = validation_to_input_error(exc, source=source)
+            raise InputError(
+                str(err).removeprefix(f"{source}, " if source else ""), field=f"{where}.{err.field or ''}".rstrip(".")
+            ) from exc
+        if vocab.lookup(exp.drug) is None:
+            raise UnknownDrugError(exp.drug, vocab.suggest(exp.drug), source=source, field=f"{where}.drug")
+        out.append(
+            IdentifiedExposure(
+                exposure_id=rid,
+                drug=exp.drug,
+                start=exp.start,
+                end=exp.end,
+                stopped=None if exp.stopped is None else exp.stopped.value,
+            )
+        )
+    return EventsInput(
+        metastatic_diagnosis=dx,
+        exposures=tuple(out),
+        params=dict(params),
+        as_of=_date(doc.get("as_of"), field="as_of", source=source),
+        person_id=str(doc.get("person_id") or doc.get("id") or "patient"),
+        source=source,
+    )
+
+
+def load_events(path: str | Path) -> EventsInput:
+    """Read one patient's events block from a YAML or JSON file (see :func:`events_from_mapping`).
+
+    Raises
+    ------
+    InputError
+        File missing, unreadable, not YAML/JSON, or a malformed block (names the row and the fix).
+    UnknownDrugError
+        An unknown drug.
+    """
+    return events_from_mapping(load_document(path), source=str(path))
+
+
+def _rename(table: pa.Table, aliases: dict[str, str]) -> pa.Table:
+    names = []
+    for name in table.column_names:
+        key = name.strip().lower()
+        names.append(aliases.get(key, key))
+    return table.rename_columns(names)
+
+
+def read_table(path: str | Path, *, kind: str = "exposures") -> pa.Table:
+    """Read an exposures or index table from Parquet or CSV.
+
+    Parameters
+    ----------
+    path
+        ``.parquet``/``.pq`` or ``.csv`` (optionally ``.csv.gz``); CSV columns are read as text so that bad
+        dates are counted per row, not fatal.
+    kind
+        ``"exposures"`` or ``"index"``: selects the accepted column aliases (:data:`EXPOSURE_ALIASES`,
+        :data:`INDEX_ALIASES`).
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns renamed to canonical names; rows untouched.
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown suffix, or a file the reader cannot parse.
+    """
+    import pyarrow as pa
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError("file not found; check the path", source=str(p))
+    suffixes = "".join(p.suffixes[-2:]).lower()
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(p)
+        elif p.suffix.lower() == ".csv" or suffixes == ".csv.gz":
+            import pyarrow.csv as pacsv
+
+            with pacsv.open_csv(p) as reader:
+                header = reader.schema.names
+            table = pacsv.read_csv(
+                p,
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in header}, strings_can_be_null=True
+                ),
+            )
+        else:
+            raise InputError(f"unknown table format {p.suffix!r}; give a .parquet or .csv file", source=str(p))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read the table: {exc}", source=str(p)) from exc
+    return _rename(table, EXPOSURE_ALIASES if kind == "exposures" else INDEX_ALIASES)
+
+
+def write_table(table: pa.Table, path: str | Path) -> Path:
+    """Write ``table`` to Parquet or CSV, chosen by the suffix of ``path``.
+
+    In CSV, list columns (``drugs``) are written as text joined by ``" + "``.
+
+    Raises
+    ------
+    InputError
+        An unknown suffix, or the file cannot be written.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    p = Path(path)
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, p)
+        elif p.suffix.lower() == ".csv":
+            import pyarrow.csv as pacsv
+
+            for i, f in enumerate(table.schema):
+                if pa.types.is_list(f.type):
+                    table = table.set_column(i, f.name, pc.binary_join(table.column(i), " + "))
+            pacsv.write_csv(table, p)
+        else:
+            raise InputError(f"unknown output format {p.suffix!r}; give a .parquet or .csv file", source=str(p))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot write the table: {exc}", source=str(p)) from exc
+    return p
