@@ -1,0 +1,254 @@
+"""Synthetic HER2-positive metastatic breast cancer cohorts for the line-of-therapy benchmark.
+
+Each patient gets 1–6 metastatic lines drawn in guideline order from the reference regimens
+(shared/reference/her2-mbc.md §a): THP (or Phesgo + docetaxel, or weekly paclitaxel) with the taxane stopped
+after 4–8 cycles and, for about half of the patients, an aromatase inhibitor added to HP maintenance; then
+T-DXd; tucatinib + trastuzumab + capecitabine; T-DM1; neratinib + capecitabine; lapatinib + capecitabine.
+Infusions are one-day exposures every 21 days (weekly for paclitaxel), oral drugs are 28-day dispensings
+(capecitabine 14 days of every 21). On top: adjuvant trastuzumab before the metastatic diagnosis (early
+setting), supportive drugs (ondansetron and dexamethasone on chemotherapy days, denosumab every 28 days),
+brand names and RxNorm codes instead of generic names, a documented toxicity or progression on some lines,
+treatment holidays longer than the gap rule, a few unknown drug names and exact duplicate rows. Rows are
+shuffled: real extracts are not sorted.
+
+The generator is vectorised (a Python loop builds one "stream" per drug and line, numpy expands streams into
+rows), so 10^7 rows take seconds. It draws from a seeded ``numpy.random.Generator``; the same seed and size
+give the same files.
+
+Output tables (Parquet):
+
+- exposures: ``person_id`` int64, ``exposure_id`` int64 (unique), ``drug`` string, ``start_date`` date32,
+  ``end_date`` date32 (null for about a third of infusions: end defaults to start), ``stopped`` string (null,
+  ``progression`` or ``toxicity``);
+- index: ``person_id`` int64, ``metastatic_diagnosis`` date32.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["Cohort", "generate_cohort", "write_cohort"]
+
+EPOCH = dt.date(1970, 1, 1)
+
+# kind: (interval_days, duration_days) per administration
+_IV = (21, 1)
+_WEEKLY = (7, 1)
+_ORAL = (28, 28)
+_CAPE = (21, 14)
+
+# Each regimen: a list of (names the drug may be recorded as, schedule, max administrations or 0 = no cap).
+# The first name is canonical; the others are brands, biosimilars and RxNorm codes that resolve to it.
+_TRAS = ("trastuzumab", "Herceptin", "trastuzumab-dkst", "224905", "Herceptin Hylecta")
+_PERT = ("pertuzumab", "Perjeta")
+_DOCE = ("docetaxel", "Taxotere", "72962")
+_PACL = ("paclitaxel", "Taxol", "56946")
+_TDXD = ("trastuzumab deruxtecan", "Enhertu", "T-DXd")
+_TDM1 = ("trastuzumab emtansine", "Kadcyla", "T-DM1", "ado-trastuzumab emtansine")
+_TUCA = ("tucatinib", "Tukysa")
+_CAPE_N = ("capecitabine", "Xeloda", "194000")
+_NERA = ("neratinib", "Nerlynx")
+_LAPA = ("lapatinib", "Tykerb", "lapatinib ditosylate")
+_LETR = ("letrozole", "Femara", "72965")
+_PHESGO = ("Phesgo", "pertuzumab, trastuzumab, and hyaluronidase-zzxf")
+
+_FIRST_LINES = (
+    ((_PERT, _IV, 0), (_TRAS, _IV, 0), (_DOCE, _IV, 6)),
+    ((_PHESGO, _IV, 0), (_DOCE, _IV, 6)),
+    ((_PERT, _IV, 0), (_TRAS, _IV, 0), (_PACL, _WEEKLY, 18)),
+)
+_LATER_LINES = (
+    ((_TDXD, _IV, 0),),
+    ((_TUCA, _ORAL, 0), (_TRAS, _IV, 0), (_CAPE_N, _CAPE, 0)),
+    ((_TDM1, _IV, 0),),
+    ((_NERA, _ORAL, 0), (_CAPE_N, _CAPE, 0)),
+    ((_LAPA, _ORAL, 0), (_CAPE_N, _CAPE, 0)),
+)
+_SUPPORT_ON_CHEMO = ("ondansetron", "dexamethasone", "Zofran")
+_DENOSUMAB = ("denosumab", "Xgeva")
+_UNKNOWN = ("investigational agent XY-17", "trial drug")
+_CHEMO = {_DOCE, _PACL, _CAPE_N}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A generated cohort: the exposures and index (metastatic diagnosis) tables."""
+
+    exposures: pa.Table
+    index: pa.Table
+
+    @property
+    def n_rows(self) -> int:
+        """Exposure rows."""
+        return int(self.exposures.num_rows)
+
+
+def _line_days(rng: np.random.Generator, line: int) -> int:
+    """Duration of a line in days: median about 18 months in first line, 7 months later."""
+    median = 540 if line == 1 else 210
+    return int(max(42, rng.exponential(median / np.log(2))))
+
+
+def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
+    """A cohort of about ``n_rows`` exposure rows (whole patients; at most one patient's rows over).
+
+    Parameters
+    ----------
+    n_rows
+        Target number of exposure rows (≥ 1).
+    seed
+        Seed of the random generator.
+
+    Returns
+    -------
+    Cohort
+        Exposures (shuffled) and index tables; see the module docstring for the schema.
+    """
+    rng = np.random.default_rng(seed)
+    # streams: person, label (index into labels), first day, count, interval, duration, stop code on last
+    s_person: list[int] = []
+    s_label: list[int] = []
+    s_first: list[int] = []
+    s_count: list[int] = []
+    s_interval: list[int] = []
+    s_duration: list[int] = []
+    s_stop: list[int] = []
+    labels: list[str] = []
+    label_id: dict[str, int] = {}
+
+    def label(name: str) -> int:
+        if name not in label_id:
+            label_id[name] = len(labels)
+            labels.append(name)
+        return label_id[name]
+
+    def stream(person: int, names: tuple[str, ...], first: int, count: int, sched: tuple[int, int], stop: int) -> None:
+        if count <= 0:
+            return
+        # 70 % canonical name, 30 % another recorded form
+        name = names[0] if len(names) == 1 or rng.random() < 0.7 else names[int(rng.integers(1, len(names)))]
+        s_person.append(person)
+        s_label.append(label(name))
+        s_first.append(first)
+        s_count.append(count)
+        s_interval.append(sched[0])
+        s_duration.append(sched[1])
+        s_stop.append(stop)
+
+    idx_person: list[int] = []
+    idx_dx: list[int] = []
+    rows = 0
+    person = 0
+    base_day = (dt.date(2015, 1, 1) - EPOCH).days
+    while rows < n_rows:
+        person += 1
+        dx = base_day + int(rng.integers(0, 3650))
+        idx_person.append(person)
+        idx_dx.append(dx)
+        p_rows = 0
+        if rng.random() < 0.3:  # adjuvant trastuzumab: early setting
+            first = dx - 700 - int(rng.integers(0, 700))
+            stream(person, _TRAS, first, 17, _IV, 0)
+            p_rows += 17
+        n_lines = int(rng.integers(1, 7))
+        day = dx + int(rng.integers(-20, 40))
+        denosumab = rng.random() < 0.4
+        regimens = [_FIRST_LINES[int(rng.integers(0, len(_FIRST_LINES)))]]
+        later = [int(k) for k in rng.permutation(np.arange(1, len(_LATER_LINES)))]
+        regimens += [_LATER_LINES[k] for k in [0, *later][: n_lines - 1]]
+        treat_start = day
+        for li, regimen in enumerate(regimens, start=1):
+            length = _line_days(rng, li)
+            r = rng.random()
+            stop = 2 if r < 0.1 else 1 if r < 0.3 else 0
+            hr_positive = li == 1 and rng.random() < 0.5
+            for names, sched, cap in regimen:
+                count = max(1, length // sched[0])
+                if cap:
+                    count = min(count, int(rng.integers(cap - 2, cap + 3)))
+                # starts within the regimen window: oral drugs a few days later
+                offset = int(rng.integers(0, 8)) if sched is _ORAL else 0
+                stream(person, names, day + offset, count, sched, stop)
+                p_rows += count
+                if names in _CHEMO:
+                    for s in _SUPPORT_ON_CHEMO[:2]:
+                        if rng.random() < 0.5:
+                            stream(
+                                person, (s, _SUPPORT_ON_CHEMO[2]) if s == "ondansetron" else (s,), day, count, sched, 0
+                            )
+                            p_rows += count
+            if hr_positive and length > 200:  # letrozole added to HP maintenance after induction
+                add = day + 150 + int(rng.integers(0, 40))
+                n = (day + length - add) // 28
+                stream(person, _LETR, add, n, _ORAL, 0)
+                p_rows += max(n, 0)
+            day += length + int(rng.integers(7, 43))
+            if rng.random() < 0.05:  # treatment holiday beyond the gap rule
+                day += 150 + int(rng.integers(0, 200))
+        if denosumab:
+            n = max(1, (day - treat_start) // 28)
+            stream(person, _DENOSUMAB, treat_start, n, (28, 1), 0)
+            p_rows += n
+        if rng.random() < 0.02:
+            stream(person, _UNKNOWN, treat_start + 30, 3, _IV, 0)
+            p_rows += 3
+        rows += p_rows
+
+    person_a = np.asarray(s_person, dtype=np.int64)
+    count_a = np.asarray(s_count, dtype=np.int64)
+    total = int(count_a.sum())
+    rep = np.repeat(np.arange(len(s_person)), count_a)
+    k = np.arange(total) - np.repeat(np.cumsum(count_a) - count_a, count_a)
+    interval_a = np.asarray(s_interval, dtype=np.int64)[rep]
+    duration_a = np.asarray(s_duration, dtype=np.int64)[rep]
+    # a day or two of jitter on infusions, as real schedules slip
+    jitter = np.where(duration_a == 1, rng.integers(0, 3, total), 0)
+    start = np.asarray(s_first, dtype=np.int64)[rep] + k * interval_a + jitter
+    end = start + duration_a - 1
+    last = k == count_a[rep] - 1
+    stop = np.where(last, np.asarray(s_stop, dtype=np.int8)[rep], 0)
+    drug = np.asarray(s_label, dtype=np.int32)[rep]
+    # duplicates: 1 % of rows appear twice
+    dup = rng.random(total) < 0.01
+    take = np.concatenate([np.arange(total), np.flatnonzero(dup)])
+    order = rng.permutation(take.shape[0])
+    take = take[order]
+    n = take.shape[0]
+    end_null = (duration_a[take] == 1) & (rng.random(n) < 0.33)
+    stopped_dict = pa.array([None, "progression", "toxicity"], pa.string())
+    stop_idx = stop[take].astype(np.int32)
+    exposures = pa.table(
+        {
+            "person_id": pa.array(person_a[rep][take]),
+            "exposure_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "drug": pa.DictionaryArray.from_arrays(pa.array(drug[take]), pa.array(labels, pa.string())).cast(
+                pa.string()
+            ),
+            "start_date": pa.array(start[take].astype(np.int32)).cast(pa.date32()),
+            "end_date": pa.array(end[take].astype(np.int32), mask=end_null).cast(pa.date32()),
+            "stopped": stopped_dict.take(pa.array(stop_idx)),
+        }
+    )
+    index = pa.table(
+        {
+            "person_id": pa.array(np.asarray(idx_person, dtype=np.int64)),
+            "metastatic_diagnosis": pa.array(np.asarray(idx_dx, dtype=np.int32)).cast(pa.date32()),
+        }
+    )
+    return Cohort(exposures=exposures, index=index)
+
+
+def write_cohort(cohort: Cohort, directory: Path) -> tuple[Path, Path]:
+    """Write ``exposures.parquet`` and ``index.parquet`` into ``directory``; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    exp = directory / "exposures.parquet"
+    idx = directory / "index.parquet"
+    pq.write_table(cohort.exposures, exp, row_group_size=1_000_000)
+    pq.write_table(cohort.index, idx)
+    return exp, idx
