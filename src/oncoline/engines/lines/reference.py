@@ -10,7 +10,7 @@ Examples
 >>> from oncoline.model import Exposure
 >>> d = dt.date.fromisoformat
 >>> rows = [Exposure(drug="Phesgo", start=d("2024-01-15")), Exposure(drug="docetaxel", start=d("2024-01-15")),
-...         Exposure(drug="Enhertu", start=d("2024-09-01"))]
+...         Exposure(drug="Enhertu", start=d("2024-03-01"))]
 >>> result = derive_lines(rows, metastatic_diagnosis=d("2024-01-05"), params=load_line_params())
 >>> [(ln.line, ln.regimen, ln.open_rule.value) for ln in result.lines]
 [(1, 'docetaxel + pertuzumab + trastuzumab', 'first_exposure'), (2, 'trastuzumab deruxtecan', 'new_drug')]

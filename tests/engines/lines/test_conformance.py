@@ -1,0 +1,418 @@
+"""ONE conformance suite for every line-of-therapy engine (house style S17, S18).
+
+Each engine (the pure-Python reference, DuckDB, Spark) runs the 13 shared line cases and the hypothesis
+properties; the vectorised engines must also equal the reference oracle row for row. An engine is skipped
+only while its module does not import yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import itertools
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import SHARED
+from oncoline.engines.lines.cohort import (
+    ASSIGNMENT_COLUMNS,
+    LINE_COLUMNS,
+    CohortLines,
+    assignments_schema,
+    lines_schema,
+)
+from oncoline.engines.lines.params import LineParams, load_line_params
+from oncoline.engines.lines.reference import derive_lines, derive_lines_reference_cohort
+from strategies import Cohort, History, Row, cohorts, histories, supportive_rows
+
+EngineFn = Callable[..., CohortLines]
+
+_MODULES = {
+    "duckdb": "oncoline.engines.lines.duckdb_engine",
+    "spark": "oncoline.engines.lines.spark_engine",
+}
+# hypothesis examples per engine: Spark jobs take seconds each
+_EXAMPLES = {"reference": 60, "duckdb": 30, "spark": 4}
+
+ENGINES = [
+    pytest.param("reference", id="reference"),
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("spark", id="spark", marks=pytest.mark.spark),
+]
+
+
+def _load(name: str) -> EngineFn:
+    if name == "reference":
+        return derive_lines_reference_cohort
+    try:
+        module = importlib.import_module(_MODULES[name])
+    except ImportError as exc:
+        pytest.skip(f"{name} engine does not import yet: {exc}")
+    fn: EngineFn = module.derive_lines_cohort
+    return fn
+
+
+@pytest.fixture(params=ENGINES, scope="module")
+def engine(request: pytest.FixtureRequest) -> tuple[str, EngineFn]:
+    return request.param, _load(request.param)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+EXPOSURE_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.string()),
+        ("exposure_id", pa.string()),
+        ("drug", pa.string()),
+        ("start_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("stopped", pa.string()),
+    ]
+)
+INDEX_SCHEMA = pa.schema([("person_id", pa.string()), ("metastatic_diagnosis", pa.date32())])
+
+
+def tables(cohort: Cohort) -> tuple[pa.Table, pa.Table]:
+    return (
+        pa.table(cohort.exposure_columns(), schema=EXPOSURE_SCHEMA),
+        pa.table(cohort.index_columns(), schema=INDEX_SCHEMA),
+    )
+
+
+def lines_rows(result: CohortLines) -> list[dict[str, Any]]:
+    return result.lines.to_pylist()
+
+
+def assignment_map(result: CohortLines) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for r in result.assignments.to_pylist():
+        key = (r["person_id"], r["exposure_id"])
+        assert key not in out, f"row {key} assigned twice"
+        out[key] = r["line"]
+    return out
+
+
+def check_invariants(result: CohortLines, exposures: pa.Table) -> None:
+    """Partition, numbering, ordering and accounting properties every engine must satisfy."""
+    assert result.lines.schema.equals(lines_schema()), result.lines.schema
+    assert result.assignments.schema.equals(assignments_schema()), result.assignments.schema
+    assert tuple(result.lines.column_names) == LINE_COLUMNS
+    assert tuple(result.assignments.column_names) == ASSIGNMENT_COLUMNS
+    report = result.report
+    assert report.rows_in == exposures.num_rows
+    assert report.rows_in == report.rows_used + sum(report.excluded.values())
+    assigned = assignment_map(result)  # each row in at most one line
+    assert len(assigned) == report.rows_used  # and every used row in one
+    by_person: dict[str, list[dict[str, Any]]] = {}
+    for ln in lines_rows(result):
+        by_person.setdefault(ln["person_id"], []).append(ln)
+    starts = {
+        (r["person_id"], r["exposure_id"]): dt.date.fromisoformat(r["start_date"])
+        if isinstance(r["start_date"], str)
+        else r["start_date"]
+        for r in exposures.to_pylist()
+    }
+    for person, lines in by_person.items():
+        assert [ln["line"] for ln in lines] == list(range(1, len(lines) + 1))
+        for a, b in itertools.pairwise(lines):
+            assert a["start_date"] < b["start_date"]
+            assert a["time_to_next_treatment_days"] == (b["start_date"] - a["start_date"]).days
+            assert not a["ttnt_censored"]
+        assert lines[-1]["time_to_next_treatment_days"] is None and lines[-1]["ttnt_censored"]
+        for ln in lines:
+            assert ln["end_date"] >= ln["start_date"]
+            assert ln["time_on_treatment_days"] == (ln["end_date"] - ln["start_date"]).days + 1
+            assert ln["drugs"] == sorted(set(ln["drugs"])) and ln["regimen"] == " + ".join(ln["drugs"])
+            assert ln["n_exposures"] >= 1
+        # each row belongs to the line in force on its start date
+        for (p, eid), line in assigned.items():
+            if p != person:
+                continue
+            start = starts[(p, eid)]
+            assert lines[line - 1]["start_date"] <= start
+            if line < len(lines):
+                assert start < lines[line]["start_date"]
+    assert set(by_person) == {p for p, _ in assigned}
+
+
+def comparable(result: CohortLines) -> tuple[list[dict[str, Any]], dict[tuple[str, str], int]]:
+    return lines_rows(result), assignment_map(result)
+
+
+def _settings(name: str) -> Any:
+    return settings(
+        max_examples=_EXAMPLES[name],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )
+
+
+# ------------------------------------------------------------------------------------------- shared cases
+def _cases() -> list[dict[str, Any]]:
+    # parametrisation happens at collection time, before fixtures: read the path conftest resolves
+    root = SHARED / "cases" / "lines" / "her2-lines.yaml"
+    return [c for c in yaml.safe_load_all(root.read_text(encoding="utf-8")) if c]
+
+
+CASES = _cases()
+
+
+def case_tables(cases: list[dict[str, Any]]) -> tuple[pa.Table, pa.Table]:
+    cols: dict[str, list[Any]] = {name: [] for name in EXPOSURE_SCHEMA.names}
+    index: dict[str, list[Any]] = {"person_id": [], "metastatic_diagnosis": []}
+    for case in cases:
+        ev = case["events"]
+        index["person_id"].append(case["id"])
+        index["metastatic_diagnosis"].append(dt.date.fromisoformat(str(ev["metastatic_diagnosis"])))
+        for i, r in enumerate(ev["exposures"]):
+            cols["person_id"].append(case["id"])
+            cols["exposure_id"].append(str(i))
+            cols["drug"].append(r["drug"])
+            cols["start_date"].append(dt.date.fromisoformat(str(r["start"])))
+            cols["end_date"].append(dt.date.fromisoformat(str(r["end"])) if r.get("end") else None)
+            cols["stopped"].append(r.get("stopped"))
+    return pa.table(cols, schema=EXPOSURE_SCHEMA), pa.table(index, schema=INDEX_SCHEMA)
+
+
+def check_expected(case: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    want = case["expected"]["lines"]
+    got = [ln for ln in lines if ln["person_id"] == case["id"]]
+    assert len(got) == len(want), [g["drugs"] for g in got]
+    for w, g in zip(want, got, strict=True):
+        assert g["line"] == w["line"]
+        assert sorted(g["drugs"]) == sorted(w["drugs"])
+        assert g["start_date"].isoformat() == str(w["start"])
+        if "end" in w:
+            assert g["end_date"].isoformat() == str(w["end"])
+
+
+def test_thirteen_shared_cases_present() -> None:
+    assert len(CASES) == 13
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_shared_case(engine: tuple[str, EngineFn], case: dict[str, Any]) -> None:
+    _, fn = engine
+    exposures, index = case_tables([case])
+    result = fn(exposures, index, params=load_line_params(case.get("params") or {}), as_of=None)
+    check_expected(case, lines_rows(result))
+    check_invariants(result, exposures)
+
+
+def test_shared_cases_as_one_cohort(engine: tuple[str, EngineFn]) -> None:
+    _, fn = engine
+    cases = [c for c in CASES if not c.get("params")]
+    exposures, index = case_tables(cases)
+    result = fn(exposures, index, params=load_line_params(), as_of=None)
+    for case in cases:
+        check_expected(case, lines_rows(result))
+    check_invariants(result, exposures)
+
+
+# ------------------------------------------------------------------------------------------ edge inputs
+def test_report_counts_every_reason(engine: tuple[str, EngineFn]) -> None:
+    _, fn = engine
+    exposures = pa.table(
+        {
+            "person_id": ["A", "A", "A", "A", "A", "A", "A", "B", "C", "A"],
+            "drug": [
+                "Phesgo",
+                "docetaxel",
+                "Zometa",
+                "foo-mab",
+                "trastuzumab",
+                "Enhertu",
+                "eribulin",
+                "trastuzumab",
+                "trastuzumab",
+                "docetaxel",
+            ],
+            "start_date": [
+                "2024-01-10",
+                "2024-01-10",
+                "2024-01-10",
+                "2024-01-10",
+                "2022-01-01",
+                "2026-01-01",
+                None,
+                "2024-01-01",
+                "2024-01-01",
+                "2024-01-10",
+            ],
+            "end_date": [None, "2024-01-10", None, None, None, None, None, "2023-12-01", "2024-x", None],
+            "exposure_id": [str(i) for i in range(10)],
+        }
+    )
+    index = pa.table({"person_id": ["A", "B", "C", "D"], "metastatic_diagnosis": ["2024-01-01"] * 4})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2025, 1, 1))
+    report = result.report
+    assert report.excluded == {
+        "missing_start": 1,
+        "bad_date": 1,
+        "end_before_start": 1,
+        "unknown_drug": 1,
+        "supportive": 1,
+        "after_cutoff": 1,
+        "early_setting": 1,
+    }
+    assert report.unknown_drugs == {"foo-mab": 1}
+    assert report.persons == 4 and report.rows_used == 3
+    assert lines_rows(result)[0]["drugs"] == ["docetaxel", "pertuzumab", "trastuzumab"]
+    assert lines_rows(result)[0]["n_exposures"] == 3  # Phesgo → 2 rows; duplicated docetaxel counts once
+    assert assignment_map(result) == {("A", "0"): 1, ("A", "1"): 1, ("A", "9"): 1}
+    check_invariants(result, exposures)
+
+
+def test_person_without_index(engine: tuple[str, EngineFn]) -> None:
+    _, fn = engine
+    exposures = pa.table({"person_id": ["X", "Y"], "drug": ["trastuzumab"] * 2, "start_date": ["2024-01-01"] * 2})
+    index = pa.table({"person_id": ["Y"], "metastatic_diagnosis": ["2024-01-01"]})
+    result = fn(exposures, index, params=load_line_params(), as_of=None)
+    assert result.report.excluded == {"no_index_date": 1}
+    assert result.report.persons_without_index == 1
+    assert [r["person_id"] for r in lines_rows(result)] == ["Y"]
+
+
+def test_empty_cohort(engine: tuple[str, EngineFn]) -> None:
+    _, fn = engine
+    exposures = pa.table(
+        {name: pa.array([], f.type) for name, f in zip(EXPOSURE_SCHEMA.names, EXPOSURE_SCHEMA, strict=True)}
+    )
+    index = pa.table({"person_id": pa.array([], pa.string()), "metastatic_diagnosis": pa.array([], pa.date32())})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2025, 1, 1))
+    assert result.lines.num_rows == 0 and result.assignments.num_rows == 0
+    assert result.lines.schema.equals(lines_schema())
+
+
+# ----------------------------------------------------------------------------------------------- properties
+@st.composite
+def _cohort_and_params(draw: st.DrawFn) -> tuple[Cohort, LineParams]:
+    cohort = draw(cohorts(max_persons=4))
+    params = load_line_params(
+        draw(
+            st.sampled_from(
+                [
+                    {},
+                    {},
+                    {"gap_days": 60},
+                    {"regimen_window_days": 14, "maintenance_ongoing_days": 21},
+                    {"index_lookback_days": 0},
+                ]
+            )
+        )
+    )
+    return cohort, params
+
+
+def test_properties_and_oracle(engine: tuple[str, EngineFn]) -> None:
+    name, fn = engine
+
+    @_settings(name)
+    @given(_cohort_and_params(), st.booleans())
+    def prop(cp: tuple[Cohort, LineParams], with_cutoff: bool) -> None:
+        cohort, params = cp
+        exposures, index = tables(cohort)
+        as_of = cohort.as_of if with_cutoff else None
+        result = fn(exposures, index, params=params, as_of=as_of)
+        check_invariants(result, exposures)
+        if name != "reference":
+            oracle = derive_lines_reference_cohort(exposures, index, params=params, as_of=as_of)
+            assert comparable(result) == comparable(oracle)
+            assert result.report == oracle.report
+
+    prop()
+
+
+def test_order_and_duplicates_change_nothing(engine: tuple[str, EngineFn]) -> None:
+    name, fn = engine
+
+    @_settings(name)
+    @given(cohorts(max_persons=3), st.randoms(use_true_random=False))
+    def prop(cohort: Cohort, rnd: Any) -> None:
+        exposures, index = tables(cohort)
+        base = fn(exposures, index, params=load_line_params(), as_of=cohort.as_of)
+        rows = exposures.to_pylist()
+        dupes = [dict(r, exposure_id=r["exposure_id"] + "-dup") for r in rows if rnd.random() < 0.3]
+        shuffled = rows + dupes
+        rnd.shuffle(shuffled)
+        other = fn(
+            pa.Table.from_pylist(shuffled, schema=EXPOSURE_SCHEMA), index, params=load_line_params(), as_of=cohort.as_of
+        )
+        assert lines_rows(other) == lines_rows(base)
+        got = assignment_map(other)
+        want = assignment_map(base)
+        assert {k: v for k, v in got.items() if not k[1].endswith("-dup")} == want
+        for (p, eid), line in got.items():
+            if eid.endswith("-dup"):
+                assert want[(p, eid.removesuffix("-dup"))] == line
+
+    prop()
+
+
+def test_supportive_and_late_rows_change_nothing(engine: tuple[str, EngineFn]) -> None:
+    name, fn = engine
+
+    @_settings(name)
+    @given(histories(), st.data())
+    def prop(history: History, data: st.DataObject) -> None:
+        cohort = Cohort((history,), history.as_of)
+        exposures, index = tables(cohort)
+        base = fn(exposures, index, params=load_line_params(), as_of=history.as_of)
+        extra = data.draw(supportive_rows(history.metastatic_diagnosis))
+        late_day = history.as_of + dt.timedelta(days=data.draw(st.integers(1, 400)))
+        late = [Row(data.draw(st.sampled_from(["eribulin", "trastuzumab", "Enhertu"])), late_day)]
+        more = replace(history, rows=history.rows + tuple(extra) + tuple(late))
+        exposures2, index2 = tables(Cohort((more,), history.as_of))
+        other = fn(exposures2, index2, params=load_line_params(), as_of=history.as_of)
+        assert lines_rows(other) == lines_rows(base)
+        assert assignment_map(other) == assignment_map(base)
+        assert other.report.excluded.get("supportive", 0) >= len(extra)
+        assert other.report.excluded.get("after_cutoff", 0) >= 1
+
+    prop()
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), st.booleans())
+def test_single_patient_equals_cohort_reference(history: History, with_cutoff: bool) -> None:
+    """derive_lines (one patient, pure Python preparation) agrees with prepare_cohort + the same kernel."""
+    params = load_line_params()
+    as_of = history.as_of if with_cutoff else None
+    single = derive_lines(
+        [{**r.as_dict(), "exposure_id": f"P1-{i}"} for i, r in enumerate(history.rows)],
+        metastatic_diagnosis=history.metastatic_diagnosis,
+        params=params,
+        as_of=as_of,
+        person_id="P1",
+    )
+    exposures, index = tables(Cohort((history,), history.as_of))
+    cohort = derive_lines_reference_cohort(exposures, index, params=params, as_of=as_of)
+    want = lines_rows(cohort)
+    got = [
+        {
+            "person_id": ln.person_id,
+            "line": ln.line,
+            "regimen": ln.regimen,
+            "drugs": list(ln.drugs),
+            "start_date": ln.start,
+            "end_date": ln.end,
+            "n_exposures": ln.n_exposures,
+            "open_rule": ln.open_rule.value,
+            "close_rule": ln.close_rule.value,
+            "end_reason": ln.end_reason.value,
+            "time_on_treatment_days": ln.time_on_treatment_days,
+            "time_to_next_treatment_days": ln.time_to_next_treatment_days,
+            "ttnt_censored": ln.ttnt_censored,
+        }
+        for ln in single.lines
+    ]
+    assert got == want
+    assert {("P1", k): v for k, v in single.assignments.items()} == assignment_map(cohort)
+    assert Counter(single.excluded) == Counter(cohort.report.excluded)
