@@ -260,11 +260,22 @@ def _summary(
         "persons_without_index": report.persons_without_index,
     }
     if source_report is not None:
-        dump = getattr(source_report, "model_dump", None)
-        summary["source_report"] = (
-            dump(mode="json") if callable(dump) else getattr(source_report, "__dict__", str(source_report))
-        )
+        summary["source_report"] = _plain(source_report)
     return summary
+
+
+def _plain(obj: Any) -> Any:
+    """A JSON-ready view of a reader's report (mapping, dataclass or pydantic model)."""
+    import dataclasses
+
+    if isinstance(obj, dict):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(obj)
 
 
 def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:

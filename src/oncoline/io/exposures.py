@@ -165,10 +165,10 @@ def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
         try:
             exp = Exposure.model_validate(fields)
         except ValidationError as exc:
-            err = validation_to_input_error(exc, source=source)
-            raise InputError(
-                str(err).removeprefix(f"{source}, " if source else ""), field=f"{where}.{err.field or ''}".rstrip(".")
-            ) from exc
+            err = validation_to_input_error(exc, source=None)
+            message = str(err).removeprefix(f"field {err.field!r}: " if err.field else "")
+            inner = "" if err.field in (None, "(top level)") else f".{err.field}"
+            raise InputError(message, source=source, field=f"{where}{inner}") from exc
         if vocab.lookup(exp.drug) is None:
             raise UnknownDrugError(exp.drug, vocab.suggest(exp.drug), source=source, field=f"{where}.drug")
         out.append(

@@ -1,0 +1,225 @@
+"""``oncoline lines``: one patient (JSON contract of FORMAT.md, readable table), cohorts, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from oncoline.cli.app import app
+from oncoline.cli.lines import parse_params
+from oncoline.errors import InputError
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+
+EVENTS = {
+    "metastatic_diagnosis": "2024-01-05",
+    "exposures": [
+        {"drug": "Phesgo", "start": "2024-01-15"},
+        {"drug": "docetaxel", "start": "2024-01-15", "stopped": "progression"},
+        {"drug": "Zometa", "start": "2024-01-15"},
+        {"drug": "Enhertu", "start": "2024-03-01"},
+    ],
+}
+
+
+def write(tmp_path: Path, doc: Any, name: str = "events.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def test_single_patient_json(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["lines", str(write(tmp_path, EVENTS)), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [(ln["line"], ln["drugs"], ln["start"], ln["end"]) for ln in out["lines"]] == [
+        (1, ["docetaxel", "pertuzumab", "trastuzumab"], "2024-01-15", "2024-01-15"),
+        (2, ["trastuzumab deruxtecan"], "2024-03-01", "2024-03-01"),
+    ]
+    first = out["lines"][0]
+    assert (first["close_rule"], first["end_reason"], first["time_to_next_treatment_days"]) == (
+        "documented_progression",
+        "progression",
+        46,
+    )
+    assert out["excluded"] == {"supportive": 1}
+    assert out["assignments"] == {"0": 1, "1": 1, "3": 2}
+
+
+def test_single_patient_table_and_overrides(tmp_path: Path) -> None:
+    doc = {
+        "metastatic_diagnosis": "2024-01-01",
+        "exposures": [{"drug": "eribulin", "start": "2024-01-10"}, {"drug": "eribulin", "start": "2024-05-01"}],
+    }
+    path = write(tmp_path, doc)
+    result = runner.invoke(app, ["lines", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "eribulin" in result.stdout and "first_exposure" in result.stdout
+    one = json.loads(runner.invoke(app, ["lines", str(path), "--json"]).stdout)
+    two = json.loads(runner.invoke(app, ["lines", str(path), "--json", "--param", "gap_days=90"]).stdout)
+    assert (len(one["lines"]), len(two["lines"])) == (1, 2)
+    cut = json.loads(runner.invoke(app, ["lines", str(path), "--json", "--as-of", "2024-02-01"]).stdout)
+    assert cut["excluded"] == {"after_cutoff": 1} and cut["as_of"] == "2024-02-01"
+
+
+@pytest.mark.parametrize(
+    ("doc", "args", "code", "text"),
+    [
+        ({**EVENTS, "exposures": [{"drug": "Enhertuu", "start": "2024-03-01"}]}, [], 1, "Did you mean"),
+        (
+            {**EVENTS, "exposures": [{"drug": "eribulin", "start": "2024-03-01", "end": "2024-02-01"}]},
+            [],
+            1,
+            "exposures[0]",
+        ),
+        (EVENTS, ["--param", "gap=3"], 1, "unknown line-of-therapy parameter"),
+        (EVENTS, ["--param", "gap_days"], 1, "NAME=VALUE"),
+        (EVENTS, ["--as-of", "soon"], 1, "YYYY-MM-DD"),
+        (EVENTS, ["--engine", "reference"], 1, "cohorts"),
+    ],
+)
+def test_single_patient_errors(tmp_path: Path, doc: Any, args: list[str], code: int, text: str) -> None:
+    result = runner.invoke(app, ["lines", str(write(tmp_path, doc)), *args])
+    assert result.exit_code == code
+    assert text in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_parse_params() -> None:
+    assert parse_params(["gap_days=90", "version=x"]) == {"gap_days": 90, "version": "x"}
+    with pytest.raises(InputError):
+        parse_params(["=3"])
+
+
+def _cohort_files(tmp_path: Path) -> tuple[Path, Path]:
+    exposures = tmp_path / "exposures.csv"
+    exposures.write_text(
+        "person_id,drug,start_date,end_date,exposure_id\n"
+        "A,pertuzumab,2024-01-10,,a1\n"
+        "A,trastuzumab,2024-01-10,,a2\n"
+        "A,docetaxel,2024-01-10,,a3\n"
+        "A,Enhertu,2024-09-01,,a4\n"
+        "A,foo-mab,2024-09-01,,a5\n"
+        "B,capecitabine,2024-02-01,2024-05-01,b1\n"
+        "B,lapatinib,2024-02-10,2024-05-01,b2\n"
+        "B,ondansetron,2024-02-01,,b3\n"
+        "C,letrozole,2024-02-01,,c1\n",
+        encoding="utf-8",
+    )
+    index = tmp_path / "index.csv"
+    index.write_text("person_id,metastatic_diagnosis\nA,2024-01-01\nB,2024-01-20\n", encoding="utf-8")
+    return exposures, index
+
+
+@pytest.mark.parametrize("engine", ["reference", "duckdb"])
+def test_cohort_to_parquet_with_summary(tmp_path: Path, engine: str) -> None:
+    if engine == "duckdb":
+        pytest.importorskip("oncoline.engines.lines.duckdb_engine")
+    exposures, index = _cohort_files(tmp_path)
+    out, rows = tmp_path / "lines.parquet", tmp_path / "rows.csv"
+    args = ["lines", str(exposures), "--index", str(index), "--out", str(out), "--assignments", str(rows)]
+    result = runner.invoke(app, [*args, "--engine", engine, "--as-of", "2025-01-01", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["persons"] == 3 and summary["lines"] == 3 and summary["persons_with_lines"] == 2
+    assert summary["lines_per_person"] == {"0": 1, "1": 1, "2": 1}
+    assert summary["excluded"] == {"unknown_drug": 1, "supportive": 1, "no_index_date": 1}
+    assert summary["unknown_drugs"] == {"foo-mab": 1} and summary["persons_without_index"] == 1
+    lines = pq.read_table(out).to_pylist()
+    assert [(r["person_id"], r["line"], r["regimen"]) for r in lines] == [
+        ("A", 1, "docetaxel + pertuzumab + trastuzumab"),
+        ("A", 2, "trastuzumab deruxtecan"),
+        ("B", 1, "capecitabine + lapatinib"),
+    ]
+    assert rows.read_text(encoding="utf-8").splitlines()[0] == '"person_id","exposure_id","line"'
+    table = runner.invoke(app, [*args, "--engine", engine], env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "rows ignored and why" in table.stdout and "foo-mab" in table.stdout
+
+
+def test_cohort_engines_write_identical_tables(tmp_path: Path) -> None:
+    pytest.importorskip("oncoline.engines.lines.duckdb_engine")
+    exposures, index = _cohort_files(tmp_path)
+    outs = {}
+    for engine in ("reference", "duckdb"):
+        outs[engine] = tmp_path / f"{engine}.parquet"
+        args = ["lines", str(exposures), "--index", str(index), "--out", str(outs[engine]), "--engine", engine]
+        assert runner.invoke(app, args).exit_code == 0
+    assert pq.read_table(outs["reference"]).equals(pq.read_table(outs["duckdb"]))
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--index", "{i}"], "exposure table before --index"),
+        (["{e}", "--index", "{i}"], "--out"),
+        (["{e}"], "--index"),
+        (["{e}", "--index", "{i}", "--out", "{t}/x.xlsx"], ".parquet or .csv"),
+        (["{e}", "--index", "{i}", "--out", "{t}/x.csv", "--engine", "pandas"], "choose one of"),
+        (["{e}", "--index", "{t}/none.csv", "--out", "{t}/x.csv"], "not found"),
+        (["--omop", "postgresql://x", "--index", "{i}", "--out", "{t}/x.csv"], "not both"),
+        ([], "give an events file"),
+    ],
+)
+def test_cohort_usage_errors(tmp_path: Path, args: list[str], text: str) -> None:
+    exposures, index = _cohort_files(tmp_path)
+    filled = [a.format(e=exposures, i=index, t=tmp_path) for a in args]
+    result = runner.invoke(app, ["lines", *filled])
+    assert result.exit_code == 1, result.output
+    assert text in " ".join(result.output.split())
+
+
+def test_omop_reader_missing_is_backend_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "oncoline.io.omop", types.ModuleType("oncoline.io.omop"))
+    result = runner.invoke(app, ["lines", "--omop", "postgresql://x/y", "--out", str(tmp_path / "l.csv")])
+    assert result.exit_code == 4 and "OMOP input is not available" in result.output
+
+
+def test_omop_reader_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = types.ModuleType("oncoline.io.omop")
+    seen: list[str] = []
+
+    def read_cohort(url: str) -> tuple[pa.Table, pa.Table, dict[str, int]]:
+        seen.append(url)
+        exposures = pa.table({"person_id": ["1"], "drug": ["224905"], "start_date": ["2024-01-10"]})
+        index = pa.table({"person_id": ["1"], "metastatic_diagnosis": ["2024-01-01"]})
+        return exposures, index, {"drug_exposure_rows": 1}
+
+    fake.read_cohort = read_cohort  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "oncoline.io.omop", fake)
+    out = tmp_path / "l.csv"
+    result = runner.invoke(
+        app, ["lines", "--omop", "duckdb:///x.db", "--out", str(out), "--engine", "reference", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == ["duckdb:///x.db"] and json.loads(result.stdout)["source_report"] == {"drug_exposure_rows": 1}
+    assert "trastuzumab" in out.read_text(encoding="utf-8")
+
+
+def test_shared_line_cases_pass_through_the_installed_command(shared_dir: Path) -> None:
+    """The team's acceptance check: check_cases.py on the 13 shared line cases via .venv/bin/oncoline."""
+    bindir = Path(sys.executable).parent
+    if not (bindir / "oncoline").exists():
+        pytest.skip("the oncoline console script is not installed beside this interpreter")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(
+        [sys.executable, str(shared_dir / "cases" / "check_cases.py"), str(shared_dir / "cases" / "lines")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "13 passed, 0 failed" in proc.stdout

@@ -1,0 +1,136 @@
+"""Reading one patient's events block and cohort exposure tables; writing line tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from oncoline.engines.lines.cohort import prepare_cohort
+from oncoline.engines.lines.params import load_line_params
+from oncoline.errors import InputError, UnknownDrugError
+from oncoline.io.exposures import events_from_mapping, load_events, read_table, write_table
+
+EVENTS: dict[str, Any] = {
+    "metastatic_diagnosis": "2024-01-05",
+    "exposures": [
+        {"drug": "Phesgo", "start": "2024-01-15"},
+        {"drug": "docetaxel", "start": "2024-01-15", "end": "2024-01-15", "stopped": "progression"},
+    ],
+}
+
+
+def test_events_block_as_in_format_md() -> None:
+    ev = events_from_mapping(EVENTS, source="x.yaml")
+    assert ev.metastatic_diagnosis == dt.date(2024, 1, 5)
+    assert [e.exposure_id for e in ev.exposures] == ["0", "1"]
+    assert ev.exposures[1].stopped == "progression" and ev.exposures[0].end is None
+    assert ev.params == {} and ev.as_of is None
+
+
+def test_whole_case_file_and_params() -> None:
+    doc = {"kind": "lines", "id": "c", "params": {"gap_days": 90}, "events": EVENTS}
+    ev = events_from_mapping(doc)
+    assert ev.params == {"gap_days": 90} and len(ev.exposures) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"metastatic_diagnosis": None}, "metastatic_diagnosis", "missing"),
+        ({"metastatic_diagnosis": "05/01/2024"}, "metastatic_diagnosis", "YYYY-MM-DD"),
+        ({"exposures": "trastuzumab"}, "exposures", "list"),
+        ({"exposures": [{"drug": "trastuzumab"}]}, "exposures[0].start", "start"),
+        ({"exposures": [{"drug": "trastuzumab", "start": "2024-02-30"}]}, "exposures[0].start", "date"),
+        ({"exposures": [{"drug": "t", "start": "2024-02-01", "end": "2024-01-01"}]}, "exposures[0]", "before"),
+        ({"exposures": [{"drug": "x", "start": "2024-02-01", "dose": 3}]}, "exposures[0].dose", "remove"),
+        ({"lines": []}, "lines", "unknown field"),
+    ],
+)
+def test_bad_events_name_field_and_fix(change: dict[str, Any], field: str, text: str) -> None:
+    with pytest.raises(InputError) as info:
+        events_from_mapping({**EVENTS, **change}, source="p.yaml")
+    assert info.value.field == field
+    assert text in str(info.value) and "p.yaml" in str(info.value)
+
+
+def test_unknown_drug_names_row_and_closest() -> None:
+    doc = {
+        **EVENTS,
+        "exposures": [{"drug": "pertuzumab", "start": "2024-01-15"}, {"drug": "Enhertuu", "start": "2024-02-01"}],
+    }
+    with pytest.raises(UnknownDrugError) as info:
+        events_from_mapping(doc, source="p.yaml")
+    assert info.value.field == "exposures[1].drug"
+    assert any("enhertu" in s for s in info.value.suggestions)
+
+
+def test_duplicate_ids_rejected() -> None:
+    doc = {**EVENTS, "exposures": [{"drug": "pertuzumab", "start": "2024-01-15", "id": "a"}] * 2}
+    with pytest.raises(InputError, match="twice"):
+        events_from_mapping(doc)
+
+
+def test_load_events_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_events(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("metastatic_diagnosis: [", encoding="utf-8")
+    with pytest.raises(InputError, match="YAML"):
+        load_events(bad)
+
+
+def test_read_csv_as_text_with_aliases_and_counts_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "exp.csv"
+    path.write_text(
+        "Patient_ID,Drug,Start,End\n"
+        "1,Herceptin,2024-01-10,\n"
+        "1,docetaxel,2024-01-10,2024-01-10\n"
+        "1,trastuzumab,10/01/2024,\n"
+        "2,72962,2024-02-01 00:00:00,\n",
+        encoding="utf-8",
+    )
+    table = read_table(path)
+    assert table.column_names == ["person_id", "drug", "start_date", "end_date"]
+    assert table.schema.field("person_id").type == pa.string()
+    idx = tmp_path / "idx.csv"
+    idx.write_text("person_id,index_date\n1,2024-01-01\n2,2024-01-20\n", encoding="utf-8")
+    index = read_table(idx, kind="index")
+    prepared = prepare_cohort(table, index, params=load_line_params(), as_of=None)
+    assert prepared.report.excluded == {"bad_date": 1}
+    assert prepared.report.examples["bad_date"] == ["person 1 row 2: drug 'trastuzumab', start 10/01/2024, end None"]
+    assert sorted(prepared.rows.column("drug").to_pylist()) == ["docetaxel", "docetaxel", "trastuzumab"]
+
+
+def test_parquet_round_trip_and_csv_lists(tmp_path: Path) -> None:
+    table = pa.table({"person_id": ["1"], "drugs": pa.array([["a", "b"]], pa.list_(pa.string()))})
+    write_table(table, tmp_path / "t.parquet")
+    assert pq.read_table(tmp_path / "t.parquet").equals(table)
+    write_table(table, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8").splitlines()[1] == '"1","a + b"'
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "missing.parquet"])
+def test_table_errors(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    if name.endswith(".xlsx"):
+        path.write_text("x", encoding="utf-8")
+    with pytest.raises(InputError):
+        read_table(path)
+    if name.endswith(".xlsx"):
+        with pytest.raises(InputError, match=r"parquet or \.csv"):
+            write_table(pa.table({"a": [1]}), path)
+
+
+def test_missing_columns_named() -> None:
+    with pytest.raises(InputError, match="start_date"):
+        prepare_cohort(
+            pa.table({"person_id": ["1"], "drug": ["x"]}),
+            pa.table({"person_id": ["1"], "metastatic_diagnosis": ["2024-01-01"]}),
+            params=load_line_params(),
+            as_of=None,
+        )
