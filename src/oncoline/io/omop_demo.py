@@ -10,7 +10,8 @@ Persons
 1001  de novo HER2+ ER- MBC (bone metastasis, SNOMED concept with a CONCEPT_ANCESTOR link): line 1
       docetaxel (clinical-drug concept) + trastuzumab (clinical-drug concept) + pertuzumab, docetaxel stopped
       after 6 cycles (HP maintenance); line 2 T-DXd after documented progression (stop_reason); line 3
-      tucatinib + trastuzumab + capecitabine. Supportive ondansetron and denosumab on the way.
+      tucatinib + trastuzumab + capecitabine after progression again, ongoing at the cut-off. Supportive
+      ondansetron and denosumab on the way.
 1002  HER2+ ER+ relapse: adjuvant trastuzumab (early setting); metastatic by ICD-10 source value ``C78.7``
       only (condition_concept_id 0); Phesgo + paclitaxel, letrozole added as maintenance; then T-DM1.
       Defects: one T-DM1 row ending before it starts, one duplicated Phesgo row (another id), one unmapped
@@ -144,9 +145,10 @@ def _exposures() -> list[dict[str, Any]]:
             add(1001, 1000560, "Zofran 8mg", d)
     for d in _every(_D(2021, 4, 1), 84, 6):
         add(1001, 40222444, "Xgeva", d)
-    for d in _every(hp[-1] + dt.timedelta(days=28), 21, 14):
-        add(1001, _LOCAL + 1, "Enhertu", d)
-    for d in _every(_D(2023, 8, 1), 21, 10):
+    tdxd = _every(hp[-1] + dt.timedelta(days=28), 21, 14)
+    for i, d in enumerate(tdxd):
+        add(1001, _LOCAL + 1, "Enhertu", d, stop="Progression" if i == len(tdxd) - 1 else None)
+    for d in _every(tdxd[-1] + dt.timedelta(days=35), 21, 22):
         add(1001, 1387104, "trastuzumab", d)
         add(1001, _LOCAL + 11, "Tukysa 150 mg", d, days=21)
         add(1001, 1337620, "Xeloda 500 mg", d, days=14)
