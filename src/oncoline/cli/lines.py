@@ -204,7 +204,7 @@ def _cohort(
     console = Console(stderr=True)
     source_report: Any = None
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=as_json
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
     ) as progress:
         step = progress.add_task("reading input", total=4)
         if omop is not None:
@@ -314,7 +314,11 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
     if report.repaired:
         console.print("repaired and kept: " + ", ".join(f"{k} {v:,}" for k, v in report.repaired.items()))
     if report.persons_without_index:
-        console.print(f"[yellow]{report.persons_without_index:,} persons have exposures but no index date[/]")
+        n = report.persons_without_index
+        console.print(
+            f"[yellow]{n:,} person{'s have' if n != 1 else ' has'} exposures but no index date "
+            "(metastatic diagnosis): their rows are counted under no_index_date[/]"
+        )
 
 
 def register(app: typer.Typer) -> None:
