@@ -158,7 +158,7 @@ class OmopDatabase:
 
         try:
             if self.backend == "duckdb":
-                return self._conn.execute(sql).fetch_arrow_table()
+                return self._conn.execute(sql).to_arrow_table()
             if self.backend == "postgresql":
                 with self._conn.cursor() as cur:
                     cur.execute(sql)
