@@ -1039,10 +1039,10 @@ class _Reader:
             years = self.as_of.year - born.year - ((self.as_of.month, self.as_of.day) < (born.month, born.day))
             if 0 <= years <= 120:
                 data["age"] = years
-        elif bd is not None and self.as_of is None:
-            self.note("Patient", "age", f"age not computed: no as-of date given (birth date {bd})")
         elif bd is not None and bd.date is None:
             self.note("Patient", "age", f"age not computed: birth date {bd} is known to the {bd.precision} only")
+        elif bd is not None and self.as_of is None:
+            self.note("Patient", "age", f"age not computed: no as-of date given (birth date {bd})")
         tumor = self.assemble_tumor()
         if tumor:
             data["tumor"] = tumor
