@@ -1,0 +1,83 @@
+"""`oncoline omop …` and `oncoline lines --omop` on a DuckDB CDM made by `oncoline omop init --demo`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from oncoline.cli import omop
+from oncoline.cli.app import app as main_app
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    omop.register(app)
+    return app
+
+
+@pytest.fixture()
+def demo(tmp_path: Path) -> str:
+    url = str(tmp_path / "cdm.duckdb")
+    res = CliRunner().invoke(_app(), ["omop", "init", url, "--demo"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert "episode" in out["created_tables"] and out["loaded_rows"]["person"] == 3
+    return url
+
+
+def test_omop_lines_writes_table_and_episodes(demo: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "lines.parquet"
+    res = runner.invoke(_app(), ["omop", "lines", demo, "--as-of", "2024-06-30", "--out", str(out), "--write-episodes"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert summary["lines"] == 5 and summary["episodes"]["n_episodes"] == 5
+    assert summary["read"]["unmapped"] == {"XYZ-123 investigational": 1}
+    assert pq.read_table(out).num_rows == 5
+    res = runner.invoke(_app(), ["omop", "episodes", demo])
+    assert res.exit_code == 0, res.output
+    back = json.loads(res.output)
+    assert [(r["person_id"], r["line"]) for r in back["rows"]] == [
+        ("1001", 1),
+        ("1001", 2),
+        ("1001", 3),
+        ("1002", 1),
+        ("1002", 2),
+    ]
+    assert back["events"] == sum(r["n_events"] for r in back["rows"])
+
+
+def test_omop_read_reports_and_writes_tables(demo: str, tmp_path: Path) -> None:
+    exp, idx = tmp_path / "exposures.csv", tmp_path / "index.parquet"
+    res = CliRunner().invoke(_app(), ["omop", "read", demo, "--exposures", str(exp), "--index", str(idx)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["n_end_before_start"] == 1 and report["n_duplicate_exposures"] == 1
+    header = exp.read_text().splitlines()[0].replace('"', "")
+    assert header == "person_id,exposure_id,drug,start_date,end_date,stopped"
+    assert pq.read_table(idx).num_rows == 3
+
+
+def test_omop_errors_exit_with_documented_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(_app(), ["omop", "lines", str(tmp_path / "absent.duckdb")])
+    assert res.exit_code == 1 and "oncoline omop init" in res.output
+    res = runner.invoke(_app(), ["omop", "lines", "postgresql://u@127.0.0.1:1/x"])
+    assert res.exit_code == 4
+
+
+def test_lines_command_reads_omop(demo: str, tmp_path: Path) -> None:
+    out = tmp_path / "lines.csv"
+    res = CliRunner().invoke(main_app, ["lines", "--omop", demo, "--out", str(out), "--as-of", "2024-06-30", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["lines"] == 5
