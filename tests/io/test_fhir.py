@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from oncoline.engines.her2 import classify_her2
 from oncoline.errors import DataQualityWarning, InputError
@@ -77,36 +78,13 @@ def secondary(cid: str, code: str, **rest: Any) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ shared data
-# Every JSON file under shared/data: what `oncoline patient` must make of it. A new file fails the test below
-# until its outcome is written here.
-SHARED_OUTCOMES: dict[str, tuple[str, str]] = {
-    "ctm-app-test-patients/TrialMatching_Patient01.json": ("patient", "mCODETrialMatchingPatientExample01"),
-    "ctm-app-test-patients/TrialMatching_Patient02.json": ("patient", "mCODETrialMatchingPatientExample02"),
-    "ctms-breastcancertrials/patient_data.json": ("patient", "1e208b6b-77f1-4808-a32b-9f9caf1ec334"),
-    "mcode-extraction-framework/fhir-json/condition-bundle.json": ("patient", "patient"),
-    "mcode-extraction-framework/fhir-json/condition-with-icd10.json": ("patient", "patient"),
-    "mcode-extraction-framework/fhir-json/condition-without-icd10.json": ("patient", "patient"),
-    "mcode-extraction-framework/fhir-json/csv-cancer-disease-status-bundle.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/csv-condition-bundle.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/csv-medication-administration-bundle.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/csv-medication-request-bundle.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/csv-observation-bundle.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/csv-staging-bundle.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/masked-patient-bundle.json": (
-        "patient",
-        "be7e757c18743bf94cee7764b960eb69867b430232f759e706d080604fe416ad",
-    ),
-    "mcode-extraction-framework/fhir-json/maximal-condition-resource.json": ("patient", "example-subject-id"),
-    "mcode-extraction-framework/fhir-json/maximal-medication-request.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/maximal-medication-resource.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/metastases-category-clinical-resource.json": ("patient", "example-mrn"),
-    "mcode-extraction-framework/fhir-json/minimal-medication-resource.json": ("patient", "mrn-1"),
-    "mcode-extraction-framework/fhir-json/primary-cancer-condition.json": ("patient", "patient"),
-    "mcode-extraction-framework/fhir-json/secondary-cancer-condition.json": ("patient", "patient"),
-    "synthea-breast-module/hormone_diagnosis.json": ("error", "Synthea Generic Module Framework module"),
-    "synthea-breast-module/targetedtherapy_breast.json": ("error", "Synthea Generic Module Framework module"),
-    "treatmentpatterns-fixtures/pathways_logical_cases.json": ("error", "file of test cases"),
-}
+# Every JSON file under shared/data: what `oncoline patient` must make of it (tests/data/shared-json-outcomes.yaml).
+def _outcomes() -> dict[str, tuple[str, str]]:
+    raw = yaml.safe_load((DATA / "shared-json-outcomes.yaml").read_text())
+    return {name: (v["outcome"], v["expect"]) for name, v in raw.items()}
+
+
+SHARED_OUTCOMES = _outcomes()
 
 
 def test_every_shared_json_has_a_stated_outcome(shared_dir: Path) -> None:
