@@ -505,3 +505,25 @@ def test_fhir_resources_is_not_imported_for_yaml_input() -> None:
         "assert not any(m.startswith('fhir.resources') for m in sys.modules), 'fhir.resources imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_conflicting_her2_values_on_one_observation_are_reported() -> None:
+    two = obs(
+        "h",
+        "85319-2",
+        valueQuantity={"value": 1},
+        valueCodeableConcept={"coding": [{"system": SCT, "code": "10828004"}]},
+    )
+    patient, report = read(bundle(two))
+    assert patient.tumor.her2.ihc is not None and patient.tumor.her2.ihc.value == "1+"
+    assert {"two_values", "conflicting_values"} <= codes(report, "Observation/h")
+
+
+def test_active_concomitant_drugs_become_conditions_medications() -> None:
+    patient, _ = read(
+        bundle(
+            med("w", rt="MedicationStatement", status="active", medicationCodeableConcept={"text": "warfarin 5 MG"}),
+            med("o", rt="MedicationStatement", status="completed", medicationCodeableConcept={"text": "omeprazole"}),
+        )
+    )
+    assert patient.conditions.medications == ["warfarin"]

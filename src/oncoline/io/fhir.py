@@ -1222,6 +1222,16 @@ class _Reader:
                     cond["lvef_baseline_percent"] = _latest(before).value
         if self.pregnant:
             cond["pregnant"] = _latest(self.pregnant).value
+        current = {"active", "in-progress", "on-hold"}
+        concomitant = sorted(
+            {
+                r.drug
+                for r in self.records
+                if r.status in current and self.vocab.drug(r.drug).role.value == "concomitant"
+            }
+        )
+        if concomitant:
+            cond["medications"] = concomitant
         return cond
 
 
