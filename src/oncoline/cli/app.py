@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from oncoline import __version__
-from oncoline.cli import her2, kb, lines, patient, recommend, schema
+from oncoline.cli import her2, kb, lines, omop, patient, recommend, schema
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -52,6 +52,7 @@ lines.register(app)
 patient.register(app)
 kb.register(app)
 schema.register(app)
+omop.register(app)
 
 
 def main() -> None:
