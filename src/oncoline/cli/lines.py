@@ -140,6 +140,7 @@ def _result_json(result: LinesResult, params: LineParams) -> dict[str, Any]:
         "assignments": result.assignments,
         "excluded": result.excluded,
         "unknown_drugs": result.unknown_drugs,
+        "examples": result.examples,
         "params_version": params.version,
     }
 
@@ -150,7 +151,7 @@ def _print_result(result: LinesResult, params: LineParams) -> None:
 
     console = Console()
     table = Table(title=f"Lines of therapy — {result.person_id} (data cut-off {result.as_of or 'none'})")
-    for col in ("line", "regimen", "start", "end", "days on", "TTNT", "opened by", "closed by", "end reason"):
+    for col in ("line", "regimen", "start", "end", "days on", "TTNT", "opened → closed (end reason)"):
         table.add_column(col, justify="right" if col in ("line", "days on", "TTNT") else "left")
     for ln in result.lines:
         ttnt = f"{ln.time_to_next_treatment_days}" if ln.time_to_next_treatment_days is not None else "censored"
@@ -161,9 +162,7 @@ def _print_result(result: LinesResult, params: LineParams) -> None:
             ln.end.isoformat(),
             str(ln.time_on_treatment_days),
             ttnt,
-            ln.open_rule.value,
-            ln.close_rule.value,
-            ln.end_reason.value,
+            f"{ln.open_rule.value} → {ln.close_rule.value} ({ln.end_reason.value})",
         )
     console.print(table)
     if not result.lines:
