@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,11 +46,13 @@ from oncoline.model.lines import ExclusionReason
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["KernelInput", "derive_lines_cohort", "prepare_kernel_input"]
+__all__ = ["KernelInput", "derive_lines_cohort", "prepare_kernel_input", "run_kernel", "with_duplicates"]
 
 _REASONS = tuple(ExclusionReason)
 _EXAMPLES_PER_REASON = 3
 _EPOCH = dt.date(1970, 1, 1)
+_PACK_BITS = 63
+"""Sort keys that fit in this many bits are packed into one int64 (tests lower it to reach the SQL sort)."""
 
 
 @dataclass(frozen=True)
@@ -94,19 +96,34 @@ def _days(col: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.b
     )
 
 
-def _encode(col: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], pa.Array]:
-    """Dictionary-encode a text column: (index per row, -1 for null; the distinct values in sorted order)."""
+def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Array]:
+    """Number the distinct values of ``cols`` (any types, compared as text) in text order.
+
+    Each column is dictionary-encoded in its own type (cheap for integer ids); only the distinct values are
+    cast to text, merged and sorted. Returns one index array per column (-1 for null) and the sorted texts.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    enc = pc.dictionary_encode(col).combine_chunks()
-    values = enc.dictionary
-    order = np.asarray(pc.sort_indices(values).to_numpy(), dtype=np.int64)
-    rank = np.empty(len(values), dtype=np.int32)
-    rank[order] = np.arange(len(values), dtype=np.int32)
-    raw = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
-    idx = np.where(raw >= 0, rank[np.maximum(raw, 0)] if len(values) else -1, -1).astype(np.int32)
-    return idx, values.take(pa.array(order))
+    encoded = []
+    texts = []
+    for col in cols:
+        enc = (
+            pc.dictionary_encode(col).combine_chunks()
+            if len(col)
+            else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+        )
+        encoded.append(enc)
+        texts.append(pc.cast(enc.dictionary, pa.string()))
+    values = pc.unique(pa.chunked_array(texts, pa.string())).drop_null()
+    values = values.take(pc.sort_indices(values))
+    out = []
+    for enc, text in zip(encoded, texts, strict=True):
+        rank = np.append(np.asarray(pc.index_in(text, values).to_numpy(zero_copy_only=False), dtype=np.float64), -1)
+        rank = np.nan_to_num(rank, nan=-1).astype(np.int32)
+        raw = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        out.append(rank[raw])  # index -1 reads the appended -1
+    return out, values
 
 
 def prepare_kernel_input(
@@ -147,12 +164,7 @@ def prepare_kernel_input(
     repaired: Counter[str] = Counter()
 
     # ---- persons: exposures and index share one numbering, in person_id text order
-    exp_person = pc.cast(exposures.column("person_id"), pa.string())
-    idx_person = pc.cast(index.column("person_id"), pa.string())
-    both = pa.chunked_array(exp_person.chunks + idx_person.chunks, pa.string())
-    pidx_all, person_ids = _encode(both)
-    person_of_row = pidx_all[:n]
-    idx_pidx = pidx_all[n:]
+    (person_of_row, idx_pidx), person_ids = _encode(exposures.column("person_id"), index.column("person_id"))
     n_persons = len(person_ids)
 
     # ---- index dates: earliest per person
@@ -186,7 +198,7 @@ def prepare_kernel_input(
             stop[np.asarray(hit, dtype=np.bool_)] = code
 
     # ---- drugs: resolve each distinct text once
-    name_idx, names = _encode(pc.cast(exposures.column("drug"), pa.string()))
+    (name_idx,), names = _encode(pc.cast(exposures.column("drug"), pa.string()))
     # status per name: 0 unknown, 1 supportive (no anticancer component), 2 anticancer
     status = np.zeros(len(names) + 1, dtype=np.int8)
     components: list[list[int]] = [[] for _ in range(len(names))]
@@ -220,14 +232,16 @@ def prepare_kernel_input(
     counts = np.bincount(reason, minlength=len(_REASONS) + 1)
     kept = np.flatnonzero(reason == 0)
 
-    exposure_ids = (
-        pc.cast(exposures.column("exposure_id"), pa.string())
-        if "exposure_id" in exposures.column_names
-        else pa.chunked_array([pa.array(np.arange(n, dtype=np.int64))]).cast(pa.string())
-    )
-    if "exposure_id" in exposures.column_names and int(pc.sum(pc.is_null(exposure_ids)).as_py() or 0):
-        row_text = pa.chunked_array([pa.array(np.arange(n, dtype=np.int64))]).cast(pa.string())
-        exposure_ids = pc.if_else(pc.is_null(exposure_ids), row_text, exposure_ids)
+    has_ids = "exposure_id" in exposures.column_names
+    row_numbers = pa.chunked_array([pa.array(np.arange(n, dtype=np.int64))])
+    exposure_ids = exposures.column("exposure_id") if has_ids else row_numbers
+    if not (pa.types.is_integer(exposure_ids.type) or pa.types.is_string(exposure_ids.type)):
+        exposure_ids = pc.cast(exposure_ids, pa.string())  # ids are compared and sorted as text
+    if has_ids and exposure_ids.null_count:
+        exposure_ids = pc.if_else(
+            pc.is_null(exposure_ids), pc.cast(row_numbers, pa.string()), pc.cast(exposure_ids, pa.string())
+        )
+    exp_person = exposures.column("person_id")
 
     excluded: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
@@ -243,8 +257,8 @@ def prepare_kernel_input(
         examples[rsn.value] = [
             _example(p, e, d, s, None if raw_end is None else x)
             for p, e, d, s, x in zip(
-                exp_person.take(take).to_pylist(),
-                exposure_ids.take(take).to_pylist(),
+                pc.cast(exp_person.take(take), pa.string()).to_pylist(),
+                pc.cast(exposure_ids.take(take), pa.string()).to_pylist(),
                 pc.cast(exposures.column("drug"), pa.string()).take(take).to_pylist(),
                 raw_start.take(take).to_pylist(),
                 raw_end.take(take).to_pylist() if raw_end is not None else [None] * len(rows),
@@ -267,7 +281,7 @@ def prepare_kernel_input(
             repaired["end_clipped_to_as_of"] = int(np.count_nonzero(over))
             end[kept[over]] = cut
 
-    if "exposure_id" in exposures.column_names and kept.shape[0]:
+    if has_ids and kept.shape[0]:
         _check_unique_ids(person_of_row[kept], exposure_ids.take(pa.array(kept)), person_ids)
 
     # ---- product expansion: one kernel row per anticancer component
@@ -286,10 +300,6 @@ def prepare_kernel_input(
             for j, code in enumerate(components[name_i][1:], start=1):
                 drug[at + j] = code
 
-    kernel_rows = source.shape[0]
-    distinct = _count_distinct(person_of_row[source], start[source], drug, end[source])
-    if kernel_rows - distinct:
-        repaired["duplicate_rows"] = kernel_rows - distinct
     without_index = np.unique(person_of_row[~row_has_dx & (person_of_row >= 0)])
     report = CohortReport(
         persons=n_persons,
@@ -317,28 +327,21 @@ def prepare_kernel_input(
     )
 
 
-def _count_distinct(*cols: npt.NDArray[Any]) -> int:
-    """Number of distinct rows of the given equal-length integer columns (DuckDB hash aggregate)."""
-    if cols[0].shape[0] == 0:
-        return 0
-    import duckdb
-    import pyarrow as pa
-
-    tbl = pa.table({f"c{i}": c for i, c in enumerate(cols)})
-    con = duckdb.connect()
-    try:
-        con.register("t", tbl)
-        row = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {', '.join(tbl.column_names)} FROM t)").fetchone()
-    finally:
-        con.close()
-    return int(row[0]) if row else 0
-
-
 def _check_unique_ids(person: npt.NDArray[np.int32], ids: pa.ChunkedArray, person_ids: pa.Array) -> None:
+    """Raise InputError when a person's used rows repeat an exposure id (integer ids: one numpy sort)."""
     import duckdb
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    tbl = pa.table({"p": person, "e": ids})
+    if pa.types.is_integer(ids.type) and not ids.null_count:
+        e = np.asarray(ids.to_numpy(), dtype=np.int64)
+        e0, e1 = int(e.min()), int(e.max())
+        if (int(person.max()) + 1).bit_length() + (e1 - e0 + 1).bit_length() <= 63:
+            key = (person.astype(np.int64) << (e1 - e0 + 1).bit_length()) | (e - e0)
+            key.sort()
+            if not bool(np.any(key[1:] == key[:-1])):
+                return
+    tbl = pa.table({"p": person, "e": pc.cast(ids, pa.string())})
     con = duckdb.connect()
     try:
         con.register("t", tbl)
@@ -354,40 +357,53 @@ def _check_unique_ids(person: npt.NDArray[np.int32], ids: pa.ChunkedArray, perso
         )
 
 
-def _sorted_order(prep: KernelInput) -> npt.NDArray[np.int64]:
-    """Permutation sorting the kernel rows by (person, start, drug, end), computed by DuckDB."""
-    import duckdb
+def _sorted_order(prep: KernelInput, con: Any) -> npt.NDArray[np.int64]:
+    """Permutation sorting the kernel rows by (person, start, drug, end).
+
+    The four integer keys are packed into one int64 when their ranges fit in 63 bits (always, for real
+    cohorts) and sorted by numpy; otherwise DuckDB sorts the four columns.
+    """
     import pyarrow as pa
 
     m = prep.person.shape[0]
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    s0 = int(prep.start.min())
+    span = prep.end - prep.start
+    widths = [
+        int(prep.person.max()) + 1,
+        int(prep.start.max()) - s0 + 1,
+        len(prep.codes.names),
+        int(span.max()) + 1,
+    ]
+    if sum(int(w - 1).bit_length() for w in widths) <= _PACK_BITS:
+        key = prep.person.astype(np.int64)
+        key = key * widths[1] + (prep.start - s0)
+        key = key * widths[2] + prep.drug
+        key = key * widths[3] + span
+        return np.argsort(key).astype(np.int64, copy=False)
     tbl = pa.table(
-        {
-            "i": np.arange(m, dtype=np.int64),
-            "p": prep.person,
-            "s": prep.start,
-            "d": prep.drug,
-            "e": prep.end,
-        }
+        {"i": np.arange(m, dtype=np.int64), "p": prep.person, "s": prep.start, "d": prep.drug, "e": prep.end}
     )
-    con = duckdb.connect()
-    try:
-        con.register("t", tbl)
-        res = con.execute("SELECT i FROM t ORDER BY p, s, d, e").fetchnumpy()
-    finally:
-        con.close()
+    con.register("kernel_rows", tbl)
+    res = con.execute("SELECT i FROM kernel_rows ORDER BY p, s, d, e").fetchnumpy()
+    con.unregister("kernel_rows")
     return np.asarray(res["i"], dtype=np.int64)
 
 
-def run_kernel(prep: KernelInput, *, params: LineParams, as_of: dt.date | None) -> tuple[pa.Table, pa.Table]:
-    """Sort, run the kernel and assemble ``(lines, assignments)`` tables from prepared rows.
+def run_kernel(
+    prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any
+) -> tuple[pa.Table, pa.Table, int]:
+    """Sort, run the kernel and assemble the lines and assignments tables from prepared rows.
 
     Returns
     -------
-    tuple of pyarrow.Table
-        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`) and assignments
-        (:func:`~oncoline.engines.lines.cohort.assignments_schema`), sorted as the contract says.
+    tuple
+        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`), assignments
+        (:func:`~oncoline.engines.lines.cohort.assignments_schema`), both sorted as the contract says, and the
+        number of duplicate kernel rows (rows minus distinct ``(person, drug, start, end)``).
     """
-    order = _sorted_order(prep)
+    order = _sorted_order(prep, con)
     res = k.assign_lines(
         prep.person[order],
         prep.start[order],
@@ -401,7 +417,8 @@ def run_kernel(prep: KernelInput, *, params: LineParams, as_of: dt.date | None) 
     line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
     line_of_source[prep.source[order]] = res.row_line
     lines = assemble_lines(res, prep.person[order], prep)
-    return lines, assemble_assignments(line_of_source, prep)
+    duplicates = int(order.shape[0]) - int(res.n_exposures.sum())
+    return lines, assemble_assignments(line_of_source, prep, con), duplicates
 
 
 def assemble_lines(res: k.KernelLines, sorted_person: npt.NDArray[np.int32], prep: KernelInput) -> pa.Table:
@@ -425,30 +442,23 @@ def assemble_lines(res: k.KernelLines, sorted_person: npt.NDArray[np.int32], pre
     return complete_lines(core)
 
 
-def assemble_assignments(line_of_source: npt.NDArray[np.int32], prep: KernelInput) -> pa.Table:
-    """The row → line table (one row per used input row), sorted by person_id, line, exposure_id."""
-    import duckdb
+def assemble_assignments(line_of_source: npt.NDArray[np.int32], prep: KernelInput, con: Any) -> pa.Table:
+    """The row → line table (one row per used input row), sorted by person_id, line, exposure_id (text)."""
     import pyarrow as pa
 
-    kept = pa.array(prep.kept)
     tbl = pa.table(
         {
             "p": prep.person_of_row[prep.kept],
-            "exposure_id": prep.exposure_ids.take(kept),
+            "e": prep.exposure_ids.take(pa.array(prep.kept)),
             "line": line_of_source[prep.kept],
         }
     )
-    con = duckdb.connect()
-    try:
-        con.register("t", tbl)
-        ordered = con.execute("SELECT p, exposure_id, line FROM t ORDER BY p, line, exposure_id").to_arrow_table()
-    finally:
-        con.close()
-    person = prep.person_ids.take(
-        ordered.column("p").combine_chunks() if ordered.num_rows else pa.array([], pa.int32())
-    )
+    con.register("assigned", tbl)
+    ordered = con.execute("SELECT p, CAST(e AS VARCHAR) AS e, line FROM assigned ORDER BY p, line, e").to_arrow_table()
+    con.unregister("assigned")
+    person = prep.person_ids.take(ordered.column("p"))
     return pa.table(
-        {"person_id": person, "exposure_id": ordered.column("exposure_id"), "line": ordered.column("line")},
+        {"person_id": person, "exposure_id": ordered.column("e"), "line": ordered.column("line")},
         schema=assignments_schema(),
     )
 
@@ -496,8 +506,18 @@ def derive_lines_cohort(
     except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
         raise BackendError("DuckDB is not installed; pip install 'duckdb<2'") from exc
     prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+    con = duckdb.connect()
     try:
-        lines, assignments = run_kernel(prep, params=params, as_of=as_of)
+        lines, assignments, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
     except duckdb.Error as exc:
         raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
-    return CohortLines(lines=lines, assignments=assignments, report=prep.report)
+    finally:
+        con.close()
+    return CohortLines(lines=lines, assignments=assignments, report=with_duplicates(prep.report, duplicates))
+
+
+def with_duplicates(report: CohortReport, duplicates: int) -> CohortReport:
+    """``report`` with ``repaired["duplicate_rows"]`` set (the kernel counts duplicates as it walks)."""
+    if not duplicates:
+        return report
+    return replace(report, repaired={**report.repaired, "duplicate_rows": duplicates})
