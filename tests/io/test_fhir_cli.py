@@ -96,6 +96,9 @@ def _recommend_available() -> bool:
     return any(c.name == "recommend" for c in app.registered_commands)
 
 
+# recommend reads FHIR with the default policy "warn": the data-quality warnings it emits are the point of
+# the "warn" policy, not a test failure (pytest turns warnings into errors).
+quality_warnings_shown = pytest.mark.filterwarnings("ignore::oncoline.errors.DataQualityWarning")
 needs_recommend = pytest.mark.skipif(
     not _recommend_available(), reason="`oncoline recommend` has not landed yet (issue #4 recommender, in parallel)"
 )
@@ -115,6 +118,7 @@ def _answer(path: Path, *extra: str) -> dict[str, Any]:
 
 
 @needs_recommend
+@quality_warnings_shown
 def test_recommend_fhir_bundle_equals_the_yaml_patient() -> None:
     fhir = _answer(DATA / "her2pos-thp-tdxd-brain.fhir.json", "--as-of", "2025-10-01")
     yaml = _answer(DATA / "her2pos-thp-tdxd-brain.yaml", "--as-of", "2025-10-01")
@@ -123,6 +127,7 @@ def test_recommend_fhir_bundle_equals_the_yaml_patient() -> None:
 
 
 @needs_recommend
+@quality_warnings_shown
 @pytest.mark.parametrize("n", ["01", "02"])
 def test_recommend_ctm_patients_no_her2_directed_option(n: str, shared_data: Callable[[str], Path]) -> None:
     from oncoline.knowledge.drugs import load_vocabulary
