@@ -1,0 +1,837 @@
+"""The recommender: a pure function of patient, knowledge and ``as_of`` date (house style S10).
+
+Steps (each leaves a :class:`~oncoline.model.recommendation.TraceEntry`):
+
+1. **History.** Metastatic lines as given, oldest first (input order does not matter); lines starting after
+   ``as_of`` are ignored and counted; when only raw ``exposures`` are given, lines are derived from them
+   (:func:`oncoline.engines.lines.reference.derive_lines`) and the answer says so.
+2. **Line and algorithm.** The line now being chosen is the ordinal of the metastatic regimen about to start, or
+   of the current one when the decision is to continue it: maintenance after a response to induction, or
+   isolated brain progression with controlled extracranial disease. A line stopped for toxicity counts.
+   Relapse ≤12 months after (neo)adjuvant HER2 therapy keeps the ordinal at 1 but applies the second-line
+   algorithm (ASCO-HER2-2022 Rec 5.0) and says so.
+3. **Candidates.** Every guideline statement in effect on ``as_of`` whose population condition holds places
+   its regimen; HER2 scope gates HER2-directed drugs (a missing or equivocal HER2 result never yields one).
+4. **Partners.** Slots pick the first partner the patient can receive; adjuncts (a GnRH agonist beside an
+   aromatase inhibitor for a premenopausal patient) are added.
+5. **Exclusions.** Progression on a drug (except trastuzumab beyond progression), a toxicity stop, safety
+   contraindications, forbidden combinations and label prerequisites remove options, each with a reason code,
+   text and sources; cautions and off-label prerequisites flag them.
+6. **Actions, monitoring, warnings, missing facts** — always the clinical-trial action.
+
+References
+----------
+shared/reference/her2-mbc.md §a (algorithm by line), §b (brain), §c (sites), §d (safety), §g.6 (T-DXd by HER2
+category); the knowledge files under ``knowledge/data`` cite the primary sources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from oncoline.engines.her2 import Her2Classification, classify_her2
+from oncoline.engines.recommend.conditions import Facts, compile_condition
+from oncoline.errors import InputError
+from oncoline.knowledge.loader import KnowledgeBase
+from oncoline.knowledge.schema import Regimen, Slot, Statement
+from oncoline.model.patient import HistoryLine, Patient, SiteKind, StopReason
+from oncoline.model.recommendation import (
+    CATEGORY_RANK,
+    Action,
+    Algorithm,
+    Category,
+    Citation,
+    Excluded,
+    Missing,
+    Monitoring,
+    Option,
+    Recommendation,
+    TraceEntry,
+)
+
+__all__ = ["LineDecision", "decide_line", "recommend"]
+
+
+# ------------------------------------------------------------------------------------------- history
+@dataclass(frozen=True)
+class _Line:
+    """One metastatic line as the engine sees it."""
+
+    ordinal: int
+    drugs: tuple[str, ...]
+    start: dt.date | None
+    end: dt.date | None
+    stopped: str  # progression | toxicity | completed | ongoing | unknown
+    toxicity_event: str | None = None
+    toxicity_grade: int | None = None
+    best_response: str | None = None
+
+    def label(self) -> str:
+        drugs = " + ".join(self.drugs)
+        reason = {"ongoing": "ongoing", "unknown": "stop reason not recorded"}.get(self.stopped, self.stopped)
+        when = f"{self.start or '?'} → {self.end or 'now'}"
+        return f"line {self.ordinal}: {drugs} ({when}, {reason})"
+
+
+def _history(
+    patient: Patient, as_of: dt.date, kb: KnowledgeBase, warnings: list[str], trace: list[TraceEntry]
+) -> list[_Line]:
+    entries: Sequence[HistoryLine] = patient.history
+    if not entries and patient.exposures:
+        entries = _derive_from_exposures(patient, as_of, warnings, trace)
+    dropped = [h for h in entries if h.start is not None and h.start > as_of]
+    if dropped:
+        warnings.append(
+            f"{len(dropped)} history line(s) starting after as_of {as_of} ignored "
+            f"({', '.join(' + '.join(h.drugs) for h in dropped)})"
+        )
+    kept = [h for h in entries if h.start is None or h.start <= as_of]
+    out: list[_Line] = []
+    for i, h in enumerate(kept, start=1):
+        stopped = h.stopped.value if h.stopped is not None else None
+        end = h.end
+        if end is not None and end > as_of:
+            warnings.append(f"history line {i} ends {end}, after as_of {as_of}: taken as ongoing at {as_of}")
+            end, stopped = None, "ongoing"
+        if stopped is None:
+            if end is None and i == len(kept):
+                warnings.append(f"history line {i} has no end and no stop reason: taken as ongoing")
+                stopped = "ongoing"
+            else:
+                warnings.append(
+                    f"history line {i} ({' + '.join(h.drugs)}) has no stop reason: its drugs are not re-proposed "
+                    "(treated like progression); give `stopped`"
+                )
+                stopped = "unknown"
+        if stopped == "ongoing" and i != len(kept):
+            warnings.append(f"history line {i} is marked ongoing but a later line exists: taken as stopped")
+            stopped = "unknown"
+        anticancer = tuple(d for d in h.drugs if kb.vocab.drug(d).role.value == "anticancer")
+        if len(anticancer) != len(h.drugs):
+            skipped = sorted(set(h.drugs) - set(anticancer))
+            warnings.append(f"history line {i}: supportive/concomitant drugs {skipped} do not form a line; ignored")
+        out.append(
+            _Line(
+                ordinal=i,
+                drugs=anticancer or tuple(h.drugs),
+                start=h.start,
+                end=end,
+                stopped=stopped,
+                toxicity_event=h.toxicity.event if h.toxicity else None,
+                toxicity_grade=h.toxicity.grade if h.toxicity else None,
+                best_response=(h.best_response or "").strip().upper() or None,
+            )
+        )
+    return out
+
+
+def _derive_from_exposures(
+    patient: Patient, as_of: dt.date, warnings: list[str], trace: list[TraceEntry]
+) -> list[HistoryLine]:
+    """Lines from raw exposures via the reference line-of-therapy engine."""
+    from oncoline.engines.lines.params import load_line_params
+    from oncoline.engines.lines.reference import derive_lines
+
+    result = derive_lines(
+        patient.exposures,
+        metastatic_diagnosis=patient.metastatic_diagnosis,
+        params=load_line_params(),
+        as_of=as_of,
+        person_id=patient.id,
+    )
+    n_rows = len(patient.exposures)
+    text = f"lines derived from {n_rows} raw exposures: {len(result.lines)} metastatic line(s)"
+    if result.excluded:
+        text += f"; rows left out: {dict(sorted(result.excluded.items()))}"
+    warnings.append(text)
+    trace.append(TraceEntry(rule="derive_lines", effect=text))
+    mapping = {
+        "progression": StopReason.PROGRESSION,
+        "toxicity": StopReason.TOXICITY,
+        "ongoing": StopReason.ONGOING,
+        "gap": StopReason.COMPLETED,
+    }
+    return [
+        HistoryLine(
+            line=ln.line,
+            drugs=list(ln.drugs),
+            start=ln.start,
+            end=None if ln.end_reason.value == "ongoing" else ln.end,
+            stopped=mapping.get(ln.end_reason.value),
+        )
+        for ln in result.lines
+    ]
+
+
+# -------------------------------------------------------------------------------------- line decision
+@dataclass(frozen=True)
+class LineDecision:
+    """The line now being chosen and the algorithm that applies."""
+
+    line: int
+    algorithm: Algorithm
+    line_rationale: str
+    algorithm_rationale: str
+    current: _Line | None
+    early_relapse_months: float | None
+    early_chemo_relapse_months: float | None
+
+
+def _months_since(patient: Patient, kb: KnowledgeBase, cls: str, warnings: list[str]) -> float | None:
+    relapse = patient.recurrence_date or patient.metastatic_diagnosis
+    ends: list[dt.date] = []
+    for i, et in enumerate(patient.early_therapy):
+        if not any(kb.in_class(d, cls) for d in et.drugs):
+            continue
+        if et.end is None:
+            warnings.append(
+                f"early_therapy[{i}] ({' + '.join(et.drugs)}) has no end date: the relapse interval after "
+                f"{cls.replace('_', ' ')} therapy is unknown; give early_therapy[{i}].end"
+            )
+            continue
+        ends.append(et.end)
+    if not ends or relapse is None:
+        return None
+    days = (relapse - max(ends)).days
+    return round(days / kb.params.days_per_month, 1)
+
+
+def decide_line(
+    patient: Patient, lines: Sequence[_Line], kb: KnowledgeBase, as_of: dt.date, warnings: list[str]
+) -> LineDecision:
+    """Determine the line now being chosen and the algorithm (see the module docstring, step 2)."""
+    p = kb.params
+    relapse = _months_since(patient, kb, "her2_directed", warnings)
+    chemo_relapse = _months_since(patient, kb, "chemotherapy", warnings)
+    done = [ln for ln in lines if ln.stopped != "ongoing"]
+    current = lines[-1] if lines and lines[-1].stopped == "ongoing" else None
+    given = "; ".join(ln.label() for ln in done) or "none"
+    if current is not None:
+        line = current.ordinal
+        days = (as_of - current.start).days if current.start else None
+        brain_progressing = any(s.status is not None and s.status.value == "progressing" for s in patient.brain_sites())
+        has_chemo = any(kb.in_class(d, "chemotherapy") for d in current.drugs)
+        has_antibody = any(kb.in_class(d, "anti_her2_antibody") for d in current.drugs)
+        rationale = f"Line {line} is ongoing ({current.label()}); the decision is whether and how to continue it."
+        if brain_progressing:
+            return LineDecision(
+                line, Algorithm.CONTINUE, rationale,
+                "Isolated brain progression while the current line is ongoing (extracranial disease controlled): "
+                "treat the brain locally and continue the current systemic therapy (ASCO-BM Rec 8.1).",
+                current, relapse, chemo_relapse,
+            )  # fmt: skip
+        responded = current.best_response not in {"PD"}
+        if has_chemo and has_antibody and days is not None and days >= p.induction_min_days and responded:
+            return LineDecision(
+                line, Algorithm.MAINTENANCE, rationale,
+                f"Induction with chemotherapy + HER2 therapy for {days} days (≥{p.induction_min_days}) without "
+                "progression: de-escalate to maintenance within the same line — stop the chemotherapy, continue "
+                "HER2 therapy (± endocrine therapy if HR-positive); the least treatment that controls the disease.",
+                current, relapse, chemo_relapse,
+            )  # fmt: skip
+        why = (
+            f"Induction given for {days} days (< {p.induction_min_days}): continue to ~4-6 months or best response, "
+            "then de-escalate."
+            if has_chemo and has_antibody and days is not None
+            else "No progression recorded: continue the current regimen."
+        )
+        return LineDecision(line, Algorithm.CONTINUE, rationale, why, current, relapse, chemo_relapse)
+    line = len(done) + 1
+    rationale = (
+        f"Line {line}: the metastatic regimen about to start; {len(done)} metastatic line(s) given ({given})."
+        + (" Lines stopped for toxicity count." if any(ln.stopped == "toxicity" for ln in done) else "")
+    )
+    if line == 1:
+        if relapse is not None and relapse <= p.second_line_if_relapse_within_months:
+            window = (
+                "during or ≤6 months after" if relapse <= p.label_relapse_window_months else ">6 to ≤12 months after"
+            )
+            return LineDecision(
+                1, Algorithm.SECOND_LINE,
+                rationale + f" Relapse {relapse:g} months after the last (neo)adjuvant HER2-directed dose.",
+                f"Relapse {window} (neo)adjuvant HER2 therapy: the ordinal stays 1 but the second-line algorithm "
+                "applies (ASCO-HER2-2022 Rec 5.0).",
+                None, relapse, chemo_relapse,
+            )  # fmt: skip
+        extra = "" if relapse is None else f" Relapse {relapse:g} months after (neo)adjuvant HER2 therapy (>12)."
+        return LineDecision(
+            1, Algorithm.FIRST_LINE, rationale + extra, "First-line algorithm.", None, relapse, chemo_relapse
+        )
+    if line == 2:
+        return LineDecision(2, Algorithm.SECOND_LINE, rationale, "Second-line algorithm.", None, relapse, chemo_relapse)
+    return LineDecision(
+        line, Algorithm.LATER_LINE, rationale,
+        "Third line and beyond: optimal sequence unknown (ASCO Rec 3.0); options by evidence.",
+        None, relapse, chemo_relapse,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------- facts
+def _facts(
+    patient: Patient,
+    lines: Sequence[_Line],
+    decision: LineDecision,
+    her2: Her2Classification,
+    hr: str | None,
+    kb: KnowledgeBase,
+    warnings: list[str],
+) -> Facts:
+    c = patient.conditions
+    done = [ln for ln in lines if ln.stopped != "ongoing"]
+
+    def any_class(drugs: Iterable[str], cls: str) -> bool:
+        return any(kb.in_class(d, cls) for d in drugs)
+
+    early = frozenset(d for et in patient.early_therapy for d in et.drugs)
+    metastatic = frozenset(d for ln in lines for d in ln.drugs)
+    brain = patient.brain_sites()
+    ild_grade = c.ild_history.grade if c.ild_history else None
+    ild_drugs: set[str] = {c.ild_history.drug} if c.ild_history and c.ild_history.drug else set()
+    terms = kb.safety.progression.ild_terms
+    for ln in lines:
+        event = (ln.toxicity_event or "").lower()
+        if ln.stopped == "toxicity" and any(t in event.replace("-", " ").split() or t in event for t in terms):
+            grade = ln.toxicity_grade
+            if grade is None:
+                warnings.append(
+                    f"line {ln.ordinal} stopped for ILD/pneumonitis without a grade: taken as grade 2; give the grade"
+                )
+                grade = 2
+            ild_grade = max(ild_grade or 0, grade)
+            adcs = [d for d in ln.drugs if kb.in_class(d, "anti_her2_adc")]
+            ild_drugs.update(adcs or ln.drugs)
+    symptomatic = frozenset(s.site.value for s in patient.sites if s.symptomatic)
+    primary = patient.primary_tumor
+    menopausal = patient.menopausal_status
+    return Facts(
+        her2_status=her2.status,
+        her2_category=her2.category,
+        hr=hr,
+        menopausal=menopausal,
+        line=decision.line,
+        algorithm=decision.algorithm.value,
+        brain_statuses=frozenset(s.status.value for s in brain if s.status is not None)
+        | (frozenset({"active"}) if any(s.status is None for s in brain) else frozenset()),
+        brain_symptomatic=any(bool(s.symptomatic) for s in brain),
+        brain_mass_effect=any(bool(s.mass_effect) for s in brain),
+        brain_largest_mm=max((s.largest_mm for s in brain if s.largest_mm is not None), default=None),
+        leptomeningeal=patient.has_site(SiteKind.LEPTOMENINGEAL),
+        sites=frozenset(s.site.value for s in patient.sites),
+        symptomatic_sites=symptomatic,
+        oligometastatic_sites=frozenset(s.site.value for s in patient.sites if s.oligometastatic),
+        primary_symptomatic=bool(primary and primary.in_place and primary.symptoms),
+        prior_lines=len(done),
+        prior_her2_metastatic=sum(1 for ln in done if any_class(ln.drugs, "her2_directed")),
+        prior_her2_any=sum(1 for ln in done if any_class(ln.drugs, "her2_directed"))
+        + (1 if any_class(early, "her2_directed") else 0),
+        prior_et_metastatic=sum(1 for ln in done if any_class(ln.drugs, "endocrine_therapy")),
+        prior_chemo_metastatic=sum(1 for ln in done if any_class(ln.drugs, "chemotherapy")),
+        received=early | metastatic,
+        received_early=early,
+        received_metastatic=metastatic,
+        current_line=frozenset(decision.current.drugs) if decision.current else frozenset(),
+        early_relapse_months=decision.early_relapse_months,
+        early_chemo_relapse_months=decision.early_chemo_relapse_months,
+        lvef_percent=c.lvef_percent,
+        nyha=c.heart_failure_nyha,
+        pregnant=c.pregnant,
+        breastfeeding=c.breastfeeding,
+        neuropathy_grade=c.neuropathy_grade,
+        crcl_ml_min=c.crcl_ml_min,
+        bilirubin_x_uln=c.bilirubin_x_uln,
+        hepatic=c.hepatic_impairment,
+        ild_grade=ild_grade,
+        ild_drugs=frozenset(ild_drugs),
+        medications=frozenset(c.medications),
+        declines_chemotherapy=patient.preferences.declines_chemotherapy,
+        ecog=patient.ecog,
+    )
+
+
+# ------------------------------------------------------------------------------------------ options
+@dataclass
+class _Block:
+    code: str
+    reason: str
+    rule: str
+    citations: tuple[str, ...]
+
+
+@dataclass
+class _Candidate:
+    regimen: Regimen
+    statements: list[Statement] = field(default_factory=list)
+
+    @property
+    def category(self) -> Category:
+        return min((Category(s.category) for s in self.statements), key=CATEGORY_RANK.__getitem__)
+
+    @property
+    def primary(self) -> Statement:
+        best = self.category
+        return next(s for s in self.statements if Category(s.category) is best)
+
+
+class _Checker:
+    """Exclusion and caution checks for one patient."""
+
+    def __init__(self, kb: KnowledgeBase, facts: Facts, lines: Sequence[_Line]) -> None:
+        self.kb = kb
+        self.facts = facts
+        pol = kb.safety.progression
+        allowed = kb.expand(pol.beyond_progression_allowed)
+        progressed: dict[str, int] = {}
+        self.progressed_sets: list[tuple[frozenset[str], int]] = []
+        self.toxic_drugs: dict[str, _Line] = {}
+        self.toxic_sets: list[tuple[frozenset[str], _Line]] = []
+        for ln in lines:
+            if ln.stopped in ("progression", "unknown"):
+                self.progressed_sets.append((frozenset(ln.drugs), ln.ordinal))
+                for d in ln.drugs:
+                    progressed.setdefault(d, ln.ordinal)
+            elif ln.stopped == "toxicity":
+                if len(ln.drugs) == 1:
+                    self.toxic_drugs[ln.drugs[0]] = ln
+                else:
+                    self.toxic_sets.append((frozenset(ln.drugs), ln))
+        for members in pol.cross_resistance.values():
+            hit = [progressed[d] for d in members if d in progressed]
+            if hit:
+                for d in members:
+                    progressed.setdefault(d, min(hit))
+        self.progressed = {d: n for d, n in progressed.items() if d not in allowed}
+        self.contra = [
+            (r, kb.expand(r.drugs))
+            for r in kb.safety.rules
+            if r.severity == "contraindicated" and compile_condition(r.when, kb)(facts)
+        ]
+        self.cautions = [
+            (r, kb.expand(r.drugs))
+            for r in kb.safety.rules
+            if r.severity == "caution" and compile_condition(r.when, kb)(facts)
+        ]
+
+    def drug_blocks(self, drug: str) -> list[_Block]:
+        out: list[_Block] = []
+        if drug in self.progressed:
+            n = self.progressed[drug]
+            out.append(
+                _Block(
+                    "progressed_on",
+                    f"progressed on {drug} (line {n}); not re-proposed",
+                    "PROGRESSION",
+                    self.kb.safety.progression.citations,
+                )
+            )
+        if drug in self.toxic_drugs:
+            ln = self.toxic_drugs[drug]
+            event = ln.toxicity_event or "toxicity"
+            out.append(
+                _Block(
+                    "stopped_for_toxicity",
+                    f"{drug} stopped for toxicity in line {ln.ordinal} ({event}); no rechallenge without specialist "
+                    "review of the label's toxicity rule",
+                    "TOXICITY",
+                    ("ONC-REF",),
+                )
+            )
+        for rule, drugs in self.contra:
+            if drug in drugs:
+                out.append(_Block(rule.reason_code, rule.reason, rule.id, rule.citations))
+        return out
+
+    def option_blocks(self, drugs: Sequence[str], regimen: Regimen) -> list[_Block]:
+        out: list[_Block] = []
+        for d in drugs:
+            out.extend(self.drug_blocks(d))
+        dset = frozenset(drugs)
+        for pset, n in self.progressed_sets:
+            if pset == dset and not any(b.code == "progressed_on" for b in out):
+                out.append(
+                    _Block("progressed_on", f"progressed on this regimen (line {n})", "PROGRESSION", ("ONC-REF",))
+                )
+        for tset, ln in self.toxic_sets:
+            if tset == dset:
+                out.append(
+                    _Block(
+                        "stopped_for_toxicity",
+                        f"this regimen was stopped for toxicity in line {ln.ordinal} "
+                        f"({ln.toxicity_event or 'toxicity'})",
+                        "TOXICITY",
+                        ("ONC-REF",),
+                    )
+                )
+        for fc in self.kb.safety.forbidden_combinations:
+            if all(not self.kb.expand((t,)).isdisjoint(dset) for t in fc.together):
+                out.append(_Block("forbidden_combination", fc.reason, fc.id, fc.citations))
+        for prq in regimen.prerequisites:
+            if prq.on_fail == "exclude" and not compile_condition(prq.when, self.kb)(self.facts):
+                out.append(_Block("label_prerequisite", f"prerequisite not met — {prq.text}", prq.id, prq.citations))
+        return out
+
+    def flags(self, drugs: Sequence[str], regimen: Regimen) -> tuple[list[str], list[str]]:
+        """(flags, citation ids) from cautions and off-label prerequisites."""
+        flags: list[str] = []
+        cites: list[str] = []
+        dset = frozenset(drugs)
+        for rule, rdrugs in self.cautions:
+            if not rdrugs.isdisjoint(dset):
+                flags.append(f"caution: {rule.reason}")
+                cites.extend(rule.citations)
+        for prq in regimen.prerequisites:
+            if prq.on_fail == "flag" and not compile_condition(prq.when, self.kb)(self.facts):
+                flags.append(prq.text if prq.text.startswith(("off-label", "UNCONFIRMED")) else f"note: {prq.text}")
+                cites.extend(prq.citations)
+        return flags, cites
+
+
+def _her2_gate(
+    stmt: Statement, regimen_drugs: frozenset[str], her2: Her2Classification, kb: KnowledgeBase
+) -> tuple[bool, _Block | None]:
+    """(is a candidate, exclusion) for the statement's HER2 scope and the patient's HER2 result."""
+    her2_directed = any(kb.in_class(d, "her2_directed") for d in regimen_drugs)
+    status = her2.status
+    cites = her2.citations or ("ASCOCAP-2018",)
+    if status in ("missing", "equivocal"):
+        if stmt.her2_scope == "any" and not her2_directed:
+            return True, None
+        code = "her2_status_missing" if status == "missing" else "her2_equivocal"
+        text = (
+            "HER2 status missing: never inferred — no systemic regimen until HER2 is tested"
+            if status == "missing"
+            else f"HER2 equivocal ({her2.rule}): complete the HER2 work-up "
+            f"({(her2.next_test or 'further testing').replace('_', ' ')}) before any systemic decision"
+        )
+        return True, _Block(code, text, "HER2-GATE", cites)
+    if stmt.her2_scope == "positive":
+        if status == "positive":
+            return True, None
+        if not her2_directed:
+            return False, None
+        return True, _Block(
+            "not_her2_positive",
+            f"{her2.category} is HER2-negative (ASCO/CAP): HER2-positive-only therapy does not apply",
+            "HER2-GATE",
+            cites,
+        )
+    if stmt.her2_scope in ("low_ultralow", "negative"):
+        return status == "negative", None
+    # scope "any": HER2-directed drugs still need a positive result (or T-DXd for HER2-low/ultralow)
+    if her2_directed and status != "positive":
+        tdxd_only = regimen_drugs <= {"trastuzumab deruxtecan"} and her2.category in ("HER2-low", "HER2-ultralow")
+        if not tdxd_only:
+            return True, _Block(
+                "not_her2_positive", f"{her2.category}: HER2-directed therapy does not apply", "HER2-GATE", cites
+            )
+    return True, None
+
+
+def _citations(kb: KnowledgeBase, ids: Iterable[str]) -> tuple[Citation, ...]:
+    out: list[Citation] = []
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            continue
+        seen.add(i)
+        s = kb.sources[i]
+        out.append(
+            Citation(
+                id=s.id,
+                short=s.short,
+                title=s.title,
+                kind=s.kind,
+                doi=s.doi,
+                pmid=s.pmid,
+                url=s.url,
+                section=s.version,
+                date=s.published or s.approval_date,
+                status=s.status,
+            )
+        )
+    return tuple(out)
+
+
+def _hr_status(patient: Patient) -> str | None:
+    hr = patient.tumor.hr_positive
+    return None if hr is None else ("positive" if hr else "negative")
+
+
+# ------------------------------------------------------------------------------------------ recommend
+def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Recommendation:
+    """Recommend systemic options and actions for one patient at one decision point.
+
+    Parameters
+    ----------
+    patient
+        The patient (:class:`~oncoline.model.Patient`); history in any order.
+    knowledge
+        :func:`~oncoline.knowledge.loader.load_knowledge`.
+    as_of
+        The decision date: statements not yet in effect are left out, history after it is ignored.
+
+    Returns
+    -------
+    Recommendation
+        Line and algorithm with rationale; options (preferred first) each with ≥1 citation; excluded
+        regimens with reason codes; actions (always ``clinical_trial``); monitoring; missing facts; warnings;
+        the trace of rules that fired; the knowledge version.
+
+    Raises
+    ------
+    InputError
+        When the metastatic diagnosis lies after ``as_of`` or a line ends before it starts.
+
+    References
+    ----------
+    shared/reference/her2-mbc.md §a-§d, §g.6; ASCO-HER2-2022; ASCO-BM-2022; FDA labels (knowledge/data).
+    """
+    kb = knowledge
+    warnings: list[str] = []
+    trace: list[TraceEntry] = []
+    missing: list[Missing] = []
+    if patient.metastatic_diagnosis is not None and patient.metastatic_diagnosis > as_of:
+        raise InputError(
+            f"metastatic_diagnosis {patient.metastatic_diagnosis} is after as_of {as_of}; correct the date or "
+            "give --as-of on or after it",
+            field="metastatic_diagnosis",
+        )
+    if as_of < kb.params.coverage_start:
+        warnings.append(f"as_of {as_of} is before {kb.params.coverage_start}, the earliest date this knowledge encodes")
+
+    lines = _history(patient, as_of, kb, warnings, trace)
+    her2 = classify_her2(patient.tumor.her2)
+    trace.append(TraceEntry(rule=f"HER2:{her2.rule}", effect=f"{her2.status} / {her2.category}"))
+    if her2.status in ("missing", "equivocal") or her2.next_test:
+        code = her2.next_test or ("her2_status" if her2.status == "missing" else "reflex_ish")
+        text = {
+            "her2_status": "HER2 result missing: test HER2 (IHC, reflex ISH if 2+) on the metastasis or primary "
+            "before any HER2-directed decision — never inferred (ASCO/CAP 2018).",
+            "reflex_ish": "HER2 IHC 2+ is equivocal: reflex ISH on the same specimen (or a new test) before any "
+            "HER2-directed decision (ASCO/CAP 2018).",
+        }.get(code, f"HER2 work-up incomplete ({her2.rule}): {code.replace('_', ' ')}. {her2.comment}".strip())
+        missing.append(Missing(code=code, text=text))
+    hr = _hr_status(patient)
+    if hr is None:
+        missing.append(
+            Missing(
+                code="hr_status",
+                text="ER/PR not reported: endocrine options cannot be assessed; give er_percent and pr_percent.",
+            )
+        )
+    decision = decide_line(patient, lines, kb, as_of, warnings)
+    trace.append(TraceEntry(rule="LINE", effect=decision.line_rationale))
+    trace.append(TraceEntry(rule=f"ALGORITHM:{decision.algorithm.value}", effect=decision.algorithm_rationale))
+    facts = _facts(patient, lines, decision, her2, hr, kb, warnings)
+    checker = _Checker(kb, facts, lines)
+
+    # --- candidates from statements in effect
+    candidates: dict[str, _Candidate] = {}
+    gated: dict[str, _Block] = {}
+    for stmt in kb.statements:
+        if not compile_condition(stmt.when, kb)(facts):
+            continue
+        if stmt.effective > as_of or (stmt.expires is not None and as_of >= stmt.expires):
+            trace.append(
+                TraceEntry(rule=stmt.id, effect=f"not in effect on {as_of} (effective {stmt.effective}): left out")
+            )
+            continue
+        regimen = kb.regimens[stmt.regimen]
+        fixed = _regimen_drugs(regimen, decision)
+        ok, block = _her2_gate(stmt, fixed, her2, kb)
+        if not ok:
+            continue
+        if block is not None:
+            gated.setdefault(regimen.id, block)
+            trace.append(TraceEntry(rule=stmt.id, effect=f"{regimen.id} withheld: {block.code}"))
+            continue
+        candidates.setdefault(regimen.id, _Candidate(regimen)).statements.append(stmt)
+        trace.append(TraceEntry(rule=stmt.id, effect=f"places {regimen.id} ({stmt.category})"))
+
+    options: list[Option] = []
+    excluded: list[Excluded] = []
+    for rid, block in gated.items():
+        regimen = kb.regimens[rid]
+        excluded.append(_excluded(kb, regimen, _first_choice(regimen, decision), [block]))
+
+    order = {s.id: i for i, s in enumerate(kb.statements)}
+    ranked = sorted(candidates.values(), key=lambda c: (CATEGORY_RANK[c.category], order[c.primary.id]))
+    for cand in ranked:
+        regimen = cand.regimen
+        drugs, notes = _resolve(regimen, decision, checker)
+        blocks = checker.option_blocks(drugs, regimen)
+        if blocks:
+            excluded.append(_excluded(kb, regimen, drugs, blocks))
+            trace.append(TraceEntry(rule=blocks[0].rule, effect=f"excludes {regimen.id}: {blocks[0].code}"))
+            continue
+        drugs, adj_notes, adj_cites = _adjuncts(drugs, kb, facts)
+        notes.extend(adj_notes)
+        flags, flag_cites = checker.flags(drugs, regimen)
+        stmts = cand.statements
+        primary = cand.primary
+        for s in stmts:
+            flags.extend(f for f in s.flags if f not in flags)
+        status = next((s.guideline_status for s in stmts if s.guideline_status), None)
+        evidence_ids = [e for s in stmts for e in s.evidence]
+        cite_ids = [c for s in stmts for c in s.citations]
+        cite_ids += [kb.evidence[e].source for e in evidence_ids] + flag_cites + adj_cites
+        if regimen.note:
+            notes.insert(0, regimen.note)
+        options.append(
+            Option(
+                drugs=tuple(drugs),
+                regimen=regimen.id,
+                name=regimen.name,
+                category=cand.category,
+                statement=primary.id,
+                rationale=" ".join(dict.fromkeys(s.rationale for s in stmts)),
+                evidence=tuple(dict.fromkeys(kb.evidence[e].one_liner for e in evidence_ids)),
+                citations=_citations(kb, cite_ids),
+                flags=tuple(flags),
+                notes=tuple(dict.fromkeys(notes)),
+                guideline_status=status,
+                effective=min(s.effective for s in stmts),
+            )
+        )
+
+    # de-duplicate: one option per drug set (best first); exclusions of a drug set that is offered go
+    seen: set[frozenset[str]] = set()
+    unique: list[Option] = []
+    for o in options:
+        key = frozenset(o.drugs)
+        if key not in seen:
+            seen.add(key)
+            unique.append(o)
+    ex_seen: set[str] = set()
+    unique_ex: list[Excluded] = []
+    for e in excluded:
+        if frozenset(e.drugs) in seen or e.regimen in ex_seen:
+            continue
+        ex_seen.add(e.regimen)
+        unique_ex.append(e)
+
+    facts.option_drugs = frozenset(d for o in unique for d in o.drugs)
+    actions = _actions(kb, facts, trace)
+    monitoring = _monitoring(kb, facts)
+    for w in kb.safety.warnings:
+        if compile_condition(w.when, kb)(facts):
+            warnings.append(w.text)
+            trace.append(TraceEntry(rule=w.id, effect="warning"))
+    if her2.status == "negative":
+        warnings.append(
+            f"{her2.category}: this knowledge base covers HER2-positive MBC and T-DXd eligibility for "
+            "HER2-low/ultralow; other HER2-negative options are abbreviated — use a HER2-negative guideline."
+        )
+    if not unique and not missing:
+        warnings.append("no systemic option remains after exclusions: MDT review, clinical trial or supportive care")
+
+    return Recommendation(
+        patient_id=patient.id,
+        as_of=as_of,
+        kb_version=kb.version,
+        line=decision.line,
+        line_rationale=decision.line_rationale,
+        algorithm=decision.algorithm,
+        algorithm_rationale=decision.algorithm_rationale,
+        her2_status=her2.status,
+        her2_category=her2.category,
+        hr_status=hr or "unknown",
+        options=tuple(unique),
+        excluded=tuple(unique_ex),
+        actions=actions,
+        monitoring=monitoring,
+        missing=tuple(missing),
+        warnings=tuple(dict.fromkeys(warnings)),
+        trace=tuple(trace),
+    )
+
+
+def _regimen_drugs(regimen: Regimen, decision: LineDecision) -> frozenset[str]:
+    if regimen.drugs_from == "current_line":
+        return frozenset(decision.current.drugs) if decision.current else frozenset()
+    out: set[str] = set()
+    for d in regimen.drugs:
+        out.update(d.choices if isinstance(d, Slot) else (d,))
+    return frozenset(out)
+
+
+def _first_choice(regimen: Regimen, decision: LineDecision) -> tuple[str, ...]:
+    if regimen.drugs_from == "current_line":
+        return decision.current.drugs if decision.current else ()
+    return tuple(d.choices[0] if isinstance(d, Slot) else d for d in regimen.drugs)
+
+
+def _resolve(regimen: Regimen, decision: LineDecision, checker: _Checker) -> tuple[list[str], list[str]]:
+    """Concrete drugs for a regimen: each slot takes its first choice the patient can receive."""
+    if regimen.drugs_from == "current_line":
+        return list(decision.current.drugs if decision.current else ()), []
+    drugs: list[str] = []
+    notes: list[str] = []
+    for d in regimen.drugs:
+        if not isinstance(d, Slot):
+            drugs.append(d)
+            continue
+        usable = [c for c in d.choices if not checker.drug_blocks(c)]
+        pick = usable[0] if usable else d.choices[0]
+        drugs.append(pick)
+        others = [c for c in usable if c != pick]
+        if others:
+            notes.append(f"{d.slot}: {pick} (or {', '.join(others)})")
+    return drugs, notes
+
+
+def _adjuncts(drugs: list[str], kb: KnowledgeBase, facts: Facts) -> tuple[list[str], list[str], list[str]]:
+    out = list(drugs)
+    notes: list[str] = []
+    cites: list[str] = []
+    for adj in kb.safety.adjuncts:
+        dset = frozenset(out)
+        if (
+            compile_condition(adj.when, kb)(facts)
+            and not kb.expand(adj.if_option_has).isdisjoint(dset)
+            and kb.expand(adj.unless_option_has).isdisjoint(dset)
+        ):
+            out.append(adj.add)
+            notes.append(adj.note)
+            cites.extend(adj.citations)
+    return out, notes, cites
+
+
+def _excluded(kb: KnowledgeBase, regimen: Regimen, drugs: Sequence[str], blocks: list[_Block]) -> Excluded:
+    first = blocks[0]
+    return Excluded(
+        drugs=tuple(drugs),
+        regimen=regimen.id,
+        name=regimen.name,
+        reason_code=first.code,
+        reason=first.reason,
+        rule=first.rule,
+        citations=_citations(kb, (c for b in blocks for c in b.citations)),
+        also=tuple(dict.fromkeys(b.reason for b in blocks[1:] if b.reason != first.reason)),
+    )
+
+
+def _actions(kb: KnowledgeBase, facts: Facts, trace: list[TraceEntry]) -> tuple[Action, ...]:
+    done: set[str] = set()
+    out: list[Action] = []
+    for rule in kb.actions:
+        if rule.code in done or not compile_condition(rule.when, kb)(facts):
+            continue
+        done.add(rule.code)
+        out.append(Action(code=rule.code, text=rule.text, rule=rule.id, citations=_citations(kb, rule.citations)))
+        trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code}"))
+    return tuple(out)
+
+
+def _monitoring(kb: KnowledgeBase, facts: Facts) -> tuple[Monitoring, ...]:
+    out: list[Monitoring] = []
+    for rule in kb.safety.monitoring:
+        hit = kb.expand(rule.drugs) & facts.option_drugs
+        if hit and compile_condition(rule.when, kb)(facts):
+            out.append(
+                Monitoring(
+                    drugs=tuple(sorted(hit)), text=rule.text, rule=rule.id, citations=_citations(kb, rule.citations)
+                )
+            )
+    return tuple(out)

@@ -1,0 +1,411 @@
+"""Schemas of the knowledge files (house style S3): sources, evidence, regimens, statements, safety, site actions.
+
+Each file under ``knowledge/data`` opens with a header (``schema``, ``version``, ``effective``) and holds one
+list of entries. The models here validate shape and closed vocabularies; cross-references (a citation to an
+unknown source, a regimen naming an unknown drug, a statement placing an unknown regimen) are checked by
+:mod:`oncoline.knowledge.lint` and on loading.
+
+A :class:`Condition` is the small, closed language the rules use to describe a population ("HR-positive,
+second-line algorithm, LVEF below 40 %"). Every key is a predicate over patient facts; the keys of one
+condition are AND-ed; ``any_of``, ``all_of`` and ``not_`` nest. An unknown fact never satisfies a predicate
+(an LVEF that was not measured is not "below 40 %"); the engine reports unknown facts separately.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "SCHEMAS",
+    "ActionRule",
+    "Adjunct",
+    "Condition",
+    "Evidence",
+    "EvidenceFile",
+    "FileHeader",
+    "ForbiddenCombination",
+    "MonitoringRule",
+    "Outcome",
+    "Prerequisite",
+    "ProgressionPolicy",
+    "Regimen",
+    "RegimenFile",
+    "SafetyFile",
+    "SafetyRule",
+    "SiteActionFile",
+    "Slot",
+    "Source",
+    "SourceFile",
+    "Statement",
+    "StatementFile",
+    "StatementParameters",
+    "WarningRule",
+]
+
+CategoryName = Literal["preferred", "other", "certain_circumstances"]
+AlgorithmName = Literal["first_line", "maintenance", "continue", "second_line", "later_line"]
+Her2Scope = Literal["positive", "low_ultralow", "negative", "any"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FileHeader(_Strict):
+    """Provenance every knowledge file carries (house style S2)."""
+
+    schema_: str = Field(alias="schema", description="'oncoline.kb.<name>/<major>'.")
+    version: str = Field(description="Knowledge version, e.g. '2026.11.29'.")
+    effective: dt.date = Field(description="Date this version of the file took effect.")
+    status_date: dt.date | None = Field(default=None, description="Date the content was last checked.")
+    note: str = ""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------------------------- sources
+class Source(_Strict):
+    """One citable source."""
+
+    id: str = Field(description="Stable key, e.g. 'ASCO-HER2-2022', 'DESTINY-Breast03', 'LBL-ENHERTU'.")
+    kind: Literal["guideline", "trial", "label", "review", "reference", "secondary", "consensus"]
+    short: str = Field(description="Short label for people.")
+    title: str = Field(description="Full citation.")
+    doi: str | None = None
+    pmid: str | None = None
+    url: str | None = None
+    version: str | None = Field(default=None, description="Guideline version, when it has one.")
+    published: dt.date | None = Field(default=None, description="Publication / release date.")
+    approval_date: dt.date | None = Field(default=None, description="Labels: the breast-cancer approval date(s).")
+    status: Literal["verified", "probable", "unconfirmed"] = Field(
+        default="verified", description="verified | probable (a † fact) | unconfirmed (needs review)."
+    )
+    note: str = ""
+
+
+class SourceFile(FileHeader):
+    """``sources.yaml``."""
+
+    sources: tuple[Source, ...]
+
+
+# -------------------------------------------------------------------------------------------- evidence
+class Outcome(_Strict):
+    """A median (months) with hazard ratio, or a rate."""
+
+    arm: float | None = Field(default=None, description="Experimental arm median, months (or % when rate).")
+    control: float | None = Field(default=None, description="Control arm median, months.")
+    hr: float | None = Field(default=None, description="Hazard ratio, experimental vs control.")
+    unit: Literal["months", "weeks", "percent"] = "months"
+    note: str = ""
+
+
+class Evidence(_Strict):
+    """One trial result."""
+
+    id: str
+    source: str = Field(description="Source id of the trial.")
+    comparison: str = Field(description="'T-DXd vs T-DM1'.")
+    setting: str
+    n: int | None = None
+    pfs: Outcome | None = None
+    os: Outcome | None = None
+    orr: str | None = None
+    cns: str | None = Field(default=None, description="CNS outcome, when reported.")
+    safety: str | None = None
+    one_liner: str = Field(description="What people read beside the option.")
+    status: Literal["verified", "probable", "unconfirmed"] = "verified"
+
+
+class EvidenceFile(FileHeader):
+    """``evidence.yaml``."""
+
+    evidence: tuple[Evidence, ...]
+
+
+# -------------------------------------------------------------------------------------------- conditions
+class Condition(_Strict):
+    """A population predicate; set keys are AND-ed. Drug lists take canonical drugs or vocabulary classes."""
+
+    algorithm: tuple[AlgorithmName, ...] | None = None
+    her2_category: tuple[str, ...] | None = None
+    hr: Literal["positive", "negative"] | None = None
+    menopausal: tuple[Literal["pre", "peri", "post"], ...] | None = None
+    brain: tuple[Literal["stable", "active", "progressing"], ...] | None = Field(
+        default=None, description="Any brain site with one of these statuses."
+    )
+    brain_symptomatic: bool | None = None
+    brain_mass_effect: bool | None = None
+    brain_largest_mm_min: float | None = None
+    leptomeningeal: bool | None = None
+    sites_any: tuple[str, ...] | None = None
+    site_symptomatic: tuple[str, ...] | None = None
+    site_oligometastatic: tuple[str, ...] | None = None
+    primary_symptomatic: bool | None = None
+    line_min: int | None = None
+    line_max: int | None = None
+    prior_metastatic_lines_max: int | None = None
+    early_relapse_months_max: float | None = Field(
+        default=None, description="Months from the last (neo)adjuvant HER2-directed dose to recurrence, ≤."
+    )
+    early_relapse_months_gt: float | None = None
+    early_chemo_relapse_months_max: float | None = Field(
+        default=None, description="Months from the last (neo)adjuvant chemotherapy dose to recurrence, ≤."
+    )
+    prior_her2_metastatic_min: int | None = Field(
+        default=None, description="Completed metastatic lines containing a HER2-directed drug, ≥."
+    )
+    prior_her2_any_min: int | None = Field(
+        default=None, description="HER2-directed regimens in any setting (early + metastatic), ≥."
+    )
+    prior_et_metastatic_min: int | None = None
+    prior_chemo_metastatic_min: int | None = None
+    received_any: tuple[str, ...] | None = Field(default=None, description="Ever received (early or metastatic).")
+    received_all: tuple[str, ...] | None = Field(default=None, description="Ever received each token.")
+    not_received: tuple[str, ...] | None = Field(default=None, description="Never received any of these.")
+    received_early_any: tuple[str, ...] | None = None
+    received_metastatic_any: tuple[str, ...] | None = None
+    current_line_any: tuple[str, ...] | None = Field(default=None, description="The ongoing line holds one.")
+    lvef_below: float | None = Field(default=None, description="Latest LVEF known and < value (%).")
+    lvef_at_least: float | None = None
+    lvef_unknown: bool | None = None
+    nyha_min: int | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    neuropathy_min: int | None = Field(default=None, description="CTCAE grade ≥.")
+    crcl_below: float | None = Field(default=None, description="Creatinine clearance known and < value (mL/min).")
+    crcl_at_least: float | None = None
+    bilirubin_x_uln_above: float | None = None
+    hepatic: tuple[Literal["none", "mild", "moderate", "severe"], ...] | None = None
+    ild_grade_min: int | None = Field(default=None, description="Any past ILD/pneumonitis of grade ≥.")
+    ild_on_any: tuple[str, ...] | None = Field(default=None, description="Past ILD occurred on one of these.")
+    medication_any: tuple[str, ...] | None = Field(default=None, description="Concomitant drugs or classes.")
+    declines_chemotherapy: bool | None = None
+    ecog_min: int | None = None
+    option_any: tuple[str, ...] | None = Field(
+        default=None, description="Actions/monitoring only: some option holds one of these drugs/classes."
+    )
+    any_of: tuple[Condition, ...] | None = None
+    all_of: tuple[Condition, ...] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def drug_tokens(self) -> list[str]:
+        """Every drug/class token this condition names (for lint)."""
+        out: list[str] = []
+        for key in (
+            "received_any",
+            "received_all",
+            "not_received",
+            "received_early_any",
+            "received_metastatic_any",
+            "current_line_any",
+            "ild_on_any",
+            "medication_any",
+            "option_any",
+        ):
+            out.extend(getattr(self, key) or ())
+        for sub in (*(self.any_of or ()), *(self.all_of or ()), *((self.not_,) if self.not_ else ())):
+            out.extend(sub.drug_tokens())
+        return out
+
+    def items(self) -> dict[str, object]:
+        """The set predicates as ``{key: value}`` (nested conditions excluded)."""
+        skip = {"any_of", "all_of", "not_"}
+        return {k: getattr(self, k) for k in self.model_fields_set if k not in skip}
+
+
+# -------------------------------------------------------------------------------------------- regimens
+class Slot(_Strict):
+    """A partner drug chosen at recommendation time: the first choice the patient can receive."""
+
+    slot: str = Field(description="Slot name shown to people: 'taxane', 'endocrine partner', 'chemotherapy'.")
+    choices: tuple[str, ...] = Field(min_length=1, description="Canonical drugs in order of preference.")
+
+
+class Prerequisite(_Strict):
+    """A label (or trial-population) prerequisite of a regimen."""
+
+    id: str
+    when: Condition = Field(description="The prerequisite holds when this condition holds.")
+    on_fail: Literal["exclude", "flag"] = Field(description="exclude: not a valid option; flag: off-label note.")
+    text: str = Field(description="What the label requires, for the exclusion reason or flag.")
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class Regimen(_Strict):
+    """A regimen: fixed drugs and/or slots, or the patient's current regimen (``drugs_from: current_line``)."""
+
+    id: str
+    name: str
+    drugs: tuple[str | Slot, ...] = ()
+    drugs_from: Literal["current_line"] | None = None
+    prerequisites: tuple[Prerequisite, ...] = ()
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _some_drugs(self) -> Regimen:
+        if not self.drugs and self.drugs_from is None:
+            raise ValueError(f"regimen {self.id!r}: give drugs or drugs_from")
+        return self
+
+
+class RegimenFile(FileHeader):
+    """``regimens.yaml``."""
+
+    regimens: tuple[Regimen, ...]
+
+
+# ------------------------------------------------------------------------------------------ statements
+class StatementParameters(_Strict):
+    """Thresholds of the line/algorithm logic (with sources)."""
+
+    second_line_if_relapse_within_months: float = Field(description="ASCO-HER2-2022 Rec 5.0: 12 months.")
+    label_relapse_window_months: float = Field(description="T-DXd/T-DM1 labels: 6 months.")
+    induction_min_days: int = Field(description="Induction given this long without progression → maintenance.")
+    days_per_month: float = 30.4375
+    coverage_start: dt.date = Field(description="Earliest date the encoded knowledge answers for.")
+    citations: tuple[str, ...] = ()
+
+
+class Statement(_Strict):
+    """One guideline (or label/trial) statement placing a regimen for a population."""
+
+    id: str
+    regimen: str
+    her2_scope: Her2Scope = Field(description="Which HER2 result the statement is written for.")
+    when: Condition
+    category: CategoryName
+    citations: tuple[str, ...] = Field(min_length=1)
+    evidence: tuple[str, ...] = ()
+    effective: dt.date = Field(description="Date the statement took effect (approval or guideline release).")
+    expires: dt.date | None = Field(default=None, description="Superseded on this date.")
+    rationale: str
+    guideline_status: str | None = Field(
+        default=None, description="Set when no retrieved guideline ranks the option (house rule of §a.1)."
+    )
+    flags: tuple[str, ...] = ()
+
+    @field_validator("citations")
+    @classmethod
+    def _nonempty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("a statement needs at least one citation")
+        return v
+
+
+class StatementFile(FileHeader):
+    """``statements.yaml``."""
+
+    parameters: StatementParameters
+    statements: tuple[Statement, ...]
+
+
+# -------------------------------------------------------------------------------------------- safety
+class SafetyRule(_Strict):
+    """Contraindication (excludes options) or caution (flags them) when ``when`` holds."""
+
+    id: str
+    when: Condition
+    drugs: tuple[str, ...] = Field(min_length=1, description="Drugs or classes the rule applies to.")
+    severity: Literal["contraindicated", "caution"]
+    reason_code: str
+    reason: str
+    citations: tuple[str, ...] = Field(min_length=1)
+    status: Literal["verified", "probable", "unconfirmed"] = "verified"
+
+
+class ForbiddenCombination(_Strict):
+    """Drugs never given together (each token a drug or class; one from each)."""
+
+    id: str
+    together: tuple[str, ...] = Field(min_length=2)
+    reason: str
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class ProgressionPolicy(_Strict):
+    """How progression and toxicity on earlier lines exclude options (shared/reference §a.6)."""
+
+    beyond_progression_allowed: tuple[str, ...] = Field(
+        description="Drugs that may continue after progression (HER2 blockade beyond progression)."
+    )
+    cross_resistance: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="Group name → drugs: progression on one counts for all."
+    )
+    ild_terms: tuple[str, ...] = Field(description="Toxicity-event words that mean ILD/pneumonitis.")
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class Adjunct(_Strict):
+    """A drug added to an option when a condition holds (e.g. a GnRH agonist for a premenopausal patient)."""
+
+    id: str
+    when: Condition
+    if_option_has: tuple[str, ...]
+    unless_option_has: tuple[str, ...] = ()
+    add: str
+    note: str
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class MonitoringRule(_Strict):
+    """Monitoring for drugs among the options."""
+
+    id: str
+    drugs: tuple[str, ...]
+    when: Condition = Field(default_factory=Condition)
+    text: str
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class WarningRule(_Strict):
+    """A warning shown when ``when`` holds."""
+
+    id: str
+    when: Condition
+    text: str
+    citations: tuple[str, ...] = ()
+
+
+class SafetyFile(FileHeader):
+    """``safety.yaml``."""
+
+    progression: ProgressionPolicy
+    rules: tuple[SafetyRule, ...]
+    forbidden_combinations: tuple[ForbiddenCombination, ...]
+    adjuncts: tuple[Adjunct, ...]
+    monitoring: tuple[MonitoringRule, ...]
+    warnings: tuple[WarningRule, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------- actions
+class ActionRule(_Strict):
+    """A site-specific action; for one code, the first matching rule in file order wins."""
+
+    id: str
+    code: str
+    when: Condition
+    text: str
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class SiteActionFile(FileHeader):
+    """``site_actions.yaml``."""
+
+    actions: tuple[ActionRule, ...]
+
+
+SCHEMAS: dict[str, type[FileHeader]] = {
+    "sources": SourceFile,
+    "evidence": EvidenceFile,
+    "regimens": RegimenFile,
+    "statements": StatementFile,
+    "safety": SafetyFile,
+    "site_actions": SiteActionFile,
+}
+"""File stem → schema; the header's ``schema`` must read ``oncoline.kb.<stem>/1``."""
