@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oncoline.engines.her2 import classify_her2
 from oncoline.errors import DataQualityWarning, InputError
@@ -128,7 +130,7 @@ def test_ctm_stage_iv_hr_positive_patients_are_not_her2_positive(n: str, shared_
 def test_ctm_patient01_sites_and_medications(shared_data: Callable[[str], Path]) -> None:
     doc = json.loads(shared_data("ctm-app-test-patients/TrialMatching_Patient01.json").read_text())
     patient, report = read(doc)
-    assert [s.site for s in patient.sites] == [SiteKind.LYMPH_NODE, SiteKind.LIVER, SiteKind.BONE]
+    assert [s.site for s in patient.sites] == [SiteKind.LIVER, SiteKind.BONE, SiteKind.LYMPH_NODE]
     assert patient.ecog == 1
     rows = sorted((e.start.isoformat(), e.drug) for e in patient.exposures)
     assert rows == [
@@ -185,7 +187,7 @@ def test_her2_positive_fixture_maps_fully_and_cleanly() -> None:
     assert patient.age == 57 and patient.sex == "female" and patient.ecog == 1
     assert patient.metastatic_diagnosis == dt.date(2022, 3, 2)
     assert patient.presentation == "de_novo"
-    assert [s.site for s in patient.sites] == [SiteKind.LIVER, SiteKind.BRAIN]
+    assert [s.site for s in patient.sites] == [SiteKind.BRAIN, SiteKind.LIVER]
     assert patient.conditions.lvef_percent == 58 and patient.conditions.lvef_baseline_percent == 62
     assert patient.conditions.pregnant is False
     stops = {(e.drug, e.start): e.stopped for e in patient.exposures if e.stopped}
@@ -527,3 +529,16 @@ def test_active_concomitant_drugs_become_conditions_medications() -> None:
         )
     )
     assert patient.conditions.medications == ["warfarin"]
+
+
+HER2POS = json.loads((DATA / "her2pos-thp-tdxd-brain.fhir.json").read_text())
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.permutations(range(len(HER2POS["entry"]))), st.lists(st.integers(0, len(HER2POS["entry"]) - 1), max_size=5))
+def test_entry_order_and_duplicated_entries_change_nothing(order: list[int], dupes: list[int]) -> None:
+    entries = [HER2POS["entry"][i] for i in order] + [HER2POS["entry"][i] for i in dupes]
+    shuffled, report = read({**HER2POS, "entry": entries})
+    reference, _ = read(HER2POS)
+    assert shuffled == reference
+    assert len([f for f in report.problems if f.code != "duplicate"]) == 0

@@ -40,7 +40,7 @@ from oncoline.errors import DataQualityWarning, InputError
 from oncoline.io.fhir_codes import LOINC_SHAPE, FhirCodes, load_fhir_codes, norm_text
 from oncoline.io.fhir_dates import PartialDate, parse_fhir_date
 from oncoline.knowledge.drugs import load_vocabulary
-from oncoline.model.patient import Patient
+from oncoline.model.patient import Patient, SiteKind
 
 __all__ = [
     "ExposureRecord",
@@ -1083,7 +1083,8 @@ class _Reader:
         elif self.primary_stage == "I-III" and self.sites:
             data["presentation"] = "recurrent"
         if self.sites:
-            data["sites"] = [{"site": s} for s in self.sites]
+            order = [k.value for k in SiteKind]  # a fixed order: entry order must not change the patient
+            data["sites"] = [{"site": s} for s in sorted(self.sites, key=order.index)]
         exposures = self.assemble_exposures()
         if exposures:
             data["exposures"] = exposures
