@@ -7,9 +7,10 @@ never a traceback (issue #2, item 8).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
@@ -113,16 +114,35 @@ def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
     try:
         return Patient.model_validate(doc)
     except ValidationError as exc:
+        # A foreign document (a Synthea module, a test-vector file) shares no key with the patient model and has
+        # several keys; say what it is. A patient block with a misspelt field keeps the field-level message.
+        foreign = len(doc) >= 3 and not set(doc) & set(Patient.model_fields)
+        from oncoline.io.fhir import not_a_patient_reason  # error path only
+
+        reason = not_a_patient_reason(doc) if foreign else None
+        if reason:
+            raise InputError(reason, source=source) from exc
         raise validation_to_input_error(exc, source=source) from exc
 
 
-def load_patient(path: str | Path) -> Patient:
+def load_patient(
+    path: str | Path,
+    /,
+    *,
+    as_of: dt.date | None = None,
+    policy: Literal["ignore", "warn", "raise"] = "warn",
+) -> Patient:
     """Read one patient from a YAML/JSON patient file, case file or FHIR bundle.
 
     Parameters
     ----------
     path
         A ``.yaml``/``.yml``/``.json`` file.
+    as_of
+        For FHIR input: the date ages and the data cut-off are computed at (the patient's own ``as_of`` wins).
+    policy
+        For FHIR input: what to do with each data-quality problem — ``ignore``, ``warn`` (a
+        :class:`~oncoline.errors.DataQualityWarning` each, the default) or ``raise``.
 
     Returns
     -------
@@ -139,6 +159,6 @@ def load_patient(path: str | Path) -> Patient:
     if is_fhir(doc):
         from oncoline.io import fhir  # lazy: keeps fhir.resources off the YAML path
 
-        patient, _report = fhir.patient_from_fhir(doc, source=str(path))
+        patient, _report = fhir.patient_from_fhir(doc, source=str(path), policy=policy, as_of=as_of)
         return patient
     return patient_from_mapping(doc, source=str(path))
