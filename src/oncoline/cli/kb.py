@@ -1,9 +1,107 @@
-"""`oncoline kb` — placeholder until its owner lands it (do not ship as is)."""
+"""``oncoline kb lint|show`` — check and browse the knowledge base."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from oncoline.cli.common import EXIT_KB, guarded, print_json
+
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `kb` command to `app`."""
+    """Add the ``kb`` command group to ``app``."""
+    kb_app = typer.Typer(help="Knowledge base: lint the files, show versions and entries.", no_args_is_help=True)
+    app.add_typer(kb_app, name="kb")
+
+    @kb_app.command("lint")
+    @guarded
+    def lint_cmd(
+        data_dir: Path | None = typer.Option(
+            None, "--data-dir", help="Lint these knowledge files instead of the packaged ones."
+        ),
+        strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
+    ) -> None:
+        """Check schemas, citations, drugs, regimens and contradicting rule pairs (exit 3 on problems)."""
+        from rich.console import Console
+
+        from oncoline.knowledge.lint import lint_knowledge
+
+        console = Console()
+        problems = lint_knowledge(data_dir)
+        errors = [p for p in problems if p.severity == "error"]
+        for p in problems:
+            style = "bold red" if p.severity == "error" else "yellow"
+            console.print(f"[{style}]{p.severity}[/]: {p.message}", highlight=False)
+        failed = bool(errors) or (strict and bool(problems))
+        where = data_dir or "packaged knowledge"
+        console.print(
+            f"{where}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)"
+            + (" — FAILED" if failed else " — ok"),
+            highlight=False,
+        )
+        if failed:
+            raise typer.Exit(EXIT_KB)
+
+    @kb_app.command("show")
+    @guarded
+    def show_cmd(
+        entry: str | None = typer.Argument(None, help="Id of a source, regimen, statement, rule or action."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Show the knowledge version and file summary, or one entry by id."""
+        from oncoline.knowledge.loader import load_knowledge
+
+        kb = load_knowledge()
+        pools: dict[str, dict[str, object]] = {
+            "source": dict(kb.sources),
+            "evidence": dict(kb.evidence),
+            "regimen": dict(kb.regimens),
+            "statement": {s.id: s for s in kb.statements},
+            "safety rule": {r.id: r for r in kb.safety.rules},
+            "forbidden combination": {r.id: r for r in kb.safety.forbidden_combinations},
+            "monitoring": {r.id: r for r in kb.safety.monitoring},
+            "action": {a.id: a for a in kb.actions},
+        }
+        if entry is None:
+            summary = {
+                "version": kb.version,
+                "effective": kb.effective.isoformat(),
+                "files": {
+                    stem: {"schema": h.schema_, "version": h.version, "effective": h.effective.isoformat()}
+                    for stem, h in kb.headers.items()
+                },
+                "counts": {kind: len(pool) for kind, pool in pools.items()},
+            }
+            if as_json:
+                print_json(summary)
+                return
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title=f"oncoline knowledge {kb.version} (effective {kb.effective})")
+            for col in ("file", "schema", "version", "effective"):
+                table.add_column(col)
+            for stem, h in kb.headers.items():
+                table.add_row(f"{stem}.yaml", h.schema_, h.version, h.effective.isoformat())
+            console = Console()
+            console.print(table)
+            console.print(", ".join(f"{n} {kind}(s)" for kind, n in summary["counts"].items()))  # type: ignore[attr-defined]
+            return
+        for kind, pool in pools.items():
+            if entry in pool:
+                item = pool[entry]
+                data = item.model_dump(mode="json", by_alias=True, exclude_defaults=True)  # type: ignore[attr-defined]
+                if as_json:
+                    print_json({"kind": kind, **data})
+                else:
+                    import yaml
+
+                    typer.echo(f"# {kind} {entry} (knowledge {kb.version})")
+                    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110).rstrip())
+                return
+        from oncoline.errors import InputError
+
+        raise InputError(f"no knowledge entry with id {entry!r}; run `oncoline kb show` for the counts by kind")

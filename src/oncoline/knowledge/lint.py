@@ -1,0 +1,156 @@
+"""``oncoline kb lint``: every problem of the knowledge files at once (house style S3).
+
+Errors (lint fails):
+
+- a file that is not YAML, lacks its header, or fails its schema (a statement without a citation included);
+- a dangling reference: citation, evidence, regimen;
+- an unknown drug or class, a duplicate id, files of different versions;
+- an overlapping rule pair that contradicts itself: two statements placing the same regimen for the same
+  population in different categories; two safety rules with the same condition on the same drug, one
+  contraindicating and one only cautioning; a statement whose population always meets a contraindication of
+  one of its regimen's fixed drugs (it could never be offered); a regimen holding a forbidden combination;
+- a statement citing an UNCONFIRMED source without saying so (a flag or ``guideline_status``).
+
+>>> [p for p in lint_knowledge() if p.severity == "error"]
+[]
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from oncoline.errors import KnowledgeBaseError
+from oncoline.knowledge.drugs import load_vocabulary
+from oncoline.knowledge.loader import read_files, reference_problems
+from oncoline.knowledge.schema import (
+    Condition,
+    FileHeader,
+    RegimenFile,
+    SafetyFile,
+    Slot,
+    SourceFile,
+    StatementFile,
+)
+
+__all__ = ["LintProblem", "lint_knowledge"]
+
+
+@dataclass(frozen=True)
+class LintProblem:
+    """One finding of ``kb lint``."""
+
+    severity: Literal["error", "warning"]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.message}"
+
+
+def _implies(general: Condition, specific: Condition) -> bool:
+    """True when every predicate of ``general`` appears, with the same value, in ``specific`` (syntactic)."""
+    if general.any_of or general.all_of or general.not_ is not None:
+        return general == specific
+    g, s = general.items(), specific.items()
+    return bool(g) and all(k in s and s[k] == v for k, v in g.items())
+
+
+def _contradictions(files: dict[str, FileHeader]) -> list[str]:
+    statements = files["statements"]
+    safety = files["safety"]
+    regimens = files["regimens"]
+    sources = files["sources"]
+    assert isinstance(statements, StatementFile) and isinstance(safety, SafetyFile)
+    assert isinstance(regimens, RegimenFile) and isinstance(sources, SourceFile)
+    vocab = load_vocabulary()
+    out: list[str] = []
+
+    def expand(tokens: tuple[str, ...]) -> set[str]:
+        result: set[str] = set()
+        for t in tokens:
+            if t in vocab.classes:
+                result.update(vocab.members(t))
+            elif vocab.lookup(t):
+                result.update(vocab.resolve(t))
+        return result
+
+    for a, b in itertools.combinations(statements.statements, 2):
+        if a.regimen == b.regimen and a.her2_scope == b.her2_scope and a.when == b.when and a.category != b.category:
+            out.append(
+                f"statements {a.id} and {b.id} place regimen {a.regimen!r} for the same population as "
+                f"{a.category} and {b.category}"
+            )
+    for r1, r2 in itertools.combinations(safety.rules, 2):
+        if r1.when == r2.when and r1.severity != r2.severity and expand(r1.drugs) & expand(r2.drugs):
+            shared = sorted(expand(r1.drugs) & expand(r2.drugs))
+            out.append(
+                f"safety rules {r1.id} ({r1.severity}) and {r2.id} ({r2.severity}) have the same condition for {shared}"
+            )
+    by_id = {r.id: r for r in regimens.regimens}
+    for s in statements.statements:
+        reg = by_id.get(s.regimen)
+        if reg is None:
+            continue
+        fixed = {d for d in reg.drugs if isinstance(d, str)}
+        for rule in safety.rules:
+            if rule.severity == "contraindicated" and _implies(rule.when, s.when):
+                hit = sorted(fixed & expand(rule.drugs))
+                if hit:
+                    out.append(
+                        f"statement {s.id} places {reg.id!r} for a population that safety rule {rule.id} always "
+                        f"excludes ({', '.join(hit)}): it can never be offered"
+                    )
+    for reg in regimens.regimens:
+        slots = [d.choices if isinstance(d, Slot) else (d,) for d in reg.drugs]
+        for fc in safety.forbidden_combinations:
+            groups = [expand((t,)) for t in fc.together]
+            for combo in itertools.product(*slots) if slots else ():
+                if all(g & set(combo) for g in groups):
+                    out.append(f"regimen {reg.id} can form the forbidden combination {fc.id} ({' + '.join(combo)})")
+                    break
+    unconfirmed = {src.id for src in sources.sources if src.status == "unconfirmed"}
+    for s in statements.statements:
+        cited = sorted(set(s.citations) & unconfirmed)
+        said = " ".join((*s.flags, s.guideline_status or "")).upper()
+        if cited and "UNCONFIRMED" not in said:
+            out.append(
+                f"statement {s.id} cites UNCONFIRMED source(s) {cited} but neither a flag nor guideline_status says so"
+            )
+    return out
+
+
+def _warnings(files: dict[str, FileHeader]) -> list[str]:
+    sources = files["sources"]
+    statements = files["statements"]
+    assert isinstance(sources, SourceFile) and isinstance(statements, StatementFile)
+    out: list[str] = []
+    cited = {c for s in statements.statements for c in s.citations}
+    for src in sources.sources:
+        if src.kind == "trial" and not (src.doi or src.pmid):
+            out.append(f"source {src.id}: trial without DOI/PMID ({src.note or 'identifier UNCONFIRMED'})")
+        if src.kind == "label" and src.approval_date is None and src.id in cited:
+            out.append(f"source {src.id}: label cited by statements without an approval date")
+    return out
+
+
+def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
+    """Check the knowledge files and return every finding (errors first).
+
+    Parameters
+    ----------
+    data_dir
+        Folder holding the six knowledge files; ``None`` = the packaged knowledge.
+
+    Returns
+    -------
+    list of LintProblem
+        Empty when clean; ``severity == "error"`` entries make ``oncoline kb lint`` exit 3.
+    """
+    try:
+        files = read_files(data_dir)
+    except KnowledgeBaseError as exc:
+        return [LintProblem("error", str(exc))]
+    errors = reference_problems(files, load_vocabulary()) + _contradictions(files)
+    return [LintProblem("error", m) for m in errors] + [LintProblem("warning", m) for m in _warnings(files)]

@@ -1,0 +1,262 @@
+"""Behaviour of the recommender beyond the shared cases: line/algorithm decisions, as-of answers, safety rules,
+bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from oncoline.engines.recommend import recommend
+from oncoline.errors import InputError
+from oncoline.knowledge.loader import load_knowledge
+from oncoline.model import Patient
+from oncoline.model.recommendation import Recommendation
+
+AS_OF = dt.date(2026, 10, 1)
+THP = ["pertuzumab", "trastuzumab", "docetaxel"]
+
+
+def patient(**extra: Any) -> Patient:
+    base: dict[str, Any] = {
+        "id": "T",
+        "age": 55,
+        "menopausal_status": "post",
+        "tumor": {"er_percent": 0, "pr_percent": 0, "her2": {"ihc": "3+"}},
+        "presentation": "de_novo",
+        "metastatic_diagnosis": "2024-01-10",
+        "sites": [{"site": "liver"}],
+        "conditions": {"lvef_percent": 60, "pregnant": False, "neuropathy_grade": 0},
+    }
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return Patient.model_validate(base)
+
+
+def run(p: Patient, as_of: dt.date = AS_OF) -> Recommendation:
+    return recommend(p, knowledge=load_knowledge(), as_of=as_of)
+
+
+def drug_sets(rec: Recommendation, category: str | None = None) -> list[frozenset[str]]:
+    return [frozenset(o.drugs) for o in rec.options if category is None or o.category == category]
+
+
+def excluded(rec: Recommendation) -> dict[str, str]:
+    return {e.regimen: e.reason_code for e in rec.excluded}
+
+
+def after_thp(**extra: Any) -> Patient:
+    history = [{"drugs": THP, "start": "2024-01-20", "end": "2025-06-01", "stopped": "progression"}]
+    return patient(history=history, **extra)
+
+
+# ------------------------------------------------------------------------------------------ as of
+def test_tdxd_pertuzumab_absent_before_its_approval_and_present_after() -> None:
+    before = run(patient(), as_of=dt.date(2025, 12, 14))
+    after = run(patient(), as_of=dt.date(2025, 12, 15))
+    tdxd_p = frozenset({"trastuzumab deruxtecan", "pertuzumab"})
+    assert tdxd_p not in drug_sets(before)
+    assert tdxd_p in drug_sets(after, "preferred")
+    assert any(t.rule == "S1L-TDXDP" and "not in effect" in t.effect for t in before.trace)
+    assert frozenset(THP) in drug_sets(before, "preferred")
+
+
+def test_tdxd_pertuzumab_carries_its_guideline_status_and_divergence() -> None:
+    option = next(o for o in run(patient()).options if o.regimen == "tdxd_p")
+    assert option.guideline_status and "UNCONFIRMED" in option.guideline_status
+    assert any("divergence" in f for f in option.flags)
+    assert {c.id for c in option.citations} >= {"LBL-ENHERTU", "DESTINY-Breast09"}
+    assert option.evidence and "40.7" in option.evidence[0]
+
+
+# ------------------------------------------------------------------------------------------ line decision
+def test_relapse_within_six_months_keeps_line_one_but_applies_second_line_algorithm() -> None:
+    p = patient(
+        presentation="recurrent",
+        early_therapy=[{"setting": "adjuvant", "drugs": ["trastuzumab", "pertuzumab"], "end": "2023-11-10"}],
+    )
+    rec = run(p)
+    assert rec.line == 1
+    assert rec.algorithm == "second_line"
+    assert "Rec 5.0" in rec.algorithm_rationale
+    assert drug_sets(rec, "preferred") == [frozenset({"trastuzumab deruxtecan"})]
+    assert frozenset(THP) not in drug_sets(rec)
+
+
+def test_relapse_between_six_and_twelve_months_shows_the_divergence() -> None:
+    p = patient(
+        presentation="recurrent",
+        early_therapy=[{"setting": "adjuvant", "drugs": ["trastuzumab"], "end": "2023-04-10"}],
+    )
+    rec = run(p)
+    assert (rec.line, rec.algorithm) == (1, "second_line")
+    by_regimen = {o.regimen: o for o in rec.options}
+    assert by_regimen["tdxd"].category == "preferred"
+    assert by_regimen["tdxd_p"].category == "other"
+    assert any("divergence" in f for f in by_regimen["tdxd_p"].flags)
+    assert by_regimen["thp"].category == "certain_circumstances"
+
+
+def test_relapse_after_twelve_months_is_first_line() -> None:
+    p = patient(
+        presentation="recurrent",
+        early_therapy=[{"setting": "adjuvant", "drugs": ["trastuzumab"], "end": "2021-01-10"}],
+    )
+    assert run(p).algorithm == "first_line"
+
+
+def test_line_stopped_for_toxicity_counts_and_its_drug_is_not_rechallenged() -> None:
+    history = [
+        {"drugs": ["trastuzumab emtansine"], "start": "2024-01-20", "end": "2024-06-01", "stopped": "toxicity",
+         "toxicity": {"event": "hepatotoxicity", "grade": 3}},
+    ]  # fmt: skip
+    rec = run(patient(history=history))
+    assert rec.line == 2
+    assert frozenset({"trastuzumab emtansine"}) not in drug_sets(rec)
+    assert excluded(rec)["tdm1"] == "stopped_for_toxicity"
+
+
+def test_maintenance_after_induction_de_escalates_within_the_same_line() -> None:
+    history = [{"drugs": THP, "start": "2026-04-01", "stopped": "ongoing"}]
+    rec = run(patient(history=history))
+    assert (rec.line, rec.algorithm) == (1, "maintenance")
+    assert drug_sets(rec, "preferred") == [frozenset({"pertuzumab", "trastuzumab"})]
+    assert not any(frozenset(THP) <= s for s in drug_sets(rec))
+
+
+def test_short_induction_is_continued() -> None:
+    history = [{"drugs": THP, "start": "2026-09-01", "stopped": "ongoing"}]
+    rec = run(patient(history=history))
+    assert (rec.line, rec.algorithm) == (1, "continue")
+    assert drug_sets(rec) == [frozenset(THP)]
+
+
+def test_brain_only_progression_continues_the_current_line_with_local_therapy() -> None:
+    history = [
+        {"drugs": THP, "start": "2024-01-20", "end": "2025-06-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2025-06-20", "stopped": "ongoing"},
+    ]
+    sites = [{"site": "liver"}, {"site": "brain", "status": "progressing", "lesions": 1, "largest_mm": 8}]
+    rec = run(patient(history=history, sites=sites))
+    assert (rec.line, rec.algorithm) == (2, "continue")
+    assert drug_sets(rec) == [frozenset({"trastuzumab deruxtecan"})]
+    assert "brain_local_therapy" in {a.code for a in rec.actions}
+
+
+def test_later_line_ordinal_and_brain_metastases_prefer_cns_active_options() -> None:
+    history = [
+        {"drugs": THP, "start": "2022-01-20", "end": "2023-06-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2023-06-20", "end": "2025-01-01", "stopped": "progression"},
+    ]
+    sites = [{"site": "lung"}, {"site": "brain", "status": "active", "lesions": 2, "largest_mm": 35}]
+    rec = run(patient(history=history, sites=sites))
+    assert (rec.line, rec.algorithm) == (3, "later_line")
+    assert frozenset({"tucatinib", "trastuzumab", "capecitabine"}) in drug_sets(rec, "preferred")
+    brain = next(a for a in rec.actions if a.code == "brain_local_therapy")
+    assert "local therapy FIRST" in brain.text  # 35 mm lesion: local therapy before systemic choice
+    nera = next(o for o in rec.options if o.regimen == "neratinib_cape")
+    assert any("TBCRC" in e for e in nera.evidence)
+
+
+def test_history_input_order_does_not_matter() -> None:
+    history = [
+        {"drugs": THP, "start": "2022-01-20", "end": "2023-06-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2023-06-20", "end": "2025-01-01", "stopped": "progression"},
+    ]
+    assert run(patient(history=history)) == run(patient(history=list(reversed(history))))
+
+
+# ------------------------------------------------------------------------------------------ safety
+def test_tucatinib_is_excluded_with_a_strong_cyp3a_inducer() -> None:
+    rec = run(after_thp(conditions={"medications": ["rifampin"]}))
+    assert excluded(rec)["ttc"] == "interaction"
+    assert not any("tucatinib" in s for s in drug_sets(rec))
+
+
+def test_grade_three_neuropathy_removes_taxanes_and_offers_a_taxane_free_first_line() -> None:
+    rec = run(patient(conditions={"neuropathy_grade": 3}))
+    assert excluded(rec)["thp"] == "contraindicated_neuropathy"
+    assert frozenset({"trastuzumab deruxtecan", "pertuzumab"}) in drug_sets(rec, "preferred")
+    assert frozenset({"pertuzumab", "trastuzumab", "vinorelbine"}) in drug_sets(rec)
+    assert not any(s & {"docetaxel", "paclitaxel", "nab-paclitaxel"} for s in drug_sets(rec))
+
+
+def test_premenopausal_aromatase_inhibitor_carries_ovarian_suppression() -> None:
+    p = patient(menopausal_status="pre", tumor={"er_percent": 80, "pr_percent": 10, "her2": {"ihc": "3+"}})
+    hp_et = next(o for o in run(p).options if o.regimen == "hp_et")
+    assert "goserelin" in hp_et.drugs and "letrozole" in hp_et.drugs
+    assert any("ovarian function suppression" in n for n in hp_et.notes)
+
+
+def test_progression_on_an_aromatase_inhibitor_crosses_to_the_other_nonsteroidal_ai() -> None:
+    p = patient(
+        tumor={"er_percent": 90, "her2": {"ihc": "1+"}},
+        history=[{"drugs": ["letrozole", "palbociclib"], "start": "2024-01-20", "end": "2025-01-01",
+                  "stopped": "progression"}],
+    )  # fmt: skip
+    et = next(o for o in run(p).options if o.regimen == "et_mono")
+    assert not set(et.drugs) & {"letrozole", "anastrozole"}
+
+
+def test_patient_declining_chemotherapy_gets_no_cytotoxic_and_hr_positive_gets_hp_et_preferred() -> None:
+    p = patient(tumor={"er_percent": 80, "her2": {"ihc": "3+"}}, preferences={"declines_chemotherapy": True})
+    rec = run(p)
+    assert excluded(rec)["thp"] == "patient_declines"
+    assert frozenset({"pertuzumab", "trastuzumab", "letrozole"}) in drug_sets(rec, "preferred")
+
+
+def test_capecitabine_contraindicated_with_severe_renal_impairment() -> None:
+    history = [
+        {"drugs": THP, "start": "2022-01-20", "end": "2023-06-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2023-06-20", "end": "2025-01-01", "stopped": "progression"},
+    ]
+    rec = run(patient(history=history, conditions={"crcl_ml_min": 25}))
+    assert not any("capecitabine" in s for s in drug_sets(rec))
+    assert excluded(rec)["ttc"] == "contraindicated_renal"
+
+
+def test_missing_lvef_is_warned_when_her2_antibodies_are_offered() -> None:
+    p = Patient.model_validate(
+        {"tumor": {"er_percent": 0, "her2": {"ihc": "3+"}}, "metastatic_diagnosis": "2026-01-05"}
+    )
+    rec = run(p)
+    assert any("LVEF not recorded" in w for w in rec.warnings)
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def test_metastatic_diagnosis_after_as_of_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match="metastatic_diagnosis"):
+        run(patient(metastatic_diagnosis="2027-01-01"))
+
+
+def test_history_after_as_of_is_ignored_and_counted() -> None:
+    late = [{"drugs": ["trastuzumab deruxtecan"], "start": "2026-12-01", "end": "2027-01-01", "stopped": "progression"}]
+    rec = run(patient(history=late))
+    assert rec.line == 1
+    assert any("after as_of" in w and "1 history line" in w for w in rec.warnings)
+
+
+def test_lines_are_derived_from_raw_exposures_and_the_answer_says_so() -> None:
+    exposures = [
+        {"drug": "Phesgo", "start": "2024-01-20"},
+        {"drug": "docetaxel", "start": "2024-01-20"},
+        {"drug": "Phesgo", "start": "2024-04-20", "end": "2025-05-01", "stopped": "progression"},
+        {"drug": "Enhertu", "start": "2025-06-01", "end": "2026-08-01", "stopped": "progression"},
+    ]
+    rec = run(patient(exposures=exposures))
+    assert rec.line == 3
+    assert any("lines derived from 4 raw exposures" in w for w in rec.warnings)
+    assert any(t.rule == "derive_lines" for t in rec.trace)
+
+
+def test_every_answer_has_a_clinical_trial_action_and_kb_version() -> None:
+    rec = run(patient())
+    assert "clinical_trial" in {a.code for a in rec.actions}
+    assert rec.kb_version == load_knowledge().version
+    contract = rec.to_contract()
+    for key in ("line", "options", "excluded", "actions", "missing", "kb_version"):
+        assert key in contract
