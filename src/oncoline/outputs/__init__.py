@@ -1,0 +1,1 @@
+"""Outputs: human views, reports, cards — what people and systems read."""

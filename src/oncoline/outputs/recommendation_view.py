@@ -1,0 +1,180 @@
+"""A readable view of a :class:`~oncoline.model.recommendation.Recommendation` for a tumour board (Rich).
+
+Layout: decision point (HER2/HR, line and why) → facts still needed → options grouped by category, each with its
+evidence one-liner, why it applies, review flags and numbered sources → regimens withheld and why → site and
+safety actions → monitoring → warnings → the numbered source list → knowledge version and disclaimer.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from oncoline.model.recommendation import Category, Citation, Recommendation
+
+__all__ = ["build_view", "render_recommendation"]
+
+_CATEGORY_TITLE = {
+    Category.PREFERRED: ("Preferred", "bold green"),
+    Category.OTHER: ("Other recommended", "bold cyan"),
+    Category.CERTAIN_CIRCUMSTANCES: ("Useful in certain circumstances", "bold magenta"),
+}
+_ACTION_TITLE = {
+    "clinical_trial": "Clinical trial",
+    "brain_local_therapy": "Brain: local therapy",
+    "bone_modifying_agent": "Bone-modifying agent",
+    "defer_bone_modifying_agent": "Bone (pregnancy)",
+    "palliative_radiotherapy": "Palliative radiotherapy",
+    "liver_local_therapy": "Liver: local therapy",
+    "pruritus_management": "Cholestasis / pruritus",
+    "cardiac_monitoring": "Cardiac",
+    "ild_monitoring": "ILD vigilance",
+    "biopsy_metastasis": "Biopsy",
+    "palliative_surgery": "Primary tumour",
+    "multidisciplinary_review": "MDT",
+    "best_supportive_care": "Supportive care",
+}
+_ALGORITHM_TITLE = {
+    "first_line": "first-line algorithm",
+    "maintenance": "maintenance within the current line",
+    "continue": "continue the current line",
+    "second_line": "second-line algorithm",
+    "later_line": "third line and beyond",
+}
+
+
+class _Refs:
+    """Numbers citations in order of first use."""
+
+    def __init__(self) -> None:
+        self.order: dict[str, Citation] = {}
+
+    def mark(self, citations: tuple[Citation, ...]) -> str:
+        nums = []
+        for c in citations:
+            if c.id not in self.order:
+                self.order[c.id] = c
+            nums.append(list(self.order).index(c.id) + 1)
+        return "[" + ",".join(str(n) for n in sorted(set(nums))) + "]" if nums else ""
+
+
+def _header(rec: Recommendation) -> RenderableType:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("Patient", Text(rec.patient_id))
+    grid.add_row("Decision date", Text(f"{rec.as_of} (knowledge {rec.kb_version})"))
+    grid.add_row("Tumour", Text(f"{rec.her2_category} (HER2 {rec.her2_status}); hormone receptors {rec.hr_status}"))
+    grid.add_row("Line", Text(f"{rec.line} — {_ALGORITHM_TITLE.get(rec.algorithm.value, rec.algorithm.value)}"))
+    grid.add_row("Why this line", Text(rec.line_rationale))
+    if rec.algorithm_rationale:
+        grid.add_row("Algorithm", Text(rec.algorithm_rationale))
+    return Panel(grid, title="[bold]oncoline — systemic options and actions[/]", border_style="blue")
+
+
+def build_view(rec: Recommendation) -> RenderableType:
+    """The whole view as one Rich renderable (used by :func:`render_recommendation` and golden tests)."""
+    refs = _Refs()
+    parts: list[RenderableType] = [_header(rec)]
+
+    if rec.missing:
+        body = Group(*(Text(f"• {m.text}  ({m.code})") for m in rec.missing))
+        parts.append(Panel(body, title="[bold]Needed before deciding[/]", border_style="red"))
+
+    n = 0
+    for category in Category:
+        group = [o for o in rec.options if o.category == category]
+        if not group:
+            continue
+        title, style = _CATEGORY_TITLE[category]
+        parts.append(Rule(Text(title, style=style), align="left", style=style.split()[-1]))
+        for o in group:
+            n += 1
+            head = Text(f"{n}. ", style="bold")
+            head.append(o.name, style="bold")
+            head.append(f"  —  {' + '.join(o.drugs)}  ")
+            head.append(refs.mark(o.citations), style="dim")
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(no_wrap=True, style="dim", width=9)
+            grid.add_column()
+            for ev in o.evidence:
+                grid.add_row("Evidence", Text(ev, style="green"))
+            if o.rationale:
+                grid.add_row("Why", Text(o.rationale))
+            if o.guideline_status:
+                grid.add_row(Text("⚠ Status", style="yellow"), Text(o.guideline_status, style="yellow"))
+            for f in o.flags:
+                grid.add_row(Text("⚠ Flag", style="yellow"), Text(f, style="yellow"))
+            for note in o.notes:
+                grid.add_row("Note", Text(note, style="dim"))
+            parts.append(Padding(Group(head, Padding(grid, (0, 0, 0, 3))), (0, 0, 1, 1)))
+    if not rec.options:
+        parts.append(Text("No systemic option is proposed at this decision point — see the facts needed above.",
+                          style="bold red"))  # fmt: skip
+
+    if rec.excluded:
+        table = Table(title="Withheld for this patient", title_justify="left", show_lines=False, expand=True)
+        table.add_column("Regimen", ratio=2)
+        table.add_column("Reason", ratio=5)
+        table.add_column("Src", ratio=1, style="dim")
+        for e in rec.excluded:
+            reason = Text(e.reason)
+            if e.also:
+                reason.append(f"  (also: {'; '.join(e.also)})", style="dim")
+            table.add_row(Text(f"{e.name}\n{' + '.join(e.drugs)}"), reason, refs.mark(e.citations))
+        parts.append(table)
+
+    if rec.actions:
+        parts.append(Rule(Text("Actions", style="bold"), align="left"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True, style="bold")
+        grid.add_column()
+        for a in rec.actions:
+            text = Text(a.text)
+            text.append(f" {refs.mark(a.citations)}", style="dim")
+            grid.add_row(f"• {_ACTION_TITLE.get(a.code, a.code)}", text)
+        parts.append(Padding(grid, (0, 0, 0, 1)))
+
+    if rec.monitoring:
+        parts.append(Rule(Text("Safety monitoring for the options above", style="bold"), align="left"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", max_width=28)
+        grid.add_column()
+        for m in rec.monitoring:
+            text = Text(m.text)
+            text.append(f" {refs.mark(m.citations)}", style="dim")
+            grid.add_row(f"• {', '.join(m.drugs)}", text)
+        parts.append(Padding(grid, (0, 0, 0, 1)))
+
+    if rec.warnings:
+        body = Group(*(Text(f"• {w}") for w in rec.warnings))
+        parts.append(Panel(body, title=f"[bold]Warnings ({len(rec.warnings)})[/]", border_style="yellow"))
+
+    sources = Table.grid(padding=(0, 1))
+    sources.add_column(justify="right", style="dim", no_wrap=True)
+    sources.add_column()
+    for i, c in enumerate(refs.order.values(), start=1):
+        text = Text(c.short, style="bold")
+        ident = f" doi:{c.doi}" if c.doi else (f" PMID {c.pmid}" if c.pmid else (f" {c.url}" if c.url else ""))
+        text.append(f" — {c.title}{ident}")
+        if c.date:
+            text.append(f" ({c.date})", style="dim")
+        if c.status != "verified":
+            text.append(f"  [{c.status.upper()}]", style="yellow")
+        sources.add_row(f"[{i}]", text)
+    parts.append(Rule(Text("Sources", style="bold"), align="left"))
+    parts.append(sources)
+    parts.append(Text(f"\nKnowledge {rec.kb_version} · as of {rec.as_of} · {rec.disclaimer}", style="dim italic"))
+    return Group(*parts)
+
+
+def render_recommendation(rec: Recommendation, /, *, console: Console | None = None) -> None:
+    """Print the view to ``console`` (default: stdout, at most 120 columns wide)."""
+    out = console or Console()
+    if console is None and out.width > 120:
+        out = Console(width=120)
+    out.print(build_view(rec))
