@@ -1,0 +1,258 @@
+"""Benchmark of ``oncoline recommend`` (issue #2, item 9): the engine per patient and the CLI cold start.
+
+Targets on the 2-core reference machine: the engine alone ≤ 5 ms per patient once the knowledge is loaded
+(1,000 generated patients), and ``oncoline recommend FILE`` < 1 s from a cold start.
+
+Every time is reported beside a baseline measured in the same run, so results compare across machines:
+
+- engine: per-patient time vs. one Patient validation (the unavoidable input cost) and vs. loading the knowledge;
+- CLI: ``oncoline recommend FILE --json`` vs. ``python -c pass`` (interpreter start) and vs. ``python -c
+  "load_knowledge()"`` (imports + knowledge loading without the engine or the CLI).
+
+Run: ``python benchmarks/bench_recommend.py [--patients 1000] [--cli-runs 7] [--seed 7] [--json]``.
+
+The patient generator draws realistic decision points from a seeded :class:`random.Random`: HER2 results in the
+proportions of a HER2-positive clinic with HER2-low/ultralow and incomplete work-ups mixed in, 0-4 earlier
+metastatic lines drawn in guideline order with progression/toxicity stops, ongoing induction (maintenance
+decisions), brain metastases of each status, safety conditions (LVEF, heart failure, pregnancy, neuropathy,
+ILD, renal and hepatic function, interacting drugs) and (neo)adjuvant HER2 therapy with relapse intervals from
+weeks to years.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+AS_OF = dt.date(2026, 10, 1)
+SEQUENCE = [
+    ["pertuzumab", "trastuzumab", "docetaxel"],
+    ["trastuzumab deruxtecan"],
+    ["tucatinib", "trastuzumab", "capecitabine"],
+    ["trastuzumab emtansine"],
+    ["neratinib", "capecitabine"],
+    ["lapatinib", "capecitabine"],
+    ["trastuzumab", "vinorelbine"],
+]
+HER2_RESULTS: list[tuple[float, dict[str, Any]]] = [
+    (0.55, {"ihc": "3+"}),
+    (0.10, {"ihc": "2+", "ish_ratio": 2.6, "her2_copies": 6.3}),
+    (0.05, {"status": "positive"}),
+    (0.10, {"ihc": "1+"}),
+    (0.05, {"ihc": "ultralow"}),
+    (0.05, {"ihc": "2+"}),
+    (0.05, {}),
+    (0.05, {"ihc": "0"}),
+]
+
+
+def _pick(rng: random.Random, weighted: list[tuple[float, Any]]) -> Any:
+    return rng.choices([v for _, v in weighted], weights=[w for w, _ in weighted])[0]
+
+
+def generate_patient(rng: random.Random, i: int) -> dict[str, Any]:
+    """One realistic patient block (FORMAT.md ``patient``) at a decision point before ``AS_OF``."""
+    n_lines = rng.choices([0, 1, 2, 3, 4], weights=[35, 25, 20, 12, 8])[0]
+    her2 = dict(_pick(rng, HER2_RESULTS))
+    hr_pos = rng.random() < 0.5
+    diagnosis = AS_OF - dt.timedelta(days=rng.randint(30, 365 * 6))
+    start = diagnosis + dt.timedelta(days=7)
+    history: list[dict[str, Any]] = []
+    her2_negative = her2.get("ihc") in ("1+", "ultralow", "0")
+    sequence = (
+        [["letrozole", "ribociclib"], ["fulvestrant"], ["capecitabine"], ["eribulin"]] if her2_negative else SEQUENCE
+    )
+    for n in range(n_lines):
+        remaining = (AS_OF - start).days
+        if remaining < 60:
+            break
+        length = rng.randint(60, max(61, min(remaining - 30, 700)))
+        end = start + dt.timedelta(days=length)
+        last = n == n_lines - 1
+        stopped = rng.choices(["progression", "toxicity", "ongoing"], weights=[75, 15, 10 if last else 0])[0]
+        entry: dict[str, Any] = {"line": n + 1, "drugs": list(sequence[n % len(sequence)]), "start": start.isoformat()}
+        entry["stopped"] = stopped
+        if stopped != "ongoing":
+            entry["end"] = end.isoformat()
+        if stopped == "toxicity":
+            entry["toxicity"] = rng.choice(
+                [{"event": "interstitial lung disease", "grade": 2}, {"event": "diarrhoea", "grade": 3}]
+            )
+        history.append(entry)
+        start = end + dt.timedelta(days=rng.randint(7, 40))
+    sites = [
+        {"site": s} for s in rng.sample(["liver", "lung", "bone", "lymph_node", "pleura", "skin"], rng.randint(1, 3))
+    ]
+    if rng.random() < 0.25:
+        sites.append(
+            {
+                "site": "brain",
+                "status": rng.choice(["stable", "active", "progressing"]),
+                "lesions": rng.randint(1, 6),
+                "largest_mm": rng.choice([6, 12, 25, 38]),
+                "symptomatic": rng.random() < 0.3,
+            }
+        )
+    early: list[dict[str, Any]] = []
+    if rng.random() < 0.4 and not history:
+        end = diagnosis - dt.timedelta(days=rng.randint(20, 2000))
+        early.append({"setting": "adjuvant", "drugs": ["trastuzumab", "pertuzumab"], "end": end.isoformat()})
+    return {
+        "id": f"B{i:05d}",
+        "age": rng.randint(30, 85),
+        "sex": "female",
+        "ecog": rng.choices([0, 1, 2, 3], weights=[40, 40, 15, 5])[0],
+        "menopausal_status": rng.choice(["pre", "post", "post"]),
+        "tumor": {"er_percent": rng.choice([60, 90]) if hr_pos else 0, "pr_percent": 10 if hr_pos else 0, "her2": her2},
+        "presentation": "recurrent" if early else "de_novo",
+        "early_therapy": early,
+        "metastatic_diagnosis": diagnosis.isoformat(),
+        "sites": sites,
+        "history": history,
+        "conditions": {
+            "lvef_percent": rng.choice([None, 35, 48, 58, 62, 66]),
+            "heart_failure_nyha": rng.choices([0, 1, 3], weights=[90, 7, 3])[0],
+            "pregnant": rng.random() < 0.02,
+            "neuropathy_grade": rng.choices([0, 1, 2, 3], weights=[60, 25, 10, 5])[0],
+            "crcl_ml_min": rng.choice([25, 55, 90, None]),
+            "bilirubin_x_uln": rng.choice([0.8, 1.0, 1.8, None]),
+            "medications": rng.choice([[], [], ["omeprazole"], ["rifampicin"], ["warfarin"]]),
+        },
+        "preferences": {"declines_chemotherapy": rng.random() < 0.05},
+    }
+
+
+def _cold(argv: list[str], runs: int) -> float:
+    """Median wall time (s) of ``runs`` fresh processes."""
+    times: list[float] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{argv} failed: {proc.stderr[-400:]}")
+    return statistics.median(times)
+
+
+def bench_engine(n: int, seed: int) -> dict[str, float]:
+    """Per-patient engine time over ``n`` generated patients (knowledge loaded once, not timed)."""
+    from oncoline.engines.recommend import recommend
+    from oncoline.knowledge.loader import load_knowledge
+    from oncoline.model import Patient
+
+    t0 = time.perf_counter()
+    kb = load_knowledge()
+    load_s = time.perf_counter() - t0
+    rng = random.Random(seed)
+    docs = [generate_patient(rng, i) for i in range(n)]
+    t0 = time.perf_counter()
+    patients = [Patient.model_validate(d) for d in docs]
+    validate_s = time.perf_counter() - t0
+    for p in patients[:20]:  # warm the per-condition compile cache
+        recommend(p, knowledge=kb, as_of=AS_OF)
+    per: list[float] = []
+    n_options = 0
+    for p in patients:
+        t = time.perf_counter()
+        rec = recommend(p, knowledge=kb, as_of=AS_OF)
+        per.append(time.perf_counter() - t)
+        n_options += len(rec.options)
+    per_ms = [x * 1000 for x in per]
+    return {
+        "patients": n,
+        "kb_load_ms": load_s * 1000,
+        "validate_ms_per_patient": validate_s * 1000 / n,
+        "engine_ms_mean": statistics.fmean(per_ms),
+        "engine_ms_median": statistics.median(per_ms),
+        "engine_ms_p95": sorted(per_ms)[int(0.95 * n) - 1],
+        "engine_ms_max": max(per_ms),
+        "options_per_patient": n_options / n,
+    }
+
+
+def bench_cli(runs: int, case: Path) -> dict[str, float]:
+    """Cold-start wall times of the CLI and its baselines (median of ``runs``)."""
+    exe = Path(sys.executable)
+    oncoline = exe.with_name("oncoline")
+    baseline = _cold([str(exe), "-c", "pass"], runs)
+    loading = _cold([str(exe), "-c", "from oncoline.knowledge.loader import load_knowledge; load_knowledge()"], runs)
+    cli = _cold([str(oncoline), "recommend", str(case), "--json"], runs)
+    human = _cold([str(oncoline), "recommend", str(case)], runs)
+    return {
+        "python_pass_s": baseline,
+        "import_and_load_knowledge_s": loading,
+        "cli_json_s": cli,
+        "cli_human_s": human,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--patients", type=int, default=1000)
+    ap.add_argument("--cli-runs", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+
+    engine = bench_engine(args.patients, args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        case = Path(tmp) / "patient.yaml"
+        rng = random.Random(args.seed)
+        doc = next(d for d in (generate_patient(rng, i) for i in range(1000)) if len(d["history"]) >= 2)
+        case.write_text(yaml.safe_dump({**doc, "as_of": AS_OF.isoformat()}, sort_keys=False), encoding="utf-8")
+        cli = bench_cli(args.cli_runs, case)
+    result = {
+        "engine": engine,
+        "cli": cli,
+        "ratios": {
+            "engine_vs_patient_validation": engine["engine_ms_mean"] / engine["validate_ms_per_patient"],
+            "engine_per_patient_vs_kb_load": engine["engine_ms_mean"] / engine["kb_load_ms"],
+            "cli_vs_python_start": cli["cli_json_s"] / cli["python_pass_s"],
+            "cli_vs_import_and_load_knowledge": cli["cli_json_s"] / cli["import_and_load_knowledge_s"],
+        },
+        "targets": {
+            "engine_ms_per_patient_le_5": engine["engine_ms_mean"] <= 5.0,
+            "cli_cold_start_lt_1s": cli["cli_json_s"] < 1.0,
+        },
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    e, c, r = engine, cli, result["ratios"]
+    print(f"engine, {e['patients']:.0f} generated patients (knowledge loaded once in {e['kb_load_ms']:.0f} ms)")
+    print(
+        f"  per patient: mean {e['engine_ms_mean']:.2f} ms, median {e['engine_ms_median']:.2f} ms, "
+        f"p95 {e['engine_ms_p95']:.2f} ms, max {e['engine_ms_max']:.2f} ms "
+        f"({e['options_per_patient']:.1f} options/patient)   target ≤ 5 ms"
+    )
+    print(
+        f"  = {r['engine_vs_patient_validation']:.1f}× one Patient validation "
+        f"({e['validate_ms_per_patient']:.2f} ms); {r['engine_per_patient_vs_kb_load']:.3f}× loading the knowledge"
+    )
+    print(f"CLI cold start (median of {args.cli_runs})")
+    print(f"  python -c pass                        {c['python_pass_s'] * 1000:7.0f} ms   (baseline)")
+    print(f"  import + load_knowledge()             {c['import_and_load_knowledge_s'] * 1000:7.0f} ms")
+    print(
+        f"  oncoline recommend FILE --json        {c['cli_json_s'] * 1000:7.0f} ms   "
+        f"= {r['cli_vs_python_start']:.1f}× python start, {r['cli_vs_import_and_load_knowledge']:.2f}× "
+        "import+load   target < 1000 ms"
+    )
+    print(f"  oncoline recommend FILE (Rich view)   {c['cli_human_s'] * 1000:7.0f} ms")
+    ok = all(result["targets"].values())
+    print("targets met" if ok else f"TARGETS MISSED: {result['targets']}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
