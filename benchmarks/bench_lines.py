@@ -1,0 +1,280 @@
+"""Line-of-therapy benchmark: rows per second and peak memory of each engine, next to two yardsticks.
+
+For each cohort size the generator (:mod:`benchmarks.generate`) writes Parquet once (cached under
+``--data-dir``); then every measurement runs in a fresh process that reads the Parquet files into memory and
+times only the engine call, so peak memory (``ru_maxrss``) belongs to that engine alone (input included).
+
+Measured, in the same run:
+
+- ``sort floor``: DuckDB sorting the same exposures table by person and start date into Arrow — the
+  practical floor for any engine that must look at each person's rows in date order;
+- ``duckdb``: :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort` (the default engine);
+- ``spark``: :func:`oncoline.engines.lines.spark_engine.derive_lines_cohort` in local mode (JVM start not
+  timed; its output is checked equal to the DuckDB engine's in the same process);
+- ``reference``: the pure-Python oracle (up to ``--reference-max`` rows);
+- ``pandas``: a per-patient ``groupby().apply`` written the way analysts write it (same rules, Python loop
+  per day); measured up to ``--pandas-max`` rows and extrapolated linearly beyond (its cost per row is
+  flat, as the table shows).
+
+Run: ``python -m benchmarks lines`` (short default: 1e5,1e6 rows; pandas measured at 1e5) or
+``--rows 1e5,1e6,1e7 --pandas-max 1e6`` (about ten minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "pandas_lines"]
+
+AS_OF = dt.date(2030, 1, 1)
+DEFAULT_DATA = Path(os.environ.get("ONCOLINE_BENCH_DATA", "/tmp/oncoline-bench"))
+
+
+# ------------------------------------------------------------------------------------------ pandas baseline
+def pandas_lines(exposures: Any, index: Any, as_of: dt.date) -> Any:
+    """Lines of therapy the way an analyst writes them in pandas: map names, filter, groupby-apply a loop.
+
+    Parameters
+    ----------
+    exposures, index
+        pandas DataFrames with the generator's columns.
+    as_of
+        Data cut-off.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per person and line (person_id, line, drugs, start, end).
+    """
+    import pandas as pd
+
+    from oncoline.engines.lines.params import load_line_params
+    from oncoline.knowledge.drugs import DrugRole, load_vocabulary
+
+    params = load_line_params()
+    vocab = load_vocabulary()
+    names: dict[str, tuple[str, ...]] = {}
+    for raw in exposures["drug"].dropna().unique():
+        found = vocab.lookup(raw) or ()
+        names[raw] = tuple(c for c in found if vocab.drug(c).role is DrugRole.ANTICANCER)
+    base = {d.name for d in vocab.drugs if any(d.in_class(c) for c in params.maintenance_base_classes)}
+    addition = {
+        d.name
+        for d in vocab.drugs
+        if d.name in params.maintenance_addition_drugs
+        or any(d.in_class(c) for c in params.maintenance_addition_classes)
+    }
+    taxanes = set(vocab.members("taxane"))
+
+    df = exposures.copy()
+    df["drug"] = df["drug"].map(names)
+    df = df[df["drug"].map(bool, na_action="ignore").fillna(False).astype(bool)].explode("drug")
+    df["end_date"] = df["end_date"].fillna(df["start_date"])
+    df = df.merge(index, on="person_id")
+    cut = pd.Timestamp(as_of)
+    df["start_date"] = pd.to_datetime(df["start_date"])
+    df["end_date"] = pd.to_datetime(df["end_date"]).clip(upper=cut)
+    lookback = pd.to_datetime(df["metastatic_diagnosis"]) - pd.Timedelta(days=params.index_lookback_days)
+    df = df[(df["start_date"] <= cut) & (df["start_date"] >= lookback)]
+
+    def per_patient(g: Any) -> Any:
+        g = g.sort_values("start_date")
+        out: list[dict[str, Any]] = []
+        cur: dict[str, Any] | None = None
+        for day, batch in g.groupby("start_date"):
+            drugs = set(batch["drug"])
+            new = cur is None
+            if cur is not None:
+                if (day - cur["last_end"]).days > params.gap_days:
+                    new = True
+                elif (day - cur["start"]).days > params.regimen_window_days and not drugs <= cur["drugs"]:
+                    ok_base = cur["last_base"] is not None and (
+                        (day - cur["last_base"]).days <= params.maintenance_ongoing_days
+                    )
+                    for d in drugs - cur["drugs"]:
+                        if not ((d in taxanes and cur["drugs"] & taxanes) or (d in addition and ok_base)):
+                            new = True
+            if new:
+                cur = {"line": len(out) + 1, "start": day, "end": day, "drugs": set(), "last_end": day,
+                       "last_base": None}  # fmt: skip
+                out.append(cur)
+            assert cur is not None
+            cur["drugs"] |= drugs
+            end = batch["end_date"].max()
+            cur["last_end"] = max(cur["last_end"], end)
+            cur["end"] = cur["last_end"]
+            b = batch[batch["drug"].isin(base)]
+            if len(b):
+                be = b["end_date"].max()
+                cur["last_base"] = be if cur["last_base"] is None else max(cur["last_base"], be)
+        return pd.DataFrame(
+            [{"line": c["line"], "drugs": sorted(c["drugs"]), "start": c["start"], "end": c["end"]} for c in out]
+        )
+
+    return df.groupby("person_id").apply(per_patient, include_groups=False)
+
+
+# ------------------------------------------------------------------------------------------ measurements
+def _load(directory: Path) -> tuple[Any, Any]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(directory / "exposures.parquet"), pq.read_table(directory / "index.parquet")
+
+
+def _measure(kind: str, directory: str, queue: Any) -> None:
+    """Child process: load the cohort, time one engine, report seconds, peak RSS and checks."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    exposures, index = _load(Path(directory))
+    from oncoline.engines.lines.params import load_line_params
+
+    params = load_line_params()
+    extra: dict[str, Any] = {}
+    if kind == "floor":
+        import duckdb
+
+        con = duckdb.connect()
+        con.register("exposures", exposures)
+        t0 = time.perf_counter()
+        con.execute("SELECT * FROM exposures ORDER BY person_id, start_date").to_arrow_table()
+        seconds = time.perf_counter() - t0
+    elif kind == "duckdb":
+        from oncoline.engines.lines import duckdb_engine
+
+        duckdb_engine.derive_lines_cohort(exposures.slice(0, 1000), index, params=params, as_of=AS_OF)  # JIT warm
+        t0 = time.perf_counter()
+        res = duckdb_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF)
+        seconds = time.perf_counter() - t0
+        extra["lines"] = res.lines.num_rows
+    elif kind == "spark":
+        from oncoline.engines.lines import duckdb_engine, spark_engine
+
+        spark = spark_engine.local_session()
+        spark_engine.derive_lines_cohort(exposures.slice(0, 1000), index, params=params, as_of=AS_OF, spark=spark)
+        t0 = time.perf_counter()
+        res = spark_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF, spark=spark)
+        seconds = time.perf_counter() - t0
+        other = duckdb_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF)
+        extra["identical_to_duckdb"] = bool(
+            res.lines.equals(other.lines) and res.assignments.equals(other.assignments) and res.report == other.report
+        )
+        spark.stop()
+    elif kind == "reference":
+        from oncoline.engines.lines.reference import derive_lines_reference_cohort
+
+        t0 = time.perf_counter()
+        derive_lines_reference_cohort(exposures, index, params=params, as_of=AS_OF)
+        seconds = time.perf_counter() - t0
+    elif kind == "pandas":
+        exp_df, idx_df = exposures.to_pandas(), index.to_pandas()
+        t0 = time.perf_counter()
+        pandas_lines(exp_df, idx_df, AS_OF)
+        seconds = time.perf_counter() - t0
+    else:  # pragma: no cover - argparse restricts the choices
+        raise ValueError(kind)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"seconds": seconds, "peak_mb": peak_mb, **extra})
+
+
+def _run_child(kind: str, directory: Path) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_measure, args=(kind, str(directory), queue))
+    proc.start()
+    result: dict[str, Any] = queue.get()
+    proc.join()
+    return result
+
+
+def _cohort_dir(n_rows: int, data_dir: Path) -> Path:
+    from benchmarks.generate import generate_cohort, write_cohort
+
+    directory = data_dir / f"rows-{n_rows}"
+    if not (directory / "exposures.parquet").exists():
+        t0 = time.perf_counter()
+        cohort = generate_cohort(n_rows)
+        write_cohort(cohort, directory)
+        print(f"generated {cohort.n_rows:,} rows in {time.perf_counter() - t0:.1f} s → {directory}", file=sys.stderr)
+    return directory
+
+
+def _n_rows(directory: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(directory / "exposures.parquet").metadata.num_rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of ``python -m benchmarks lines``; prints a Markdown table (and JSON with ``--json``)."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks lines", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", default="1e5,1e6", help="comma-separated cohort sizes (default 1e5,1e6)")
+    ap.add_argument("--engines", default="floor,duckdb,spark,reference,pandas")
+    ap.add_argument("--pandas-max", type=float, default=1e5, help="largest size the pandas baseline runs at")
+    ap.add_argument("--reference-max", type=float, default=1e6, help="largest size the reference runs at")
+    ap.add_argument("--spark-max", type=float, default=1e7, help="largest size Spark runs at")
+    ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    sizes = [int(float(x)) for x in args.rows.split(",") if x.strip()]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    limits = {"pandas": args.pandas_max, "reference": args.reference_max, "spark": args.spark_max}
+    results: list[dict[str, Any]] = []
+    pandas_rate: float | None = None
+    for size in sizes:
+        directory = _cohort_dir(size, args.data_dir)
+        rows = _n_rows(directory)
+        measured: dict[str, dict[str, Any]] = {}
+        for kind in engines:
+            if size > limits.get(kind, float("inf")):
+                continue
+            measured[kind] = _run_child(kind, directory)
+            print(f"{rows:>12,} rows  {kind:<9} {measured[kind]['seconds']:8.2f} s", file=sys.stderr)
+        if "pandas" in measured:
+            pandas_rate = rows / measured["pandas"]["seconds"]
+        floor = measured.get("floor", {}).get("seconds")
+        for kind, m in measured.items():
+            results.append({"rows": rows, "engine": kind, **m})
+        if "pandas" not in measured and pandas_rate and "pandas" in engines:
+            results.append({"rows": rows, "engine": "pandas", "seconds": rows / pandas_rate, "extrapolated": True})
+        for r in results:
+            if r["rows"] == rows and floor:
+                r["x_floor"] = r["seconds"] / floor
+        pandas_s = next((r["seconds"] for r in results if r["rows"] == rows and r["engine"] == "pandas"), None)
+        for r in results:
+            if r["rows"] == rows and pandas_s:
+                r["pandas_over_this"] = pandas_s / r["seconds"]
+    print(_markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def _markdown(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| rows | engine | seconds | rows/s | peak RSS MB | × sort floor | pandas ÷ engine | note |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        note = "extrapolated (linear)" if r.get("extrapolated") else ""
+        if "identical_to_duckdb" in r:
+            note = "output identical to duckdb" if r["identical_to_duckdb"] else "OUTPUT DIFFERS"
+        lines.append(
+            f"| {r['rows']:,} | {r['engine']} | {r['seconds']:.2f} | {r['rows'] / r['seconds']:,.0f} | "
+            f"{r.get('peak_mb', float('nan')):,.0f} | {r.get('x_floor', float('nan')):.2f} | "
+            f"{r.get('pandas_over_this', float('nan')):,.0f} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
