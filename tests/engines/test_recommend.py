@@ -260,3 +260,30 @@ def test_every_answer_has_a_clinical_trial_action_and_kb_version() -> None:
     contract = rec.to_contract()
     for key in ("line", "options", "excluded", "actions", "missing", "kb_version"):
         assert key in contract
+
+
+def test_ild_is_recognised_by_whole_words_only() -> None:
+    def tdxd_reason(event: str) -> str:
+        history = [
+            {"drugs": ["trastuzumab deruxtecan"], "start": "2024-01-20", "end": "2024-06-01", "stopped": "toxicity",
+             "toxicity": {"event": event, "grade": 2}},
+        ]  # fmt: skip
+        return excluded(run(patient(history=history)))["tdxd"]
+
+    assert tdxd_reason("mild diarrhoea") == "stopped_for_toxicity"  # "mild" contains "ild": not ILD
+    assert tdxd_reason("Pneumonitis (ILD)") == "contraindicated_ild"
+
+
+def test_relapse_during_adjuvant_therapy_is_said_so() -> None:
+    p = patient(
+        presentation="recurrent",
+        early_therapy=[{"setting": "adjuvant", "drugs": ["trastuzumab"], "end": "2024-03-01"}],
+    )
+    rec = run(p)
+    assert rec.algorithm == "second_line"
+    assert "during (neo)adjuvant" in rec.line_rationale
+
+
+def test_raw_exposures_beside_history_are_reported_not_silently_dropped() -> None:
+    rec = run(after_thp(exposures=[{"drug": "Enhertu", "start": "2025-07-01"}]))
+    assert any("1 raw exposure(s) not used" in w for w in rec.warnings)

@@ -28,6 +28,7 @@ category); the knowledge files under ``knowledge/data`` cite the primary sources
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -81,6 +82,11 @@ def _history(
     entries: Sequence[HistoryLine] = patient.history
     if not entries and patient.exposures:
         entries = _derive_from_exposures(patient, as_of, warnings, trace)
+    elif entries and patient.exposures:
+        warnings.append(f"history is given: {len(patient.exposures)} raw exposure(s) not used to derive lines")
+    for i, et in enumerate(patient.early_therapy):
+        if et.end is not None and et.end > as_of:
+            warnings.append(f"early_therapy[{i}] ends {et.end}, after as_of {as_of}; check the date")
     dropped = [h for h in entries if h.start is not None and h.start > as_of]
     if dropped:
         warnings.append(
@@ -198,6 +204,12 @@ def _months_since(patient: Patient, kb: KnowledgeBase, cls: str, warnings: list[
     return round(days / kb.params.days_per_month, 1)
 
 
+def _relapse_text(months: float) -> str:
+    if months < 0:
+        return " Relapse during (neo)adjuvant HER2-directed therapy."
+    return f" Relapse {months:g} months after the last (neo)adjuvant HER2-directed dose."
+
+
 def decide_line(
     patient: Patient, lines: Sequence[_Line], kb: KnowledgeBase, as_of: dt.date, warnings: list[str]
 ) -> LineDecision:
@@ -250,12 +262,12 @@ def decide_line(
             )
             return LineDecision(
                 1, Algorithm.SECOND_LINE,
-                rationale + f" Relapse {relapse:g} months after the last (neo)adjuvant HER2-directed dose.",
+                rationale + _relapse_text(relapse),
                 f"Relapse {window} (neo)adjuvant HER2 therapy: the ordinal stays 1 but the second-line algorithm "
                 "applies (ASCO-HER2-2022 Rec 5.0).",
                 None, relapse, chemo_relapse,
             )  # fmt: skip
-        extra = "" if relapse is None else f" Relapse {relapse:g} months after (neo)adjuvant HER2 therapy (>12)."
+        extra = "" if relapse is None else _relapse_text(relapse)
         return LineDecision(
             1, Algorithm.FIRST_LINE, rationale + extra, "First-line algorithm.", None, relapse, chemo_relapse
         )
@@ -291,8 +303,8 @@ def _facts(
     ild_drugs: set[str] = {c.ild_history.drug} if c.ild_history and c.ild_history.drug else set()
     terms = kb.safety.progression.ild_terms
     for ln in lines:
-        event = (ln.toxicity_event or "").lower()
-        if ln.stopped == "toxicity" and any(t in event.replace("-", " ").split() or t in event for t in terms):
+        event = " ".join((ln.toxicity_event or "").lower().replace("-", " ").split())
+        if ln.stopped == "toxicity" and any(re.search(rf"\b{re.escape(t)}\b", event) for t in terms):
             grade = ln.toxicity_grade
             if grade is None:
                 warnings.append(
@@ -414,7 +426,11 @@ class _Checker:
         ]
 
     def drug_blocks(self, drug: str) -> list[_Block]:
-        out: list[_Block] = []
+        out: list[_Block] = [
+            _Block(rule.reason_code, rule.reason, rule.id, rule.citations)
+            for rule, drugs in self.contra
+            if drug in drugs
+        ]
         if drug in self.progressed:
             n = self.progressed[drug]
             out.append(
@@ -437,9 +453,6 @@ class _Checker:
                     ("ONC-REF",),
                 )
             )
-        for rule, drugs in self.contra:
-            if drug in drugs:
-                out.append(_Block(rule.reason_code, rule.reason, rule.id, rule.citations))
         return out
 
     def option_blocks(self, drugs: Sequence[str], regimen: Regimen) -> list[_Block]:
