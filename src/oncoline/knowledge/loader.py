@@ -257,6 +257,9 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
         for token in members:
             check_drug(f"cross-resistance group {group}", token)
 
+    for cls in statements.parameters.induction_classes:
+        if cls not in vocab.classes:
+            problems.append(f"statements.yaml parameters: induction class {cls!r} is not a drug class")
     regimen_ids = {r.id for r in regimens.regimens}
     evidence_ids = {e.id for e in evidence.evidence}
     for s in statements.statements:

@@ -267,6 +267,9 @@ class StatementParameters(_Strict):
     second_line_if_relapse_within_months: float = Field(description="ASCO-HER2-2022 Rec 5.0: 12 months.")
     label_relapse_window_months: float = Field(description="T-DXd/T-DM1 labels: 6 months.")
     induction_min_days: int = Field(description="Induction given this long without progression → maintenance.")
+    induction_classes: tuple[str, ...] = Field(
+        description="An ongoing line is an induction when it holds a drug of each of these classes."
+    )
     days_per_month: float = 30.4375
     coverage_start: dt.date = Field(description="Earliest date the encoded knowledge answers for.")
     citations: tuple[str, ...] = ()

@@ -213,7 +213,33 @@ def _relapse_text(months: float) -> str:
 def decide_line(
     patient: Patient, lines: Sequence[_Line], kb: KnowledgeBase, as_of: dt.date, warnings: list[str]
 ) -> LineDecision:
-    """Determine the line now being chosen and the algorithm (see the module docstring, step 2)."""
+    """Determine the line now being chosen and the algorithm (see the module docstring, step 2).
+
+    Parameters
+    ----------
+    patient
+        The patient (early therapy and recurrence date for the relapse interval).
+    lines
+        Metastatic lines, oldest first, as prepared by the engine (the last may be ``ongoing``).
+    kb
+        Knowledge: ``statements.yaml`` parameters (relapse thresholds in months, ``induction_min_days``,
+        ``induction_classes``).
+    as_of
+        Decision date (the length of an ongoing induction, in days, is counted to it).
+    warnings
+        Appended to (e.g. an early therapy without an end date: relapse interval unknown).
+
+    Returns
+    -------
+    LineDecision
+        Ordinal, algorithm (first_line | maintenance | continue | second_line | later_line), both rationales,
+        the ongoing line if any, and the relapse intervals in months (None when unknown).
+
+    References
+    ----------
+    ASCO-HER2-2022 Rec 4.0 (maintenance), Rec 5.0/5.1 (relapse ≤12 / >12 months); ASCO-BM-2022 Rec 8.1;
+    shared/reference/her2-mbc.md §0.1 (a change for progression or intolerance starts a new line).
+    """
     p = kb.params
     relapse = _months_since(patient, kb, "her2_directed", warnings)
     chemo_relapse = _months_since(patient, kb, "chemotherapy", warnings)
@@ -224,8 +250,7 @@ def decide_line(
         line = current.ordinal
         days = (as_of - current.start).days if current.start else None
         brain_progressing = any(s.status is not None and s.status.value == "progressing" for s in patient.brain_sites())
-        has_chemo = any(kb.in_class(d, "chemotherapy") for d in current.drugs)
-        has_antibody = any(kb.in_class(d, "anti_her2_antibody") for d in current.drugs)
+        induction = all(any(kb.in_class(d, c) for d in current.drugs) for c in p.induction_classes)
         rationale = f"Line {line} is ongoing ({current.label()}); the decision is whether and how to continue it."
         if brain_progressing:
             return LineDecision(
@@ -235,7 +260,7 @@ def decide_line(
                 current, relapse, chemo_relapse,
             )  # fmt: skip
         responded = current.best_response not in {"PD"}
-        if has_chemo and has_antibody and days is not None and days >= p.induction_min_days and responded:
+        if induction and days is not None and days >= p.induction_min_days and responded:
             return LineDecision(
                 line, Algorithm.MAINTENANCE, rationale,
                 f"Induction with chemotherapy + HER2 therapy for {days} days (≥{p.induction_min_days}) without "
@@ -246,7 +271,7 @@ def decide_line(
         why = (
             f"Induction given for {days} days (< {p.induction_min_days}): continue to ~4-6 months or best response, "
             "then de-escalate."
-            if has_chemo and has_antibody and days is not None
+            if induction and days is not None
             else "No progression recorded: continue the current regimen."
         )
         return LineDecision(line, Algorithm.CONTINUE, rationale, why, current, relapse, chemo_relapse)
@@ -450,7 +475,7 @@ class _Checker:
                     f"{drug} stopped for toxicity in line {ln.ordinal} ({event}); no rechallenge without specialist "
                     "review of the label's toxicity rule",
                     "TOXICITY",
-                    ("ONC-REF",),
+                    self.kb.safety.progression.citations,
                 )
             )
         return out
@@ -531,14 +556,34 @@ def _her2_gate(
         )
     if stmt.her2_scope in ("low_ultralow", "negative"):
         return status == "negative", None
-    # scope "any": HER2-directed drugs still need a positive result (or T-DXd for HER2-low/ultralow)
+    # scope "any": HER2-directed drugs still need a positive result, or must be drugs the knowledge places for
+    # this HER2-negative category (T-DXd for HER2-low/ultralow: statements with her2_scope low_ultralow)
     if her2_directed and status != "positive":
-        tdxd_only = regimen_drugs <= {"trastuzumab deruxtecan"} and her2.category in ("HER2-low", "HER2-ultralow")
-        if not tdxd_only:
+        allowed = _low_ultralow_drugs(kb).get(her2.category, frozenset())
+        if not regimen_drugs <= allowed:
             return True, _Block(
                 "not_her2_positive", f"{her2.category}: HER2-directed therapy does not apply", "HER2-GATE", cites
             )
     return True, None
+
+
+_LOW_DRUGS: dict[int, dict[str, frozenset[str]]] = {}
+
+
+def _low_ultralow_drugs(kb: KnowledgeBase) -> dict[str, frozenset[str]]:
+    """HER2 category → drugs of the regimens that low/ultralow-scope statements place for it (from the data)."""
+    hit = _LOW_DRUGS.get(id(kb))
+    if hit is None:
+        acc: dict[str, set[str]] = {}
+        for stmt in kb.statements:
+            if stmt.her2_scope != "low_ultralow":
+                continue
+            drugs = _regimen_drugs(kb.regimens[stmt.regimen], None)
+            for category in stmt.when.her2_category or ("HER2-low", "HER2-ultralow"):
+                acc.setdefault(category, set()).update(drugs)
+        hit = {k: frozenset(v) for k, v in acc.items()}
+        _LOW_DRUGS[id(kb)] = hit
+    return hit
 
 
 def _citations(kb: KnowledgeBase, ids: Iterable[str]) -> tuple[Citation, ...]:
@@ -731,11 +776,6 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         if compile_condition(w.when, kb)(facts):
             warnings.append(w.text)
             trace.append(TraceEntry(rule=w.id, effect="warning"))
-    if her2.status == "negative":
-        warnings.append(
-            f"{her2.category}: this knowledge base covers HER2-positive MBC and T-DXd eligibility for "
-            "HER2-low/ultralow; other HER2-negative options are abbreviated — use a HER2-negative guideline."
-        )
     if not unique and not missing:
         warnings.append("no systemic option remains after exclusions: MDT review, clinical trial or supportive care")
 
@@ -760,9 +800,9 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     )
 
 
-def _regimen_drugs(regimen: Regimen, decision: LineDecision) -> frozenset[str]:
+def _regimen_drugs(regimen: Regimen, decision: LineDecision | None) -> frozenset[str]:
     if regimen.drugs_from == "current_line":
-        return frozenset(decision.current.drugs) if decision.current else frozenset()
+        return frozenset(decision.current.drugs) if decision and decision.current else frozenset()
     out: set[str] = set()
     for d in regimen.drugs:
         out.update(d.choices if isinstance(d, Slot) else (d,))
