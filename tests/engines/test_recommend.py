@@ -287,3 +287,17 @@ def test_relapse_during_adjuvant_therapy_is_said_so() -> None:
 def test_raw_exposures_beside_history_are_reported_not_silently_dropped() -> None:
     rec = run(after_thp(exposures=[{"drug": "Enhertu", "start": "2025-07-01"}]))
     assert any("1 raw exposure(s) not used" in w for w in rec.warnings)
+
+
+def test_lvef_fall_from_baseline_withholds_trastuzumab_and_adcs() -> None:
+    history = [{"drugs": THP, "start": "2024-01-20", "end": "2025-06-01", "stopped": "progression"}]
+    rec = run(patient(history=history, conditions={"lvef_percent": 44, "lvef_baseline_percent": 62}))
+    reasons = excluded(rec)
+    assert reasons["tdxd"] == "contraindicated_lvef_decline"
+    assert reasons["tdm1"] == "contraindicated_lvef_decline"
+    assert reasons["ttc"] == "contraindicated_lvef_decline"  # trastuzumab: fall ≥16 points
+
+
+def test_tdm1_is_held_for_thrombocytopenia() -> None:
+    rec = run(after_thp(conditions={"platelets_per_mm3": 30000}))
+    assert excluded(rec)["tdm1"] == "contraindicated_thrombocytopenia"

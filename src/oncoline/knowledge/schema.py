@@ -172,6 +172,11 @@ class Condition(_Strict):
     lvef_below: float | None = Field(default=None, description="Latest LVEF known and < value (%).")
     lvef_at_least: float | None = None
     lvef_unknown: bool | None = None
+    lvef_drop_min: float | None = Field(
+        default=None, description="Fall from the pre-treatment baseline LVEF, percentage points, ≥ (both known)."
+    )
+    platelets_below: float | None = Field(default=None, description="Platelets known and < value (/mm³).")
+    alt_x_uln_above: float | None = Field(default=None, description="ALT/AST known and > value × ULN.")
     nyha_min: int | None = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None

@@ -51,6 +51,9 @@ class Facts:
     early_relapse_months: float | None = None
     early_chemo_relapse_months: float | None = None
     lvef_percent: float | None = None
+    lvef_drop_points: float | None = None
+    platelets_per_mm3: float | None = None
+    alt_x_uln: float | None = None
     nyha: int | None = None
     pregnant: bool | None = None
     breastfeeding: bool | None = None
@@ -173,6 +176,9 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "lvef_below": _lt("lvef_percent"),
         "lvef_at_least": _ge("lvef_percent"),
         "lvef_unknown": lvef_unknown,
+        "lvef_drop_min": _ge("lvef_drop_points"),
+        "platelets_below": _lt("platelets_per_mm3"),
+        "alt_x_uln_above": _gt("alt_x_uln"),
         "nyha_min": _ge("nyha"),
         "pregnant": _eq("pregnant"),
         "breastfeeding": _eq("breastfeeding"),

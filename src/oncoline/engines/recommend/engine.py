@@ -372,6 +372,13 @@ def _facts(
         early_relapse_months=decision.early_relapse_months,
         early_chemo_relapse_months=decision.early_chemo_relapse_months,
         lvef_percent=c.lvef_percent,
+        lvef_drop_points=(
+            c.lvef_baseline_percent - c.lvef_percent
+            if c.lvef_baseline_percent is not None and c.lvef_percent is not None
+            else None
+        ),
+        platelets_per_mm3=c.platelets_per_mm3,
+        alt_x_uln=c.alt_x_uln,
         nyha=c.heart_failure_nyha,
         pregnant=c.pregnant,
         breastfeeding=c.breastfeeding,
