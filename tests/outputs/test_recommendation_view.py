@@ -66,3 +66,11 @@ def test_cli_as_of_option_overrides_the_file(case_path: Callable[[str], Path]) -
     assert result.exit_code == 1 and "metastatic_diagnosis" in result.output
     later = CliRunner().invoke(app, ["recommend", path, "--json", "--as-of", "2026-11-01"])
     assert json.loads(later.stdout)["as_of"] == "2026-11-01"
+
+
+def test_trace_option_lists_the_rules_that_fired(case_path: Callable[[str], Path]) -> None:
+    path = str(case_path("patients/p-relapse-4mo-after-adjuvant.yaml"))
+    result = CliRunner().invoke(app, ["recommend", path, "--trace"])
+    assert result.exit_code == 0, result.output
+    assert "rules that fired" in result.stdout
+    assert "S2L-TDXD" in result.stdout and "PRQ-TTC-PRIOR" in result.stdout

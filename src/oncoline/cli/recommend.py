@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
             metavar="DATE",
             help="Answer as the knowledge stood on DATE (YYYY-MM-DD). Default: the file's as_of, else today.",
         ),
+        show_trace: bool = typer.Option(False, "--trace", help="Also show the rules that fired (human view)."),
     ) -> None:
         """Recommend the next systemic options for a patient with HER2-positive MBC, with sources.
 
@@ -47,4 +48,4 @@ def register(app: typer.Typer) -> None:
             return
         from oncoline.outputs.recommendation_view import render_recommendation
 
-        render_recommendation(result)
+        render_recommendation(result, trace=show_trace)

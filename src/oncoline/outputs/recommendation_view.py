@@ -14,9 +14,9 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from oncoline.model.recommendation import Category, Citation, Recommendation
+from oncoline.model.recommendation import Category, Citation, Excluded, Recommendation
 
-__all__ = ["build_view", "render_recommendation"]
+__all__ = ["build_trace", "build_view", "render_recommendation"]
 
 _CATEGORY_TITLE = {
     Category.PREFERRED: ("Preferred", "bold green"),
@@ -60,6 +60,13 @@ class _Refs:
                 self.order[c.id] = c
             nums.append(list(self.order).index(c.id) + 1)
         return "[" + ",".join(str(n) for n in sorted(set(nums))) + "]" if nums else ""
+
+
+def _short(e: Excluded) -> str:
+    """Regimen label for the withheld table: the short name, with the drugs when the name does not list them."""
+    short = e.name.split(" (")[0]
+    drugs = " + ".join(e.drugs)
+    return short if short == drugs else f"{short} ({drugs})"
 
 
 def _header(rec: Recommendation) -> RenderableType:
@@ -121,11 +128,17 @@ def build_view(rec: Recommendation) -> RenderableType:
         table.add_column("Regimen", ratio=2)
         table.add_column("Reason", ratio=5)
         table.add_column("Src", ratio=1, style="dim")
-        for e in rec.excluded:
-            reason = Text(e.reason)
-            if e.also:
-                reason.append(f"  (also: {'; '.join(e.also)})", style="dim")
-            table.add_row(Text(f"{e.name}\n{' + '.join(e.drugs)}"), reason, refs.mark(e.citations))
+        groups: dict[str, list[Excluded]] = {}
+        for e in rec.excluded:  # one row per reason: "HER2 status missing" for seven regimens is one fact
+            groups.setdefault(e.reason, []).append(e)
+        for reason_text, members in groups.items():
+            names = "\n".join(_short(e) for e in members)
+            reason = Text(reason_text)
+            also = dict.fromkeys(a for e in members for a in e.also)
+            if also:
+                reason.append(f"  (also: {'; '.join(also)})", style="dim")
+            cites = tuple({c.id: c for e in members for c in e.citations}.values())
+            table.add_row(Text(names), reason, refs.mark(cites))
         parts.append(table)
 
     if rec.actions:
@@ -172,9 +185,21 @@ def build_view(rec: Recommendation) -> RenderableType:
     return Group(*parts)
 
 
-def render_recommendation(rec: Recommendation, /, *, console: Console | None = None) -> None:
-    """Print the view to ``console`` (default: stdout, at most 120 columns wide)."""
+def build_trace(rec: Recommendation) -> RenderableType:
+    """The rules that fired, in order (rule id → effect)."""
+    table = Table(title="Trace: rules that fired", title_justify="left", expand=True)
+    table.add_column("Rule", no_wrap=True, style="dim")
+    table.add_column("Effect")
+    for t in rec.trace:
+        table.add_row(t.rule, Text(t.effect))
+    return table
+
+
+def render_recommendation(rec: Recommendation, /, *, console: Console | None = None, trace: bool = False) -> None:
+    """Print the view to ``console`` (default: stdout, at most 120 columns wide); ``trace`` adds the rule trace."""
     out = console or Console()
     if console is None and out.width > 120:
         out = Console(width=120)
     out.print(build_view(rec))
+    if trace:
+        out.print(build_trace(rec))
