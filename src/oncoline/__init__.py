@@ -6,6 +6,10 @@ Decision support for clinicians, not a prescription: every output carries its so
 
 from __future__ import annotations
 
+from oncoline.engines.her2 import Her2Classification, classify_her2
+from oncoline.engines.lines.params import LineParams, load_line_params
+from oncoline.engines.lines.reference import derive_lines
+from oncoline.engines.recommend import recommend
 from oncoline.errors import (
     BackendError,
     DataQualityWarning,
@@ -18,7 +22,10 @@ from oncoline.errors import (
 )
 from oncoline.io.patient_file import load_patient
 from oncoline.knowledge.drugs import load_vocabulary
+from oncoline.knowledge.loader import KnowledgeBase, load_knowledge
 from oncoline.model import Exposure, HistoryLine, Patient
+from oncoline.model.lines import Line, LinesResult
+from oncoline.model.recommendation import Recommendation
 
 __version__ = "0.1.0"
 
@@ -27,14 +34,25 @@ __all__ = [
     "DataQualityWarning",
     "EngineError",
     "Exposure",
+    "Her2Classification",
     "HistoryLine",
     "InputError",
+    "KnowledgeBase",
     "KnowledgeBaseError",
+    "Line",
+    "LineParams",
+    "LinesResult",
     "OncolineError",
     "OncolineWarning",
     "Patient",
+    "Recommendation",
     "UnknownDrugError",
     "__version__",
+    "classify_her2",
+    "derive_lines",
+    "load_knowledge",
+    "load_line_params",
     "load_patient",
     "load_vocabulary",
+    "recommend",
 ]
