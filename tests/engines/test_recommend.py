@@ -301,3 +301,33 @@ def test_lvef_fall_from_baseline_withholds_trastuzumab_and_adcs() -> None:
 def test_tdm1_is_held_for_thrombocytopenia() -> None:
     rec = run(after_thp(conditions={"platelets_per_mm3": 30000}))
     assert excluded(rec)["tdm1"] == "contraindicated_thrombocytopenia"
+
+
+def _q3w(drugs: list[str], first: str, n: int) -> list[dict[str, Any]]:
+    start = dt.date.fromisoformat(first)
+    return [{"drug": d, "start": (start + dt.timedelta(days=21 * i)).isoformat()} for i in range(n) for d in drugs]
+
+
+def test_raw_exposures_are_derived_into_lines_and_said_so() -> None:
+    exposures = _q3w(THP, "2024-01-20", 6) + _q3w(["trastuzumab deruxtecan"], "2024-09-01", 8)
+    rec = run(patient(exposures=exposures, sites=[{"site": "liver"}]))
+    # THP, then T-DXd (last dose 2025-01, more than gap_days before as_of): two lines ended, the third is chosen
+    assert rec.line == 3
+    assert any("lines derived from" in w for w in rec.warnings)
+    assert not any("trastuzumab deruxtecan" in o.drugs for o in rec.options)
+
+
+def test_exposures_without_a_metastatic_diagnosis_date_ask_for_it_and_propose_no_regimen() -> None:
+    exposures = _q3w(THP, "2024-01-20", 6)
+    rec = run(patient(exposures=exposures, metastatic_diagnosis=None))
+    assert "metastatic_diagnosis" in {m.code for m in rec.missing}
+    assert rec.options == ()
+    assert {e.reason_code for e in rec.excluded} == {"line_unknown"}
+    assert "Line unknown" in rec.line_rationale
+    assert any(a.code == "clinical_trial" for a in rec.actions)
+
+
+def test_no_exposures_and_no_metastatic_diagnosis_date_is_still_first_line() -> None:
+    rec = run(patient(metastatic_diagnosis=None))
+    assert rec.line == 1 and rec.options
+    assert "metastatic_diagnosis" not in {m.code for m in rec.missing}

@@ -27,6 +27,7 @@ category); the knowledge files under ``knowledge/data`` cite the primary sources
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
@@ -157,7 +158,8 @@ def _derive_from_exposures(
         "progression": StopReason.PROGRESSION,
         "toxicity": StopReason.TOXICITY,
         "ongoing": StopReason.ONGOING,
-        "gap": StopReason.COMPLETED,
+        # "gap" and "switched" say that a line ended, not why: left unknown, so its drugs are treated like
+        # progression (not re-proposed) and a warning asks for the reason — never guessed as "completed".
     }
     return [
         HistoryLine(
@@ -685,7 +687,23 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
                 text="ER/PR not reported: endocrine options cannot be assessed; give er_percent and pr_percent.",
             )
         )
+    unanchored = not patient.history and bool(patient.exposures) and patient.metastatic_diagnosis is None
+    if unanchored:
+        missing.append(
+            Missing(
+                code="metastatic_diagnosis",
+                text=f"{len(patient.exposures)} drug exposure(s) are recorded but the date of the metastatic "
+                "diagnosis is not: prior metastatic lines cannot be told from (neo)adjuvant therapy, so the line "
+                "now being chosen is unknown — give metastatic_diagnosis (or the history of metastatic lines).",
+            )
+        )
     decision = decide_line(patient, lines, kb, as_of, warnings)
+    if unanchored:
+        decision = dataclasses.replace(
+            decision,
+            line_rationale="Line unknown: the exposures cannot be anchored without the metastatic diagnosis date; "
+            f"shown as {decision.line} only as a lower bound. No systemic regimen is proposed until it is given.",
+        )
     trace.append(TraceEntry(rule="LINE", effect=decision.line_rationale))
     trace.append(TraceEntry(rule=f"ALGORITHM:{decision.algorithm.value}", effect=decision.algorithm_rationale))
     facts = _facts(patient, lines, decision, her2, hr, kb, warnings)
@@ -707,6 +725,14 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         ok, block = _her2_gate(stmt, fixed, her2, kb)
         if not ok:
             continue
+        if block is None and unanchored:
+            block = _Block(
+                "line_unknown",
+                "metastatic diagnosis date missing: prior metastatic lines cannot be counted, so no regimen of a "
+                "line-specific algorithm is proposed",
+                "LINE-GATE",
+                stmt.citations[:1],
+            )
         if block is not None:
             gated.setdefault(regimen.id, block)
             trace.append(TraceEntry(rule=stmt.id, effect=f"{regimen.id} withheld: {block.code}"))
