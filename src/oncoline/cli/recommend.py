@@ -7,11 +7,13 @@ models lazily).
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import guarded, parse_as_of, print_json
+from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
+from oncoline.errors import DataQualityWarning
 
 __all__ = ["register"]
 
@@ -40,8 +42,19 @@ def register(app: typer.Typer) -> None:
         from oncoline.io.patient_file import load_patient
         from oncoline.knowledge.loader import load_knowledge
 
-        patient = load_patient(file)
-        when = parse_as_of(as_of) or patient.as_of or dt.date.today()  # the CLI owns the clock, not the engine
+        cli_as_of = parse_as_of(as_of)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataQualityWarning)
+            patient = load_patient(file, as_of=cli_as_of)
+        for w in caught:  # ingestion problems (FHIR): one short line each, counted, never a raw warning dump
+            err_console.print(f"[yellow]data quality:[/] {w.message}", highlight=False)
+        if caught:
+            err_console.print(
+                f"[yellow]{len(caught)} data-quality problem(s) in {file}; `oncoline patient {file}` shows the "
+                "mapping[/]",
+                highlight=False,
+            )
+        when = cli_as_of or patient.as_of or dt.date.today()  # the CLI owns the clock, not the engine
         result = recommend(patient, knowledge=load_knowledge(), as_of=when)
         if as_json:
             print_json(result.to_contract())
