@@ -86,7 +86,8 @@ def test_single_patient_table_and_overrides(tmp_path: Path) -> None:
         (EVENTS, ["--param", "gap=3"], 1, "unknown line-of-therapy parameter"),
         (EVENTS, ["--param", "gap_days"], 1, "NAME=VALUE"),
         (EVENTS, ["--as-of", "soon"], 1, "YYYY-MM-DD"),
-        (EVENTS, ["--engine", "reference"], 1, "cohorts"),
+        (EVENTS, ["--out", "x.parquet"], 1, "cohorts"),
+        (EVENTS, ["--engine", "duckdb"], 1, "add --json"),
     ],
 )
 def test_single_patient_errors(tmp_path: Path, doc: Any, args: list[str], code: int, text: str) -> None:
@@ -94,6 +95,17 @@ def test_single_patient_errors(tmp_path: Path, doc: Any, args: list[str], code: 
     assert result.exit_code == code
     assert text in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_single_patient_gives_the_same_lines_on_every_engine(tmp_path: Path) -> None:
+    path = write(tmp_path, EVENTS)
+    reference = json.loads(runner.invoke(app, ["lines", str(path), "--json"]).stdout)
+    on_duckdb = json.loads(runner.invoke(app, ["lines", str(path), "--json", "--engine", "duckdb"]).stdout)
+    keys = ("line", "drugs", "start", "end", "open_rule", "close_rule", "end_reason")
+    assert reference["lines"]
+    assert [{k: ln[k] for k in keys} for ln in on_duckdb["lines"]] == [
+        {k: ln[k] for k in keys} for ln in reference["lines"]
+    ]
 
 
 def test_parse_params() -> None:

@@ -96,13 +96,18 @@ def _default_engine() -> str:
 
 
 # ------------------------------------------------------------------------------------------- one patient
-def _single(file: Path, *, as_json: bool, as_of: dt.date | None, overrides: dict[str, Any]) -> None:
+def _single(
+    file: Path, *, as_json: bool, as_of: dt.date | None, overrides: dict[str, Any], engine: str | None = None
+) -> None:
     from oncoline.engines.lines.params import load_line_params
     from oncoline.engines.lines.reference import derive_lines
     from oncoline.io.exposures import load_events
 
     events = load_events(file)
     params = load_line_params({**events.params, **overrides})
+    if engine is not None and engine != "reference":
+        _single_on_engine(events, params=params, as_of=as_of or events.as_of, engine=engine)
+        return
     result = derive_lines(
         list(events.exposures),
         metastatic_diagnosis=events.metastatic_diagnosis,
@@ -114,6 +119,58 @@ def _single(file: Path, *, as_json: bool, as_of: dt.date | None, overrides: dict
         print_json(_result_json(result, params))
         return
     _print_result(result, params)
+
+
+def _single_on_engine(events: Any, *, params: LineParams, as_of: dt.date | None, engine: str) -> None:
+    """One patient through a cohort engine (DuckDB or Spark): the same JSON contract as the reference, so the
+    shared line cases can be checked against every engine (``--engine``)."""
+    import pyarrow as pa
+
+    rows = events.exposures
+    exposures = pa.table(
+        {
+            "person_id": pa.array([events.person_id] * len(rows), pa.string()),
+            "exposure_id": pa.array([r.exposure_id for r in rows], pa.string()),
+            "drug": pa.array([r.drug for r in rows], pa.string()),
+            "start_date": pa.array([r.start for r in rows], pa.date32()),
+            "end_date": pa.array([r.end for r in rows], pa.date32()),
+            "stopped": pa.array([r.stopped for r in rows], pa.string()),
+        }
+    )
+    index = pa.table(
+        {
+            "person_id": pa.array([events.person_id], pa.string()),
+            "metastatic_diagnosis": pa.array([events.metastatic_diagnosis], pa.date32()),
+        }
+    )
+    result: CohortLines = _engine_fn(engine)(exposures, index, params=params, as_of=as_of)
+    lines = sorted(result.lines.to_pylist(), key=lambda r: r["line"])
+    print_json(
+        {
+            "person_id": events.person_id,
+            "engine": engine,
+            "lines": [
+                {
+                    "line": r["line"],
+                    "drugs": list(r["drugs"]),
+                    "regimen": r["regimen"],
+                    "start": r["start_date"],
+                    "end": r["end_date"],
+                    "n_exposures": r["n_exposures"],
+                    "open_rule": r["open_rule"],
+                    "close_rule": r["close_rule"],
+                    "end_reason": r["end_reason"],
+                    "time_on_treatment_days": r["time_on_treatment_days"],
+                    "time_to_next_treatment_days": r["time_to_next_treatment_days"],
+                    "ttnt_censored": r["ttnt_censored"],
+                }
+                for r in lines
+            ],
+            "excluded": dict(result.report.excluded),
+            "unknown_drugs": dict(result.report.unknown_drugs),
+            "params_version": params.version,
+        }
+    )
 
 
 def _result_json(result: LinesResult, params: LineParams) -> dict[str, Any]:
@@ -383,6 +440,8 @@ def register(app: typer.Typer) -> None:
                 "an exposure table needs --index INDEX (person_id, metastatic_diagnosis) and --out LINES",
                 source=str(file),
             )
-        if out is not None or assignments is not None or engine is not None:
-            raise InputError("--out, --assignments and --engine apply to cohorts (with --index or --omop)")
-        _single(file, as_json=as_json, as_of=cut, overrides=overrides)
+        if out is not None or assignments is not None:
+            raise InputError("--out and --assignments apply to cohorts (with --index or --omop)")
+        if engine not in (None, "reference") and not as_json:
+            raise InputError("for one patient, --engine duckdb|spark prints JSON: add --json", field="--engine")
+        _single(file, as_json=as_json, as_of=cut, overrides=overrides, engine=engine)
