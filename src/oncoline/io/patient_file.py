@@ -21,13 +21,52 @@ from oncoline.model import Patient
 __all__ = ["is_fhir", "load_document", "load_patient", "patient_from_mapping", "validation_to_input_error"]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (``her2:`` twice must never mean
+    "the last one wins")."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); keep one",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_unique_mapping,
+)
+
+
+def _unique_keys(source: str) -> Any:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise InputError(f"JSON key {key!r} is given twice in one object; keep one", source=source)
+            out[key] = value
+        return out
+
+    return hook
+
+
 def load_document(path: str | Path) -> Any:
     """Parse a YAML or JSON file (JSON is YAML, but JSON errors are reported as JSON errors).
 
     Raises
     ------
     InputError
-        When the file is missing, unreadable, empty or not valid YAML/JSON.
+        When the file is missing, unreadable, empty, not valid YAML/JSON, gives a key twice in one mapping, or
+        holds several YAML documents.
     """
     p = Path(path)
     if not p.exists():
@@ -42,8 +81,17 @@ def load_document(path: str | Path) -> Any:
         raise InputError("the file is empty; give a patient block (see shared/cases/FORMAT.md)", source=str(p))
     try:
         if p.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            return json.loads(text, object_pairs_hook=_unique_keys(str(p)))
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
+    except yaml.composer.ComposerError as exc:
+        if "expected a single document" in str(exc):
+            n = sum(1 for doc in yaml.safe_load_all(text) if doc is not None)
+            raise InputError(
+                f"holds {n} YAML documents (separated by ---); oncoline reads one patient per file: copy one "
+                "document into its own file",
+                source=str(p),
+            ) from exc
+        raise InputError(f"not valid YAML: {exc}", source=str(p)) from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=str(p)) from exc
     except yaml.YAMLError as exc:
