@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
-from oncoline.errors import DataQualityWarning
+from oncoline.errors import DataQualityWarning, InputError
 
 __all__ = ["register"]
 
@@ -54,8 +54,25 @@ def register(app: typer.Typer) -> None:
                 "mapping[/]",
                 highlight=False,
             )
-        when = cli_as_of or patient.as_of or dt.date.today()  # the CLI owns the clock, not the engine
-        result = recommend(patient, knowledge=load_knowledge(), as_of=when)
+        when = cli_as_of or patient.as_of
+        if when is None:  # the CLI owns the clock, not the engine; "today" admits no date from the future
+            when = dt.date.today()
+            future = patient.dates_after(when)
+            if future:
+                field, value = future[0]
+                more = f" (and {len(future) - 1} more)" if len(future) > 1 else ""
+                raise InputError(
+                    f"{value} is in the future (today is {when}){more}; correct the date, or give --as-of DATE "
+                    "to answer as of a later date",
+                    source=str(file),
+                    field=field,
+                )
+        try:
+            result = recommend(patient, knowledge=load_knowledge(), as_of=when)
+        except InputError as exc:
+            if exc.source is None:  # the engine knows fields, not files: name the file here
+                raise InputError(str(exc).split(": ", 1)[-1], source=str(file), field=exc.field) from exc
+            raise
         if as_json:
             print_json(result.to_contract())
             return

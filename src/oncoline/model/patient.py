@@ -421,6 +421,24 @@ class Patient(_Frozen):
         far = dt.date.max
         return sorted(v, key=lambda h: (h.start or far, h.line or 0, tuple(h.drugs)))
 
+    def dates_after(self, day: dt.date, /) -> list[tuple[str, dt.date]]:
+        """Every recorded date later than ``day``, as ``(field path, date)`` — e.g. to refuse dates in the future.
+
+        >>> Patient(metastatic_diagnosis=dt.date(2030, 1, 1)).dates_after(dt.date(2026, 1, 1))
+        [('metastatic_diagnosis', datetime.date(2030, 1, 1))]
+        """
+        found: list[tuple[str, dt.date | None]] = [
+            ("metastatic_diagnosis", self.metastatic_diagnosis),
+            ("recurrence_date", self.recurrence_date),
+        ]
+        for i, e in enumerate(self.early_therapy):
+            found += [(f"early_therapy.{i}.start", e.start), (f"early_therapy.{i}.end", e.end)]
+        for i, h in enumerate(self.history):
+            found += [(f"history.{i}.start", h.start), (f"history.{i}.end", h.end)]
+        for i, x in enumerate(self.exposures):
+            found += [(f"exposures.{i}.start", x.start), (f"exposures.{i}.end", x.end)]
+        return [(path, value) for path, value in found if value is not None and value > day]
+
     def brain_sites(self) -> list[MetastaticSite]:
         """Brain and leptomeningeal sites."""
         return [s for s in self.sites if s.site in (SiteKind.BRAIN, SiteKind.LEPTOMENINGEAL)]
