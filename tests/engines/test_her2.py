@@ -105,3 +105,12 @@ def test_properties(ihc: str | None, ratio: float | None, copies: float | None) 
         assert result.next_test
     # deterministic
     assert classify_her2(Her2Raw(ihc=ihc, ish_ratio=ratio, her2_copies=copies)) == result  # type: ignore[arg-type]
+
+
+def test_ihc2_group_call_never_claims_a_recount_that_was_not_reported() -> None:
+    unreported = classify_her2(Her2Raw(ihc="2+", ish_ratio=1.8, her2_copies=6.4))
+    assert unreported.status == "positive"
+    assert "taken as the final result" in unreported.rule and "confirmed" not in unreported.rule
+    assert "blinded recount" in unreported.comment
+    confirmed = classify_her2(Her2Raw(ihc="2+", ish_ratio=1.8, her2_copies=6.4, recount_confirmed=True))
+    assert "recount confirmed" in confirmed.rule

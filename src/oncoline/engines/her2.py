@@ -210,7 +210,15 @@ def classify_her2(raw: Her2Raw, /, *, rules: Her2Rules | None = None) -> Her2Cla
             if raw.recount_confirmed is False:
                 return equivocal(f"ISH group {group}, IHC 2+, recount disagreed", "adjudicate", comment)
             call = r.ihc2_confirmed_call[group]
-            rule = f"ISH group {group} with IHC 2+ (recount confirmed)"
+            if raw.recount_confirmed:
+                rule = f"ISH group {group} with IHC 2+ (blinded recount confirmed the group)"
+            else:
+                rule = f"ISH group {group} with IHC 2+ (reported counts taken as the final result)"
+                comment = (
+                    f"{comment} ASCO/CAP 2018 asks for a blinded recount by an additional observer (>=20 cells in "
+                    "IHC 2+ areas) before this call; no recount was reported, so the reported counts are taken as "
+                    "final — confirm with the laboratory (give recount_confirmed)."
+                ).strip()
             return positive(rule, comment) if call == "positive" else negative(rule, comment)
         return negative(f"ISH group {group} with IHC {ihc.value}", comment)
     if (raw.ish_ratio is None) != (raw.her2_copies is None) and not raw.single_probe:
