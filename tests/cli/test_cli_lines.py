@@ -84,10 +84,10 @@ def test_single_patient_table_and_overrides(tmp_path: Path) -> None:
             "exposures[0]",
         ),
         (EVENTS, ["--param", "gap=3"], 1, "unknown line-of-therapy parameter"),
-        (EVENTS, ["--param", "gap_days"], 1, "NAME=VALUE"),
-        (EVENTS, ["--as-of", "soon"], 1, "YYYY-MM-DD"),
+        (EVENTS, ["--param", "gap_days"], 2, "NAME=VALUE"),
+        (EVENTS, ["--as-of", "soon"], 2, "YYYY-MM-DD"),
         (EVENTS, ["--out", "x.parquet"], 1, "cohorts"),
-        (EVENTS, ["--engine", "duckdb"], 1, "add --json"),
+        (EVENTS, ["--engine", "duckdb"], 2, "add --json"),
     ],
 )
 def test_single_patient_errors(tmp_path: Path, doc: Any, args: list[str], code: int, text: str) -> None:
@@ -171,23 +171,23 @@ def test_cohort_engines_write_identical_tables(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "text"),
+    ("args", "text", "code"),
     [
-        (["--index", "{i}"], "exposure table before --index"),
-        (["{e}", "--index", "{i}"], "--out"),
-        (["{e}"], "--index"),
-        (["{e}", "--index", "{i}", "--out", "{t}/x.xlsx"], ".parquet or .csv"),
-        (["{e}", "--index", "{i}", "--out", "{t}/x.csv", "--engine", "pandas"], "choose one of"),
-        (["{e}", "--index", "{t}/none.csv", "--out", "{t}/x.csv"], "not found"),
-        (["--omop", "postgresql://x", "--index", "{i}", "--out", "{t}/x.csv"], "not both"),
-        ([], "give an events file"),
+        (["--index", "{i}"], "exposure table before --index", 1),
+        (["{e}", "--index", "{i}"], "--out", 2),  # a missing/bad option value is a usage error (exit 2)
+        (["{e}"], "--index", 1),
+        (["{e}", "--index", "{i}", "--out", "{t}/x.xlsx"], ".parquet or .csv", 1),
+        (["{e}", "--index", "{i}", "--out", "{t}/x.csv", "--engine", "pandas"], "choose one of", 2),
+        (["{e}", "--index", "{t}/none.csv", "--out", "{t}/x.csv"], "not found", 1),
+        (["--omop", "postgresql://x", "--index", "{i}", "--out", "{t}/x.csv"], "not both", 1),
+        ([], "give an events file", 1),
     ],
 )
-def test_cohort_usage_errors(tmp_path: Path, args: list[str], text: str) -> None:
+def test_cohort_usage_errors(tmp_path: Path, args: list[str], text: str, code: int) -> None:
     exposures, index = _cohort_files(tmp_path)
     filled = [a.format(e=exposures, i=index, t=tmp_path) for a in args]
     result = runner.invoke(app, ["lines", *filled])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     assert text in " ".join(result.output.split())
 
 

@@ -62,9 +62,9 @@ def test_patient_policy_raise_exits_1_naming_the_resource(shared_data: Callable[
     assert "MedicationStatement/6556b6b3" in " ".join(result.output.split())
 
 
-def test_patient_bad_policy_is_an_input_error() -> None:
+def test_patient_bad_policy_is_a_usage_error() -> None:
     result = run("patient", str(DATA / "messy-bundle.fhir.json"), "--policy", "loud")
-    assert result.exit_code == 1 and "ignore, warn or raise" in result.output
+    assert result.exit_code == 2 and "ignore, warn or raise" in result.output
 
 
 def test_patient_as_of_gives_the_age() -> None:

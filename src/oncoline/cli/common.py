@@ -5,7 +5,7 @@ Exit codes (documented in ``oncoline --help`` and the README):
 ====  =====================================================================
 0     success (also when the answer is "a critical fact is missing": see ``missing``)
 1     bad input: a file, field or drug that cannot be used as given
-2     usage error: unknown option or argument (from Typer/Click)
+2     usage error: unknown option or argument, or a bad option value (``--as-of soon``, ``--engine foo``)
 3     knowledge-base error (``kb lint`` found problems, or the knowledge failed to load)
 4     back-end error: DuckDB, Spark or PostgreSQL failed or is not installed
 70    internal error (a bug: please report it with the command and input)
@@ -63,7 +63,9 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         except InputError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_INPUT) from None
+            # a bad option value (field "--as-of", "--engine" …) is a usage error, like Click's own
+            usage = exc.field is not None and exc.field.startswith("--")
+            raise typer.Exit(EXIT_USAGE if usage else EXIT_INPUT) from None
         except KnowledgeBaseError as exc:
             err_console.print(f"[bold red]knowledge-base error:[/] {exc}", highlight=False)
             raise typer.Exit(EXIT_KB) from None
@@ -90,7 +92,7 @@ def parse_as_of(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"--as-of {value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01") from None
+        raise InputError(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01", field="--as-of") from None
 
 
 def _default(o: Any) -> Any:

@@ -43,7 +43,7 @@ def load_with_report(
     from oncoline.io.patient_file import is_fhir, load_document, patient_from_mapping
 
     if policy not in ("ignore", "warn", "raise"):
-        raise InputError(f"--policy {policy!r}: use ignore, warn or raise")
+        raise InputError(f"--policy {policy!r}: use ignore, warn or raise", field="--policy")
     doc = load_document(path)
     if is_fhir(doc):
         import warnings
