@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     def her2(
         file: Path = typer.Argument(
             ...,
+            metavar="FILE",
             help="YAML/JSON with HER2 results (ihc, ish_ratio, her2_copies, ish_result, status), a "
             "`kind: her2` case file, or a patient file (its tumor.her2 is used).",
         ),

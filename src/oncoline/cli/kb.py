@@ -48,7 +48,9 @@ def register(app: typer.Typer) -> None:
     @kb_app.command("show")
     @guarded
     def show_cmd(
-        entry: str | None = typer.Argument(None, help="Id of a source, regimen, statement, rule or action."),
+        entry: str | None = typer.Argument(
+            None, metavar="ID", help="Id of a source, regimen, statement, rule or action."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Show the knowledge version and file summary, or one entry by id."""

@@ -385,6 +385,7 @@ def register(app: typer.Typer) -> None:
     def lines(
         file: Path | None = typer.Argument(
             None,
+            metavar="FILE",
             help="One patient's events file (YAML/JSON: metastatic_diagnosis, exposures, params?, as_of?), or "
             "with --index a cohort's exposure table (.parquet/.csv: person_id, drug, start_date, end_date?, "
             "exposure_id?, stopped?).",

@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
     @omop.command("init")
     @guarded
     def init(
-        url: str = typer.Argument(..., help=_URL_HELP),
+        url: str = typer.Argument(..., metavar="URL", help=_URL_HELP),
         schema: str | None = typer.Option(None, "--schema", help=_SCHEMA_HELP),
         demo: bool = typer.Option(False, "--demo", help="Also load the synthetic demo CDM (3 persons, defects)."),
         vocabulary: bool = typer.Option(
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
     @omop.command("read")
     @guarded
     def read(
-        url: str = typer.Argument(..., help=_URL_HELP),
+        url: str = typer.Argument(..., metavar="URL", help=_URL_HELP),
         schema: str | None = typer.Option(None, "--schema", help=_SCHEMA_HELP),
         her2_positive_only: bool = typer.Option(
             False, "--her2-positive-only", help="Keep persons with a positive HER2 result in MEASUREMENT."
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
     @omop.command("lines")
     @guarded
     def lines(
-        url: str = typer.Argument(..., help=_URL_HELP),
+        url: str = typer.Argument(..., metavar="URL", help=_URL_HELP),
         schema: str | None = typer.Option(None, "--schema", help=_SCHEMA_HELP),
         engine: str = typer.Option("duckdb", "--engine", help="Line engine: duckdb, spark or reference."),
         as_of: str | None = typer.Option(None, "--as-of", help="Data cut-off date YYYY-MM-DD."),
@@ -173,7 +173,7 @@ def register(app: typer.Typer) -> None:
     @omop.command("episodes")
     @guarded
     def episodes(
-        url: str = typer.Argument(..., help=_URL_HELP),
+        url: str = typer.Argument(..., metavar="URL", help=_URL_HELP),
         schema: str | None = typer.Option(None, "--schema", help=_SCHEMA_HELP),
         out: Path | None = typer.Option(None, "--out", help="Write the episodes table (.parquet or .csv)."),
     ) -> None:

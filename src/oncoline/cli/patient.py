@@ -177,7 +177,9 @@ def register(app: typer.Typer) -> None:
     @app.command("patient")
     @guarded
     def patient(
-        file: Path = typer.Argument(..., help="A patient YAML/JSON file, a case file, or a FHIR R4/mCODE bundle."),
+        file: Path = typer.Argument(
+            ..., metavar="FILE", help="A patient YAML/JSON file, a case file, or a FHIR R4/mCODE bundle."
+        ),
         as_json: bool = typer.Option(False, "--json", help='Print {"patient": ..., "report": ...} as JSON.'),
         policy: str = typer.Option(
             "warn",

@@ -24,7 +24,9 @@ def register(app: typer.Typer) -> None:
     @app.command("recommend")
     @guarded
     def recommend_cmd(
-        file: Path = typer.Argument(..., help="Patient file: YAML/JSON patient block or case file, or a FHIR bundle."),
+        file: Path = typer.Argument(
+            ..., metavar="FILE", help="Patient file: YAML/JSON patient block or case file, or a FHIR bundle."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the JSON output contract (shared/cases/FORMAT.md)."),
         as_of: str | None = typer.Option(
             None,
@@ -36,7 +38,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend the next systemic options for a patient with HER2-positive MBC, with sources.
 
-        Exit codes: 0 ok (also when a critical fact is missing: see `missing`) · 1 bad input · 3 knowledge base.
+        Exit codes: 0 ok (also when a critical fact is missing: see `missing`) · 1 bad input · 2 usage ·
+        3 knowledge base.
         """
         from oncoline.engines.recommend import recommend
         from oncoline.io.patient_file import load_patient

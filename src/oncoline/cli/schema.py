@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
     @app.command("schema")
     @guarded
     def schema(
-        name: SchemaName = typer.Argument(SchemaName.PATIENT, help="Which model: patient, her2 or recommendation."),
+        name: SchemaName = typer.Argument(
+            SchemaName.PATIENT, metavar="MODEL", help="Which model: patient, her2 or recommendation."
+        ),
     ) -> None:
         """Print the JSON Schema of a model (patient input, HER2 result, recommendation output)."""
         if name is SchemaName.PATIENT:
