@@ -1,10 +1,10 @@
-"""``python -m benchmarks <name> [options]`` — run one benchmark (``lines``)."""
+"""``python -m benchmarks <name> [options]`` — run one benchmark (``lines`` or ``recommend``)."""
 
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"lines": "benchmarks.bench_lines"}
+BENCHMARKS = {"lines": "benchmarks.bench_lines", "recommend": "benchmarks.bench_recommend"}
 
 
 def main(argv: list[str]) -> int:

@@ -197,13 +197,14 @@ def bench_cli(runs: int, case: Path) -> dict[str, float]:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (``python -m benchmarks recommend [--patients N] [--cli-runs N] [--json]``)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--patients", type=int, default=1000)
     ap.add_argument("--cli-runs", type=int, default=7)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     engine = bench_engine(args.patients, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
