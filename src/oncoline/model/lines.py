@@ -88,12 +88,15 @@ class Line(BaseModel):
     drugs: tuple[str, ...] = Field(description="Canonical (INN) drugs of the line's rows, sorted alphabetically.")
     regimen: str = Field(description='The drugs joined with " + ".')
     start: dt.date = Field(description="Earliest start of the line's rows.")
-    end: dt.date = Field(description="Latest end of the line's rows (clipped to the data cut-off).")
+    end: dt.date = Field(
+        description="Latest end of the line's rows (clipped to the data cut-off), and no later than the day "
+        "before the next line starts (lines never overlap)."
+    )
     n_exposures: int = Field(ge=1, description="Distinct (drug, start, end) rows of the line, after product expansion.")
     open_rule: OpenRule = Field(description="The rule that opened the line.")
     close_rule: CloseRule = Field(description="The rule that closed the line (``ongoing`` for a current line).")
     end_reason: EndReason = Field(description="Documented progression/toxicity when recorded, else the close rule.")
-    time_on_treatment_days: int = Field(ge=1, description="end - start + 1, in days.")
+    time_on_treatment_days: int = Field(ge=1, description="end - start + 1, in days (after the cut at the next line).")
     time_to_next_treatment_days: int | None = Field(
         description="Next line start - this line start, in days; None for the last line (censored)."
     )

@@ -123,6 +123,7 @@ def check_invariants(result: CohortLines, exposures: pa.Table) -> None:
         assert [ln["line"] for ln in lines] == list(range(1, len(lines) + 1))
         for a, b in itertools.pairwise(lines):
             assert a["start_date"] < b["start_date"]
+            assert a["end_date"] < b["start_date"], f"{person}: line {a['line']} overlaps line {b['line']}"
             assert a["time_to_next_treatment_days"] == (b["start_date"] - a["start_date"]).days
             assert not a["ttnt_censored"]
         assert lines[-1]["time_to_next_treatment_days"] is None and lines[-1]["ttnt_censored"]
@@ -267,6 +268,34 @@ def test_report_counts_every_reason(engine: tuple[str, EngineFn]) -> None:
     assert lines_rows(result)[0]["drugs"] == ["docetaxel", "pertuzumab", "trastuzumab"]
     assert lines_rows(result)[0]["n_exposures"] == 3  # Phesgo → 2 rows; duplicated docetaxel counts once
     assert assignment_map(result) == {("A", "0"): 1, ("A", "1"): 1, ("A", "9"): 1}
+    check_invariants(result, exposures)
+
+
+def test_lines_do_not_overlap(engine: tuple[str, EngineFn]) -> None:
+    """A year of letrozole in one row, then Phesgo + paclitaxel after the window: line 1 ends the day before."""
+    _, fn = engine
+    d = dt.date.fromisoformat
+    exposures = pa.table(
+        {
+            "person_id": ["A", "A", "A", "B"],
+            "exposure_id": ["1", "2", "3", "1"],
+            "drug": ["letrozole", "Phesgo", "paclitaxel", "trastuzumab"],
+            "start_date": [d("2022-01-01"), d("2022-02-01"), d("2022-02-01"), d("2022-01-01")],
+            "end_date": [d("2022-12-31"), d("2022-06-30"), d("2022-04-30"), d("2022-03-01")],
+        }
+    )
+    index = pa.table({"person_id": ["A", "B"], "metastatic_diagnosis": [d("2021-12-20"), d("2021-12-20")]})
+    result = fn(exposures, index, params=load_line_params(), as_of=d("2022-12-31"))
+    got = [
+        (r["person_id"], r["line"], r["regimen"], r["start_date"], r["end_date"], r["time_on_treatment_days"])
+        for r in lines_rows(result)
+    ]
+    assert got == [
+        ("A", 1, "letrozole", d("2022-01-01"), d("2022-01-31"), 31),
+        ("A", 2, "paclitaxel + pertuzumab + trastuzumab", d("2022-02-01"), d("2022-06-30"), 150),
+        ("B", 1, "trastuzumab", d("2022-01-01"), d("2022-03-01"), 60),  # the next person's line is not cut
+    ]
+    assert lines_rows(result)[0]["time_to_next_treatment_days"] == 31
     check_invariants(result, exposures)
 
 

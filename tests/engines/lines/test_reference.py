@@ -207,6 +207,30 @@ def test_time_on_treatment_and_next_treatment() -> None:
     assert second.time_to_next_treatment_days is None and second.ttnt_censored
 
 
+def test_line_ends_the_day_before_the_next_line_starts() -> None:
+    """Letrozole dispensed as one row for a year, then Phesgo + paclitaxel after the window: no overlap."""
+    d = dt.date.fromisoformat
+    rows = [
+        {"drug": "letrozole", "start": d("2022-01-01"), "end": d("2022-12-31")},
+        {"drug": "Phesgo", "start": d("2022-02-01"), "end": d("2022-06-30")},
+        {"drug": "paclitaxel", "start": d("2022-02-01"), "end": d("2022-04-30")},
+    ]
+    result = run(rows, metastatic_diagnosis=d("2021-12-20"), as_of=d("2022-12-31"))
+    first, second = result.lines
+    assert (first.drugs, first.start, first.end) == (("letrozole",), d("2022-01-01"), d("2022-01-31"))
+    assert first.close_rule.value == "new_drug" and first.time_on_treatment_days == 31
+    assert first.time_to_next_treatment_days == 31
+    assert second.start == d("2022-02-01") and second.end == d("2022-06-30")
+    assert second.time_on_treatment_days == 150
+    assert result.assignments == {"0": 1, "1": 2, "2": 2}
+
+
+def test_line_end_before_the_next_start_is_kept() -> None:
+    rows = [*cycles("trastuzumab deruxtecan", 0, 3), row("eribulin", 50)]
+    first, _ = run(rows).lines
+    assert first.end == day(42)  # the latest row end already lies before the next start: unchanged
+
+
 def test_accepts_exposure_models() -> None:
     exposures = [Exposure(drug="Kadcyla", start=day(0)), Exposure(drug="Kadcyla", start=day(21))]
     result = run(exposures)  # type: ignore[arg-type]

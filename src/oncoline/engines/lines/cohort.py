@@ -41,9 +41,14 @@ After the last batch the last line closes with close_rule ``ongoing`` when ``as_
 close rule's name (``ongoing`` / ``gap``).
 
 Line columns: drugs = the line's distinct drugs sorted alphabetically (code-point order); regimen = drugs
-joined by ``" + "``; start_date = min start; end_date = max end; n_exposures = number of the person's
-``rows`` in the line. Derived by :func:`complete_lines`: time_on_treatment_days = end - start + 1;
-time_to_next_treatment_days = next line's start - start (null for the last line, ttnt_censored true).
+joined by ``" + "``; start_date = min start; end_date = max end, except that a line closed by the opening of
+the next line (every line but the person's last) ends no later than the day before the next line starts:
+``end_date = min(max end of its rows, next start - 1)`` — lines never overlap, e.g. letrozole dispensed for
+a year from 2022-01-01 then Phesgo + paclitaxel from 2022-02-01 gives line 1 2022-01-01 → 2022-01-31. The
+kernel state (``last_end``, the gap rule) still uses the rows' own ends; only the reported end is cut.
+n_exposures = number of the person's ``rows`` in the line. Derived by :func:`complete_lines` (which also
+applies the cut): time_on_treatment_days = end - start + 1 (after the cut); time_to_next_treatment_days =
+next line's start - start (null for the last line, ttnt_censored true).
 Row assignment: every source row goes to the line whose batch holds its start_date.
 """
 
@@ -589,53 +594,69 @@ def prepare_cohort(
 
 # ---------------------------------------------------------------------------------------------- assembly
 def complete_lines(core: pa.Table) -> pa.Table:
-    """Add regimen, time on treatment and time to next treatment to a kernel's lines.
+    """Add regimen, time on treatment and time to next treatment to a kernel's lines; end lines before the next.
+
+    A line closed by the opening of the next line (every line but a person's last) ends no later than the day
+    before the next line starts: ``end_date = min(latest end of its rows, next start - 1)``, so lines never
+    overlap and time on treatment never counts days of the next line. Column-wise (pyarrow/numpy), no loop.
 
     Parameters
     ----------
     core
-        One row per person_id and line with :data:`CORE_LINE_COLUMNS` (drugs: list of text, any order).
+        One row per person_id and line with :data:`CORE_LINE_COLUMNS` (drugs: list of text, any order;
+        end_date: the latest end of the line's rows, as the kernel found it).
 
     Returns
     -------
     pyarrow.Table
         :func:`lines_schema`, sorted by person_id, line; drugs sorted alphabetically, regimen = drugs joined
-        by ``" + "``; durations in whole days.
+        by ``" + "``; end_date as above; durations in whole days.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     schema = lines_schema()
     if core.num_rows == 0:
         return schema.empty_table()
-    core = core.sort_by([("person_id", "ascending"), ("line", "ascending")])
-    persons = core.column("person_id").to_pylist()
-    drugs = [sorted(d) for d in core.column("drugs").to_pylist()]
+    core = core.sort_by([("person_id", "ascending"), ("line", "ascending")]).combine_chunks()
+    persons = pc.cast(core.column("person_id"), pa.string()).combine_chunks()
+    n = len(persons)
     start = pc.cast(core.column("start_date"), pa.date32())
-    end = pc.cast(core.column("end_date"), pa.date32())
-    start_days = pc.cast(start, pa.int32()).to_pylist()
-    end_days = pc.cast(end, pa.int32()).to_pylist()
-    ttnt: list[int | None] = []
-    for i, person in enumerate(persons):
-        nxt = i + 1 < len(persons) and persons[i + 1] == person
-        ttnt.append(start_days[i + 1] - start_days[i] if nxt else None)
+    start_days = np.asarray(pc.cast(start, pa.int32()).to_numpy(), dtype=np.int32)
+    end_days = np.asarray(pc.cast(pc.cast(core.column("end_date"), pa.date32()), pa.int32()).to_numpy(), np.int32)
+    has_next = np.zeros(n, dtype=np.bool_)
+    if n > 1:
+        has_next[:-1] = np.asarray(pc.equal(persons[1:], persons[:-1]).to_numpy(zero_copy_only=False), np.bool_)
+    next_start = np.empty(n, dtype=np.int32)
+    next_start[:-1] = start_days[1:]
+    next_start[-1] = 0
+    end_days = np.where(has_next, np.minimum(end_days, next_start - 1), end_days).astype(np.int32)
+    ttnt = pa.array(next_start - start_days, pa.int32(), mask=~has_next)
+
+    # drugs sorted within each line: sort the flattened names by (line, name), keep the list offsets
+    drugs_in = pc.cast(core.column("drugs"), pa.list_(pa.string())).combine_chunks()
+    flat = pc.list_flatten(drugs_in)
+    parents = pc.list_parent_indices(drugs_in)
+    order = pc.sort_indices(pa.table({"p": parents, "d": flat}), sort_keys=[("p", "ascending"), ("d", "ascending")])
+    drugs = pa.ListArray.from_arrays(
+        pc.subtract(drugs_in.offsets, drugs_in.offsets[0]), flat.take(order), type=pa.list_(pa.string())
+    )
     return pa.table(
         {
-            "person_id": pa.array(persons, pa.string()),
+            "person_id": persons,
             "line": pc.cast(core.column("line"), pa.int32()),
-            "regimen": pa.array([" + ".join(d) for d in drugs], pa.string()),
-            "drugs": pa.array(drugs, pa.list_(pa.string())),
+            "regimen": pc.binary_join(drugs, " + "),
+            "drugs": drugs,
             "start_date": start,
-            "end_date": end,
+            "end_date": pa.array(end_days, pa.int32()).cast(pa.date32()),
             "n_exposures": pc.cast(core.column("n_exposures"), pa.int32()),
             "open_rule": pc.cast(core.column("open_rule"), pa.string()),
             "close_rule": pc.cast(core.column("close_rule"), pa.string()),
             "end_reason": pc.cast(core.column("end_reason"), pa.string()),
-            "time_on_treatment_days": pa.array(
-                [e - s + 1 for s, e in zip(start_days, end_days, strict=True)], pa.int32()
-            ),
-            "time_to_next_treatment_days": pa.array(ttnt, pa.int32()),
-            "ttnt_censored": pa.array([t is None for t in ttnt], pa.bool_()),
+            "time_on_treatment_days": pa.array(end_days - start_days + 1, pa.int32()),
+            "time_to_next_treatment_days": ttnt,
+            "ttnt_censored": pa.array(~has_next, pa.bool_()),
         },
         schema=schema,
     )

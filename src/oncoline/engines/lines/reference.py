@@ -337,6 +337,8 @@ def _to_lines(person_id: str, core: Sequence[CoreLine]) -> Iterable[Line]:
     for i, ln in enumerate(core):
         drugs = tuple(sorted(ln.drugs))
         nxt = core[i + 1].start if i + 1 < len(core) else None
+        # a line closed by the opening of the next one ends the day before it (lines never overlap)
+        end = ln.last_end if nxt is None else min(ln.last_end, nxt - dt.timedelta(days=1))
         assert ln.close_rule is not None and ln.end_reason is not None
         yield Line(
             person_id=person_id,
@@ -344,12 +346,12 @@ def _to_lines(person_id: str, core: Sequence[CoreLine]) -> Iterable[Line]:
             drugs=drugs,
             regimen=" + ".join(drugs),
             start=ln.start,
-            end=ln.last_end,
+            end=end,
             n_exposures=ln.n_exposures,
             open_rule=ln.open_rule,
             close_rule=ln.close_rule,
             end_reason=ln.end_reason,
-            time_on_treatment_days=(ln.last_end - ln.start).days + 1,
+            time_on_treatment_days=(end - ln.start).days + 1,
             time_to_next_treatment_days=None if nxt is None else (nxt - ln.start).days,
             ttnt_censored=nxt is None,
         )
