@@ -331,3 +331,163 @@ def test_no_exposures_and_no_metastatic_diagnosis_date_is_still_first_line() -> 
     rec = run(patient(metastatic_diagnosis=None))
     assert rec.line == 1 and rec.options
     assert "metastatic_diagnosis" not in {m.code for m in rec.missing}
+
+
+# ------------------------------------------------------------------------------------------ new-user findings
+AFTER_THP_TDXD = [
+    {"drugs": THP, "start": "2022-01-20", "end": "2023-06-01", "stopped": "progression"},
+    {"drugs": ["trastuzumab deruxtecan"], "start": "2023-06-20", "end": "2025-01-01", "stopped": "progression"},
+]
+KB = load_knowledge()
+
+
+def _names_a_drug(reason: str, drugs: tuple[str, ...]) -> bool:
+    text = reason.lower()
+    return any(n.lower() in text for d in drugs for n in (d, *KB.vocab.drug(d).aliases))
+
+
+def test_strong_cyp3a_inducer_excludes_every_her2_tki_with_its_label() -> None:
+    rec = run(patient(history=AFTER_THP_TDXD, conditions={"medications": ["rifampin"]}))
+    by_regimen = {e.regimen: e for e in rec.excluded}
+    for regimen, label in [
+        ("ttc", "LBL-TUKYSA"),
+        ("neratinib_cape", "LBL-NERLYNX"),
+        ("lapatinib_cape", "LBL-TYKERB"),
+        ("lapatinib_trastuzumab", "LBL-TYKERB"),
+    ]:
+        assert by_regimen[regimen].reason_code == "interaction", regimen
+        assert label in {c.id for c in by_regimen[regimen].citations}
+    assert not any(s & {"tucatinib", "neratinib", "lapatinib"} for s in drug_sets(rec))
+
+
+def test_strong_cyp3a_inhibitor_excludes_neratinib_and_gives_the_lapatinib_dose() -> None:
+    rec = run(patient(history=AFTER_THP_TDXD, conditions={"medications": ["clarithromycin"]}))
+    assert excluded(rec)["neratinib_cape"] == "interaction"
+    lapcape = next(o for o in rec.options if o.regimen == "lapatinib_cape")
+    assert any("500 mg/day" in f for f in lapcape.flags)
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {"lvef_percent": 35},
+        {"lvef_percent": 45},
+        {"heart_failure_nyha": 3, "lvef_percent": 55},
+        {"heart_failure_nyha": 1},
+    ],
+)
+def test_reduced_lvef_or_heart_failure_flags_every_her2_directed_option(conditions: dict[str, Any]) -> None:
+    rec = run(patient(history=AFTER_THP_TDXD, conditions=conditions))
+    her2_options = [o for o in rec.options if any(KB.in_class(d, "her2_directed") for d in o.drugs)]
+    assert her2_options  # neratinib + capecitabine at least
+    for o in her2_options:
+        assert any("cardio-oncology" in f for f in o.flags), o.regimen
+
+
+@pytest.mark.parametrize(
+    "conditions",
+    [
+        {"heart_failure_nyha": 3, "lvef_percent": 55},
+        {"lvef_percent": 35},
+        {"pregnant": True, "gestational_age_weeks": 22},
+        {"medications": ["rifampin"]},
+        {"crcl_ml_min": 20},
+    ],
+)
+def test_every_safety_exclusion_reason_names_a_drug_of_its_regimen(conditions: dict[str, Any]) -> None:
+    rec = run(patient(history=AFTER_THP_TDXD, conditions=conditions))
+    assert rec.excluded
+    for e in rec.excluded:
+        assert _names_a_drug(e.reason, e.drugs), (e.regimen, e.reason)
+    ttc = next((e for e in rec.excluded if e.regimen == "ttc"), None)
+    assert ttc is None or "T-DM1" not in ttc.reason
+
+
+def test_notes_and_monitoring_apply_only_where_their_condition_holds() -> None:
+    cardiac = run(patient(conditions={"lvef_percent": 35}))  # first line, HR-negative: paclitaxel without HER2
+    paclitaxel = next(o for o in cardiac.options if o.regimen == "paclitaxel_weekly")
+    assert not any("pregnan" in n.lower() for n in paclitaxel.notes)
+    assert not any("HER2 therapy" in m.text for m in cardiac.monitoring if "paclitaxel" in m.drugs)
+    pregnant = run(patient(conditions={"pregnant": True, "gestational_age_weeks": 20}))
+    assert any("2nd/3rd trimester" in n for o in pregnant.options for n in o.notes)
+    assert not any(m.rule == "MON-TAXANE-DEESCALATION" for m in pregnant.monitoring)
+    standard = run(patient())  # THP: the de-escalation text belongs beside HER2 therapy
+    assert any(m.rule == "MON-TAXANE-DEESCALATION" for m in standard.monitoring)
+
+
+def test_patient_declining_brain_local_therapy_is_acknowledged_in_the_brain_action() -> None:
+    sites = [{"site": "lymph_node"}, {"site": "brain", "status": "active", "symptomatic": False}]
+    declined = run(patient(sites=sites, preferences={"declines_brain_local_therapy": True}))
+    action = next(a for a in declined.actions if a.code == "brain_local_therapy")
+    assert "declines" in action.text and "MRI every 2-3 months" in action.text
+    assert "intracranial progression" in action.text
+    assert {"ASCO-BM-2022", "DESTINY-Breast12"} <= {c.id for c in action.citations}
+    usual = next(a for a in run(patient(sites=sites)).actions if a.code == "brain_local_therapy")
+    assert "declines" not in usual.text and "SRS" in usual.text
+
+
+def test_lvef_monitoring_is_given_per_adc_with_its_own_label() -> None:
+    rec = run(after_thp())  # second line: T-DXd and T-DM1 both offered
+    by_rule = {m.rule: m for m in rec.monitoring}
+    tdm1, tdxd = by_rule["MON-LVEF-TDM1"], by_rule["MON-LVEF-TDXD"]
+    assert [c.id for c in tdm1.citations] == ["LBL-KADCYLA"] and tdm1.drugs == ("trastuzumab emtansine",)
+    assert [c.id for c in tdxd.citations] == ["LBL-ENHERTU"] and tdxd.drugs == ("trastuzumab deruxtecan",)
+    assert "40-45 % with a fall ≥10 points" in tdm1.text and "repeat within 3 weeks" in tdm1.text
+    assert "fall >20 points" in tdxd.text and ">20" not in tdm1.text
+
+
+def test_pregnant_patient_after_taxane_progression_is_not_offered_another_taxane() -> None:
+    history = [
+        {"drugs": THP, "start": "2022-01-20", "end": "2023-06-01", "stopped": "progression"},
+        {"drugs": ["capecitabine"], "start": "2023-06-20", "end": "2025-01-01", "stopped": "progression"},
+    ]
+    rec = run(patient(history=history, conditions={"pregnant": True, "gestational_age_weeks": 22}))
+    assert rec.line == 3
+    assert not any(s & {"docetaxel", "paclitaxel", "nab-paclitaxel"} for s in drug_sets(rec))
+    paclitaxel = next(e for e in rec.excluded if e.regimen == "paclitaxel_weekly")
+    assert paclitaxel.reason_code == "progressed_on"
+    assert "progressed on docetaxel (line 1)" in paclitaxel.reason and "cross-resistance" in paclitaxel.reason
+
+
+def test_pregnancy_asks_for_gestational_age_and_excludes_chemotherapy_in_the_first_trimester() -> None:
+    unknown = run(patient(conditions={"pregnant": True}))
+    assert "gestational_age" in {m.code for m in unknown.missing}
+    assert frozenset({"paclitaxel"}) in drug_sets(unknown)
+    first = run(patient(conditions={"pregnant": True, "gestational_age_weeks": 10}))
+    assert excluded(first)["paclitaxel_weekly"] == "contraindicated_pregnancy"
+    assert not drug_sets(first)
+    second = run(patient(conditions={"pregnant": True, "gestational_age_weeks": 20}))
+    assert frozenset({"paclitaxel"}) in drug_sets(second) and not second.missing
+
+
+@pytest.mark.parametrize(
+    ("tumor", "history", "code", "words"),
+    [
+        ({"er_percent": 80, "her2": {"ihc": "0"}}, [["letrozole", "palbociclib"]], "not_labelled", "HER2-0"),
+        ({"er_percent": 0, "her2": {"ihc": "ultralow"}}, [["paclitaxel"]], "not_labelled", "HR-negative HER2-ultralow"),
+        ({"er_percent": 80, "her2": {"ihc": "ultralow"}}, [["paclitaxel"]], "label_prerequisite", "endocrine therapy"),
+    ],
+)
+def test_tdxd_withheld_in_her2_negative_disease_says_why(
+    tumor: dict[str, Any], history: list[list[str]], code: str, words: str
+) -> None:
+    lines = [{"drugs": d, "start": "2024-01-20", "end": "2025-01-01", "stopped": "progression"} for d in history]
+    rec = run(patient(tumor=tumor, history=lines))
+    tdxd = [e for e in rec.excluded if set(e.drugs) == {"trastuzumab deruxtecan"}]
+    assert len(tdxd) == 1
+    assert tdxd[0].reason_code == code and words in tdxd[0].reason
+    assert "HER2-positive-only" not in tdxd[0].reason
+    assert "LBL-ENHERTU" in {c.id for c in tdxd[0].citations}
+    for e in rec.excluded:
+        assert "is HER2-negative (ASCO/CAP)" not in e.reason and _names_a_drug(e.reason, e.drugs), e.reason
+
+
+def test_her2_low_after_tdxd_lists_tdxd_once_with_the_most_specific_reason() -> None:
+    history = [
+        {"drugs": ["letrozole", "palbociclib"], "start": "2023-01-20", "end": "2024-01-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2024-01-20", "end": "2025-01-01", "stopped": "progression"},
+    ]
+    rec = run(patient(tumor={"er_percent": 80, "her2": {"ihc": "1+"}}, history=history))
+    tdxd = [e for e in rec.excluded if set(e.drugs) == {"trastuzumab deruxtecan"}]
+    assert [e.reason_code for e in tdxd] == ["progressed_on"]
+    assert not tdxd[0].also

@@ -74,3 +74,51 @@ def test_trace_option_lists_the_rules_that_fired(case_path: Callable[[str], Path
     assert result.exit_code == 0, result.output
     assert "rules that fired" in result.stdout
     assert "S2L-TDXD" in result.stdout and "PRQ-TTC-PRIOR" in result.stdout
+
+
+def _render_patient(data: dict[str, object], width: int) -> tuple[str, int]:
+    from oncoline.model import Patient
+
+    rec = recommend(Patient.model_validate(data), knowledge=load_knowledge(), as_of=dt.date(2026, 10, 1))
+    console = Console(record=True, width=width, color_system=None)
+    render_recommendation(rec, console=console)
+    return console.export_text(), len(rec.excluded)
+
+
+_MANY_WITHHELD: dict[str, object] = {
+    "tumor": {"er_percent": 0, "her2": {"ihc": "3+"}},
+    "metastatic_diagnosis": "2024-01-10",
+    "history": [
+        {"drugs": ["pertuzumab", "trastuzumab", "docetaxel"], "start": "2022-01-20", "end": "2023-06-01",
+         "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2023-06-20", "end": "2025-01-01", "stopped": "progression"},
+    ],
+    "conditions": {"pregnant": True, "gestational_age_weeks": 22, "lvef_percent": 60},
+}  # fmt: skip
+
+
+def test_option_heading_lists_the_drugs_only_when_they_add_information(case_path: Callable[[str], Path]) -> None:
+    text = _render(case_path("patients/p-2l-after-thp.yaml"), dt.date(2026, 10, 1))
+    assert "T-DM1 (trastuzumab emtansine)" in text
+    assert "T-DM1 (trastuzumab emtansine)  —  trastuzumab emtansine" not in text
+    first_line = _render(case_path("patients/p-1l-hrneg-denovo.yaml"), dt.date(2026, 11, 1))
+    assert "—  pertuzumab + trastuzumab + docetaxel" in first_line  # the taxane slot's choice is new information
+
+
+def test_probable_marker_is_explained_once_in_the_sources_footer(case_path: Callable[[str], Path]) -> None:
+    text = _render(case_path("patients/p-3l-after-thp-tdxd.yaml"), dt.date(2026, 10, 1))
+    assert "[PROBABLE]" in text
+    assert text.count("[PROBABLE] =") == 1
+    legend = text[text.index("[PROBABLE] =") :]
+    assert "not re-read from the primary source" in " ".join(legend.split()) and "†" in legend
+    assert text.index("Sources") < text.index("[PROBABLE] =")
+
+
+def test_withheld_table_keeps_one_row_per_regimen_and_every_source_at_80_columns() -> None:
+    text, n_excluded = _render_patient(_MANY_WITHHELD, 80)
+    assert n_excluded >= 6
+    assert "…" not in text  # nothing cut
+    assert all(len(line) <= 80 for line in text.splitlines())
+    table = text[text.index("Withheld for this patient") : text.index("Actions")]
+    rows = [line for line in table.splitlines() if line.startswith("├")]
+    assert len(rows) == n_excluded - 1  # one row per withheld regimen, separated by rules

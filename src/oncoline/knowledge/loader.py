@@ -124,6 +124,8 @@ def _conditions_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, Conditio
     for r in regimens.regimens:
         for p in r.prerequisites:
             yield f"regimen {r.id} prerequisite {p.id}", p.when
+        for i, n in enumerate(r.conditional_notes):
+            yield f"regimen {r.id} conditional note {i}", n.when
     for rule in safety.rules:
         yield f"safety rule {rule.id}", rule.when
     for a in safety.adjuncts:
@@ -132,6 +134,8 @@ def _conditions_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, Conditio
         yield f"monitoring {m.id}", m.when
     for w in safety.warnings:
         yield f"warning {w.id}", w.when
+    for ask in safety.asks:
+        yield f"ask {ask.id}", ask.when
     for act in actions.actions:
         yield f"action {act.id}", act.when
 
@@ -156,7 +160,14 @@ def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
                 yield f"regimen {r.id} prerequisite {p.id}", c
     for c in safety.progression.citations:
         yield "safety progression policy", c
-    for group in (safety.rules, safety.forbidden_combinations, safety.adjuncts, safety.monitoring, safety.warnings):
+    for group in (
+        safety.rules,
+        safety.forbidden_combinations,
+        safety.adjuncts,
+        safety.monitoring,
+        safety.warnings,
+        safety.asks,
+    ):
         for item in group:
             for c in item.citations:
                 yield f"safety {item.id}", c
@@ -206,7 +217,7 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
         "safety",
         (
             i.id
-            for group in (safety.rules, safety.forbidden_combinations, safety.adjuncts, safety.monitoring)
+            for group in (safety.rules, safety.forbidden_combinations, safety.adjuncts, safety.monitoring, safety.asks)
             for i in group
         ),
     )
@@ -249,7 +260,7 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
         for token in (*adj.if_option_has, *adj.unless_option_has, adj.add):
             check_drug(f"adjunct {adj.id}", token)
     for mon in safety.monitoring:
-        for token in mon.drugs:
+        for token in (*mon.drugs, *mon.together_with):
             check_drug(f"monitoring {mon.id}", token)
     for token in (*safety.progression.beyond_progression_allowed,):
         check_drug("progression policy", token)

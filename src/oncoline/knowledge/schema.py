@@ -27,12 +27,14 @@ __all__ = [
     "EvidenceFile",
     "FileHeader",
     "ForbiddenCombination",
+    "MissingRule",
     "MonitoringRule",
     "Outcome",
     "Prerequisite",
     "ProgressionPolicy",
     "Regimen",
     "RegimenFile",
+    "RegimenNote",
     "SafetyFile",
     "SafetyRule",
     "SiteActionFile",
@@ -188,7 +190,12 @@ class Condition(_Strict):
     ild_grade_min: int | None = Field(default=None, description="Any past ILD/pneumonitis of grade ≥.")
     ild_on_any: tuple[str, ...] | None = Field(default=None, description="Past ILD occurred on one of these.")
     medication_any: tuple[str, ...] | None = Field(default=None, description="Concomitant drugs or classes.")
+    gestational_weeks_below: float | None = Field(
+        default=None, description="Gestational age known and < value (completed weeks)."
+    )
+    gestational_age_unknown: bool | None = Field(default=None, description="Gestational age not given.")
     declines_chemotherapy: bool | None = None
+    declines_brain_local_therapy: bool | None = None
     ecog_min: int | None = None
     option_any: tuple[str, ...] | None = Field(
         default=None, description="Actions/monitoring only: some option holds one of these drugs/classes."
@@ -238,8 +245,20 @@ class Prerequisite(_Strict):
     id: str
     when: Condition = Field(description="The prerequisite holds when this condition holds.")
     on_fail: Literal["exclude", "flag"] = Field(description="exclude: not a valid option; flag: off-label note.")
+    reason_code: Literal["label_prerequisite", "not_labelled"] = Field(
+        default="label_prerequisite",
+        description="Exclusion code: label_prerequisite (a labelled use whose prerequisite is not met) or "
+        "not_labelled (no labelled use for this population at all).",
+    )
     text: str = Field(description="What the label requires, for the exclusion reason or flag.")
     citations: tuple[str, ...] = Field(min_length=1)
+
+
+class RegimenNote(_Strict):
+    """A note on a regimen shown only when its condition holds (e.g. a pregnancy-only instruction)."""
+
+    when: Condition
+    text: str
 
 
 class Regimen(_Strict):
@@ -250,7 +269,10 @@ class Regimen(_Strict):
     drugs: tuple[str | Slot, ...] = ()
     drugs_from: Literal["current_line"] | None = None
     prerequisites: tuple[Prerequisite, ...] = ()
-    note: str = ""
+    note: str = Field(default="", description="Shown with every option of this regimen.")
+    conditional_notes: tuple[RegimenNote, ...] = Field(
+        default=(), description="Shown only when their condition holds for the patient."
+    )
 
     @model_validator(mode="after")
     def _some_drugs(self) -> Regimen:
@@ -366,7 +388,21 @@ class MonitoringRule(_Strict):
 
     id: str
     drugs: tuple[str, ...]
+    together_with: tuple[str, ...] = Field(
+        default=(),
+        description="When set: applies only to options holding a drug of `drugs` together with one of these.",
+    )
     when: Condition = Field(default_factory=Condition)
+    text: str
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
+class MissingRule(_Strict):
+    """A fact the product asks for (a ``missing`` item) when ``when`` holds, instead of guessing."""
+
+    id: str
+    code: str = Field(description="Missing code, e.g. 'gestational_age'.")
+    when: Condition
     text: str
     citations: tuple[str, ...] = Field(min_length=1)
 
@@ -389,6 +425,7 @@ class SafetyFile(FileHeader):
     adjuncts: tuple[Adjunct, ...]
     monitoring: tuple[MonitoringRule, ...]
     warnings: tuple[WarningRule, ...] = ()
+    asks: tuple[MissingRule, ...] = Field(default=(), description="Facts to ask for (`missing` items).")
 
 
 # ------------------------------------------------------------------------------------------- actions

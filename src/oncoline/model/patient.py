@@ -331,6 +331,9 @@ class Conditions(_Frozen):
     heart_failure_nyha: int | None = Field(default=None, ge=0, le=4, description="0 none, 1-4 = NYHA I-IV.")
     ild_history: IldHistory | None = None
     pregnant: bool | None = None
+    gestational_age_weeks: float | None = Field(
+        default=None, ge=0, le=45, description="Completed weeks of gestation when pregnant (2nd trimester from 14)."
+    )
     breastfeeding: bool | None = None
     hepatic_impairment: str | None = Field(
         default=None, description="none | mild | moderate | severe (Child-Pugh A/B/C)"

@@ -95,8 +95,9 @@ class Excluded(_Frozen):
     regimen: str
     name: str
     reason_code: str = Field(
-        description="progressed_on | stopped_for_toxicity | contraindicated | label_prerequisite | "
-        "not_her2_positive | her2_status_missing | her2_equivocal | patient_declines | forbidden_combination"
+        description="progressed_on | stopped_for_toxicity | contraindicated_* | interaction | label_prerequisite | "
+        "not_labelled | not_her2_positive | her2_status_missing | her2_equivocal | patient_declines | "
+        "forbidden_combination | line_unknown"
     )
     reason: str
     rule: str = Field(description="Id of the rule that excluded it.")

@@ -62,11 +62,25 @@ class _Refs:
         return "[" + ",".join(str(n) for n in sorted(set(nums))) + "]" if nums else ""
 
 
+_STATUS_LEGEND = {
+    "probable": "a fact given from domain knowledge, consistent with the retrieved material, but not re-read from "
+    "the primary source (the clinical reference's † marker): treat as probable and verify before clinical use.",
+    "unconfirmed": "could not be verified against a retrievable source: needs review, never a hard rule.",
+}
+"""What the status markers of the source list mean (shared/reference/her2-mbc.md, 'Markers used throughout')."""
+
+
+def _drugs_add_information(name: str, drugs: tuple[str, ...]) -> bool:
+    """True when some drug is not already spelled out in the regimen name (so listing the drugs says more)."""
+    lowered = name.lower()
+    return not drugs or any(d.lower() not in lowered for d in drugs)
+
+
 def _short(e: Excluded) -> str:
-    """Regimen label for the withheld table: the short name, with the drugs when the name does not list them."""
+    """Regimen label for the withheld table: the short name, then the drugs it does not already spell out."""
     short = e.name.split(" (")[0]
-    drugs = " + ".join(e.drugs)
-    return short if short == drugs else f"{short} ({drugs})"
+    unnamed = [d for d in e.drugs if d.lower() not in short.lower()]
+    return f"{short} ({' + '.join(unnamed)})" if unnamed else short
 
 
 def _header(rec: Recommendation) -> RenderableType:
@@ -103,7 +117,7 @@ def build_view(rec: Recommendation) -> RenderableType:
             n += 1
             head = Text(f"{n}. ", style="bold")
             head.append(o.name, style="bold")
-            head.append(f"  —  {' + '.join(o.drugs)}  ")
+            head.append(f"  —  {' + '.join(o.drugs)}  " if _drugs_add_information(o.name, o.drugs) else "  ")
             head.append(refs.mark(o.citations), style="dim")
             grid = Table.grid(padding=(0, 1))
             grid.add_column(no_wrap=True, style="dim", width=9)
@@ -124,21 +138,24 @@ def build_view(rec: Recommendation) -> RenderableType:
                           style="bold red"))  # fmt: skip
 
     if rec.excluded:
-        table = Table(title="Withheld for this patient", title_justify="left", show_lines=False, expand=True)
-        table.add_column("Regimen", ratio=2)
-        table.add_column("Reason", ratio=5)
-        table.add_column("Src", ratio=1, style="dim")
-        groups: dict[str, list[Excluded]] = {}
-        for e in rec.excluded:  # one row per reason: "HER2 status missing" for seven regimens is one fact
-            groups.setdefault(e.reason, []).append(e)
-        for reason_text, members in groups.items():
-            names = "\n".join(_short(e) for e in members)
-            reason = Text(reason_text)
-            also = dict.fromkeys(a for e in members for a in e.also)
-            if also:
-                reason.append(f"  (also: {'; '.join(also)})", style="dim")
-            cites = tuple({c.id: c for e in members for c in e.citations}.values())
-            table.add_row(Text(names), reason, refs.mark(cites))
+        # one row per withheld regimen, sources inside the reason cell (they wrap with it: nothing is cut at 80
+        # columns); a reason repeated from the row above is not printed again
+        table = Table(title="Withheld for this patient", title_justify="left", show_lines=True, expand=True)
+        table.add_column("Regimen", ratio=1)
+        table.add_column(Text("Why withheld [sources]"), ratio=2)
+        previous: tuple[str, tuple[str, ...], str] | None = None
+        for e in rec.excluded:
+            mark = refs.mark(e.citations)
+            key = (e.reason, e.also, mark)
+            if key == previous:
+                reason = Text("same reason as the row above", style="dim italic")
+            else:
+                reason = Text(e.reason)
+                if e.also:
+                    reason.append(f"  (also: {'; '.join(e.also)})", style="dim")
+                reason.append(f" {mark}", style="dim")
+            previous = key
+            table.add_row(Text(_short(e)), reason)
         parts.append(table)
 
     if rec.actions:
@@ -181,6 +198,11 @@ def build_view(rec: Recommendation) -> RenderableType:
         sources.add_row(f"[{i}]", text)
     parts.append(Rule(Text("Sources", style="bold"), align="left"))
     parts.append(sources)
+    shown = dict.fromkeys(c.status for c in refs.order.values() if c.status in _STATUS_LEGEND)
+    for status in shown:
+        legend = Text(f"[{status.upper()}]", style="yellow")
+        legend.append(f" = {_STATUS_LEGEND[status]}", style="dim")
+        parts.append(legend)
     parts.append(Text(f"\nKnowledge {rec.kb_version} · as of {rec.as_of} · {rec.disclaimer}", style="dim italic"))
     return Group(*parts)
 

@@ -56,6 +56,7 @@ class Facts:
     alt_x_uln: float | None = None
     nyha: int | None = None
     pregnant: bool | None = None
+    gestational_age_weeks: float | None = None
     breastfeeding: bool | None = None
     neuropathy_grade: int | None = None
     crcl_ml_min: float | None = None
@@ -65,6 +66,7 @@ class Facts:
     ild_drugs: frozenset[str] = frozenset()
     medications: frozenset[str] = frozenset()
     declines_chemotherapy: bool = False
+    declines_brain_local_therapy: bool = False
     ecog: int | None = None
     option_drugs: frozenset[str] = field(default_factory=frozenset)
 
@@ -143,6 +145,9 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
     def lvef_unknown(value: Any) -> Predicate:
         return lambda f: (f.lvef_percent is None) is bool(value)
 
+    def gestational_age_unknown(value: Any) -> Predicate:
+        return lambda f: (f.gestational_age_weeks is None) is bool(value)
+
     return {
         "algorithm": _in("algorithm"),
         "her2_category": _in("her2_category"),
@@ -190,7 +195,10 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "ild_grade_min": _ge("ild_grade"),
         "ild_on_any": _intersects("ild_drugs", kb),
         "medication_any": _intersects("medications", kb),
+        "gestational_weeks_below": _lt("gestational_age_weeks"),
+        "gestational_age_unknown": gestational_age_unknown,
         "declines_chemotherapy": _eq("declines_chemotherapy"),
+        "declines_brain_local_therapy": _eq("declines_brain_local_therapy"),
         "ecog_min": _ge("ecog"),
         "option_any": _intersects("option_drugs", kb),
     }

@@ -37,7 +37,7 @@ from oncoline.engines.her2 import Her2Classification, classify_her2
 from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.errors import InputError
 from oncoline.knowledge.loader import KnowledgeBase
-from oncoline.knowledge.schema import Regimen, Slot, Statement
+from oncoline.knowledge.schema import Prerequisite, Regimen, Slot, Statement
 from oncoline.model.patient import HistoryLine, Patient, SiteKind, StopReason
 from oncoline.model.recommendation import (
     CATEGORY_RANK,
@@ -383,6 +383,7 @@ def _facts(
         alt_x_uln=c.alt_x_uln,
         nyha=c.heart_failure_nyha,
         pregnant=c.pregnant,
+        gestational_age_weeks=c.gestational_age_weeks,
         breastfeeding=c.breastfeeding,
         neuropathy_grade=c.neuropathy_grade,
         crcl_ml_min=c.crcl_ml_min,
@@ -392,6 +393,7 @@ def _facts(
         ild_drugs=frozenset(ild_drugs),
         medications=frozenset(c.medications),
         declines_chemotherapy=patient.preferences.declines_chemotherapy,
+        declines_brain_local_therapy=patient.preferences.declines_brain_local_therapy,
         ecog=patient.ecog,
     )
 
@@ -420,6 +422,31 @@ class _Candidate:
         return next(s for s in self.statements if Category(s.category) is best)
 
 
+def _names(kb: KnowledgeBase, drug: str) -> tuple[str, ...]:
+    entry = kb.vocab.drug(drug)
+    return (entry.name, *entry.aliases)
+
+
+def _naming(kb: KnowledgeBase, reason: str, drugs: Sequence[str]) -> str:
+    """``reason`` as it reads for an option: prefixed with the option's drugs it concerns unless it names each.
+
+    A rule may cover several drugs with one text; the reason shown for a regimen must name the regimen's own
+    drug(s) (by INN, brand or abbreviation, whole words), never only other drugs of the rule.
+    """
+    text = reason.lower()
+
+    def named(drug: str) -> bool:
+        return any(re.search(rf"(?<![\w-]){re.escape(n.lower())}(?![\w-])", text) for n in _names(kb, drug))
+
+    hit = list(dict.fromkeys(drugs))
+    return reason if all(named(d) for d in hit) else f"{' + '.join(hit)}: {reason}"
+
+
+def _prerequisite_block(prq: Prerequisite) -> _Block:
+    text = prq.text if prq.reason_code == "not_labelled" else f"prerequisite not met — {prq.text}"
+    return _Block(prq.reason_code, text, prq.id, prq.citations)
+
+
 class _Checker:
     """Exclusion and caution checks for one patient."""
 
@@ -428,7 +455,7 @@ class _Checker:
         self.facts = facts
         pol = kb.safety.progression
         allowed = kb.expand(pol.beyond_progression_allowed)
-        progressed: dict[str, int] = {}
+        progressed: dict[str, tuple[int, str, str | None]] = {}  # drug -> (line, drug progressed on, group)
         self.progressed_sets: list[tuple[frozenset[str], int]] = []
         self.toxic_drugs: dict[str, _Line] = {}
         self.toxic_sets: list[tuple[frozenset[str], _Line]] = []
@@ -436,17 +463,18 @@ class _Checker:
             if ln.stopped in ("progression", "unknown"):
                 self.progressed_sets.append((frozenset(ln.drugs), ln.ordinal))
                 for d in ln.drugs:
-                    progressed.setdefault(d, ln.ordinal)
+                    progressed.setdefault(d, (ln.ordinal, d, None))
             elif ln.stopped == "toxicity":
                 if len(ln.drugs) == 1:
                     self.toxic_drugs[ln.drugs[0]] = ln
                 else:
                     self.toxic_sets.append((frozenset(ln.drugs), ln))
-        for members in pol.cross_resistance.values():
+        for group, members in pol.cross_resistance.items():
             hit = [progressed[d] for d in members if d in progressed]
             if hit:
+                first = min(hit)
                 for d in members:
-                    progressed.setdefault(d, min(hit))
+                    progressed.setdefault(d, (first[0], first[1], group))
         self.progressed = {d: n for d, n in progressed.items() if d not in allowed}
         self.contra = [
             (r, kb.expand(r.drugs))
@@ -460,21 +488,29 @@ class _Checker:
         ]
 
     def drug_blocks(self, drug: str) -> list[_Block]:
-        out: list[_Block] = [
-            _Block(rule.reason_code, rule.reason, rule.id, rule.citations)
-            for rule, drugs in self.contra
-            if drug in drugs
-        ]
+        """Why ``drug`` cannot be given: contraindications, then progression and toxicity stops."""
+        return self._contra_blocks((drug,)) + self._history_blocks(drug)
+
+    def _contra_blocks(self, drugs: Sequence[str]) -> list[_Block]:
+        """One block per contraindication rule that holds, naming the drugs of ``drugs`` it hits."""
+        out: list[_Block] = []
+        for rule, rdrugs in self.contra:
+            hit = [d for d in drugs if d in rdrugs]
+            if hit:
+                out.append(_Block(rule.reason_code, _naming(self.kb, rule.reason, hit), rule.id, rule.citations))
+        return out
+
+    def _history_blocks(self, drug: str) -> list[_Block]:
+        out: list[_Block] = []
         if drug in self.progressed:
-            n = self.progressed[drug]
-            out.append(
-                _Block(
-                    "progressed_on",
-                    f"progressed on {drug} (line {n}); not re-proposed",
-                    "PROGRESSION",
-                    self.kb.safety.progression.citations,
-                )
+            n, source, group = self.progressed[drug]
+            text = (
+                f"progressed on {drug} (line {n}); not re-proposed"
+                if group is None
+                else f"progressed on {source} (line {n}); {drug} is not re-proposed "
+                f"({group.replace('_', ' ')} cross-resistance)"
             )
+            out.append(_Block("progressed_on", text, "PROGRESSION", self.kb.safety.progression.citations))
         if drug in self.toxic_drugs:
             ln = self.toxic_drugs[drug]
             event = ln.toxicity_event or "toxicity"
@@ -490,9 +526,11 @@ class _Checker:
         return out
 
     def option_blocks(self, drugs: Sequence[str], regimen: Regimen) -> list[_Block]:
-        out: list[_Block] = []
+        """Every reason the option cannot be given: safety first (one per rule), then history, combinations,
+        label prerequisites."""
+        out: list[_Block] = self._contra_blocks(drugs)
         for d in drugs:
-            out.extend(self.drug_blocks(d))
+            out.extend(self._history_blocks(d))
         dset = frozenset(drugs)
         for pset, n in self.progressed_sets:
             if pset == dset and not any(b.code == "progressed_on" for b in out):
@@ -515,8 +553,15 @@ class _Checker:
                 out.append(_Block("forbidden_combination", fc.reason, fc.id, fc.citations))
         for prq in regimen.prerequisites:
             if prq.on_fail == "exclude" and not compile_condition(prq.when, self.kb)(self.facts):
-                out.append(_Block("label_prerequisite", f"prerequisite not met — {prq.text}", prq.id, prq.citations))
+                out.append(_prerequisite_block(prq))
         return out
+
+    def failed_prerequisite(self, regimen: Regimen) -> _Block | None:
+        """The first ``exclude`` prerequisite of ``regimen`` the patient does not meet (the most specific)."""
+        for prq in regimen.prerequisites:
+            if prq.on_fail == "exclude" and not compile_condition(prq.when, self.kb)(self.facts):
+                return _prerequisite_block(prq)
+        return None
 
     def flags(self, drugs: Sequence[str], regimen: Regimen) -> tuple[list[str], list[str]]:
         """(flags, citation ids) from cautions and off-label prerequisites."""
@@ -525,7 +570,7 @@ class _Checker:
         dset = frozenset(drugs)
         for rule, rdrugs in self.cautions:
             if not rdrugs.isdisjoint(dset):
-                flags.append(f"caution: {rule.reason}")
+                flags.append(f"caution: {_naming(self.kb, rule.reason, [d for d in drugs if d in rdrugs])}")
                 cites.extend(rule.citations)
         for prq in regimen.prerequisites:
             if prq.on_fail == "flag" and not compile_condition(prq.when, self.kb)(self.facts):
@@ -535,9 +580,20 @@ class _Checker:
 
 
 def _her2_gate(
-    stmt: Statement, regimen_drugs: frozenset[str], her2: Her2Classification, kb: KnowledgeBase
+    stmt: Statement,
+    regimen_drugs: frozenset[str],
+    her2: Her2Classification,
+    kb: KnowledgeBase,
+    checker: _Checker,
 ) -> tuple[bool, _Block | None]:
-    """(is a candidate, exclusion) for the statement's HER2 scope and the patient's HER2 result."""
+    """(is a candidate, exclusion) for the statement's HER2 scope and the patient's HER2 result.
+
+    For a HER2-negative result a HER2-directed regimen is withheld with the most specific reason: when the
+    knowledge places the same drugs for HER2-low/ultralow (T-DXd), the first unmet prerequisite of that
+    HER2-low/ultralow regimen says why (HER2-0 not labelled, HR-negative ultralow not labelled, prior endocrine
+    therapy or chemotherapy missing); when the patient meets them, that regimen is offered instead and nothing is
+    withheld here. Otherwise the reason names the drugs that are for HER2-positive disease only.
+    """
     her2_directed = any(kb.in_class(d, "her2_directed") for d in regimen_drugs)
     status = her2.status
     cites = her2.citations or ("ASCOCAP-2018",)
@@ -552,29 +608,45 @@ def _her2_gate(
             f"({(her2.next_test or 'further testing').replace('_', ' ')}) before any systemic decision"
         )
         return True, _Block(code, text, "HER2-GATE", cites)
-    if stmt.her2_scope == "positive":
-        if status == "positive":
-            return True, None
-        if not her2_directed:
-            return False, None
-        return True, _Block(
-            "not_her2_positive",
-            f"{her2.category} is HER2-negative (ASCO/CAP): HER2-positive-only therapy does not apply",
-            "HER2-GATE",
-            cites,
-        )
     if stmt.her2_scope in ("low_ultralow", "negative"):
         return status == "negative", None
-    # scope "any": HER2-directed drugs still need a positive result, or must be drugs the knowledge places for
-    # this HER2-negative category (T-DXd for HER2-low/ultralow: statements with her2_scope low_ultralow)
-    if her2_directed and status != "positive":
-        allowed = _low_ultralow_drugs(kb).get(her2.category, frozenset())
-        if not regimen_drugs <= allowed:
-            return True, _Block(
-                "not_her2_positive", f"{her2.category}: HER2-directed therapy does not apply", "HER2-GATE", cites
-            )
-    return True, None
+    if status == "positive" or not her2_directed:
+        return stmt.her2_scope == "any" or status == "positive", None
+    # HER2-negative result, HER2-directed regimen from a "positive" or "any" statement
+    allowed = _low_ultralow_drugs(kb).get(her2.category, frozenset())
+    if stmt.her2_scope == "any" and regimen_drugs <= allowed:
+        return True, None  # e.g. continuing T-DXd in HER2-low disease
+    if stmt.her2_scope == "positive":
+        for low in _low_ultralow_regimens(kb):
+            if _regimen_drugs(low, None) == regimen_drugs:
+                block = checker.failed_prerequisite(low)
+                return (block is not None), block
+    positive_only = sorted(d for d in regimen_drugs if kb.in_class(d, "her2_directed") and d not in allowed)
+    result = "HER2-negative" if her2.category == "HER2-negative" else f"{her2.category}, HER2-negative"
+    return True, _Block(
+        "not_her2_positive",
+        f"{' + '.join(positive_only)}: for HER2-positive disease only (IHC 3+ or ISH-positive, ASCO/CAP); "
+        f"this tumour is {result}",
+        "HER2-GATE",
+        cites,
+    )
 
+
+_LOW_REGIMENS: dict[int, tuple[Regimen, ...]] = {}
+
+
+def _low_ultralow_regimens(kb: KnowledgeBase) -> tuple[Regimen, ...]:
+    """Regimens that low/ultralow-scope statements place (from the data), in statement order."""
+    hit = _LOW_REGIMENS.get(id(kb))
+    if hit is None:
+        ids = dict.fromkeys(s.regimen for s in kb.statements if s.her2_scope == "low_ultralow")
+        hit = tuple(kb.regimens[i] for i in ids)
+        _LOW_REGIMENS[id(kb)] = hit
+    return hit
+
+
+_GENERIC_REASONS = {"not_her2_positive": 1}
+"""Reason codes that say less about the patient than any other (the lower the more specific)."""
 
 _LOW_DRUGS: dict[int, dict[str, frozenset[str]]] = {}
 
@@ -708,6 +780,10 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     trace.append(TraceEntry(rule=f"ALGORITHM:{decision.algorithm.value}", effect=decision.algorithm_rationale))
     facts = _facts(patient, lines, decision, her2, hr, kb, warnings)
     checker = _Checker(kb, facts, lines)
+    for ask in kb.safety.asks:
+        if compile_condition(ask.when, kb)(facts):
+            missing.append(Missing(code=ask.code, text=ask.text))
+            trace.append(TraceEntry(rule=ask.id, effect=f"asks for {ask.code}"))
 
     # --- candidates from statements in effect
     candidates: dict[str, _Candidate] = {}
@@ -722,7 +798,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
             continue
         regimen = kb.regimens[stmt.regimen]
         fixed = _regimen_drugs(regimen, decision)
-        ok, block = _her2_gate(stmt, fixed, her2, kb)
+        ok, block = _her2_gate(stmt, fixed, her2, kb, checker)
         if not ok:
             continue
         if block is None and unanchored:
@@ -767,8 +843,9 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         evidence_ids = [e for s in stmts for e in s.evidence]
         cite_ids = [c for s in stmts for c in s.citations]
         cite_ids += [kb.evidence[e].source for e in evidence_ids] + flag_cites + adj_cites
-        if regimen.note:
-            notes.insert(0, regimen.note)
+        own = [regimen.note] if regimen.note else []
+        own += [n.text for n in regimen.conditional_notes if compile_condition(n.when, kb)(facts)]
+        notes[:0] = own
         options.append(
             Option(
                 drugs=tuple(drugs),
@@ -794,17 +871,22 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         if key not in seen:
             seen.add(key)
             unique.append(o)
+    # one exclusion per drug set (and per regimen): a patient-specific reason beats the generic HER2 gate
+    by_set: dict[frozenset[str], Excluded] = {}
     ex_seen: set[str] = set()
-    unique_ex: list[Excluded] = []
     for e in excluded:
-        if frozenset(e.drugs) in seen or e.regimen in ex_seen:
+        key = frozenset(e.drugs)
+        if key in seen or e.regimen in ex_seen:
             continue
         ex_seen.add(e.regimen)
-        unique_ex.append(e)
+        prev = by_set.get(key)
+        if prev is None or _GENERIC_REASONS.get(e.reason_code, 0) < _GENERIC_REASONS.get(prev.reason_code, 0):
+            by_set[key] = e
+    unique_ex = list(by_set.values())
 
     facts.option_drugs = frozenset(d for o in unique for d in o.drugs)
     actions = _actions(kb, facts, trace)
-    monitoring = _monitoring(kb, facts)
+    monitoring = _monitoring(kb, facts, unique)
     for w in kb.safety.warnings:
         if compile_condition(w.when, kb)(facts):
             warnings.append(w.text)
@@ -910,10 +992,16 @@ def _actions(kb: KnowledgeBase, facts: Facts, trace: list[TraceEntry]) -> tuple[
     return tuple(out)
 
 
-def _monitoring(kb: KnowledgeBase, facts: Facts) -> tuple[Monitoring, ...]:
+def _monitoring(kb: KnowledgeBase, facts: Facts, options: Sequence[Option]) -> tuple[Monitoring, ...]:
+    """Monitoring rules for drugs among the options; ``together_with`` rules only for options that hold a drug
+    of the rule together with a partner (e.g. taxane de-escalation only beside HER2 therapy)."""
     out: list[Monitoring] = []
     for rule in kb.safety.monitoring:
-        hit = kb.expand(rule.drugs) & facts.option_drugs
+        wanted = kb.expand(rule.drugs)
+        partners = kb.expand(rule.together_with)
+        hit = frozenset(
+            d for o in options if not partners or not partners.isdisjoint(o.drugs) for d in o.drugs if d in wanted
+        )
         if hit and compile_condition(rule.when, kb)(facts):
             out.append(
                 Monitoring(
