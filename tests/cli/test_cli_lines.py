@@ -235,3 +235,11 @@ def test_shared_line_cases_pass_through_the_installed_command(shared_dir: Path) 
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "13 passed, 0 failed" in proc.stdout
+
+
+def test_help_says_cohorts_need_out_and_shows_the_engine_default() -> None:
+    result = runner.invoke(app, ["lines", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "required in cohort mode" in text and "--out is required" in text
+    assert "[default: (duckdb for a cohort, reference for one patient)]" in text

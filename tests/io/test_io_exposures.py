@@ -102,7 +102,8 @@ def test_read_csv_as_text_with_aliases_and_counts_bad_rows(tmp_path: Path) -> No
     index = read_table(idx, kind="index")
     prepared = prepare_cohort(table, index, params=load_line_params(), as_of=None)
     assert prepared.report.excluded == {"bad_date": 1}
-    assert prepared.report.examples["bad_date"] == ["person 1 row 2: drug 'trastuzumab', start 10/01/2024, end None"]
+    # 1-based data row (line 4 of the file, after the header); the empty end is left out
+    assert prepared.report.examples["bad_date"] == ["row 3 (person 1): drug 'trastuzumab', start 10/01/2024"]
     assert sorted(prepared.rows.column("drug").to_pylist()) == ["docetaxel", "docetaxel", "trastuzumab"]
 
 
@@ -134,3 +135,41 @@ def test_missing_columns_named() -> None:
             params=load_line_params(),
             as_of=None,
         )
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "missing", "accepted"),
+    [
+        ("exposures", "pid,drug,start", "person_id", "person_id (or person, patient_id, patient)"),
+        ("index", "person_id,dx", "metastatic_diagnosis", "metastatic_diagnosis (or index_date,"),
+    ],
+)
+def test_bad_header_names_columns_as_found_and_accepted_spellings(
+    tmp_path: Path, kind: str, header: str, missing: str, accepted: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(header + "\n" + ",".join(["1"] * len(header.split(","))) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_table(path, kind=kind)
+    text = str(info.value)
+    assert f"no {missing} column" in text and info.value.field == missing
+    assert f"Columns found: {header.replace(',', ', ')}." in text  # as in the file, not renamed
+    assert accepted in text and str(path) in text
+
+
+def test_exposure_examples_show_given_ids_and_omit_empty_fields() -> None:
+    exposures = pa.table(
+        {
+            "person_id": ["1", "1"],
+            "exposure_id": ["e7", None],
+            "drug": ["foo", "docetaxel"],
+            "start_date": [None, "2024-13-01"],
+            "end_date": [None, "2024-01-01"],
+        }
+    )
+    index = pa.table({"person_id": ["1"], "metastatic_diagnosis": ["2024-01-01"]})
+    report = prepare_cohort(exposures, index, params=load_line_params(), as_of=None).report
+    assert report.examples == {
+        "missing_start": ["row 1 (person 1, exposure_id e7): drug 'foo'"],
+        "bad_date": ["row 2 (person 1): drug 'docetaxel', start 2024-13-01, end 2024-01-01"],
+    }

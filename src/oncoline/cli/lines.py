@@ -354,7 +354,7 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
         ign = Table(title="rows ignored and why")
         ign.add_column("reason")
         ign.add_column("rows", justify="right")
-        ign.add_column("examples")
+        ign.add_column("examples (row 1 = first data row)")
         for reason, count in report.excluded.items():
             ign.add_row(reason, f"{count:,}", "\n".join(report.examples.get(reason, [])))
         console.print(ign)
@@ -394,12 +394,20 @@ def register(app: typer.Typer) -> None:
             None, "--index", help="Cohort index table (.parquet/.csv): person_id, metastatic_diagnosis."
         ),
         omop: str | None = typer.Option(None, "--omop", help="Read the cohort from an OMOP CDM database URL."),
-        out: Path | None = typer.Option(None, "--out", help="Cohort lines table to write (.parquet or .csv)."),
+        out: Path | None = typer.Option(
+            None,
+            "--out",
+            help="Cohort lines table to write (.parquet or .csv); required in cohort mode (--index or --omop).",
+        ),
         assignments: Path | None = typer.Option(
             None, "--assignments", help="Also write the row → line table (.parquet or .csv)."
         ),
         engine: str | None = typer.Option(
-            None, "--engine", help="Cohort engine: duckdb (default when installed), spark or reference."
+            None,
+            "--engine",
+            help="Line engine: duckdb, spark or reference. A cohort uses duckdb unless told (reference when DuckDB "
+            "is not installed); one patient uses reference, and duckdb|spark there need --json.",
+            show_default="duckdb for a cohort, reference for one patient",
         ),
         as_of: str | None = typer.Option(None, "--as-of", help="Data cut-off date YYYY-MM-DD."),
         param: list[str] | None = typer.Option(
@@ -410,7 +418,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Derive metastatic lines of therapy from raw drug exposures, each with the rule that opened and closed
-        it, time on treatment and time to next treatment (censored at the data cut-off)."""
+        it, time on treatment and time to next treatment (censored at the data cut-off).
+
+        One patient: oncoline lines EVENTS.yaml [--json].
+        A cohort: oncoline lines EXPOSURES.csv --index INDEX.csv --out LINES.parquet (--out is required).
+        """
         cut = parse_as_of(as_of)
         overrides = parse_params(param)
         if engine is not None and engine not in ENGINES:

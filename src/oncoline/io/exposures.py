@@ -203,11 +203,36 @@ def load_events(path: str | Path) -> EventsInput:
     return events_from_mapping(load_document(path), source=str(path))
 
 
-def _rename(table: pa.Table, aliases: dict[str, str]) -> pa.Table:
+_REQUIRED = {
+    "exposures": ("person_id", "drug", "start_date"),
+    "index": ("person_id", "metastatic_diagnosis"),
+}
+_OPTIONAL = {"exposures": ("end_date", "exposure_id", "stopped"), "index": ()}
+
+
+def _spellings(name: str, aliases: dict[str, str]) -> str:
+    others = [a for a, canonical in aliases.items() if canonical == name]
+    return f"{name} (or {', '.join(others)})" if others else name
+
+
+def _rename(table: pa.Table, aliases: dict[str, str], *, kind: str, source: str) -> pa.Table:
+    """Canonical column names; a missing required column names the file's own columns and the accepted ones."""
     names = []
     for name in table.column_names:
         key = name.strip().lower()
         names.append(aliases.get(key, key))
+    required = _REQUIRED.get(kind, ())
+    missing = [n for n in required if n not in names]
+    if missing:
+        found = ", ".join(table.column_names) or "(none)"
+        need = "; ".join(_spellings(n, aliases) for n in required)
+        optional = "; ".join(_spellings(n, aliases) for n in _OPTIONAL.get(kind, ()))
+        raise InputError(
+            f"the {kind} table has no {' or '.join(missing)} column. Columns found: {found}. "
+            f"Required: {need}" + (f". Optional: {optional}" if optional else "") + ". Rename the header to match",
+            source=source,
+            field=missing[0],
+        )
     return table.rename_columns(names)
 
 
@@ -231,7 +256,8 @@ def read_table(path: str | Path, *, kind: str = "exposures") -> pa.Table:
     Raises
     ------
     InputError
-        Missing file, unknown suffix, or a file the reader cannot parse.
+        Missing file, unknown suffix, a file the reader cannot parse, or a required column missing (the
+        message lists the file's columns as found and the required ones with their accepted spellings).
     """
     import pyarrow as pa
 
@@ -259,7 +285,7 @@ def read_table(path: str | Path, *, kind: str = "exposures") -> pa.Table:
             raise InputError(f"unknown table format {p.suffix!r}; give a .parquet or .csv file", source=str(p))
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot read the table: {exc}", source=str(p)) from exc
-    return _rename(table, EXPOSURE_ALIASES if kind == "exposures" else INDEX_ALIASES)
+    return _rename(table, EXPOSURE_ALIASES if kind == "exposures" else INDEX_ALIASES, kind=kind, source=str(p))
 
 
 def write_table(table: pa.Table, path: str | Path) -> Path:

@@ -251,7 +251,9 @@ def test_bad_rows_raise_or_count(bad: dict[str, Any], reason: str) -> None:
         run([bad])
     result = run([bad, row("trastuzumab", 0)], on_bad_row="count")
     assert result.excluded == {reason: 1} and len(result.lines) == 1
-    assert result.examples[reason][0].startswith("row 0")
+    text = result.examples[reason][0]
+    assert text.startswith("row 1: drug 'trastuzumab'"), text  # 1-based, as a person counts rows
+    assert "None" not in text and ("end" in text) == ("end" in bad)  # empty fields are left out
 
 
 def test_unknown_drug_raises_with_suggestions_or_counts() -> None:

@@ -78,9 +78,11 @@ __all__ = [
     "assign_rows",
     "assignments_schema",
     "complete_lines",
+    "describe_row",
     "drug_flags",
     "lines_schema",
     "prepare_cohort",
+    "row_examples",
 ]
 
 LINE_COLUMNS = (
@@ -275,14 +277,61 @@ def _require(table: pa.Table, names: tuple[str, ...], what: str) -> None:
     missing = [n for n in names if n not in table.column_names]
     if missing:
         raise InputError(
-            f"the {what} table lacks column(s) {missing}; it has {table.column_names}. "
-            f"Give columns {list(names)} (see `oncoline lines --help`)",
+            f"the {what} table has no {', '.join(missing)} column; its columns are "
+            f"{', '.join(table.column_names) or '(none)'}. It needs {', '.join(names)} "
+            "(see `oncoline lines --help`)",
             field=missing[0],
         )
 
 
-def _example(person: Any, eid: Any, drug: Any, start: Any, end: Any) -> str:
-    return f"person {person} row {eid}: drug {drug!r}, start {start}, end {end}"
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def describe_row(number: int, *, person: Any = None, exposure_id: Any = None, fields: dict[str, Any]) -> str:
+    """One input row as a person reads it: ``row 3 (person P1, exposure_id e7): drug 'X', start 2024-01-01``.
+
+    ``number`` is 1-based (the first data row is row 1; in a CSV file, row n is on line n + 1, after the
+    header). Empty values (None, blank text) are left out.
+    """
+    who = [f"person {person}" if _given(person) else "", f"exposure_id {exposure_id}" if _given(exposure_id) else ""]
+    head = f"row {number}" + (f" ({', '.join(w for w in who if w)})" if any(who) else "")
+    parts = [f"{k} {v!r}" if isinstance(v, str) and k == "drug" else f"{k} {v}" for k, v in fields.items() if _given(v)]
+    return f"{head}: {', '.join(parts)}" if parts else f"{head}: no drug or dates given"
+
+
+def row_examples(exposures: pa.Table, rows: Any) -> list[str]:
+    """:func:`describe_row` for input rows ``rows`` (0-based indices) of a cohort exposures table, values as given.
+
+    Shared by every engine so that their reports are identical.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    take = pa.array(rows, pa.int64())
+
+    def values(name: str, as_text: bool) -> list[Any]:
+        if name not in exposures.column_names:
+            return [None] * len(take)
+        col = exposures.column(name).take(take)
+        got: list[Any] = (pc.cast(col, pa.string()) if as_text else col).to_pylist()
+        return got
+
+    out = []
+    for i, (p, e, d, s, x) in enumerate(
+        zip(
+            values("person_id", True),
+            values("exposure_id", True),
+            values("drug", True),
+            values("start_date", False),
+            values("end_date", False),
+            strict=True,
+        )
+    ):
+        out.append(
+            describe_row(int(take[i].as_py()) + 1, person=p, exposure_id=e, fields={"drug": d, "start": s, "end": x})
+        )
+    return out
 
 
 def prepare_cohort(
@@ -448,20 +497,7 @@ def prepare_cohort(
         if count:
             excluded[reason.value] = count
             sample = joined.filter(hit).slice(0, _EXAMPLES_PER_REASON)
-            raw_start = exposures.column("start_date").take(sample.column("_row"))
-            raw_end = end_col.take(sample.column("_row")) if end_col is not None else None
-            examples[reason.value] = [
-                _example(p, e, d, s, None if raw_end is None else raw_end[i].as_py())
-                for i, (p, e, d, s) in enumerate(
-                    zip(
-                        sample.column("person_id").to_pylist(),
-                        sample.column("exposure_id").to_pylist(),
-                        sample.column("drug_raw").to_pylist(),
-                        raw_start.to_pylist(),
-                        strict=True,
-                    )
-                )
-            ]
+            examples[reason.value] = row_examples(exposures, sample.column("_row").to_pylist())
             if reason is ExclusionReason.UNKNOWN_DRUG:
                 names = joined.filter(hit).column("drug_raw")
                 for item in pc.value_counts(names).to_pylist():

@@ -153,7 +153,7 @@ def prepare_kernel_input(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from oncoline.engines.lines.cohort import _example, _require
+    from oncoline.engines.lines.cohort import _require, row_examples
 
     _require(exposures, ("person_id", "drug", "start_date"), "exposures")
     _require(index, ("person_id", "metastatic_diagnosis"), "index")
@@ -241,30 +241,16 @@ def prepare_kernel_input(
         exposure_ids = pc.if_else(
             pc.is_null(exposure_ids), pc.cast(row_numbers, pa.string()), pc.cast(exposure_ids, pa.string())
         )
-    exp_person = exposures.column("person_id")
 
     excluded: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
     unknown_drugs: dict[str, int] = {}
-    raw_start = exposures.column("start_date")
-    raw_end = exposures.column("end_date") if has_end else None
     for r, rsn in enumerate(_REASONS, start=1):
         if not counts[r]:
             continue
         excluded[rsn.value] = int(counts[r])
         rows = np.flatnonzero(reason == r)[:_EXAMPLES_PER_REASON]
-        take = pa.array(rows)
-        examples[rsn.value] = [
-            _example(p, e, d, s, None if raw_end is None else x)
-            for p, e, d, s, x in zip(
-                pc.cast(exp_person.take(take), pa.string()).to_pylist(),
-                pc.cast(exposure_ids.take(take), pa.string()).to_pylist(),
-                pc.cast(exposures.column("drug"), pa.string()).take(take).to_pylist(),
-                raw_start.take(take).to_pylist(),
-                raw_end.take(take).to_pylist() if raw_end is not None else [None] * len(rows),
-                strict=True,
-            )
-        ]
+        examples[rsn.value] = row_examples(exposures, rows.tolist())
         if rsn is ExclusionReason.UNKNOWN_DRUG:
             per_name = np.bincount(name_idx[reason == r] + 1, minlength=len(names) + 1)
             labels = ["(no drug given)", *names.to_pylist()]

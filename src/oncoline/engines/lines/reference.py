@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from oncoline.engines.lines.cohort import DrugFlags, drug_flags
+from oncoline.engines.lines.cohort import DrugFlags, describe_row, drug_flags
 from oncoline.engines.lines.params import LineParams
 from oncoline.errors import InputError, UnknownDrugError
 from oncoline.knowledge.drugs import load_vocabulary
@@ -269,7 +269,11 @@ def derive_lines(
         drug = _field(row, "drug")
         start = _as_date(_field(row, "start", "start_date"))
         end_given = _as_date(_field(row, "end", "end_date"))
-        text = f"row {rid}: drug {drug!r}, start {_field(row, 'start', 'start_date')}, end {end_given}"
+        text = describe_row(
+            pos + 1,
+            exposure_id=rid_raw,
+            fields={"drug": drug, "start": _field(row, "start", "start_date"), "end": _field(row, "end", "end_date")},
+        )
         bad: tuple[ExclusionReason, str] | None = None
         if start is None:
             bad = (ExclusionReason.MISSING_START, "give the start date (YYYY-MM-DD)")
