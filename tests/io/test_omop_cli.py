@@ -28,7 +28,7 @@ def _app() -> typer.Typer:
 @pytest.fixture()
 def demo(tmp_path: Path) -> str:
     url = str(tmp_path / "cdm.duckdb")
-    res = CliRunner().invoke(_app(), ["omop", "init", url, "--demo"])
+    res = CliRunner().invoke(_app(), ["omop", "init", url, "--demo", "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert "episode" in out["created_tables"] and out["loaded_rows"]["person"] == 3
@@ -38,13 +38,15 @@ def demo(tmp_path: Path) -> str:
 def test_omop_lines_writes_table_and_episodes(demo: str, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "lines.parquet"
-    res = runner.invoke(_app(), ["omop", "lines", demo, "--as-of", "2024-06-30", "--out", str(out), "--write-episodes"])
+    res = runner.invoke(
+        _app(), ["omop", "lines", demo, "--as-of", "2024-06-30", "--out", str(out), "--write-episodes", "--json"]
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["lines"] == 5 and summary["episodes"]["n_episodes"] == 5
     assert summary["read"]["unmapped"] == {"XYZ-123 investigational": 1}
     assert pq.read_table(out).num_rows == 5
-    res = runner.invoke(_app(), ["omop", "episodes", demo])
+    res = runner.invoke(_app(), ["omop", "episodes", demo, "--json"])
     assert res.exit_code == 0, res.output
     back = json.loads(res.output)
     assert [(r["person_id"], r["line"]) for r in back["rows"]] == [
@@ -59,7 +61,7 @@ def test_omop_lines_writes_table_and_episodes(demo: str, tmp_path: Path) -> None
 
 def test_omop_read_reports_and_writes_tables(demo: str, tmp_path: Path) -> None:
     exp, idx = tmp_path / "exposures.csv", tmp_path / "index.parquet"
-    res = CliRunner().invoke(_app(), ["omop", "read", demo, "--exposures", str(exp), "--index", str(idx)])
+    res = CliRunner().invoke(_app(), ["omop", "read", demo, "--exposures", str(exp), "--index", str(idx), "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.output)
     assert report["n_end_before_start"] == 1 and report["n_duplicate_exposures"] == 1
@@ -81,3 +83,10 @@ def test_lines_command_reads_omop(demo: str, tmp_path: Path) -> None:
     res = CliRunner().invoke(main_app, ["lines", "--omop", demo, "--out", str(out), "--as-of", "2024-06-30", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["lines"] == 5
+
+
+def test_omop_commands_print_a_readable_summary_by_default(demo: str) -> None:
+    res = CliRunner().invoke(_app(), ["omop", "read", demo])
+    assert res.exit_code == 0, res.output
+    assert "OMOP cohort read from" in res.output and "unmapped" in res.output
+    assert not res.output.lstrip().startswith("{")

@@ -37,6 +37,7 @@ __all__ = [
     "guarded",
     "parse_as_of",
     "print_json",
+    "print_report",
 ]
 
 EXIT_OK = 0
@@ -108,3 +109,43 @@ def _default(o: Any) -> Any:
 def print_json(data: Any) -> None:
     """Write ``data`` as indented JSON to stdout (dates as ISO strings)."""
     sys.stdout.write(json.dumps(data, indent=2, default=_default, ensure_ascii=False) + "\n")
+
+
+def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
+    """Print a nested mapping either as JSON (``as_json``) or as a readable indented tree for people.
+
+    Parameters
+    ----------
+    title
+        The tree's heading (e.g. ``"OMOP cohort read from cdm.duckdb"``).
+    data
+        Mappings, lists and scalars (dates are shown as ISO text); ``None`` values are left out of the tree.
+    """
+    if as_json:
+        print_json(data)
+        return
+    from rich.console import Console
+    from rich.tree import Tree
+
+    def add(node: Tree, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if sub is None or sub == {} or sub == []:
+                    continue
+                label = str(key).replace("_", " ")
+                if isinstance(sub, (dict, list)):
+                    add(node.add(f"[bold]{label}[/]"), sub)
+                else:
+                    node.add(f"{label}: {_default(sub) if isinstance(sub, (dt.date, dt.datetime)) else sub}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value, start=1):
+                if isinstance(item, dict):
+                    add(node.add(f"[dim]{i}[/]"), item)
+                else:
+                    node.add(str(item))
+        else:
+            node.add(str(value))
+
+    tree = Tree(f"[bold]{title}[/]")
+    add(tree, data)
+    Console().print(tree)

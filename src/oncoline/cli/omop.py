@@ -20,7 +20,7 @@ from typing import Any
 
 import typer
 
-from oncoline.cli.common import guarded, parse_as_of, print_json
+from oncoline.cli.common import guarded, parse_as_of, print_report
 from oncoline.errors import BackendError, InputError
 
 __all__ = ["register"]
@@ -56,6 +56,12 @@ def _write(table: Any, path: Path) -> None:
     write_table(table, path)
 
 
+def _shown(url: str) -> str:
+    from oncoline.io.omop_db import redact_url
+
+    return redact_url(url)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``omop`` command group to ``app``."""
     omop = typer.Typer(
@@ -74,6 +80,7 @@ def register(app: typer.Typer) -> None:
         vocabulary: bool = typer.Option(
             True, "--vocabulary/--no-vocabulary", help="With --demo: load CONCEPT / CONCEPT_ANCESTOR rows too."
         ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the readable summary."),
     ) -> None:
         """Create the OMOP CDM v5.4 tables oncoline reads and writes (existing tables are left alone)."""
         from oncoline.io.omop import init_cdm
@@ -86,7 +93,7 @@ def register(app: typer.Typer) -> None:
             with connect(url, schema=schema) as db:
                 out["loaded_rows"] = load_demo(db, vocabulary=vocabulary)
             out["demo_as_of"] = DEMO_AS_OF
-        print_json(out)
+        print_report(f"OMOP CDM tables in {_shown(url)}", out, as_json=as_json)
 
     @omop.command("read")
     @guarded
@@ -98,6 +105,7 @@ def register(app: typer.Typer) -> None:
         ),
         exposures_out: Path | None = typer.Option(None, "--exposures", help="Write the exposure table here."),
         index_out: Path | None = typer.Option(None, "--index", help="Write the index table here."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the readable summary."),
     ) -> None:
         """Read a cohort (drug mapping, metastatic index dates, HER2/ER/PR) and print what was read and flagged."""
         from oncoline.io.omop import read_cohort
@@ -109,7 +117,7 @@ def register(app: typer.Typer) -> None:
             _write(exposures, exposures_out)
         if index_out is not None:
             _write(index, index_out)
-        print_json(report.to_dict())
+        print_report(f"OMOP cohort read from {_shown(url)}", report.to_dict(), as_json=as_json)
 
     @omop.command("lines")
     @guarded
@@ -132,6 +140,7 @@ def register(app: typer.Typer) -> None:
             help="Write the lines to EPISODE (Treatment Regimen, episode_number = line) and EPISODE_EVENT, "
             "replacing earlier derived regimens of the same persons.",
         ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the readable summary."),
     ) -> None:
         """Derive lines of therapy from an OMOP CDM and optionally store them as OMOP oncology episodes."""
         from oncoline.cli.lines import parse_params
@@ -168,7 +177,7 @@ def register(app: typer.Typer) -> None:
             summary["episodes"] = omop_io.write_episodes(url, result, schema=schema).to_dict()
         if out is None:
             summary["line_rows"] = [{k: v for k, v in row.items() if k != "drugs"} for row in result.lines.to_pylist()]
-        print_json(summary)
+        print_report(f"Lines of therapy from {_shown(url)}", summary, as_json=as_json)
 
     @omop.command("episodes")
     @guarded
@@ -176,6 +185,7 @@ def register(app: typer.Typer) -> None:
         url: str = typer.Argument(..., metavar="URL", help=_URL_HELP),
         schema: str | None = typer.Option(None, "--schema", help=_SCHEMA_HELP),
         out: Path | None = typer.Option(None, "--out", help="Write the episodes table (.parquet or .csv)."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the readable summary."),
     ) -> None:
         """Read back the derived Treatment Regimen episodes and the DRUG_EXPOSURE rows linked to each."""
         from oncoline.io.omop import read_episodes
@@ -189,4 +199,8 @@ def register(app: typer.Typer) -> None:
             k = (e["person_id"], e["line"])
             per_episode[k] = per_episode.get(k, 0) + 1
         rows = [{**r, "n_events": per_episode.get((r["person_id"], r["line"]), 0)} for r in eps.to_pylist()]
-        print_json({"episodes": len(rows), "events": events.num_rows, "rows": rows if out is None else None})
+        print_report(
+            f"Derived treatment-regimen episodes in {_shown(url)}",
+            {"episodes": len(rows), "events": events.num_rows, "rows": rows if out is None else None},
+            as_json=as_json,
+        )
