@@ -21,7 +21,9 @@ import datetime as dt
 import gc
 import os
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,6 +64,18 @@ def local_session(cores: int = 2) -> Any:
     # Python workers must run this interpreter (it has oncoline, numpy and numba); pyspark reads the variable
     # when the context starts. A value the user set wins.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Local mode talks to itself only: bind to loopback (no "resolves to a loopback address" warnings, no traffic
+    # elsewhere), and keep the JVM's start-up log below ERROR unless the user configured logging.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    log_config = Path(tempfile.gettempdir()) / "oncoline-spark-log4j2.properties"
+    if not log_config.exists():
+        log_config.write_text(
+            "rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+            "appender.console.type = Console\nappender.console.name = console\nappender.console.target = SYSTEM_ERR\n"
+            "appender.console.layout.type = PatternLayout\nappender.console.layout.pattern = spark: %p %c{1}: %m%n\n",
+            encoding="utf-8",
+        )
+    quiet = f"-Dlog4j2.configurationFile={log_config.as_uri()}"
     try:
         spark = (
             SparkSession.builder.master(f"local[{cores}]")
@@ -70,6 +84,8 @@ def local_session(cores: int = 2) -> Any:
             .config("spark.default.parallelism", str(max(2, cores * 2)))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", quiet)
             .config("spark.driver.memory", "2g")
             .getOrCreate()
         )
