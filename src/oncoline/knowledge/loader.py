@@ -178,6 +178,23 @@ def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
         yield f"evidence {e.id}", e.source
 
 
+_Typed = tuple[SourceFile, EvidenceFile, RegimenFile, StatementFile, SafetyFile, SiteActionFile]
+
+
+def _typed(files: dict[str, FileHeader]) -> _Typed:
+    """The six knowledge files with their own types (sources, evidence, regimens, statements, safety, actions)."""
+    sources = files["sources"]
+    evidence = files["evidence"]
+    regimens = files["regimens"]
+    statements = files["statements"]
+    safety = files["safety"]
+    actions = files["site_actions"]
+    assert isinstance(sources, SourceFile) and isinstance(evidence, EvidenceFile)
+    assert isinstance(regimens, RegimenFile) and isinstance(statements, StatementFile)
+    assert isinstance(safety, SafetyFile) and isinstance(actions, SiteActionFile)
+    return sources, evidence, regimens, statements, safety, actions
+
+
 def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> list[str]:
     """Cross-reference problems: dangling citations/evidence/regimens, unknown drugs or classes, duplicate ids,
     statements without a citation, files of different versions.
@@ -188,15 +205,7 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
         One message per problem (empty when the knowledge is consistent).
     """
     problems: list[str] = []
-    sources = files["sources"]
-    evidence = files["evidence"]
-    regimens = files["regimens"]
-    statements = files["statements"]
-    safety = files["safety"]
-    actions = files["site_actions"]
-    assert isinstance(sources, SourceFile) and isinstance(evidence, EvidenceFile)
-    assert isinstance(regimens, RegimenFile) and isinstance(statements, StatementFile)
-    assert isinstance(safety, SafetyFile) and isinstance(actions, SiteActionFile)
+    sources, evidence, regimens, statements, safety, actions = _typed(files)
 
     versions = {stem: f.version for stem, f in files.items()}
     if len(set(versions.values())) != 1:
@@ -357,15 +366,7 @@ def build_knowledge(files: dict[str, FileHeader]) -> KnowledgeBase:
     if problems:
         listed = "\n  - ".join(problems)
         raise KnowledgeBaseError(f"{len(problems)} knowledge problem(s):\n  - {listed}")
-    sources = files["sources"]
-    evidence = files["evidence"]
-    regimens = files["regimens"]
-    statements = files["statements"]
-    safety = files["safety"]
-    actions = files["site_actions"]
-    assert isinstance(sources, SourceFile) and isinstance(evidence, EvidenceFile)
-    assert isinstance(regimens, RegimenFile) and isinstance(statements, StatementFile)
-    assert isinstance(safety, SafetyFile) and isinstance(actions, SiteActionFile)
+    sources, evidence, regimens, statements, safety, actions = _typed(files)
     return KnowledgeBase(
         version=statements.version,
         effective=max(f.effective for f in files.values()),
