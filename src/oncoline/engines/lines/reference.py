@@ -391,7 +391,13 @@ def derive_lines_reference_cohort(
     """
     import pyarrow as pa
 
-    from oncoline.engines.lines.cohort import CohortLines, assign_rows, complete_lines, prepare_cohort
+    from oncoline.engines.lines.cohort import (
+        CORE_LINE_COLUMNS,
+        CohortLines,
+        assign_rows,
+        complete_lines,
+        prepare_cohort,
+    )
 
     prepared = prepare_cohort(rows, index, params=params, as_of=as_of)
     person_as_of = dict(
@@ -411,20 +417,7 @@ def derive_lines_reference_cohort(
                 data["substitution_class"][i],
             )
         )
-    core_cols: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "person_id",
-            "line",
-            "drugs",
-            "start_date",
-            "end_date",
-            "n_exposures",
-            "open_rule",
-            "close_rule",
-            "end_reason",
-        )
-    }
+    core_cols: dict[str, list[Any]] = {k: [] for k in CORE_LINE_COLUMNS}
     day_cols: dict[str, list[Any]] = {"person_id": [], "start_date": [], "line": []}
     for person, person_rows in by_person.items():
         for ln in run_kernel(person_rows, params=params, as_of=person_as_of[person]):
