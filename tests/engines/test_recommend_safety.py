@@ -218,3 +218,23 @@ def test_contraception_advice_covers_every_her2_drug_class() -> None:
     text = next(m.text for m in rec.monitoring if m.rule == "MON-PREGNANCY-TEST")
     for words in ("margetuximab: 4 months", "3 months (males)", "lapatinib: 1 week", "male partners 4 months"):
         assert words in text
+
+
+# ------------------------------------------------------------------------------------------ biopsy (§a.7)
+@pytest.mark.parametrize(
+    ("earlier", "flagged"),
+    [
+        ({"er_percent": 0, "pr_percent": 0, "her2": {"ihc": "3+"}}, False),
+        ({"er_percent": 90, "pr_percent": 50, "her2": {"ihc": "3+"}}, True),  # HR-positive primary, HR-negative now
+        ({"er_percent": 0, "pr_percent": 0, "her2": {"ihc": "1+"}}, True),  # HER2-negative primary
+        ({"her2": {"ihc": "2+"}}, False),  # earlier HER2 equivocal, ER unknown: nothing known differs
+    ],
+)
+def test_receptor_discordance_between_primary_and_metastasis_asks_for_mdt_review(
+    earlier: dict[str, Any], flagged: bool
+) -> None:
+    rec = run(patient(tumor={"earlier": earlier}))
+    codes = {a.code for a in rec.actions}
+    assert ("receptor_discordance" in codes) is flagged
+    if flagged:
+        assert "at least one sample" in action_text(rec, "receptor_discordance")

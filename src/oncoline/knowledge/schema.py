@@ -197,6 +197,9 @@ class Condition(_Strict):
     declines_chemotherapy: bool | None = None
     declines_brain_local_therapy: bool | None = None
     ecog_min: int | None = None
+    receptor_discordance: bool | None = Field(
+        default=None, description="HR or HER2 status differs between `tumor.earlier` and `tumor` (both known)."
+    )
     option_any: tuple[str, ...] | None = Field(
         default=None, description="Actions/monitoring only: some option holds one of these drugs/classes."
     )

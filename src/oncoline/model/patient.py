@@ -166,6 +166,11 @@ class Tumor(_Frozen):
     pr_status: str | None = Field(default=None, description="positive | negative when no percentage is reported.")
     her2: Her2Raw = Field(default_factory=Her2Raw, description="Raw HER2 results.")
     histology: str | None = None
+    earlier: Tumor | None = Field(
+        default=None,
+        description="An earlier receptor result (usually the primary tumour) when this block holds the metastatic "
+        "biopsy: a change of HR or HER2 status raises a receptor-discordance action for MDT review (reference §a.7).",
+    )
 
     @field_validator("er_status", "pr_status", mode="before")
     @classmethod

@@ -68,6 +68,7 @@ class Facts:
     declines_chemotherapy: bool = False
     declines_brain_local_therapy: bool = False
     ecog: int | None = None
+    receptor_discordance: bool = False
     option_drugs: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -200,6 +201,7 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "declines_chemotherapy": _eq("declines_chemotherapy"),
         "declines_brain_local_therapy": _eq("declines_brain_local_therapy"),
         "ecog_min": _ge("ecog"),
+        "receptor_discordance": _eq("receptor_discordance"),
         "option_any": _intersects("option_drugs", kb),
     }
 

@@ -395,7 +395,21 @@ def _facts(
         declines_chemotherapy=patient.preferences.declines_chemotherapy,
         declines_brain_local_therapy=patient.preferences.declines_brain_local_therapy,
         ecog=patient.ecog,
+        receptor_discordance=_discordant(patient, her2, hr),
     )
+
+
+def _discordant(patient: Patient, her2: Her2Classification, hr: str | None) -> bool:
+    """True when HR or HER2 status (both known) differs between ``tumor.earlier`` and ``tumor`` (§a.7)."""
+    earlier = patient.tumor.earlier
+    if earlier is None:
+        return False
+    known = ("positive", "negative")
+    before_hr = earlier.hr_positive
+    hr_changed = before_hr is not None and hr is not None and before_hr != (hr == "positive")
+    before_her2 = classify_her2(earlier.her2).status
+    her2_changed = before_her2 in known and her2.status in known and before_her2 != her2.status
+    return hr_changed or her2_changed
 
 
 # ------------------------------------------------------------------------------------------ options
