@@ -238,3 +238,21 @@ def test_receptor_discordance_between_primary_and_metastasis_asks_for_mdt_review
     assert ("receptor_discordance" in codes) is flagged
     if flagged:
         assert "at least one sample" in action_text(rec, "receptor_discordance")
+
+
+# ------------------------------------------------------------------------------------------ evidence, §a.5
+def test_later_line_tdxd_carries_destiny_breast01_beside_destiny_breast02() -> None:
+    rec = run(patient(history=[*AFTER_THP, {"drugs": ["trastuzumab emtansine"], "start": "2025-06-20",
+                                            "end": "2026-01-01", "stopped": "progression"}]))  # fmt: skip
+    tdxd = option(rec, "tdxd")
+    assert any(e.startswith("DESTINY-Breast01") for e in tdxd.evidence)
+    assert {"DESTINY-Breast01", "DESTINY-Breast02"} <= {c.id for c in tdxd.citations}
+
+
+def test_prior_neoadjuvant_tdxd_flags_every_tdxd_option_as_unconfirmed() -> None:
+    early = [{"setting": "neoadjuvant", "drugs": ["trastuzumab deruxtecan"], "end": "2021-01-10"}]
+    rec = run(patient(presentation="recurrent", early_therapy=early))
+    tdxd_options = [o for o in rec.options if "trastuzumab deruxtecan" in o.drugs]
+    assert tdxd_options
+    for o in tdxd_options:
+        assert any(f.startswith("UNCONFIRMED") and "after (neo)adjuvant T-DXd" in f for f in o.flags), o.regimen
