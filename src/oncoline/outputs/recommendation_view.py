@@ -37,6 +37,7 @@ _ACTION_TITLE = {
     "palliative_surgery": "Primary tumour",
     "multidisciplinary_review": "MDT",
     "best_supportive_care": "Supportive care",
+    "receptor_discordance": "Receptor discordance",
 }
 _ALGORITHM_TITLE = {
     "first_line": "first-line algorithm",
@@ -166,7 +167,7 @@ def build_view(rec: Recommendation) -> RenderableType:
         for a in rec.actions:
             text = Text(a.text)
             text.append(f" {refs.mark(a.citations)}", style="dim")
-            grid.add_row(f"• {_ACTION_TITLE.get(a.code, a.code)}", text)
+            grid.add_row(f"• {_ACTION_TITLE.get(a.code, a.code.replace('_', ' ').capitalize())}", text)
         parts.append(Padding(grid, (0, 0, 0, 1)))
 
     if rec.monitoring:
