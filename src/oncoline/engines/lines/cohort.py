@@ -305,31 +305,21 @@ def row_examples(exposures: pa.Table, rows: Any) -> list[str]:
 
     Shared by every engine so that their reports are identical.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    take = pa.array(rows, pa.int64())
-
-    def values(name: str, as_text: bool) -> list[Any]:
-        if name not in exposures.column_names:
-            return [None] * len(take)
-        col = exposures.column(name).take(take)
-        got: list[Any] = (pc.cast(col, pa.string()) if as_text else col).to_pylist()
-        return got
+    def text(value: Any) -> Any:
+        return None if value is None else str(value)
 
     out = []
-    for i, (p, e, d, s, x) in enumerate(
-        zip(
-            values("person_id", True),
-            values("exposure_id", True),
-            values("drug", True),
-            values("start_date", False),
-            values("end_date", False),
-            strict=True,
-        )
-    ):
+    for row in rows:
+        # a one-row slice: taking from a many-chunk column would first concatenate it
+        r = exposures.slice(int(row), 1).to_pylist()[0]
         out.append(
-            describe_row(int(take[i].as_py()) + 1, person=p, exposure_id=e, fields={"drug": d, "start": s, "end": x})
+            describe_row(
+                int(row) + 1,
+                person=text(r.get("person_id")),
+                exposure_id=text(r.get("exposure_id")),
+                fields={"drug": text(r.get("drug")), "start": r.get("start_date"), "end": r.get("end_date")},
+            )
         )
     return out
 
@@ -629,7 +619,7 @@ def prepare_cohort(
 
 
 # ---------------------------------------------------------------------------------------------- assembly
-def complete_lines(core: pa.Table) -> pa.Table:
+def complete_lines(core: pa.Table, *, presorted: bool = False) -> pa.Table:
     """Add regimen, time on treatment and time to next treatment to a kernel's lines; end lines before the next.
 
     A line closed by the opening of the next line (every line but a person's last) ends no later than the day
@@ -641,6 +631,8 @@ def complete_lines(core: pa.Table) -> pa.Table:
     core
         One row per person_id and line with :data:`CORE_LINE_COLUMNS` (drugs: list of text, any order;
         end_date: the latest end of the line's rows, as the kernel found it).
+    presorted
+        True when ``core`` is already sorted by person_id, line (skips the sort).
 
     Returns
     -------
@@ -655,7 +647,9 @@ def complete_lines(core: pa.Table) -> pa.Table:
     schema = lines_schema()
     if core.num_rows == 0:
         return schema.empty_table()
-    core = core.sort_by([("person_id", "ascending"), ("line", "ascending")]).combine_chunks()
+    if not presorted:
+        core = core.sort_by([("person_id", "ascending"), ("line", "ascending")])
+    core = core.combine_chunks()
     persons = pc.cast(core.column("person_id"), pa.string()).combine_chunks()
     n = len(persons)
     start = pc.cast(core.column("start_date"), pa.date32())

@@ -1,9 +1,10 @@
 """The line-of-therapy state machine as one compiled pass over sorted numeric arrays.
 
 The DuckDB and Spark engines do the relational work (drug resolution, exclusions, sorting) and hand this
-module one row per kept exposure row, sorted by ``(person, start, drug, end)``. :func:`assign_lines` then walks
-the rows once, day batch by day batch, applying the rules of the line-of-therapy spec (steps 1–4 of
-``notes/lines-spec.md``, mirrored by the pure-Python reference engine) and returns:
+module one row per kept exposure row, sorted by ``(person, start)`` (rows of one day in any order).
+:func:`assign_lines` then walks the rows once, day batch by day batch, applying the rules of the
+line-of-therapy spec (steps 1–4 of ``notes/lines-spec.md``, mirrored by the pure-Python reference engine)
+and returns:
 
 - the line number of every row (rows of one person and one line are contiguous, because a line is the span of
   days from its opening batch to the batch before the next line opens), and
@@ -187,7 +188,8 @@ class KernelLines:
     input), ``line``, ``start``/``end``/``as_of`` (days since epoch; ``as_of`` is the person's censoring day),
     ``n_exposures`` (distinct ``(drug, start, end)`` rows), ``open_rule``/``close_rule``/``end_reason``
     (codes into :data:`OPEN_RULES`, :data:`CLOSE_RULES`, :data:`END_REASONS`) and ``masks`` (shape
-    ``(n_lines, n_words)``).
+    ``(n_lines, n_words)``). ``end`` is the latest end of the line's rows; the reported end is cut to the day
+    before the next line by :func:`~oncoline.engines.lines.cohort.complete_lines`.
     """
 
     row_line: npt.NDArray[np.int32]
@@ -327,7 +329,13 @@ def _kernel(  # one state machine, kept in one place on purpose
                 l_masks[li, w] |= np.int64(1) << np.int64(d - w * 63)
                 subst_mask |= subst[d]
                 row_line[k] = line_no
-                if k == j or drug[k] != drug[k - 1] or end[k] != end[k - 1]:
+                # distinct (drug, end) within the day batch; batches are small, rows in any order
+                seen = False
+                for q in range(j, k):
+                    if drug[q] == drug[k] and end[q] == end[k]:
+                        seen = True
+                        break
+                if not seen:
                     l_nexp[li] += 1
                 if stop[k] != 0 and (
                     pend_code == 0 or end[k] < pend_day or (end[k] == pend_day and stop[k] < pend_code)
@@ -373,10 +381,11 @@ def assign_lines(
     Parameters
     ----------
     person, start, end, drug, stop
-        One entry per kept exposure row, shape ``(n,)``, sorted by ``(person, start, drug, end)``: a person
-        key (any int64, equal keys adjacent), start and end day (days since 1970-01-01, end already clipped to
-        ``as_of`` and ``>= start``), anticancer drug code (:class:`DrugCodes`), documented stop code
-        (:data:`STOP_CODES`, 0 for none). Exact duplicates are allowed; they count once.
+        One entry per kept exposure row, shape ``(n,)``, sorted by ``(person, start)`` (the rows of one day
+        in any order): a person key (any int64, equal keys adjacent), start and end day (days since
+        1970-01-01, end already clipped to ``as_of`` and ``>= start``), anticancer drug code
+        (:class:`DrugCodes`), documented stop code (:data:`STOP_CODES`, 0 for none). Exact duplicates are
+        allowed; they count once.
     codes
         Drug codes and rule flags built from the same vocabulary and ``params``.
     params
