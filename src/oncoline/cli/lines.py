@@ -144,11 +144,14 @@ def _single_on_engine(events: Any, *, params: LineParams, as_of: dt.date | None,
         }
     )
     result: CohortLines = _engine_fn(engine)(exposures, index, params=params, as_of=as_of)
+    assignments = {str(r["exposure_id"]): int(r["line"]) for r in result.assignments.to_pylist()}
+    # the data cut-off the engines used: as given, else the latest end of the rows used (as the reference says)
+    used_ends = [r.end or r.start for r in rows if r.exposure_id in assignments]
     lines = sorted(result.lines.to_pylist(), key=lambda r: r["line"])
     print_json(
         {
             "person_id": events.person_id,
-            "engine": engine,
+            "as_of": as_of or max(used_ends, default=None),
             "lines": [
                 {
                     "line": r["line"],
@@ -166,8 +169,10 @@ def _single_on_engine(events: Any, *, params: LineParams, as_of: dt.date | None,
                 }
                 for r in lines
             ],
+            "assignments": assignments,
             "excluded": dict(result.report.excluded),
             "unknown_drugs": dict(result.report.unknown_drugs),
+            "examples": dict(result.report.examples),
             "params_version": params.version,
         }
     )
