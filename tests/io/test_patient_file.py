@@ -101,3 +101,12 @@ def test_history_order_is_normalised(tmp_path: Path) -> None:
         "a.yaml",
     )
     assert load_patient(a).history[0].drugs == ["pertuzumab", "trastuzumab", "docetaxel"]
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("cohort.csv", "is a table, not a patient file"), ("bundle.fsh", "FHIR Shorthand"), ("x.parquet", "a table")],
+)
+def test_tables_and_fhir_shorthand_get_a_specific_message(tmp_path: Path, name: str, words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        load_patient(_write(tmp_path, "a,b\n1,2\n", name))

@@ -187,11 +187,15 @@ def register(app: typer.Typer) -> None:
             help="FHIR data-quality policy: ignore (report only) | warn (report, default) | raise (exit 1 on the "
             "first problem).",
         ),
-        as_of: str | None = typer.Option(None, "--as-of", help="Compute the age at this date (YYYY-MM-DD)."),
+        as_of: str | None = typer.Option(
+            None, "--as-of", metavar="DATE", help="Compute the age at this date (YYYY-MM-DD). Default: today."
+        ),
     ) -> None:
         """Show what oncoline understood from FILE, and the patient file it maps to, so the mapping can be
         checked."""
-        patient_obj, report = load_with_report(file, policy=policy, as_of=parse_as_of(as_of))
+        patient_obj, report = load_with_report(
+            file, policy=policy, as_of=parse_as_of(as_of) or dt.date.today()
+        )  # the CLI owns the clock
         if as_json:
             print_json(
                 {

@@ -73,6 +73,19 @@ def load_document(path: str | Path) -> Any:
         raise InputError("file not found; check the path", source=str(p))
     if p.is_dir():
         raise InputError("is a directory; give a patient file (.yaml, .yml or .json)", source=str(p))
+    suffix = p.suffix.lower()
+    if suffix in (".csv", ".tsv", ".parquet", ".pq"):
+        raise InputError(
+            "is a table, not a patient file: for a cohort's exposures use `oncoline lines FILE --index INDEX "
+            "--out LINES`; for one patient give a YAML/JSON patient file or a FHIR bundle",
+            source=str(p),
+        )
+    if suffix == ".fsh":
+        raise InputError(
+            "is FHIR Shorthand (FSH) source, not FHIR JSON: compile it with SUSHI (`sushi .` in the IG folder) "
+            "and give the generated JSON bundle or resource",
+            source=str(p),
+        )
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
