@@ -47,3 +47,10 @@ def test_engine_input_errors_name_the_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     assert str(path) in text and "metastatic_diagnosis" in text
+
+
+def test_engine_as_of_error_names_the_cli_option(tmp_path: Path) -> None:
+    path = _write(tmp_path, "2025-06-01")
+    result = runner.invoke(app, ["recommend", str(path), "--as-of", "2023-01-01"])
+    text = " ".join(result.output.split())
+    assert "--as-of DATE on or after it" in text and "`as_of` argument" not in text

@@ -69,7 +69,7 @@ def test_tdxd_pertuzumab_carries_its_guideline_status_and_divergence() -> None:
     option = next(o for o in run(patient()).options if o.regimen == "tdxd_p")
     assert option.guideline_status and "UNCONFIRMED" in option.guideline_status
     assert any("divergence" in f for f in option.flags)
-    assert {c.id for c in option.citations} >= {"LBL-ENHERTU", "DESTINY-Breast09"}
+    assert {c.id for c in option.citations} >= {"LBL-ENHERTU-1L", "DESTINY-Breast09"}
     assert option.evidence and "40.7" in option.evidence[0]
 
 

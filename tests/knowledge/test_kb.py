@@ -150,3 +150,53 @@ def test_kb_show_summary_and_entry() -> None:
     entry = runner.invoke(app, ["kb", "show", "S2L-TDXD"])
     assert entry.exit_code == 0 and "regimen: tdxd" in entry.stdout
     assert runner.invoke(app, ["kb", "show", "NOPE"]).exit_code == 1
+
+
+# ------------------------------------------------------------------------------------------ as of (issue #2)
+def _by_id(items: list[dict], key: str) -> dict:
+    return next(i for i in items if i["id"] == key)
+
+
+def test_lint_fails_on_a_statement_taking_effect_before_a_source_it_cites(kb_copy: Callable[..., Path]) -> None:
+    # S2L-TDXD rests on ASCO-HER2-2022 (31 May 2022): dating it at the 4 May 2022 label is the issue #2 bug
+    path = kb_copy("statements", lambda d: _by_id(d["statements"], "S2L-TDXD").update(effective="2022-05-04"))
+    errors = _errors(path)
+    assert len(errors) == 1
+    assert "S2L-TDXD takes effect 2022-05-04, before ASCO-HER2-2022 (2022-05-31)" in errors[0]
+
+
+def test_lint_fails_on_a_source_without_a_date(kb_copy: Callable[..., Path]) -> None:
+    def undate(doc: dict) -> None:
+        _by_id(doc["sources"], "EMILIA").pop("published")
+
+    errors = _errors(kb_copy("sources", undate))
+    assert len(errors) == 1 and "EMILIA" in errors[0] and "published" in errors[0]
+
+
+def test_every_source_has_a_date_and_no_statement_predates_its_sources() -> None:
+    kb = load_knowledge()
+    for stmt in kb.statements:
+        for cite in stmt.citations:
+            src = kb.sources[cite]
+            assert not src.dates_knowledge or src.date <= stmt.effective, (stmt.id, cite)
+
+
+def test_lint_fails_on_a_renal_band_rule_without_the_worse_band(kb_copy: Callable[..., Path]) -> None:
+    # issue #3: T-DXd had a caution for CrCl 30-60 and nothing below 30
+    def drop(doc: dict) -> None:
+        doc["rules"] = [r for r in doc["rules"] if r["id"] != "SAF-ILD-RENAL-SEVERE"]
+
+    errors = _errors(kb_copy("safety", drop))
+    assert len(errors) == 1
+    assert "SAF-ILD-RENAL covers CrCl 30.0-60.0" in errors[0] and "trastuzumab deruxtecan" in errors[0]
+
+
+def test_statements_in_disjoint_periods_do_not_contradict(kb_copy: Callable[..., Path]) -> None:
+    # the era statement (T-DM1 preferred until 4 May 2022) and today's (T-DM1 other) never hold on one day
+    assert _errors(kb_copy("statements", lambda d: None)) == []
+
+    def overlap(doc: dict) -> None:
+        _by_id(doc["statements"], "SE-2L-TDM1").pop("expires")
+
+    errors = _errors(kb_copy("statements", overlap))
+    assert any("SE-2L-TDM1" in e and "S2L-TDM1" in e for e in errors)

@@ -13,6 +13,7 @@ from oncoline.cli.app import app
 from oncoline.engines.recommend import recommend
 from oncoline.io.patient_file import load_patient
 from oncoline.knowledge.loader import load_knowledge
+from oncoline.model import Patient
 from oncoline.outputs.recommendation_view import render_recommendation
 
 
@@ -122,3 +123,24 @@ def test_withheld_table_keeps_one_row_per_regimen_and_every_source_at_80_columns
     table = text[text.index("Withheld for this patient") : text.index("Actions")]
     rows = [line for line in table.splitlines() if line.startswith("├")]
     assert len(rows) == n_excluded - 1  # one row per withheld regimen, separated by rules
+
+
+def test_no_option_message_points_only_to_sections_that_are_shown() -> None:
+    # grade 3 neuropathy and LVEF 30 %, HR-negative: nothing remains, and no fact is missing (no "needed" box)
+    patient = Patient.model_validate(
+        {
+            "id": "V",
+            "tumor": {"er_percent": 0, "pr_percent": 0, "her2": {"ihc": "3+"}},
+            "metastatic_diagnosis": "2026-09-01",
+            "sites": [{"site": "liver"}],
+            "conditions": {"lvef_percent": 30, "pregnant": False, "neuropathy_grade": 3},
+        }
+    )
+    rec = recommend(patient, knowledge=load_knowledge(), as_of=dt.date(2026, 10, 1))
+    assert not rec.options and not rec.missing
+    console = Console(record=True, width=200, color_system=None)
+    render_recommendation(rec, console=console)
+    text = console.export_text()
+    assert "No systemic option is proposed" in text
+    assert "facts needed" not in text and "Needed before deciding" not in text
+    assert "why each regimen is withheld below" in text and "Withheld for this patient" in text

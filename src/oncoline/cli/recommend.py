@@ -73,8 +73,9 @@ def register(app: typer.Typer) -> None:
         try:
             result = recommend(patient, knowledge=load_knowledge(), as_of=when)
         except InputError as exc:
-            if exc.source is None:  # the engine knows fields, not files: name the file here
-                raise InputError(str(exc).split(": ", 1)[-1], source=str(file), field=exc.field) from exc
+            if exc.source is None:  # the engine knows fields and arguments, not files and options: name them here
+                text = str(exc).split(": ", 1)[-1].replace("an `as_of` argument", "--as-of DATE")
+                raise InputError(text, source=str(file), field=exc.field) from exc
             raise
         if as_json:
             print_json(result.to_contract())

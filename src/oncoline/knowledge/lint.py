@@ -6,10 +6,15 @@ Errors (lint fails):
 - a dangling reference: citation, evidence, regimen;
 - an unknown drug or class, a duplicate id, files of different versions;
 - an overlapping rule pair that contradicts itself: two statements placing the same regimen for the same
-  population in different categories; two safety rules with the same condition on the same drug, one
+  population in different categories on a common day; two safety rules with the same condition on the same drug, one
   contraindicating and one only cautioning; a statement whose population always meets a contraindication of
   one of its regimen's fixed drugs (it could never be offered); a regimen holding a forbidden combination;
-- a statement citing an UNCONFIRMED source without saying so (a flag or ``guideline_status``).
+- a statement citing an UNCONFIRMED source without saying so (a flag or ``guideline_status``);
+- a statement taking effect before a source it cites (or expiring before it takes effect): a statement takes
+  effect no earlier than every source it cites, so an answer ``as of`` a date never rests on a later source
+  (``kind: reference`` - the knowledge base's own conventions - does not date what cites it);
+- a safety rule for a band of a measurement (``crcl_at_least`` + ``crcl_below``, the same for LVEF) whose
+  drugs have no rule below the band: a patient worse off than the band would silently get nothing.
 
 >>> [p for p in lint_knowledge() if p.severity == "error"]
 []
@@ -17,7 +22,9 @@ Errors (lint fails):
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -32,6 +39,7 @@ from oncoline.knowledge.schema import (
     SafetyFile,
     Slot,
     SourceFile,
+    Statement,
     StatementFile,
 )
 
@@ -57,6 +65,12 @@ def _implies(general: Condition, specific: Condition) -> bool:
     return bool(g) and all(k in s and s[k] == v for k, v in g.items())
 
 
+def _overlap(a: Statement, b: Statement) -> bool:
+    """True when the two statements are in effect on some common day."""
+    never = dt.date.max
+    return a.effective < (b.expires or never) and b.effective < (a.expires or never)
+
+
 def _contradictions(files: dict[str, FileHeader]) -> list[str]:
     statements = files["statements"]
     safety = files["safety"]
@@ -77,7 +91,13 @@ def _contradictions(files: dict[str, FileHeader]) -> list[str]:
         return result
 
     for a, b in itertools.combinations(statements.statements, 2):
-        if a.regimen == b.regimen and a.her2_scope == b.her2_scope and a.when == b.when and a.category != b.category:
+        if (
+            a.regimen == b.regimen
+            and a.her2_scope == b.her2_scope
+            and a.when == b.when
+            and a.category != b.category
+            and _overlap(a, b)
+        ):
             out.append(
                 f"statements {a.id} and {b.id} place regimen {a.regimen!r} for the same population as "
                 f"{a.category} and {b.category}"
@@ -113,11 +133,56 @@ def _contradictions(files: dict[str, FileHeader]) -> list[str]:
     unconfirmed = {src.id for src in sources.sources if src.status == "unconfirmed"}
     for s in statements.statements:
         cited = sorted(set(s.citations) & unconfirmed)
-        said = " ".join((*s.flags, s.guideline_status or "")).upper()
+        said = " ".join((*(f if isinstance(f, str) else f.text for f in s.flags), s.guideline_status or "")).upper()
         if cited and "UNCONFIRMED" not in said:
             out.append(
                 f"statement {s.id} cites UNCONFIRMED source(s) {cited} but neither a flag nor guideline_status says so"
             )
+        for f in s.flags:
+            if not isinstance(f, str) and set(f.citations) & unconfirmed and "UNCONFIRMED" not in f.text.upper():
+                out.append(f"statement {s.id}: a flag rests on an UNCONFIRMED source but does not say so: {f.text!r}")
+    out.extend(_temporal(statements, sources))
+    out.extend(_band_gaps(safety, expand))
+    return out
+
+
+def _temporal(statements: StatementFile, sources: SourceFile) -> list[str]:
+    """A statement takes effect no earlier than every source it cites (house style S2, issue #2)."""
+    by_id = {src.id: src for src in sources.sources}
+    out: list[str] = []
+    for s in statements.statements:
+        for cite in s.citations:
+            src = by_id.get(cite)
+            if src is not None and src.dates_knowledge and src.date > s.effective:
+                out.append(
+                    f"statement {s.id} takes effect {s.effective}, before {cite} ({src.date}) that it cites: a "
+                    "statement takes effect no earlier than every source it cites - move the date, or cite the "
+                    "earlier source (a later trial publication belongs in `evidence`)"
+                )
+    return out
+
+
+_BANDS = (("crcl_at_least", "crcl_below", "CrCl"), ("lvef_at_least", "lvef_below", "LVEF"))
+
+
+def _band_gaps(safety: SafetyFile, expand: Callable[[tuple[str, ...]], set[str]]) -> list[str]:
+    """A safety rule for a band [low, high) of a measurement needs a rule for the same drugs below ``low``."""
+    out: list[str] = []
+    for low_key, high_key, name in _BANDS:
+        for rule in safety.rules:
+            low = getattr(rule.when, low_key)
+            if low is None or getattr(rule.when, high_key) is None:
+                continue
+            uncovered = set(expand(rule.drugs))
+            for other in safety.rules:
+                below, floor = getattr(other.when, high_key), getattr(other.when, low_key)
+                if other is not rule and below is not None and below >= low and (floor is None or floor < low):
+                    uncovered -= expand(other.drugs)
+            if uncovered:
+                out.append(
+                    f"safety rule {rule.id} covers {name} {low}-{getattr(rule.when, high_key)} but no rule covers "
+                    f"{name} below {low} for {sorted(uncovered)}: add the rule for the worse band"
+                )
     return out
 
 

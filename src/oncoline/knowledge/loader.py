@@ -154,7 +154,13 @@ def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
     for s in statements.statements:
         for c in s.citations:
             yield f"statement {s.id}", c
+        for f in s.flags:
+            for c in () if isinstance(f, str) else f.citations:
+                yield f"statement {s.id} flag", c
     for r in regimens.regimens:
+        for n in r.conditional_notes:
+            for c in n.citations:
+                yield f"regimen {r.id} note", c
         for p in r.prerequisites:
             for c in p.citations:
                 yield f"regimen {r.id} prerequisite {p.id}", c

@@ -26,6 +26,7 @@ __all__ = [
     "Evidence",
     "EvidenceFile",
     "FileHeader",
+    "Flag",
     "ForbiddenCombination",
     "MissingRule",
     "MonitoringRule",
@@ -86,6 +87,31 @@ class Source(_Strict):
         default="verified", description="verified | probable (a † fact) | unconfirmed (needs review)."
     )
     note: str = ""
+
+    @model_validator(mode="after")
+    def _dated(self) -> Source:
+        if self.published is None and self.approval_date is None:
+            raise ValueError(
+                f"source {self.id!r}: give `published` (or `approval_date` for a label) - every source needs the "
+                "date from which it exists, so answers `as of` an earlier date leave it out"
+            )
+        return self
+
+    @property
+    def date(self) -> dt.date:
+        """The date the source exists from: a label's approval date, else its publication/release date."""
+        date = self.approval_date or self.published
+        assert date is not None  # checked by the validator
+        return date
+
+    @property
+    def dates_knowledge(self) -> bool:
+        """False for ``kind: reference`` - this knowledge base's own compiled reference and conventions.
+
+        Its date records when the compilation was made, not when a clinical fact became known, so it never
+        dates what cites it; every other source does (a statement citing it takes effect no earlier).
+        """
+        return self.kind != "reference"
 
 
 class SourceFile(FileHeader):
@@ -258,10 +284,19 @@ class Prerequisite(_Strict):
 
 
 class RegimenNote(_Strict):
-    """A note on a regimen shown only when its condition holds (e.g. a pregnancy-only instruction)."""
+    """A note on a regimen shown only when its condition holds (e.g. a pregnancy-only instruction) and its
+    sources exist on the decision date (a note resting on a later trial or label is left out before it)."""
 
-    when: Condition
+    when: Condition = Field(default_factory=lambda: Condition(), description="Empty: always.")
     text: str
+    citations: tuple[str, ...] = Field(default=(), description="Sources the note rests on (they date it).")
+
+
+class Flag(_Strict):
+    """A statement flag that rests on sources of its own (shown only once every one of them exists)."""
+
+    text: str
+    citations: tuple[str, ...] = Field(min_length=1)
 
 
 class Regimen(_Strict):
@@ -321,7 +356,10 @@ class Statement(_Strict):
     guideline_status: str | None = Field(
         default=None, description="Set when no retrieved guideline ranks the option (house rule of §a.1)."
     )
-    flags: tuple[str, ...] = ()
+    flags: tuple[str | Flag, ...] = Field(
+        default=(),
+        description="Plain text (rests on the statement's own citations) or a Flag with sources of its own.",
+    )
 
     @field_validator("citations")
     @classmethod

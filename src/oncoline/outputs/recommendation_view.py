@@ -98,6 +98,23 @@ def _header(rec: Recommendation) -> RenderableType:
     return Panel(grid, title="[bold]oncoline — systemic options and actions[/]", border_style="blue")
 
 
+def _no_option_text(rec: Recommendation) -> str:
+    """Why no systemic option is shown, pointing only to sections this view prints."""
+    where = [
+        text
+        for shown, text in (
+            (bool(rec.missing), "the facts needed above"),
+            (bool(rec.excluded), "why each regimen is withheld below"),
+            (bool(rec.actions), "the actions below"),
+        )
+        if shown
+    ]
+    see = (
+        f" — see {', '.join(where[:-1])} and {where[-1]}" if len(where) > 1 else (f" — see {where[0]}" if where else "")
+    )
+    return f"No systemic option is proposed at this decision point{see}; MDT review, clinical trial or supportive care."
+
+
 def build_view(rec: Recommendation) -> RenderableType:
     """The whole view as one Rich renderable (used by :func:`render_recommendation` and golden tests)."""
     refs = _Refs()
@@ -135,8 +152,7 @@ def build_view(rec: Recommendation) -> RenderableType:
                 grid.add_row("Note", Text(note, style="dim"))
             parts.append(Padding(Group(head, Padding(grid, (0, 0, 0, 3))), (0, 0, 1, 1)))
     if not rec.options:
-        parts.append(Text("No systemic option is proposed at this decision point — see the facts needed above.",
-                          style="bold red"))  # fmt: skip
+        parts.append(Text(_no_option_text(rec), style="bold red"))
 
     if rec.excluded:
         # one row per withheld regimen, sources inside the reason cell (they wrap with it: nothing is cut at 80

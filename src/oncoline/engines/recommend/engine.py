@@ -10,8 +10,11 @@ Steps (each leaves a :class:`~oncoline.model.recommendation.TraceEntry`):
    isolated brain progression with controlled extracranial disease. A line stopped for toxicity counts.
    Relapse ≤12 months after (neo)adjuvant HER2 therapy keeps the ordinal at 1 but applies the second-line
    algorithm (ASCO-HER2-2022 Rec 5.0) and says so.
-3. **Candidates.** Every guideline statement in effect on ``as_of`` whose population condition holds places
-   its regimen; HER2 scope gates HER2-directed drugs (a missing or equivocal HER2 result never yields one).
+3. **Candidates.** Every guideline statement in effect on ``as_of`` (its own date reached, not expired, every
+   source it cites published or approved by then) whose population condition holds places its regimen; HER2
+   scope gates HER2-directed drugs (a missing or equivocal HER2 result never yields one). Flags, notes, evidence
+   and citations resting on a source dated after ``as_of`` are left out and traced; a safety, action or
+   monitoring rule stands while one of its sources exists and shows only those.
 4. **Partners.** Slots pick the first partner the patient can receive; adjuncts (a GnRH agonist beside an
    aromatase inhibitor for a premenopausal patient) are added.
 5. **Exclusions.** Progression on a drug (except trastuzumab beyond progression), a toxicity stop, safety
@@ -37,7 +40,7 @@ from oncoline.engines.her2 import Her2Classification, classify_her2
 from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.errors import InputError
 from oncoline.knowledge.loader import KnowledgeBase
-from oncoline.knowledge.schema import Prerequisite, Regimen, Slot, Statement
+from oncoline.knowledge.schema import Flag, Prerequisite, Regimen, Slot, Statement
 from oncoline.model.patient import HistoryLine, Patient, SiteKind, StopReason
 from oncoline.model.recommendation import (
     CATEGORY_RANK,
@@ -251,7 +254,9 @@ def decide_line(
     if current is not None:
         line = current.ordinal
         days = (as_of - current.start).days if current.start else None
-        brain_progressing = any(s.status is not None and s.status.value == "progressing" for s in patient.brain_sites())
+        statuses = {s.status.value if s.status is not None else "active" for s in patient.brain_sites()}
+        brain_progressing = "progressing" in statuses
+        brain_untreated = "active" in statuses
         induction = all(any(kb.in_class(d, c) for d in current.drugs) for c in p.induction_classes)
         rationale = f"Line {line} is ongoing ({current.label()}); the decision is whether and how to continue it."
         if brain_progressing:
@@ -259,6 +264,15 @@ def decide_line(
                 line, Algorithm.CONTINUE, rationale,
                 "Isolated brain progression while the current line is ongoing (extracranial disease controlled): "
                 "treat the brain locally and continue the current systemic therapy (ASCO-BM Rec 8.1).",
+                current, relapse, chemo_relapse,
+            )  # fmt: skip
+        if brain_untreated:
+            return LineDecision(
+                line, Algorithm.CONTINUE, rationale,
+                "Intracranial disease is active: untreated brain metastases while the current line is ongoing. "
+                "Evaluate brain local therapy (SRS or resection; ASCO-BM Rec 2.1-2.3) in an MDT; continue the "
+                "current systemic regimen only while extracranial disease is controlled (ASCO-BM Rec 8.1) - "
+                "restage it, and extracranial progression starts a new line (Rec 8.2).",
                 current, relapse, chemo_relapse,
             )  # fmt: skip
         responded = current.best_response not in {"PD"}
@@ -412,6 +426,48 @@ def _discordant(patient: Patient, her2: Her2Classification, hr: str | None) -> b
     return hr_changed or her2_changed
 
 
+# ---------------------------------------------------------------------------------------------- as of
+@dataclass
+class _Clock:
+    """What the knowledge held on ``as_of``: sources dated later are left out, and each is traced once."""
+
+    kb: KnowledgeBase
+    as_of: dt.date
+    trace: list[TraceEntry]
+    _told: set[tuple[str, str]] = field(default_factory=set)
+
+    def late(self, source_id: str, /) -> bool:
+        """True when the source is dated after ``as_of`` (the knowledge base's own reference never is)."""
+        src = self.kb.sources[source_id]
+        return src.dates_knowledge and src.date > self.as_of
+
+    def keep(self, ids: Iterable[str], /, *, where: str) -> list[str]:
+        """``ids`` without the sources dated after ``as_of``; each one left out is traced under ``where``."""
+        kept: list[str] = []
+        for i in ids:
+            if not self.late(i):
+                kept.append(i)
+            elif (where, i) not in self._told:
+                self._told.add((where, i))
+                src = self.kb.sources[i]
+                self.trace.append(
+                    TraceEntry(rule=where, effect=f"source {i} ({src.date}) postdates as_of {self.as_of}: left out")
+                )
+        return kept
+
+    def all_in_effect(self, ids: Sequence[str], /, *, where: str, what: str) -> bool:
+        """True when every source of ``ids`` exists on ``as_of``; otherwise traces ``what`` as left out."""
+        late = [i for i in ids if self.late(i)]
+        if late:
+            dates = ", ".join(f"{i} {self.kb.sources[i].date}" for i in late)
+            self.trace.append(TraceEntry(rule=where, effect=f"{what} left out: rests on {dates}, after {self.as_of}"))
+        return not late
+
+    def any_in_effect(self, ids: Sequence[str], /) -> bool:
+        """True when the rule has a source on ``as_of`` (or cites none)."""
+        return not ids or any(not self.late(i) for i in ids)
+
+
 # ------------------------------------------------------------------------------------------ options
 @dataclass
 class _Block:
@@ -464,9 +520,10 @@ def _prerequisite_block(prq: Prerequisite) -> _Block:
 class _Checker:
     """Exclusion and caution checks for one patient."""
 
-    def __init__(self, kb: KnowledgeBase, facts: Facts, lines: Sequence[_Line]) -> None:
+    def __init__(self, kb: KnowledgeBase, facts: Facts, lines: Sequence[_Line], clock: _Clock) -> None:
         self.kb = kb
         self.facts = facts
+        self.clock = clock
         pol = kb.safety.progression
         allowed = kb.expand(pol.beyond_progression_allowed)
         progressed: dict[str, tuple[int, str, str | None]] = {}  # drug -> (line, drug progressed on, group)
@@ -490,15 +547,14 @@ class _Checker:
                 for d in members:
                     progressed.setdefault(d, (first[0], first[1], group))
         self.progressed = {d: n for d, n in progressed.items() if d not in allowed}
+        rules = [r for r in kb.safety.rules if clock.any_in_effect(r.citations)]
         self.contra = [
             (r, kb.expand(r.drugs))
-            for r in kb.safety.rules
+            for r in rules
             if r.severity == "contraindicated" and compile_condition(r.when, kb)(facts)
         ]
         self.cautions = [
-            (r, kb.expand(r.drugs))
-            for r in kb.safety.rules
-            if r.severity == "caution" and compile_condition(r.when, kb)(facts)
+            (r, kb.expand(r.drugs)) for r in rules if r.severity == "caution" and compile_condition(r.when, kb)(facts)
         ]
 
     def drug_blocks(self, drug: str) -> list[_Block]:
@@ -566,14 +622,22 @@ class _Checker:
             if all(not self.kb.expand((t,)).isdisjoint(dset) for t in fc.together):
                 out.append(_Block("forbidden_combination", fc.reason, fc.id, fc.citations))
         for prq in regimen.prerequisites:
-            if prq.on_fail == "exclude" and not compile_condition(prq.when, self.kb)(self.facts):
+            if (
+                prq.on_fail == "exclude"
+                and self.clock.any_in_effect(prq.citations)
+                and not compile_condition(prq.when, self.kb)(self.facts)
+            ):
                 out.append(_prerequisite_block(prq))
         return out
 
     def failed_prerequisite(self, regimen: Regimen) -> _Block | None:
         """The first ``exclude`` prerequisite of ``regimen`` the patient does not meet (the most specific)."""
         for prq in regimen.prerequisites:
-            if prq.on_fail == "exclude" and not compile_condition(prq.when, self.kb)(self.facts):
+            if (
+                prq.on_fail == "exclude"
+                and self.clock.any_in_effect(prq.citations)
+                and not compile_condition(prq.when, self.kb)(self.facts)
+            ):
                 return _prerequisite_block(prq)
         return None
 
@@ -587,6 +651,8 @@ class _Checker:
                 flags.append(f"caution: {_naming(self.kb, rule.reason, [d for d in drugs if d in rdrugs])}")
                 cites.extend(rule.citations)
         for prq in regimen.prerequisites:
+            if not self.clock.any_in_effect(prq.citations):
+                continue
             if prq.on_fail == "flag" and not compile_condition(prq.when, self.kb)(self.facts):
                 flags.append(prq.text if prq.text.startswith(("off-label", "UNCONFIRMED")) else f"note: {prq.text}")
                 cites.extend(prq.citations)
@@ -747,7 +813,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     if patient.metastatic_diagnosis is not None and patient.metastatic_diagnosis > as_of:
         raise InputError(
             f"metastatic_diagnosis {patient.metastatic_diagnosis} is after as_of {as_of}; correct the date or "
-            "give --as-of on or after it",
+            "pass an `as_of` argument on or after it",
             field="metastatic_diagnosis",
         )
     if as_of < kb.params.coverage_start:
@@ -793,9 +859,10 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     trace.append(TraceEntry(rule="LINE", effect=decision.line_rationale))
     trace.append(TraceEntry(rule=f"ALGORITHM:{decision.algorithm.value}", effect=decision.algorithm_rationale))
     facts = _facts(patient, lines, decision, her2, hr, kb, warnings)
-    checker = _Checker(kb, facts, lines)
+    clock = _Clock(kb, as_of, trace)
+    checker = _Checker(kb, facts, lines, clock)
     for ask in kb.safety.asks:
-        if compile_condition(ask.when, kb)(facts):
+        if clock.any_in_effect(ask.citations) and compile_condition(ask.when, kb)(facts):
             missing.append(Missing(code=ask.code, text=ask.text))
             trace.append(TraceEntry(rule=ask.id, effect=f"asks for {ask.code}"))
 
@@ -809,6 +876,8 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
             trace.append(
                 TraceEntry(rule=stmt.id, effect=f"not in effect on {as_of} (effective {stmt.effective}): left out")
             )
+            continue
+        if not clock.all_in_effect(stmt.citations, where=stmt.id, what="statement"):
             continue
         regimen = kb.regimens[stmt.regimen]
         fixed = _regimen_drugs(regimen, decision)
@@ -834,7 +903,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     excluded: list[Excluded] = []
     for rid, block in gated.items():
         regimen = kb.regimens[rid]
-        excluded.append(_excluded(kb, regimen, _first_choice(regimen, decision), [block]))
+        excluded.append(_excluded(clock, regimen, _first_choice(regimen, decision), [block]))
 
     order = {s.id: i for i, s in enumerate(kb.statements)}
     ranked = sorted(candidates.values(), key=lambda c: (CATEGORY_RANK[c.category], order[c.primary.id]))
@@ -843,7 +912,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         drugs, notes = _resolve(regimen, decision, checker)
         blocks = checker.option_blocks(drugs, regimen)
         if blocks:
-            excluded.append(_excluded(kb, regimen, drugs, blocks))
+            excluded.append(_excluded(clock, regimen, drugs, blocks))
             trace.append(TraceEntry(rule=blocks[0].rule, effect=f"excludes {regimen.id}: {blocks[0].code}"))
             continue
         drugs, adj_notes, adj_cites = _adjuncts(drugs, kb, facts)
@@ -852,13 +921,31 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         stmts = cand.statements
         primary = cand.primary
         for s in stmts:
-            flags.extend(f for f in s.flags if f not in flags)
+            for f in s.flags:
+                if isinstance(f, Flag):
+                    if not clock.all_in_effect(f.citations, where=s.id, what=f"flag {f.text!r}"):
+                        continue
+                    flag_cites.extend(f.citations)
+                text = f if isinstance(f, str) else f.text
+                if text not in flags:
+                    flags.append(text)
         status = next((s.guideline_status for s in stmts if s.guideline_status), None)
-        evidence_ids = [e for s in stmts for e in s.evidence]
+        evidence_ids = [
+            e
+            for s in stmts
+            for e in s.evidence
+            if clock.all_in_effect((kb.evidence[e].source,), where=s.id, what=f"evidence {e}")
+        ]
         cite_ids = [c for s in stmts for c in s.citations]
         cite_ids += [kb.evidence[e].source for e in evidence_ids] + flag_cites + adj_cites
+        cite_ids = clock.keep(cite_ids, where=regimen.id)
         own = [regimen.note] if regimen.note else []
-        own += [n.text for n in regimen.conditional_notes if compile_condition(n.when, kb)(facts)]
+        for n in regimen.conditional_notes:
+            if compile_condition(n.when, kb)(facts) and clock.all_in_effect(
+                n.citations, where=regimen.id, what=f"note {n.text!r}"
+            ):
+                own.append(n.text)
+                cite_ids.extend(c for c in n.citations if c not in cite_ids)
         notes[:0] = own
         options.append(
             Option(
@@ -899,10 +986,10 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     unique_ex = list(by_set.values())
 
     facts.option_drugs = frozenset(d for o in unique for d in o.drugs)
-    actions = _actions(kb, facts, trace)
-    monitoring = _monitoring(kb, facts, unique)
+    actions = _actions(clock, facts)
+    monitoring = _monitoring(clock, facts, unique)
     for w in kb.safety.warnings:
-        if compile_condition(w.when, kb)(facts):
+        if clock.any_in_effect(w.citations) and compile_condition(w.when, kb)(facts):
             warnings.append(w.text)
             trace.append(TraceEntry(rule=w.id, effect="warning"))
     if not unique and not missing:
@@ -980,7 +1067,8 @@ def _adjuncts(drugs: list[str], kb: KnowledgeBase, facts: Facts) -> tuple[list[s
     return out, notes, cites
 
 
-def _excluded(kb: KnowledgeBase, regimen: Regimen, drugs: Sequence[str], blocks: list[_Block]) -> Excluded:
+def _excluded(clock: _Clock, regimen: Regimen, drugs: Sequence[str], blocks: list[_Block]) -> Excluded:
+    kb = clock.kb
     first = blocks[0]
     return Excluded(
         drugs=tuple(drugs),
@@ -989,28 +1077,38 @@ def _excluded(kb: KnowledgeBase, regimen: Regimen, drugs: Sequence[str], blocks:
         reason_code=first.code,
         reason=first.reason,
         rule=first.rule,
-        citations=_citations(kb, (c for b in blocks for c in b.citations)),
+        citations=_citations(kb, clock.keep((c for b in blocks for c in b.citations), where=regimen.id)),
         also=tuple(dict.fromkeys(b.reason for b in blocks[1:] if b.reason != first.reason)),
     )
 
 
-def _actions(kb: KnowledgeBase, facts: Facts, trace: list[TraceEntry]) -> tuple[Action, ...]:
+def _actions(clock: _Clock, facts: Facts) -> tuple[Action, ...]:
+    """The first matching action rule per code, among the rules with a source on ``as_of``."""
+    kb = clock.kb
     done: set[str] = set()
     out: list[Action] = []
     for rule in kb.actions:
         if rule.code in done or not compile_condition(rule.when, kb)(facts):
             continue
+        cites = clock.keep(rule.citations, where=rule.id)
+        if not cites:
+            clock.trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code} left out: no source yet"))
+            continue
         done.add(rule.code)
-        out.append(Action(code=rule.code, text=rule.text, rule=rule.id, citations=_citations(kb, rule.citations)))
-        trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code}"))
+        out.append(Action(code=rule.code, text=rule.text, rule=rule.id, citations=_citations(kb, cites)))
+        clock.trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code}"))
     return tuple(out)
 
 
-def _monitoring(kb: KnowledgeBase, facts: Facts, options: Sequence[Option]) -> tuple[Monitoring, ...]:
+def _monitoring(clock: _Clock, facts: Facts, options: Sequence[Option]) -> tuple[Monitoring, ...]:
     """Monitoring rules for drugs among the options; ``together_with`` rules only for options that hold a drug
     of the rule together with a partner (e.g. taxane de-escalation only beside HER2 therapy)."""
+    kb = clock.kb
     out: list[Monitoring] = []
     for rule in kb.safety.monitoring:
+        cites = clock.keep(rule.citations, where=rule.id)
+        if not cites:
+            continue
         wanted = kb.expand(rule.drugs)
         partners = kb.expand(rule.together_with)
         hit = frozenset(
@@ -1018,8 +1116,6 @@ def _monitoring(kb: KnowledgeBase, facts: Facts, options: Sequence[Option]) -> t
         )
         if hit and compile_condition(rule.when, kb)(facts):
             out.append(
-                Monitoring(
-                    drugs=tuple(sorted(hit)), text=rule.text, rule=rule.id, citations=_citations(kb, rule.citations)
-                )
+                Monitoring(drugs=tuple(sorted(hit)), text=rule.text, rule=rule.id, citations=_citations(kb, cites))
             )
     return tuple(out)
