@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from tests.engines.patients import merged_patient
 
 from oncoline.engines.recommend import recommend
 from oncoline.errors import InputError
@@ -19,22 +20,7 @@ THP = ["pertuzumab", "trastuzumab", "docetaxel"]
 
 
 def patient(**extra: Any) -> Patient:
-    base: dict[str, Any] = {
-        "id": "T",
-        "age": 55,
-        "menopausal_status": "post",
-        "tumor": {"er_percent": 0, "pr_percent": 0, "her2": {"ihc": "3+"}},
-        "presentation": "de_novo",
-        "metastatic_diagnosis": "2024-01-10",
-        "sites": [{"site": "liver"}],
-        "conditions": {"lvef_percent": 60, "pregnant": False, "neuropathy_grade": 0},
-    }
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return Patient.model_validate(base)
+    return merged_patient({"id": "T", "age": 55, "metastatic_diagnosis": "2024-01-10"}, extra)
 
 
 def run(p: Patient, as_of: dt.date = AS_OF) -> Recommendation:

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from tests.engines.patients import merged_patient
 
 from oncoline.engines.recommend import recommend
 from oncoline.knowledge.loader import load_knowledge
@@ -24,22 +25,7 @@ AFTER_THP = [{"drugs": THP, "start": "2024-01-20", "end": "2025-06-01", "stopped
 
 
 def patient(**extra: Any) -> Patient:
-    base: dict[str, Any] = {
-        "id": "S",
-        "age": 50,
-        "menopausal_status": "post",
-        "tumor": {"er_percent": 0, "pr_percent": 0, "her2": {"ihc": "3+"}},
-        "presentation": "de_novo",
-        "metastatic_diagnosis": "2022-01-10",
-        "sites": [{"site": "liver"}],
-        "conditions": {"lvef_percent": 60, "pregnant": False, "neuropathy_grade": 0},
-    }
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            base[key] = {**base[key], **value}
-        else:
-            base[key] = value
-    return Patient.model_validate(base)
+    return merged_patient({"id": "S", "age": 50, "metastatic_diagnosis": "2022-01-10"}, extra)
 
 
 def run(p: Patient) -> Recommendation:
