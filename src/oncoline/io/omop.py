@@ -89,7 +89,11 @@ class OmopReadReport:
     n_end_before_start, n_missing_start, n_missing_end
         DRUG_EXPOSURE rows with an end date before the start, no start, no end (end defaults to start).
     n_duplicate_exposures
-        Rows repeating another row's person, drug concept, source value, start and end under another id.
+        Rows repeating another row's person, drug concept, source value, start and end under another id. The
+        same unit (DRUG_EXPOSURE rows) as the engine's ``repaired["duplicate_rows"]``, which counts the rows the
+        engine USES that repeat another used row's person, drug (as resolved), start and end; the two differ
+        only when a duplicate is excluded by the engine (early setting, supportive, no index date …), when
+        two concepts or source values resolve to the same drug, or when an end is clipped to the cut-off.
     n_orphan_exposures
         DRUG_EXPOSURE rows whose person_id is not in PERSON (the engine finds no index date for them).
     stopped
@@ -700,7 +704,11 @@ def episodes_from_lines(lines: LinesLike, /, *, first_episode_id: int = 1) -> tu
         episode_source_value = the regimen (cut to 50 characters), datetimes at midnight.
     episode_event : pyarrow.Table
         One row per (line, DRUG_EXPOSURE): episode_id, event_id = drug_exposure_id,
-        episode_event_field_concept_id = ``drug_exposure.drug_exposure_id``.
+        episode_event_field_concept_id = ``drug_exposure.drug_exposure_id``. An episode's events are its
+        line's ``n_exposures`` (the engines count the input rows assigned to a line), except for a
+        DRUG_EXPOSURE that :func:`read_cohort` split into one row per drug (``"<id>:<drug>"``, several
+        anticancer drugs and no vocabulary product holding them): its rows count once each in
+        ``n_exposures`` and give one event.
     n_truncated : int
         Regimens cut to fit episode_source_value.
 

@@ -35,7 +35,10 @@ class OpenRule(StrEnum):
 
 
 class CloseRule(StrEnum):
-    """Why a line was closed (``ongoing`` = the last line, still given at the data cut-off)."""
+    """Why a line was closed (``ongoing`` = the last line, still given at the data cut-off).
+
+    A line carrying a documented progression or toxicity stop is always closed as ``documented_progression`` /
+    ``documented_toxicity``, whether another line follows or not (it is never ``ongoing``)."""
 
     GAP = "gap"
     DOCUMENTED_PROGRESSION = "documented_progression"
@@ -45,7 +48,8 @@ class CloseRule(StrEnum):
 
 
 class EndReason(StrEnum):
-    """The reason a line ended, as reported: a documented reason wins over the rule that closed it."""
+    """The reason a line ended: ``progression`` / ``toxicity`` exactly when the close rule is the documented stop;
+    otherwise ``switched`` (close rule ``new_drug``), ``gap`` or ``ongoing``."""
 
     PROGRESSION = "progression"
     TOXICITY = "toxicity"
@@ -92,10 +96,16 @@ class Line(BaseModel):
         description="Latest end of the line's rows (clipped to the data cut-off), and no later than the day "
         "before the next line starts (lines never overlap)."
     )
-    n_exposures: int = Field(ge=1, description="Distinct (drug, start, end) rows of the line, after product expansion.")
+    n_exposures: int = Field(
+        ge=1,
+        description="Input rows (administrations or dispensings, by row id) assigned to the line: a Phesgo row "
+        "counts once, an exact duplicate row counts too (it counts once for the line rules only).",
+    )
     open_rule: OpenRule = Field(description="The rule that opened the line.")
     close_rule: CloseRule = Field(description="The rule that closed the line (``ongoing`` for a current line).")
-    end_reason: EndReason = Field(description="Documented progression/toxicity when recorded, else the close rule.")
+    end_reason: EndReason = Field(
+        description="Documented progression/toxicity when recorded, else from the close rule."
+    )
     time_on_treatment_days: int = Field(ge=1, description="end - start + 1, in days (after the cut at the next line).")
     time_to_next_treatment_days: int | None = Field(
         description="Next line start - this line start, in days; None for the last line (censored)."

@@ -52,28 +52,39 @@ def test_types_codes_and_index_duplicates() -> None:
 def test_stops_duplicates_and_clipping() -> None:
     exposures = pa.table(
         {
-            "person_id": ["1"] * 4,
-            "exposure_id": ["a", "b", "c", "d"],
-            "drug": ["capecitabine", "Xeloda", "capecitabine", "eribulin"],
-            "start_date": ["2024-02-01", "2024-02-01", "2024-02-01", "2024-03-01"],
-            "end_date": ["2024-08-01", "2024-08-01", "2024-08-01", ""],
-            "stopped": ["toxicity", "progression", "resolved", None],
+            "person_id": ["1"] * 6,
+            "exposure_id": ["a", "b", "c", "d", "e", "f"],
+            "drug": ["capecitabine", "Xeloda", "capecitabine", "eribulin", "lapatinib", "Phesgo"],
+            "start_date": ["2024-02-01", "2024-02-01", "2024-02-01", "2024-03-01", "2024-02-01", "2024-02-01"],
+            "end_date": ["2024-05-01", "2024-05-01", "2024-05-01", "", "2024-08-01", ""],
+            "stopped": ["toxicity", "progression", "resolved", None, "progression", None],
         }
     )
     prepared = prepare_cohort(exposures, INDEX, params=P, as_of=dt.date(2024, 6, 1))
     rows = prepared.rows.to_pylist()
     assert [(r["drug"], r["end_date"], r["stopped"]) for r in rows] == [
-        ("capecitabine", dt.date(2024, 6, 1), "progression"),  # duplicates merged: progression wins
+        ("capecitabine", dt.date(2024, 5, 1), "progression"),  # duplicates merged: progression wins
         ("eribulin", dt.date(2024, 3, 1), None),
+        ("lapatinib", dt.date(2024, 6, 1), None),  # its stop (at 2024-08-01) is after the cut-off: ignored
+        ("pertuzumab", dt.date(2024, 2, 1), None),
+        ("trastuzumab", dt.date(2024, 2, 1), None),
     ]
     assert prepared.report.repaired == {
         "stopped_ignored": 1,
-        "end_defaulted_to_start": 1,
-        "end_clipped_to_as_of": 3,
-        "duplicate_rows": 2,
+        "end_defaulted_to_start": 2,
+        "end_clipped_to_as_of": 1,
+        "stopped_after_cutoff": 1,
+        "duplicate_rows": 2,  # input rows b and c repeat a (Xeloda is capecitabine); Phesgo is one input row
         "index_duplicates": 1,
     }
-    assert prepared.sources.num_rows == 4 and prepared.report.rows_used == 4
+    assert prepared.sources.num_rows == 6 and prepared.report.rows_used == 6
+
+
+def test_default_exposure_id_is_the_one_based_row_number() -> None:
+    exposures = pa.table({"person_id": ["1", "1"], "drug": ["eribulin", "Zometa"], "start_date": ["2024-02-01"] * 2})
+    prepared = prepare_cohort(exposures, INDEX, params=P, as_of=None)
+    assert prepared.sources.column("exposure_id").to_pylist() == ["1"]  # row 1, as the messages number it
+    assert prepared.report.examples["supportive"] == ["row 2 (person 1): drug 'Zometa', start 2024-02-01"]
 
 
 def test_repeated_exposure_id_is_an_error() -> None:
@@ -109,4 +120,4 @@ def test_complete_lines_and_assign_rows() -> None:
     with pytest.raises(EngineError):
         assign_rows(pa.table({"person_id": ["1"], "start_date": [dt.date(2024, 2, 2)], "line": [1]}), prepared)
     got = assign_rows(pa.table({"person_id": ["1"], "start_date": [dt.date(2024, 2, 1)], "line": [1]}), prepared)
-    assert got.to_pylist() == [{"person_id": "1", "exposure_id": "0", "line": 1}]
+    assert got.to_pylist() == [{"person_id": "1", "exposure_id": "1", "line": 1}]

@@ -132,6 +132,15 @@ def check_invariants(result: CohortLines, exposures: pa.Table) -> None:
             assert ln["time_on_treatment_days"] == (ln["end_date"] - ln["start_date"]).days + 1
             assert ln["drugs"] == sorted(set(ln["drugs"])) and ln["regimen"] == " + ".join(ln["drugs"])
             assert ln["n_exposures"] >= 1
+            # n_exposures counts the input rows assigned to the line
+            assert ln["n_exposures"] == sum(1 for (p, _), n in assigned.items() if p == person and n == ln["line"])
+            # a documented stop names the close rule and the end reason together, on any line
+            documented = ln["close_rule"] in ("documented_progression", "documented_toxicity")
+            assert documented == (ln["end_reason"] in ("progression", "toxicity")), ln
+            if documented:
+                assert ln["close_rule"] == f"documented_{ln['end_reason']}"
+            expected_reason = {"gap": "gap", "new_drug": "switched", "ongoing": "ongoing"}
+            assert documented or ln["end_reason"] == expected_reason[ln["close_rule"]], ln
         # each row belongs to the line in force on its start date
         for (p, eid), line in assigned.items():
             if p != person:
@@ -266,7 +275,8 @@ def test_report_counts_every_reason(engine: tuple[str, EngineFn]) -> None:
     assert report.unknown_drugs == {"foo-mab": 1}
     assert report.persons == 4 and report.rows_used == 3
     assert lines_rows(result)[0]["drugs"] == ["docetaxel", "pertuzumab", "trastuzumab"]
-    assert lines_rows(result)[0]["n_exposures"] == 3  # Phesgo → 2 rows; duplicated docetaxel counts once
+    assert lines_rows(result)[0]["n_exposures"] == 3  # input rows 0 (Phesgo, once), 1 and 9 (a duplicate)
+    assert report.repaired.get("duplicate_rows") == 1
     assert assignment_map(result) == {("A", "0"): 1, ("A", "1"): 1, ("A", "9"): 1}
     check_invariants(result, exposures)
 
@@ -374,8 +384,16 @@ def test_order_and_duplicates_change_nothing(engine: tuple[str, EngineFn]) -> No
         other = fn(
             pa.Table.from_pylist(shuffled, schema=EXPOSURE_SCHEMA), index, params=load_line_params(), as_of=cohort.as_of
         )
-        assert lines_rows(other) == lines_rows(base)
         got = assignment_map(other)
+        n_dupes = Counter((p, line) for (p, eid), line in got.items() if eid.endswith("-dup"))
+
+        def without_count(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{k: v for k, v in r.items() if k != "n_exposures"} for r in rows]
+
+        assert without_count(lines_rows(other)) == without_count(lines_rows(base))
+        for a, b in zip(lines_rows(other), lines_rows(base), strict=True):
+            assert a["n_exposures"] == b["n_exposures"] + n_dupes[(a["person_id"], a["line"])]
+        assert other.report.repaired.get("duplicate_rows", 0) >= sum(n_dupes.values())
         want = assignment_map(base)
         assert {k: v for k, v in got.items() if not k[1].endswith("-dup")} == want
         for (p, eid), line in got.items():

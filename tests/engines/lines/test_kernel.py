@@ -145,8 +145,23 @@ _ROW = st.tuples(
 def test_compiled_equals_plain_python(rows: list[tuple[int, int, int, str, int]], as_of: int | None) -> None:
     full = [(p, s, s + d, drug, x) for p, s, d, drug, x in rows]
     a, b = run(full, as_of, compiled=True), run(full, as_of, compiled=False)
-    for name in ("row_line", "first_row", "line", "start", "end", "as_of", "n_exposures", "open_rule",
+    for name in ("row_line", "first_row", "line", "start", "end", "as_of", "n_exposures", "n_duplicates", "open_rule",
                  "close_rule", "end_reason", "masks"):  # fmt: skip
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
     # lines partition the rows: every row has a line, numbers run 1..n per person
     assert int(a.n_exposures.sum()) <= len(full) and (len(full) == 0 or int(a.row_line.min()) >= 1)
+
+
+def test_source_key_counts_input_rows_and_duplicates() -> None:
+    # day 0: a Phesgo row (pertuzumab + trastuzumab, one source), the same row again, and docetaxel
+    pert, tras, doce = CODES.code("pertuzumab"), CODES.code("trastuzumab"), CODES.code("docetaxel")
+    drug = np.array([pert, tras, pert, tras, doce], dtype=np.int32)
+    key = np.array([7, -1, 7, -1, 3], dtype=np.int32)
+    z = np.zeros(5, np.int32)
+    res = k.assign_lines(
+        np.zeros(5, np.int64), z, z, drug, np.zeros(5, np.int8), codes=CODES, params=PARAMS, as_of_day=0,
+        source_key=key,
+    )  # fmt: skip
+    assert res.n_exposures.tolist() == [3] and res.n_duplicates.tolist() == [1]
+    with pytest.raises(EngineError, match="length"):
+        k.assign_lines(z, z, z, drug, z, codes=CODES, params=PARAMS, as_of_day=0, source_key=key[:2])

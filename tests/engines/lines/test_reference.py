@@ -129,7 +129,7 @@ def test_phesgo_expands_and_substitutes() -> None:
     result = run(rows)
     assert shape(result) == [(1, ("pertuzumab", "trastuzumab"), "first_exposure", "ongoing")]
     assert set(result.assignments) == {f"r{i}" for i in range(10)}
-    assert result.lines[0].n_exposures == 6 + 8  # a Phesgo row counts once per component
+    assert result.lines[0].n_exposures == 6 + 4  # input rows: a Phesgo row is one administration
 
 
 @pytest.mark.parametrize(
@@ -144,10 +144,33 @@ def test_documented_stop_ends_line(reason: str, open_rule: str) -> None:
     assert second.open_rule.value == open_rule and second.drugs == ("trastuzumab",)
 
 
-def test_documented_stop_names_reason_of_gap_closure() -> None:
+def test_documented_stop_names_close_rule_after_a_long_pause() -> None:
     rows = [row("eribulin", 0, stopped="progression"), row("eribulin", 200)]
-    first = run(rows).lines[0]
-    assert (first.close_rule.value, first.end_reason.value) == ("gap", "progression")
+    first, second = run(rows).lines
+    assert (first.close_rule.value, first.end_reason.value) == ("documented_progression", "progression")
+    assert second.open_rule.value == "after_progression"
+
+
+@pytest.mark.parametrize("reason", ["progression", "toxicity"])
+@pytest.mark.parametrize("as_of", [30, 200, None])
+def test_documented_stop_on_the_last_line_is_never_ongoing(reason: str, as_of: int | None) -> None:
+    rows = [*cycles("trastuzumab", 0, 3), row("trastuzumab", 63, stopped=reason)]
+    (line,) = run(rows, as_of=None if as_of is None else day(63 + as_of)).lines
+    assert (line.close_rule.value, line.end_reason.value) == (f"documented_{reason}", reason)
+
+
+def test_documented_stop_on_a_line_closed_by_a_new_drug_names_it() -> None:
+    # the stop row runs past the next line's start: the new drug closes the line, the stop still names it
+    rows = [row("capecitabine", 0, 100, stopped="toxicity"), row("eribulin", 50)]
+    first, second = run(rows, as_of=day(120)).lines
+    assert (first.close_rule.value, first.end_reason.value) == ("documented_toxicity", "toxicity")
+    assert second.open_rule.value == "new_drug"
+
+
+def test_stop_after_the_cutoff_is_not_known_yet() -> None:
+    rows = [row("capecitabine", 0, 100, stopped="progression")]
+    assert run(rows, as_of=day(50)).lines[0].close_rule.value == "ongoing"  # the stop date 100 is after it
+    assert run(rows, as_of=day(100)).lines[0].close_rule.value == "documented_progression"
 
 
 def test_completed_stop_does_not_end_line() -> None:
@@ -196,7 +219,8 @@ def test_as_of_defaults_to_latest_end() -> None:
 def test_duplicates_count_once() -> None:
     rows = [row("trastuzumab", 0), row("trastuzumab", 0), row("Herceptin", 0), row("trastuzumab", 21)]
     result = run(rows)
-    assert result.lines[0].n_exposures == 2 and len(result.assignments) == 4
+    # each input row is an administration of the line; duplicates count once for the rules only
+    assert result.lines[0].n_exposures == 4 and len(result.assignments) == 4
 
 
 def test_time_on_treatment_and_next_treatment() -> None:

@@ -10,7 +10,9 @@ Every engine runs the same two steps:
 
 Kernel semantics (per person, notes/lines-spec.md, restated so engines agree to the letter)
 ------------------------------------------------------------------------------------------
-``rows`` holds one row per distinct (person_id, drug, start_date, end_date). Group a person's rows by
+``rows`` holds one row per distinct (person_id, drug, start_date, end_date) (a product such as Phesgo gives
+one row per component; a documented stop on a row whose end was clipped to the cut-off is dropped first: it
+had not happened at the cut-off, counted as ``stopped_after_cutoff``). Group a person's rows by
 ``start_date`` ("day batch", drug set D) and process batches in date order. The open line L keeps:
 ``start_day``; ``window_end = start_day + regimen_window_days`` (inclusive); ``drugs``; ``last_end`` (max
 end so far); ``last_base_day`` (max end of rows with ``is_base``; None when none); ``pending`` (the
@@ -20,25 +22,30 @@ documented stop of the line: among L's rows with ``stopped`` not null, the one w
 For a batch at day t:
 
 a. no open line → open line 1 (open_rule ``first_exposure``);
-b. ``t - L.last_end > gap_days`` → close L (close_rule ``gap``; end_reason = pending reason if any, else
-   ``gap``), open a new line (open_rule ``after_gap``);
-c. pending and ``t > pending.end_date`` → close L (close_rule ``documented_progression`` /
-   ``documented_toxicity``, end_reason ``progression`` / ``toxicity``), open a new line (open_rule
-   ``after_progression`` / ``after_toxicity``);
+b. pending and ``t > pending.end_date`` → close L, open a new line (open_rule ``after_progression`` /
+   ``after_toxicity``) — checked before the gap: a stopped line ended by its documented stop, however long
+   the pause after it;
+c. ``t - L.last_end > gap_days`` → close L (close rule ``gap``), open a new line (open_rule ``after_gap``);
 d. ``t <= L.window_end`` → D joins L;
 e. D ⊆ L.drugs → D joins L;
 f. each new drug d ∈ D \\ L.drugs is allowed when (substitution) its ``substitution_class`` is not null and
    equals the ``substitution_class`` of a drug already in L, or (maintenance addition) ``is_addition`` and
    ``L.last_base_day`` is not None and ``t - L.last_base_day <= maintenance_ongoing_days``. All allowed → D
-   joins L; otherwise close L (close_rule ``new_drug``; end_reason = pending reason if any, else
-   ``switched``) and open a new line at t holding D (open_rule ``new_drug``).
+   joins L; otherwise close L (close rule ``new_drug``) and open a new line at t holding D (open_rule
+   ``new_drug``).
 
 Then fold the batch into the (possibly new) line: drugs ∪= D, last_end, last_base_day, pending. Note
 ``last_base_day`` is read BEFORE the batch is folded in (a base drug on the same day does not count).
 
-After the last batch the last line closes with close_rule ``ongoing`` when ``as_of - last_end <= gap_days``
-(``as_of`` from :attr:`PreparedCohort.persons`), else ``gap``; end_reason = pending reason if any, else the
-close rule's name (``ongoing`` / ``gap``).
+After the last batch the last line closes with close rule ``ongoing`` when ``as_of - last_end <= gap_days``
+(``as_of`` from :attr:`PreparedCohort.persons`), else ``gap``.
+
+Closing a line: a line with a documented stop (pending) is ALWAYS closed as ``documented_progression`` /
+``documented_toxicity`` with end_reason ``progression`` / ``toxicity`` — whether the next line opens by
+rule b, c or f, or the line is the person's last (a line with a documented stop is never ``ongoing``, even
+when its last exposure is within ``gap_days`` of the cut-off). Otherwise close_rule is the rule named above and
+end_reason follows it: ``gap`` → ``gap``, ``new_drug`` → ``switched``, ``ongoing`` → ``ongoing``. So
+close_rule is documented_* exactly when end_reason is ``progression`` / ``toxicity``.
 
 Line columns: drugs = the line's distinct drugs sorted alphabetically (code-point order); regimen = drugs
 joined by ``" + "``; start_date = min start; end_date = max end, except that a line closed by the opening of
@@ -46,8 +53,12 @@ the next line (every line but the person's last) ends no later than the day befo
 ``end_date = min(max end of its rows, next start - 1)`` — lines never overlap, e.g. letrozole dispensed for
 a year from 2022-01-01 then Phesgo + paclitaxel from 2022-02-01 gives line 1 2022-01-01 → 2022-01-31. The
 kernel state (``last_end``, the gap rule) still uses the rows' own ends; only the reported end is cut.
-n_exposures = number of the person's ``rows`` in the line. Derived by :func:`complete_lines` (which also
-applies the cut): time_on_treatment_days = end - start + 1 (after the cut); time_to_next_treatment_days =
+n_exposures = number of input (source) rows assigned to the line — administrations or dispensings as the user
+counts them: a Phesgo row counts once (not once per component), and an exact duplicate row, although it
+counts once for the rules, is still an input row of the line (the assignments table lists it; the report
+counts it under ``duplicate_rows``). So n_exposures equals the line's rows in :attr:`CohortLines.assignments`
+(and, for OMOP input, the line's EPISODE_EVENT rows). Derived by :func:`complete_lines` (which also applies
+the cut): time_on_treatment_days = end - start + 1 (after the cut); time_to_next_treatment_days =
 next line's start - start (null for the last line, ttnt_censored true).
 Row assignment: every source row goes to the line whose batch holds its start_date.
 """
@@ -173,8 +184,11 @@ class CohortReport:
     """Exclusion reason → up to three example rows, as text, to show the user."""
     repaired: dict[str, int] = field(default_factory=dict)
     """Repairs that kept a row: ``end_clipped_to_as_of``, ``end_defaulted_to_start``, ``stopped_ignored``
-    (an unrecognised ``stopped`` value), ``duplicate_rows`` (rows counted once for line logic),
-    ``index_duplicates`` (persons with several index dates: the earliest is used)."""
+    (an unrecognised ``stopped`` value), ``stopped_after_cutoff`` (a documented stop on a row whose end was
+    clipped to the cut-off: it had not happened by then, so it is ignored), ``duplicate_rows`` (used input rows
+    repeating another used row's person, drug or product as resolved, start and end: they count once for the
+    line rules and each still counts in ``n_exposures`` and the assignments), ``index_duplicates`` (persons with
+    several index dates: the earliest is used). All counts are input rows."""
     persons_without_index: int = 0
     """Persons with exposures but no index date."""
 
@@ -334,8 +348,9 @@ def prepare_cohort(
     exposures
         One row per administration or dispensing: ``person_id`` (any type, read as text), ``drug`` (a
         generic name, brand, alias or RxNorm code), ``start_date`` (date, timestamp or ISO text); optional
-        ``end_date`` (defaults to start), ``exposure_id`` (text; unique per person; defaults to the row
-        number), ``stopped`` (progression | toxicity | completed | ongoing).
+        ``end_date`` (defaults to start), ``exposure_id`` (text; unique per person; defaults to the 1-based
+        data-row number, row 1 = the first data row, as in messages), ``stopped`` (progression | toxicity |
+        completed | ongoing).
     index
         ``person_id`` and ``metastatic_diagnosis`` (date or ISO text); the earliest date is used when a
         person has several.
@@ -372,9 +387,9 @@ def prepare_cohort(
     eid_col = _column(exposures, "exposure_id")
     if eid_col is not None:
         eid = pc.cast(eid_col, pa.string())
-        eid = pc.if_else(pc.is_null(eid), pc.cast(pa.array(range(n), pa.int64()), pa.string()), eid)
-    else:
-        eid = pc.cast(pa.array(range(n), pa.int64()), pa.string())
+        eid = pc.if_else(pc.is_null(eid), pc.cast(pa.array(range(1, n + 1), pa.int64()), pa.string()), eid)
+    else:  # the 1-based data-row number, as messages number rows
+        eid = pc.cast(pa.array(range(1, n + 1), pa.int64()), pa.string())
     drug_raw = pc.cast(exposures.column("drug"), pa.string())
     start, start_missing, start_bad = _dates(exposures.column("start_date"))
     end_col = _column(exposures, "end_date")
@@ -533,6 +548,16 @@ def prepare_cohort(
             kept = kept.set_column(
                 kept.column_names.index("end_date"), "end_date", pc.if_else(over, cut, kept.column("end_date"))
             )
+            # a stop documented at an end after the cut-off had not happened by then
+            late_stop = pc.and_(over, pc.is_valid(kept.column("stopped")))
+            n_late = int(pc.sum(late_stop).as_py() or 0)
+            if n_late:
+                repaired["stopped_after_cutoff"] = n_late
+                kept = kept.set_column(
+                    kept.column_names.index("stopped"),
+                    "stopped",
+                    pc.if_else(late_stop, pa.scalar(None, pa.string()), kept.column("stopped")),
+                )
 
     # ---- product expansion and flags
     exp_table = pa.table(
@@ -550,6 +575,22 @@ def prepare_cohort(
             "substitution_class": pa.array([flags[d].substitution_class for d in flag_names], pa.string()),
         }
     )
+    # duplicate source rows: a used row repeating another one's person, drug or product (as resolved), start, end
+    set_of: dict[str, list[str]] = {}
+    for raw, comp in expansion:
+        set_of.setdefault(raw, []).append(comp)
+    set_table = pa.table(
+        {
+            "drug_raw": pa.array(list(set_of), pa.string()),
+            "_drug_set": pa.array([" + ".join(sorted(v)) for v in set_of.values()], pa.string()),
+        }
+    )
+    if kept.num_rows:
+        with_set = kept.select(["person_id", "drug_raw", "start_date", "end_date"]).join(set_table, keys="drug_raw")
+        n_distinct = with_set.group_by(["person_id", "_drug_set", "start_date", "end_date"]).aggregate([]).num_rows
+        if kept.num_rows - n_distinct:
+            repaired["duplicate_rows"] = kept.num_rows - n_distinct
+
     expanded = kept.join(exp_table, keys="drug_raw", join_type="inner")
     rank = pc.if_else(
         pc.equal(expanded.column("stopped"), "progression"),
@@ -558,10 +599,7 @@ def prepare_cohort(
     )
     expanded = expanded.append_column("_stop_rank", pc.fill_null(rank, 0))
     keys = ["person_id", "drug", "start_date", "end_date"]
-    distinct = expanded.group_by(keys).aggregate([("_stop_rank", "max"), ("_row", "count")])
-    n_dupes = int(pc.sum(pc.subtract(distinct.column("_row_count"), 1)).as_py() or 0) if distinct.num_rows else 0
-    if n_dupes:
-        repaired["duplicate_rows"] = n_dupes
+    distinct = expanded.group_by(keys).aggregate([("_stop_rank", "max")])
     max_rank = distinct.column("_stop_rank_max")
     stopped_out = pc.if_else(
         pc.equal(max_rank, 2),

@@ -15,8 +15,9 @@ with :func:`~oncoline.engines.lines.cohort.prepare_cohort`), built for 10^7 rows
    sorted by one numpy sort of packed keys for integer exposure ids (their text order is computed
    arithmetically), by DuckDB for text ids.
 
-Exact duplicates are not removed before the kernel: they cannot change a line, the kernel counts each
-distinct ``(drug, start, end)`` once, and the report's ``duplicate_rows`` is rows minus distinct rows.
+Exact duplicates are not removed before the kernel: they cannot change a line. ``n_exposures`` counts the
+input (source) rows of a line; the kernel also counts, per line, the source rows that repeat another one's
+person, drug (or product), start and end, which is the report's ``duplicate_rows``.
 
 DuckDB is pinned below 2 in ``pyproject.toml`` (2.0 changed its file format); this module only uses its
 in-memory SQL over Arrow, which 1.1–1.5 all support.
@@ -66,7 +67,9 @@ class KernelInput:
     Row arrays (``person`` … ``source``) have one entry per kept row after product expansion, in no particular order
     (kept rows, then the further components of products). ``person`` indexes ``person_ids`` (sorted text), ``drug``
     indexes ``codes.names``, ``source`` indexes the input rows. ``kept`` lists the used input rows; ``exposure_ids``
-    and ``person_of_row`` hold, for every input row, its exposure id text and person index.
+    and ``person_of_row`` hold, for every input row, its exposure id text and person index. ``source_key`` is the
+    kernel's per-row source code (:func:`oncoline.engines.lines.kernel.assign_lines`): the drug-set code of the
+    input row on its first kernel row, -1 on a product's further components.
     """
 
     person: npt.NDArray[np.int32]
@@ -75,6 +78,7 @@ class KernelInput:
     drug: npt.NDArray[np.int32]
     stop: npt.NDArray[np.int8]
     source: npt.NDArray[np.int64]
+    source_key: npt.NDArray[np.int32]
     kept: npt.NDArray[np.int64]
     person_ids: pa.Array
     exposure_ids: pa.ChunkedArray
@@ -207,6 +211,9 @@ def prepare_kernel_input(
     # status per name: 0 unknown, 1 supportive (no anticancer component), 2 anticancer
     status = np.zeros(len(names) + 1, dtype=np.int8)
     components: list[list[int]] = [[] for _ in range(len(names))]
+    # names resolving to the same drug(s) share a drug-set code (a duplicate is judged on it)
+    set_of_name = np.full(len(names) + 1, -1, dtype=np.int32)
+    set_codes: dict[tuple[int, ...], int] = {}
     for i, raw in enumerate(names.to_pylist()):
         found = vocab.lookup(raw)
         if found is None:
@@ -214,6 +221,7 @@ def prepare_kernel_input(
         kept_codes = [code_of[c] for c in found if drug_flags(c, params).anticancer]
         status[i] = 2 if kept_codes else 1
         components[i] = kept_codes
+        set_of_name[i] = set_codes.setdefault(tuple(sorted(kept_codes)), len(set_codes))
 
     # ---- exclusion reasons, first match wins (the order of ExclusionReason): written from the last reason to
     # the first, so that the first matching one stays; per-person and per-name facts are looked up in tables
@@ -240,7 +248,8 @@ def prepare_kernel_input(
     dropped_reason = reason[dropped]
 
     has_ids = "exposure_id" in exposures.column_names
-    row_numbers = pa.chunked_array([pa.array(np.arange(n, dtype=np.int64))])
+    # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row")
+    row_numbers = pa.chunked_array([pa.array(np.arange(1, n + 1, dtype=np.int64))])
     exposure_ids = exposures.column("exposure_id") if has_ids else row_numbers
     if not (pa.types.is_integer(exposure_ids.type) or pa.types.is_string(exposure_ids.type)):
         exposure_ids = pc.cast(exposure_ids, pa.string())  # ids are compared and sorted as text
@@ -273,6 +282,11 @@ def prepare_kernel_input(
         if int(np.count_nonzero(over)):
             repaired["end_clipped_to_as_of"] = int(np.count_nonzero(over))
             end[kept[over]] = cut
+            # a stop documented at an end after the cut-off had not happened by then
+            late_stop = kept[over][stop[kept[over]] != 0]
+            if late_stop.shape[0]:
+                repaired["stopped_after_cutoff"] = int(late_stop.shape[0])
+                stop[late_stop] = 0
 
     id_numbers = None
     if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
@@ -290,13 +304,16 @@ def prepare_kernel_input(
     row_names = name_idx[kept]
     sources = [kept]
     drugs = [first[row_names]]
+    keys = [set_of_name[row_names]]
     for name_i in [i for i, c in enumerate(components) if len(c) > 1]:
         rows_i = kept[row_names == name_i]
         for code_j in components[name_i][1:]:
             sources.append(rows_i)
             drugs.append(np.full(rows_i.shape[0], code_j, dtype=np.int32))
+            keys.append(np.full(rows_i.shape[0], -1, dtype=np.int32))
     source = np.concatenate(sources) if len(sources) > 1 else kept
     drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
+    source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
 
     seen = np.zeros(n_persons + 1, dtype=np.bool_)
     seen[pidx_safe] = True
@@ -318,6 +335,7 @@ def prepare_kernel_input(
         drug=drug,
         stop=stop[source],
         source=source,
+        source_key=source_key,
         kept=kept,
         person_ids=person_ids,
         exposure_ids=exposure_ids,
@@ -420,7 +438,7 @@ def run_kernel(
     tuple
         Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`), assignments
         (:func:`~oncoline.engines.lines.cohort.assignments_schema`), both sorted as the contract says, and the
-        number of duplicate kernel rows (rows minus distinct ``(person, drug, start, end)``).
+        number of duplicate source rows (repeating another used row's person, drug or product, start and end).
     """
     order, person, start = _sorted_order(prep, con)
     res = k.assign_lines(
@@ -432,11 +450,12 @@ def run_kernel(
         codes=prep.codes,
         params=params,
         as_of_day=None if as_of is None else (as_of - _EPOCH).days,
+        source_key=prep.source_key[order],
     )
     line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
     line_of_source[prep.source[order]] = res.row_line
     lines = assemble_lines(res, person, prep)
-    duplicates = int(order.shape[0]) - int(res.n_exposures.sum())
+    duplicates = int(res.n_duplicates.sum())
     return lines, assemble_assignments(line_of_source, prep, con), duplicates
 
 
@@ -588,7 +607,7 @@ def derive_lines_cohort(
     exposures
         One row per administration or dispensing: ``person_id``, ``drug`` (name, brand, alias or RxNorm
         code), ``start_date`` (date, timestamp or ISO text); optional ``end_date`` (defaults to start),
-        ``exposure_id`` (unique per person; defaults to the row number), ``stopped`` (progression |
+        ``exposure_id`` (unique per person; defaults to the 1-based data-row number), ``stopped`` (progression |
         toxicity | completed | ongoing).
     index
         ``person_id`` and ``metastatic_diagnosis`` (the earliest is used when a person has several).

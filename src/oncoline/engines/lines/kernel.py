@@ -8,8 +8,8 @@ and returns:
 
 - the line number of every row (rows of one person and one line are contiguous, because a line is the span of
   days from its opening batch to the batch before the next line opens), and
-- one record per line: first row, number, start and end day, distinct exposures, opening and closing rule,
-  end reason and the line's drug set as a bit mask.
+- one record per line: first row, number, start and end day, source rows (``n_exposures``) and duplicate
+  source rows, opening and closing rule, end reason and the line's drug set as a bit mask.
 
 Days are whole days since 1970-01-01 (``date32``). Drugs are small integer codes ``0..n_drugs-1`` assigned by
 :class:`DrugCodes`; a drug set is a row of ``n_words`` int64 words holding :data:`WORD_BITS` bits each, so the
@@ -186,10 +186,12 @@ class KernelLines:
     ``row_line`` has one entry per input row (line number, 1-based within the person). Every other array has one
     entry per line, in input order (person, then line): ``first_row`` (index of the line's first row in the
     input), ``line``, ``start``/``end``/``as_of`` (days since epoch; ``as_of`` is the person's censoring day),
-    ``n_exposures`` (distinct ``(drug, start, end)`` rows), ``open_rule``/``close_rule``/``end_reason``
-    (codes into :data:`OPEN_RULES`, :data:`CLOSE_RULES`, :data:`END_REASONS`) and ``masks`` (shape
-    ``(n_lines, n_words)``). ``end`` is the latest end of the line's rows; the reported end is cut to the day
-    before the next line by :func:`~oncoline.engines.lines.cohort.complete_lines`.
+    ``n_exposures`` (source rows: rows with ``source_key >= 0``), ``n_duplicates`` (source rows repeating
+    another source row of the same day with the same ``source_key`` and end),
+    ``open_rule``/``close_rule``/``end_reason`` (codes into :data:`OPEN_RULES`, :data:`CLOSE_RULES`,
+    :data:`END_REASONS`) and ``masks`` (shape ``(n_lines, n_words)``). ``end`` is the latest end of the line's
+    rows; the reported end is cut to the day before the next line by
+    :func:`~oncoline.engines.lines.cohort.complete_lines`.
     """
 
     row_line: npt.NDArray[np.int32]
@@ -199,6 +201,7 @@ class KernelLines:
     end: npt.NDArray[np.int32]
     as_of: npt.NDArray[np.int32]
     n_exposures: npt.NDArray[np.int32]
+    n_duplicates: npt.NDArray[np.int32]
     open_rule: npt.NDArray[np.int8]
     close_rule: npt.NDArray[np.int8]
     end_reason: npt.NDArray[np.int8]
@@ -213,11 +216,20 @@ def _close_line(
     li: int,
     rule: int,
     reason: int,
+    pend_code: int,
     l_close: npt.NDArray[np.int8],
     l_reason: npt.NDArray[np.int8],
 ) -> None:
-    l_close[li] = rule
-    l_reason[li] = reason
+    """Close line ``li`` by ``rule`` / ``reason``, unless it carries a documented stop: that names both."""
+    if pend_code == 1:
+        l_close[li] = _CLOSE_PROG
+        l_reason[li] = _END_PROG
+    elif pend_code == 2:
+        l_close[li] = _CLOSE_TOX
+        l_reason[li] = _END_TOX
+    else:
+        l_close[li] = rule
+        l_reason[li] = reason
 
 
 @_jit
@@ -227,6 +239,7 @@ def _kernel(  # one state machine, kept in one place on purpose
     end: npt.NDArray[np.int32],
     drug: npt.NDArray[np.int32],
     stop: npt.NDArray[np.int8],
+    source_key: npt.NDArray[np.int32],
     is_base: npt.NDArray[np.bool_],
     is_addition: npt.NDArray[np.bool_],
     subst: npt.NDArray[np.int64],
@@ -243,6 +256,7 @@ def _kernel(  # one state machine, kept in one place on purpose
     l_end: npt.NDArray[np.int32],
     l_as_of: npt.NDArray[np.int32],
     l_nexp: npt.NDArray[np.int32],
+    l_ndup: npt.NDArray[np.int32],
     l_open: npt.NDArray[np.int8],
     l_close: npt.NDArray[np.int8],
     l_reason: npt.NDArray[np.int8],
@@ -283,16 +297,12 @@ def _kernel(  # one state machine, kept in one place on purpose
             open_rule = -1
             if line_no == 0:
                 open_rule = _OPEN_FIRST
-            elif t - last_end > gap_days:
-                _close_line(li, _CLOSE_GAP, _END_GAP if pend_code == 0 else pend_code + 1, l_close, l_reason)
-                open_rule = _OPEN_GAP
             elif pend_code != 0 and t > pend_day:
-                if pend_code == 1:
-                    _close_line(li, _CLOSE_PROG, _END_PROG, l_close, l_reason)
-                    open_rule = _OPEN_PROG
-                else:
-                    _close_line(li, _CLOSE_TOX, _END_TOX, l_close, l_reason)
-                    open_rule = _OPEN_TOX
+                _close_line(li, _CLOSE_GAP, _END_GAP, pend_code, l_close, l_reason)  # documented: named by the stop
+                open_rule = _OPEN_PROG if pend_code == 1 else _OPEN_TOX
+            elif t - last_end > gap_days:
+                _close_line(li, _CLOSE_GAP, _END_GAP, pend_code, l_close, l_reason)
+                open_rule = _OPEN_GAP
             elif t > window_end:
                 base_ok = last_base != _NO_DAY and t - last_base <= ongoing_days
                 for k in range(j, b_end):
@@ -301,8 +311,7 @@ def _kernel(  # one state machine, kept in one place on purpose
                     bit = np.int64(1) << np.int64(d - w * 63)
                     in_line = l_masks[li, w] & bit != 0
                     if not (in_line or (subst[d] & subst_mask) != 0 or (is_addition[d] and base_ok)):
-                        reason = _END_SWITCHED if pend_code == 0 else pend_code + 1
-                        _close_line(li, _CLOSE_NEW, reason, l_close, l_reason)
+                        _close_line(li, _CLOSE_NEW, _END_SWITCHED, pend_code, l_close, l_reason)
                         open_rule = _OPEN_NEW
                         break
             if open_rule >= 0:
@@ -313,6 +322,7 @@ def _kernel(  # one state machine, kept in one place on purpose
                 l_start[li] = t
                 l_end[li] = b_max_end
                 l_nexp[li] = 0
+                l_ndup[li] = 0
                 l_open[li] = open_rule
                 for w in range(n_words):
                     l_masks[li, w] = 0
@@ -329,14 +339,14 @@ def _kernel(  # one state machine, kept in one place on purpose
                 l_masks[li, w] |= np.int64(1) << np.int64(d - w * 63)
                 subst_mask |= subst[d]
                 row_line[k] = line_no
-                # distinct (drug, end) within the day batch; batches are small, rows in any order
-                seen = False
-                for q in range(j, k):
-                    if drug[q] == drug[k] and end[q] == end[k]:
-                        seen = True
-                        break
-                if not seen:
+                sk = source_key[k]
+                if sk >= 0:  # a source row (not a product's further component)
                     l_nexp[li] += 1
+                    # a duplicate repeats another source row of the batch: same drug(s) and end; batches are small
+                    for q in range(j, k):
+                        if source_key[q] == sk and end[q] == end[k]:
+                            l_ndup[li] += 1
+                            break
                 if stop[k] != 0 and (
                     pend_code == 0 or end[k] < pend_day or (end[k] == pend_day and stop[k] < pend_code)
                 ):
@@ -353,10 +363,10 @@ def _kernel(  # one state machine, kept in one place on purpose
             j = b_end
         # ---- after the person's last batch (spec step 4)
         censor = as_of_day if have_as_of else p_max_end
-        if censor - last_end <= gap_days:
-            _close_line(li, _CLOSE_ONGOING, _END_ONGOING if pend_code == 0 else pend_code + 1, l_close, l_reason)
+        if censor - last_end <= gap_days:  # a documented stop wins: a line that stopped is not ongoing
+            _close_line(li, _CLOSE_ONGOING, _END_ONGOING, pend_code, l_close, l_reason)
         else:
-            _close_line(li, _CLOSE_GAP, _END_GAP if pend_code == 0 else pend_code + 1, l_close, l_reason)
+            _close_line(li, _CLOSE_GAP, _END_GAP, pend_code, l_close, l_reason)
         for q in range(p_first_line, li + 1):
             l_as_of[q] = censor
         i = p_end
@@ -374,6 +384,7 @@ def assign_lines(
     codes: DrugCodes,
     params: LineParams,
     as_of_day: int | None,
+    source_key: npt.NDArray[np.integer[Any]] | None = None,
     compiled: bool = True,
 ) -> KernelLines:
     """Assign every exposure row to a line of therapy, in one pass.
@@ -385,13 +396,19 @@ def assign_lines(
         in any order): a person key (any int64, equal keys adjacent), start and end day (days since
         1970-01-01, end already clipped to ``as_of`` and ``>= start``), anticancer drug code
         (:class:`DrugCodes`), documented stop code (:data:`STOP_CODES`, 0 for none). Exact duplicates are
-        allowed; they count once.
+        allowed; they cannot change a line.
     codes
         Drug codes and rule flags built from the same vocabulary and ``params``.
     params
         Line-of-therapy parameters (``regimen_window_days``, ``gap_days``, ``maintenance_ongoing_days``).
     as_of_day
         The data cut-off (days since epoch), or None to censor each person at their latest exposure end.
+    source_key
+        Shape ``(n,)``: for the row standing for an input (source) row, a code of the drug(s) that row names
+        (equal codes = the same drug or product); -1 for the further components of a product (Phesgo's
+        trastuzumab row), which are not counted. ``n_exposures`` counts the rows with a code, ``n_duplicates``
+        those repeating another row of the same person and day with the same code and end. None: every row
+        is a source row whose code is its drug.
     compiled
         False runs the plain-Python twin of the compiled pass (slow; for tests of the fallback).
 
@@ -413,6 +430,9 @@ def assign_lines(
     end = np.ascontiguousarray(end, dtype=np.int32)
     drug = np.ascontiguousarray(drug, dtype=np.int32)
     stop = np.ascontiguousarray(stop, dtype=np.int8)
+    skey = drug if source_key is None else np.ascontiguousarray(source_key, dtype=np.int32)
+    if skey.shape[0] != n:
+        raise EngineError("kernel input arrays differ in length")
     if n > 1:
         same = person[1:] == person[:-1]
         if bool(np.any(same & (start[1:] < start[:-1]))):
@@ -427,6 +447,7 @@ def assign_lines(
     l_end = np.empty(n, dtype=np.int32)
     l_as_of = np.empty(n, dtype=np.int32)
     l_nexp = np.empty(n, dtype=np.int32)
+    l_ndup = np.empty(n, dtype=np.int32)
     l_open = np.empty(n, dtype=np.int8)
     l_close = np.empty(n, dtype=np.int8)
     l_reason = np.empty(n, dtype=np.int8)
@@ -439,6 +460,7 @@ def assign_lines(
             end,
             drug,
             stop,
+            skey,
             codes.is_base,
             codes.is_addition,
             codes.subst,
@@ -455,6 +477,7 @@ def assign_lines(
             l_end,
             l_as_of,
             l_nexp,
+            l_ndup,
             l_open,
             l_close,
             l_reason,
@@ -469,6 +492,7 @@ def assign_lines(
         end=l_end[:n_lines].copy(),
         as_of=l_as_of[:n_lines].copy(),
         n_exposures=l_nexp[:n_lines].copy(),
+        n_duplicates=l_ndup[:n_lines].copy(),
         open_rule=l_open[:n_lines].copy(),
         close_rule=l_close[:n_lines].copy(),
         end_reason=l_reason[:n_lines].copy(),

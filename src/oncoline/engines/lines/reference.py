@@ -67,7 +67,6 @@ class CoreLine:
     last_base_day: dt.date | None
     pending: tuple[dt.date, int, str] | None
     open_rule: OpenRule
-    n_exposures: int = 0
     close_rule: CloseRule | None = None
     end_reason: EndReason | None = None
     days: list[dt.date] = field(default_factory=list)
@@ -75,7 +74,6 @@ class CoreLine:
     def fold(self, day: dt.date, batch: Sequence[KernelRow]) -> None:
         """Add a day batch to the line (after the rules have decided it belongs here)."""
         self.days.append(day)
-        self.n_exposures += len(batch)
         for r in batch:
             self.drugs.add(r.drug)
             if r.substitution_class is not None:
@@ -89,9 +87,15 @@ class CoreLine:
                     self.pending = cand
 
     def close(self, rule: CloseRule, default_reason: EndReason) -> None:
-        """Close the line by ``rule``; a documented stop names the reason unless the rule itself is one."""
-        self.close_rule = rule
-        self.end_reason = EndReason(self.pending[2]) if self.pending is not None else default_reason
+        """Close the line by ``rule``, unless it carries a documented stop: then the stop names the close rule
+        (``documented_progression`` / ``documented_toxicity``) and the end reason, whatever follows."""
+        if self.pending is not None:
+            reason = self.pending[2]
+            self.close_rule = CloseRule(f"documented_{reason}")
+            self.end_reason = EndReason(reason)
+        else:
+            self.close_rule = rule
+            self.end_reason = default_reason
 
 
 def _open(number: int, day: dt.date, rule: OpenRule, params: LineParams) -> CoreLine:
@@ -136,15 +140,15 @@ def run_kernel(rows: Iterable[KernelRow], /, *, params: LineParams, as_of: dt.da
         drugs = {r.drug for r in batch}
         if current is None:
             current = _open(1, day, OpenRule.FIRST_EXPOSURE, params)
-        elif (day - current.last_end).days > params.gap_days:
-            current.close(CloseRule.GAP, EndReason.GAP)
-            lines.append(current)
-            current = _open(current.line + 1, day, OpenRule.AFTER_GAP, params)
         elif current.pending is not None and day > current.pending[0]:
             reason = current.pending[2]
             current.close(CloseRule(f"documented_{reason}"), EndReason(reason))
             lines.append(current)
             current = _open(current.line + 1, day, OpenRule(f"after_{reason}"), params)
+        elif (day - current.last_end).days > params.gap_days:
+            current.close(CloseRule.GAP, EndReason.GAP)
+            lines.append(current)
+            current = _open(current.line + 1, day, OpenRule.AFTER_GAP, params)
         elif day <= current.window_end or drugs <= current.drugs:
             pass
         else:
@@ -220,7 +224,8 @@ def derive_lines(
         :class:`oncoline.model.Exposure` objects, or any objects/mappings with ``drug`` (name, brand, alias
         or RxNorm code), ``start``, optional ``end`` (defaults to start), ``stopped`` (progression |
         toxicity | completed | ongoing) and an optional row id (``exposure_id`` or ``id``; default: the
-        position, ``"0"``, ``"1"`` …). Dates are :class:`datetime.date` or ISO text.
+        0-based position in the list, ``"0"``, ``"1"`` …, as ``exposures[0]`` names it in messages). Dates are
+        :class:`datetime.date` or ISO text.
     metastatic_diagnosis
         The index date; ``None`` excludes every row (reason ``no_index_date``).
     params
@@ -310,9 +315,9 @@ def derive_lines(
         if start < early_limit:
             drop(ExclusionReason.EARLY_SETTING, rid, text)
             continue
-        if as_of is not None:
-            end = min(end, as_of)
         stopped = _stop_text(_field(row, "stopped"))
+        if as_of is not None and end > as_of:
+            end, stopped = as_of, None  # a stop documented after the cut-off had not happened by then
         for name, f in components:
             kept.append((rid, KernelRow(name, start, end, stopped, f.is_base, f.is_addition, f.substitution_class)))
 
@@ -326,18 +331,20 @@ def derive_lines(
     effective_as_of = as_of if as_of is not None else max((r.end for r in distinct.values()), default=None)
     core = run_kernel(distinct.values(), params=params, as_of=effective_as_of) if effective_as_of else []
     day_line = {day: ln.line for ln in core for day in ln.days}
+    assignments = {rid: day_line[r.start] for rid, r in kept}
     return LinesResult(
         person_id=person_id,
         as_of=effective_as_of,
-        lines=tuple(_to_lines(person_id, core)),
-        assignments={rid: day_line[r.start] for rid, r in kept},
+        lines=tuple(_to_lines(person_id, core, Counter(assignments.values()))),
+        assignments=assignments,
         excluded=dict(excluded),
         unknown_drugs=dict(unknown),
         examples={k: tuple(v) for k, v in examples.items()},
     )
 
 
-def _to_lines(person_id: str, core: Sequence[CoreLine]) -> Iterable[Line]:
+def _to_lines(person_id: str, core: Sequence[CoreLine], n_rows: Mapping[int, int]) -> Iterable[Line]:
+    """Lines of one person; ``n_rows``: line number → input rows assigned to it (``n_exposures``)."""
     for i, ln in enumerate(core):
         drugs = tuple(sorted(ln.drugs))
         nxt = core[i + 1].start if i + 1 < len(core) else None
@@ -351,7 +358,7 @@ def _to_lines(person_id: str, core: Sequence[CoreLine]) -> Iterable[Line]:
             regimen=" + ".join(drugs),
             start=ln.start,
             end=end,
-            n_exposures=ln.n_exposures,
+            n_exposures=n_rows[ln.line],
             open_rule=ln.open_rule,
             close_rule=ln.close_rule,
             end_reason=ln.end_reason,
@@ -426,7 +433,7 @@ def derive_lines_reference_cohort(
             core_cols["drugs"].append(sorted(ln.drugs))
             core_cols["start_date"].append(ln.start)
             core_cols["end_date"].append(ln.last_end)
-            core_cols["n_exposures"].append(ln.n_exposures)
+            core_cols["n_exposures"].append(0)  # counted from the assignments below
             core_cols["open_rule"].append(str(ln.open_rule))
             core_cols["close_rule"].append(str(ln.close_rule))
             core_cols["end_reason"].append(str(ln.end_reason))
@@ -455,4 +462,15 @@ def derive_lines_reference_cohort(
             "line": pa.array(day_cols["line"], pa.int32()),
         }
     )
-    return CohortLines(lines=complete_lines(core), assignments=assign_rows(days, prepared), report=prepared.report)
+    assignments = assign_rows(days, prepared)
+    counts = Counter(
+        zip(assignments.column("person_id").to_pylist(), assignments.column("line").to_pylist(), strict=True)
+    )
+    core = core.set_column(
+        core.column_names.index("n_exposures"),
+        "n_exposures",
+        pa.array(
+            [counts[(p, ln)] for p, ln in zip(core_cols["person_id"], core_cols["line"], strict=True)], pa.int32()
+        ),
+    )
+    return CohortLines(lines=complete_lines(core), assignments=assignments, report=prepared.report)

@@ -111,6 +111,7 @@ def _person_kernel(codes: k.DrugCodes, params: LineParams, as_of_day: int | None
             codes=codes,
             params=params,
             as_of_day=as_of_day,
+            source_key=pdf["k"].to_numpy(np.int32),
         )
         n, m = len(pdf), len(res)
         out: dict[str, Any] = {
@@ -119,7 +120,7 @@ def _person_kernel(codes: k.DrugCodes, params: LineParams, as_of_day: int | None
             "p": np.full(n + m, int(pdf["p"].iloc[0]), np.int32),
             "line": np.concatenate([res.row_line, res.line]).astype(np.int32),
         }
-        for name in ("start", "end", "n_exposures", "open_rule", "close_rule", "end_reason"):
+        for name in ("start", "end", "n_exposures", "n_duplicates", "open_rule", "close_rule", "end_reason"):
             out[name] = np.concatenate([np.zeros(n, np.int32), getattr(res, name).astype(np.int32)])
         for w in range(n_words):
             out[f"m{w}"] = np.concatenate([np.zeros(n, np.int64), res.masks[:, w]])
@@ -166,8 +167,8 @@ def derive_lines_cohort(
     m = int(prep.person.shape[0])
     words = [f"m{w}" for w in range(codes.n_words)]
     schema = (
-        "kind byte, i long, p int, line int, start int, end int, n_exposures int, open_rule int, close_rule int,"
-        " end_reason int, " + ", ".join(f"{w} long" for w in words)
+        "kind byte, i long, p int, line int, start int, end int, n_exposures int, n_duplicates int, open_rule int,"
+        " close_rule int, end_reason int, " + ", ".join(f"{w} long" for w in words)
     )
     as_of_day = None if as_of is None else (as_of - _EPOCH).days
     if m:
@@ -179,6 +180,7 @@ def derive_lines_cohort(
                 "e": prep.end,
                 "d": prep.drug,
                 "x": prep.stop,
+                "k": prep.source_key,
             }
         )
         with warnings.catch_warnings():
@@ -211,6 +213,7 @@ def derive_lines_cohort(
         end=line_part["end"].to_numpy(np.int32),
         as_of=np.zeros(n_lines, np.int32),
         n_exposures=line_part["n_exposures"].to_numpy(np.int32),
+        n_duplicates=line_part["n_duplicates"].to_numpy(np.int32),
         open_rule=line_part["open_rule"].to_numpy(np.int8),
         close_rule=line_part["close_rule"].to_numpy(np.int8),
         end_reason=line_part["end_reason"].to_numpy(np.int8),
@@ -224,5 +227,5 @@ def derive_lines_cohort(
         assignments = assemble_assignments(line_of_source, prep, con)
     finally:
         con.close()
-    duplicates = m - int(res.n_exposures.sum())
+    duplicates = int(res.n_duplicates.sum())
     return CohortLines(lines=lines, assignments=assignments, report=with_duplicates(prep.report, duplicates))
