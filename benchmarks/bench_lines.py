@@ -14,7 +14,12 @@ Measured, in the same run:
 - ``reference``: the pure-Python oracle (up to ``--reference-max`` rows);
 - ``pandas``: a per-patient ``groupby().apply`` written the way analysts write it (same rules, Python loop
   per day); measured up to ``--pandas-max`` rows and extrapolated linearly beyond (its cost per row is
-  flat, as the table shows).
+  flat, as the table shows);
+- ``floor-files`` and ``duckdb-files``: the same from the Parquet file to Parquet files, for cohorts that do
+  not fit in memory (10^8 rows): DuckDB reading, sorting by person and start date and writing the rows
+  (``memory_limit`` 2 GB, spilling to disk), against
+  :func:`oncoline.io.lines_partitioned.derive_lines_cohort_files` (person partitions of about 10^7 rows,
+  lines and row assignments written). Nothing is loaded before the clock starts.
 
 Run: ``python -m benchmarks lines`` (short default: 1e5,1e6 rows; pandas measured at 1e5) or
 ``--rows 1e5,1e6,1e7 --pandas-max 1e6`` (about six minutes on 2 cores).
@@ -135,14 +140,50 @@ def _load(directory: Path) -> tuple[Any, Any]:
 
 def _measure(kind: str, directory: str, queue: Any) -> None:
     """Child process: load the cohort, time one engine, report seconds, peak RSS and checks."""
+    import tempfile
     import warnings
 
     warnings.simplefilter("ignore")
-    exposures, index = _load(Path(directory))
     from oncoline.engines.lines.params import load_line_params
 
     params = load_line_params()
     extra: dict[str, Any] = {}
+    if kind.endswith("-files"):
+        src = Path(directory)
+        with tempfile.TemporaryDirectory(prefix="oncoline-bench-") as tmp:
+            if kind == "floor-files":
+                import duckdb
+
+                con = duckdb.connect()
+                con.execute("SET memory_limit = '2GB'")
+                con.execute(f"SET temp_directory = '{tmp}/spill'")
+                t0 = time.perf_counter()
+                con.execute(
+                    f"COPY (SELECT * FROM read_parquet('{src / 'exposures.parquet'}') ORDER BY person_id, start_date) "
+                    f"TO '{tmp}/sorted.parquet' (FORMAT parquet)"
+                )
+                seconds = time.perf_counter() - t0
+            else:
+                from oncoline.engines.lines import duckdb_engine
+                from oncoline.io.lines_partitioned import derive_lines_cohort_files
+
+                t0 = time.perf_counter()
+                run = derive_lines_cohort_files(
+                    src / "exposures.parquet",
+                    src / "index.parquet",
+                    Path(tmp) / "lines.parquet",
+                    params=params,
+                    as_of=AS_OF,
+                    assignments_path=Path(tmp) / "assignments.parquet",
+                    engine=duckdb_engine.derive_lines_cohort,
+                )
+                seconds = time.perf_counter() - t0
+                extra["lines"] = run.n_lines
+                extra["partitions"] = run.partitions
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        queue.put({"seconds": seconds, "peak_mb": peak_mb, **extra})
+        return
+    exposures, index = _load(Path(directory))
     if kind == "floor":
         import duckdb
 
@@ -200,14 +241,18 @@ def _run_child(kind: str, directory: Path) -> dict[str, Any]:
 
 
 def _cohort_dir(n_rows: int, data_dir: Path) -> Path:
-    from benchmarks.generate import generate_cohort, write_cohort
+    from benchmarks.generate import generate_cohort, write_cohort, write_cohort_chunked
 
     directory = data_dir / f"rows-{n_rows}"
     if not (directory / "exposures.parquet").exists():
         t0 = time.perf_counter()
-        cohort = generate_cohort(n_rows)
-        write_cohort(cohort, directory)
-        print(f"generated {cohort.n_rows:,} rows in {time.perf_counter() - t0:.1f} s → {directory}", file=sys.stderr)
+        if n_rows > 20_000_000:  # built and written in chunks of 10^7 rows (bounded memory)
+            write_cohort_chunked(n_rows, directory)
+        else:
+            write_cohort(generate_cohort(n_rows), directory)
+        print(
+            f"generated {_n_rows(directory):,} rows in {time.perf_counter() - t0:.1f} s → {directory}", file=sys.stderr
+        )
     return directory
 
 
@@ -221,16 +266,23 @@ def main(argv: list[str] | None = None) -> int:
     """Command line of ``python -m benchmarks lines``; prints a Markdown table (and JSON with ``--json``)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks lines", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", default="1e5,1e6", help="comma-separated cohort sizes (default 1e5,1e6)")
-    ap.add_argument("--engines", default="floor,duckdb,spark,reference,pandas")
+    ap.add_argument(
+        "--engines",
+        default="floor,duckdb,spark,reference,pandas",
+        help="any of floor, duckdb, spark, reference, pandas, floor-files, duckdb-files",
+    )
     ap.add_argument("--pandas-max", type=float, default=1e5, help="largest size the pandas baseline runs at")
     ap.add_argument("--reference-max", type=float, default=1e6, help="largest size the reference runs at")
     ap.add_argument("--spark-max", type=float, default=1e7, help="largest size Spark runs at")
     ap.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--memory-max", type=float, default=2e7, help="largest size the in-memory engines run at")
     args = ap.parse_args(argv)
     sizes = [int(float(x)) for x in args.rows.split(",") if x.strip()]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     limits = {"pandas": args.pandas_max, "reference": args.reference_max, "spark": args.spark_max}
+    for kind in ("floor", "duckdb"):
+        limits[kind] = min(limits.get(kind, float("inf")), args.memory_max)
     results: list[dict[str, Any]] = []
     pandas_rate: float | None = None
     for size in sizes:
@@ -245,16 +297,18 @@ def main(argv: list[str] | None = None) -> int:
         if "pandas" in measured:
             pandas_rate = rows / measured["pandas"]["seconds"]
         floor = measured.get("floor", {}).get("seconds")
+        floor_files = measured.get("floor-files", {}).get("seconds")
         for kind, m in measured.items():
             results.append({"rows": rows, "engine": kind, **m})
         if "pandas" not in measured and pandas_rate and "pandas" in engines:
             results.append({"rows": rows, "engine": "pandas", "seconds": rows / pandas_rate, "extrapolated": True})
         for r in results:
-            if r["rows"] == rows and floor:
-                r["x_floor"] = r["seconds"] / floor
+            yardstick = floor_files if r["engine"].endswith("-files") else floor
+            if r["rows"] == rows and yardstick:
+                r["x_floor"] = r["seconds"] / yardstick
         pandas_s = next((r["seconds"] for r in results if r["rows"] == rows and r["engine"] == "pandas"), None)
         for r in results:
-            if r["rows"] == rows and pandas_s:
+            if r["rows"] == rows and pandas_s and not r["engine"].endswith("-files"):
                 r["pandas_over_this"] = pandas_s / r["seconds"]
     print(_markdown(results))
     if args.json:
@@ -269,6 +323,10 @@ def _markdown(results: list[dict[str, Any]]) -> str:
     ]
     for r in results:
         note = "extrapolated (linear)" if r.get("extrapolated") else ""
+        if "partitions" in r:
+            note = f"{r['partitions']} person partitions; × floor-files"
+        if r["engine"] == "floor-files":
+            note = "Parquet → sorted Parquet, DuckDB memory_limit 2 GB"
         if "identical_to_duckdb" in r:
             note = "output identical to duckdb" if r["identical_to_duckdb"] else "OUTPUT DIFFERS"
         lines.append(

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["Cohort", "generate_cohort", "write_cohort"]
+__all__ = ["Cohort", "generate_cohort", "write_cohort", "write_cohort_chunked"]
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -251,4 +251,51 @@ def write_cohort(cohort: Cohort, directory: Path) -> tuple[Path, Path]:
     idx = directory / "index.parquet"
     pq.write_table(cohort.exposures, exp, row_group_size=1_000_000)
     pq.write_table(cohort.index, idx)
+    return exp, idx
+
+
+def write_cohort_chunked(
+    n_rows: int, directory: Path, *, chunk_rows: int = 10_000_000, seed: int = 20261129
+) -> tuple[Path, Path]:
+    """Write a cohort too large to build in memory (10^8 rows) as chunks of about ``chunk_rows`` rows.
+
+    Chunk ``i`` is :func:`generate_cohort` with seed ``seed + i``, its person and exposure ids shifted past the
+    previous chunks' (persons never span chunks); rows are shuffled within a chunk, not across chunks. Peak
+    memory is that of one chunk (about 3 GB at 10^7 rows).
+
+    Returns
+    -------
+    tuple of Path
+        ``exposures.parquet`` and ``index.parquet`` in ``directory``.
+    """
+    import pyarrow.compute as pc
+
+    directory.mkdir(parents=True, exist_ok=True)
+    exp = directory / "exposures.parquet"
+    idx = directory / "index.parquet"
+    written = person_offset = id_offset = 0
+    exp_writer: pq.ParquetWriter | None = None
+    idx_writer: pq.ParquetWriter | None = None
+    i = 0
+    try:
+        while written < n_rows:
+            chunk = generate_cohort(min(chunk_rows, n_rows - written), seed=seed + i)
+            e, x = chunk.exposures, chunk.index
+            e = e.set_column(0, "person_id", pc.add(e.column("person_id"), person_offset))
+            e = e.set_column(1, "exposure_id", pc.add(e.column("exposure_id"), id_offset))
+            x = x.set_column(0, "person_id", pc.add(x.column("person_id"), person_offset))
+            if exp_writer is None or idx_writer is None:
+                exp_writer = pq.ParquetWriter(exp, e.schema)
+                idx_writer = pq.ParquetWriter(idx, x.schema)
+            exp_writer.write_table(e, row_group_size=1_000_000)
+            idx_writer.write_table(x)
+            person_offset += int(pc.max(x.column("person_id")).as_py()) - person_offset
+            id_offset += e.num_rows
+            written += e.num_rows
+            i += 1
+    finally:
+        if exp_writer is not None:
+            exp_writer.close()
+        if idx_writer is not None:
+            idx_writer.close()
     return exp, idx

@@ -109,6 +109,11 @@ def test_single_patient_gives_the_same_output_on_every_engine(tmp_path: Path, ca
         assert on_duckdb == reference, case["id"]
 
 
+def test_partitions_apply_to_cohorts_only(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["lines", str(write(tmp_path, EVENTS)), "--partitions", "2"])
+    assert result.exit_code == 1 and "apply to cohorts" in " ".join(result.output.split())
+
+
 def test_parse_params() -> None:
     assert parse_params(["gap_days=90", "version=x"]) == {"gap_days": 90, "version": "x"}
     with pytest.raises(InputError):
@@ -171,9 +176,34 @@ def test_cohort_engines_write_identical_tables(tmp_path: Path) -> None:
     assert pq.read_table(outs["reference"]).equals(pq.read_table(outs["duckdb"]))
 
 
+@pytest.mark.parametrize("engine", ["reference", "duckdb"])
+def test_cohort_in_partitions_writes_the_same_tables(tmp_path: Path, engine: str) -> None:
+    exposures, index = _cohort_files(tmp_path)
+    outs: dict[str, dict[str, Any]] = {}
+    for mode, extra in (("whole", []), ("parts", ["--partitions", "3"])):
+        out, rows = tmp_path / f"{mode}.parquet", tmp_path / f"{mode}-rows.csv"
+        args = ["lines", str(exposures), "--index", str(index), "--out", str(out), "--assignments", str(rows)]
+        result = runner.invoke(app, [*args, "--engine", engine, "--as-of", "2025-01-01", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        outs[mode] = {"summary": json.loads(result.stdout), "lines": pq.read_table(out), "rows": rows.read_text()}
+    assert outs["parts"]["summary"].pop("partitions") == 3
+    for key in ("out", "assignments"):
+        outs["parts"]["summary"].pop(key), outs["whole"]["summary"].pop(key)
+    assert outs["parts"]["summary"] == outs["whole"]["summary"]
+    assert outs["parts"]["lines"].equals(outs["whole"]["lines"]) and outs["parts"]["rows"] == outs["whole"]["rows"]
+    table = runner.invoke(
+        app,
+        ["lines", str(exposures), "--index", str(index), "--out", str(tmp_path / "t.csv"), "--partitions", "2"],
+        env={"COLUMNS": "200"},
+    )
+    assert table.exit_code == 0 and "2 person partitions" in table.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "text", "code"),
     [
+        (["{e}", "--index", "{i}", "--out", "{t}/x.csv", "--partitions", "0"], "--partitions", 2),
+        (["--omop", "x.duckdb", "--out", "{t}/x.csv", "--partitions", "2"], "not --omop", 2),
         (["--index", "{i}"], "exposure table before --index", 1),
         (["{e}", "--index", "{i}"], "--out", 2),  # a missing/bad option value is a usage error (exit 2)
         (["{e}"], "--index", 1),

@@ -8,7 +8,7 @@ One patient::
 A cohort::
 
     oncoline lines exposures.parquet --index index.csv --out lines.parquet [--engine duckdb|spark|reference]
-                   [--assignments rows.parquet] [--as-of DATE] [--param gap_days=90 ...]
+                   [--assignments rows.parquet] [--as-of DATE] [--param gap_days=90 ...] [--partitions N]
     oncoline lines --omop postgresql://... --out lines.parquet
 """
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["available_engines", "parse_params", "register"]
 
 ENGINES = ("duckdb", "spark", "reference")
+AUTO_PARTITION_ROWS = 20_000_000
+"""Exposure files with more rows than this (exact for Parquet, estimated for CSV) are run in person partitions
+of about 10^7 rows each (:mod:`oncoline.io.lines_partitioned`), keeping peak memory near 2-4 GB."""
 _ENGINE_MODULES = {
     "duckdb": "oncoline.engines.lines.duckdb_engine",
     "spark": "oncoline.engines.lines.spark_engine",
@@ -247,6 +250,7 @@ def _cohort(
     as_of: dt.date | None,
     overrides: dict[str, Any],
     as_json: bool,
+    partitions: int | None = None,
 ) -> None:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -262,6 +266,23 @@ def _cohort(
             )
     chosen = engine or _default_engine()
     fn = _engine_fn(chosen)
+    if omop is None and exposures_path is not None and index_path is not None:
+        from oncoline.io.lines_partitioned import estimate_rows
+
+        if partitions is not None or estimate_rows(exposures_path) > AUTO_PARTITION_ROWS:
+            _cohort_partitioned(
+                exposures_path,
+                index_path,
+                out=out,
+                assignments_out=assignments_out,
+                engine=chosen,
+                fn=fn,
+                params=params,
+                as_of=as_of,
+                partitions=partitions,
+                as_json=as_json,
+            )
+            return
     console = Console(stderr=True)
     source_report: Any = None
     with Progress(
@@ -295,22 +316,89 @@ def _cohort(
         _print_summary(summary, result.report)
 
 
-def _summary(
-    result: CohortLines, engine: str, out: Path, assignments_out: Path | None, source_report: Any
+def _cohort_partitioned(
+    exposures_path: Path,
+    index_path: Path,
+    *,
+    out: Path,
+    assignments_out: Path | None,
+    engine: str,
+    fn: Any,
+    params: LineParams,
+    as_of: dt.date | None,
+    partitions: int | None,
+    as_json: bool,
+) -> None:
+    """A cohort from files, one person partition at a time; the progress bar advances per partition."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from oncoline.io.lines_partitioned import derive_lines_cohort_files
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"partitioning by person ({engine} engine)", total=partitions)
+
+        def advance(done: int, total: int, rows: int) -> None:
+            progress.update(
+                task, completed=done, total=total, description=f"partition {done}/{total}: {rows:,} rows done"
+            )
+
+        run = derive_lines_cohort_files(
+            exposures_path,
+            index_path,
+            out,
+            params=params,
+            as_of=as_of,
+            partitions=partitions,
+            assignments_path=assignments_out,
+            engine=fn,
+            on_partition=advance,
+        )
+    report = run.report
+    dist: Counter[str] = Counter({"0": report.persons - run.persons_with_lines})
+    for n, persons in run.lines_per_person.items():
+        dist[str(n) if n < 5 else "5+"] += persons
+    summary = _summary_dict(
+        report,
+        engine=engine,
+        out=out,
+        assignments_out=assignments_out,
+        persons_with_lines=run.persons_with_lines,
+        n_lines=run.n_lines,
+        dist=dist,
+    )
+    summary["partitions"] = run.partitions
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary, report)
+
+
+def _summary_dict(
+    report: CohortReport,
+    *,
+    engine: str,
+    out: Path,
+    assignments_out: Path | None,
+    persons_with_lines: int,
+    n_lines: int,
+    dist: Counter[str],
 ) -> dict[str, Any]:
-    report = result.report
-    per_person = Counter(result.lines.column("person_id").to_pylist())
-    persons_with_lines = len(per_person)
-    dist: Counter[str] = Counter({"0": report.persons - persons_with_lines})
-    for n in per_person.values():
-        dist[str(n) if n < 5 else "5+"] += 1
-    summary: dict[str, Any] = {
+    return {
         "engine": engine,
         "out": str(out),
         "assignments": None if assignments_out is None else str(assignments_out),
         "persons": report.persons,
         "persons_with_lines": persons_with_lines,
-        "lines": result.lines.num_rows,
+        "lines": n_lines,
         "lines_per_person": dict(sorted(dist.items(), key=lambda kv: (kv[0] == "5+", kv[0]))),
         "rows_in": report.rows_in,
         "rows_used": report.rows_used,
@@ -320,6 +408,26 @@ def _summary(
         "repaired": report.repaired,
         "persons_without_index": report.persons_without_index,
     }
+
+
+def _summary(
+    result: CohortLines, engine: str, out: Path, assignments_out: Path | None, source_report: Any
+) -> dict[str, Any]:
+    report = result.report
+    per_person = Counter(result.lines.column("person_id").to_pylist())
+    persons_with_lines = len(per_person)
+    dist: Counter[str] = Counter({"0": report.persons - persons_with_lines})
+    for n in per_person.values():
+        dist[str(n) if n < 5 else "5+"] += 1
+    summary = _summary_dict(
+        report,
+        engine=engine,
+        out=out,
+        assignments_out=assignments_out,
+        persons_with_lines=persons_with_lines,
+        n_lines=result.lines.num_rows,
+        dist=dist,
+    )
     if source_report is not None:
         summary["source_report"] = _plain(source_report)
     return summary
@@ -344,9 +452,11 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
     from rich.table import Table
 
     console = Console()
+    parts = f", {summary['partitions']} person partitions" if summary.get("partitions") else ""
     console.print(
         f"[bold]{summary['persons']:,}[/] persons, [bold]{summary['lines']:,}[/] lines "
-        f"({summary['persons_with_lines']:,} persons with ≥1 line) — {summary['engine']} engine → {summary['out']}"
+        f"({summary['persons_with_lines']:,} persons with ≥1 line) — {summary['engine']} engine{parts} → "
+        f"{summary['out']}"
     )
     dist = Table(title="lines per person")
     dist.add_column("lines")
@@ -421,6 +531,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(
             False, "--json", help="Print JSON (lines for one patient, a summary for a cohort)."
         ),
+        partitions: int | None = typer.Option(
+            None,
+            "--partitions",
+            min=1,
+            help="Cohort files: run the engine on N person partitions, one at a time (bounded memory; same "
+            "output). Used by itself, about one partition per 10^7 rows, above 2x10^7 exposure rows.",
+            show_default="automatic",
+        ),
     ) -> None:
         """Derive metastatic lines of therapy from raw drug exposures, each with the rule that opened and closed
         it, time on treatment and time to next treatment (censored at the data cut-off).
@@ -437,6 +555,10 @@ def register(app: typer.Typer) -> None:
                 raise InputError("give either --omop URL or an exposure table with --index, not both")
             if omop is None and file is None:
                 raise InputError("give the cohort's exposure table before --index")
+            if omop is not None and partitions is not None:
+                raise InputError(
+                    "--partitions applies to exposure files (with --index), not --omop", field="--partitions"
+                )
             if out is None:
                 raise InputError("cohort mode needs --out LINES (.parquet or .csv)", field="--out")
             _cohort(
@@ -449,6 +571,7 @@ def register(app: typer.Typer) -> None:
                 as_of=cut,
                 overrides=overrides,
                 as_json=as_json,
+                partitions=partitions,
             )
             return
         if file is None:
@@ -458,8 +581,8 @@ def register(app: typer.Typer) -> None:
                 "an exposure table needs --index INDEX (person_id, metastatic_diagnosis) and --out LINES",
                 source=str(file),
             )
-        if out is not None or assignments is not None:
-            raise InputError("--out and --assignments apply to cohorts (with --index or --omop)")
+        if out is not None or assignments is not None or partitions is not None:
+            raise InputError("--out, --assignments and --partitions apply to cohorts (with --index or --omop)")
         if engine not in (None, "reference") and not as_json:
             raise InputError("for one patient, --engine duckdb|spark prints JSON: add --json", field="--engine")
         _single(file, as_json=as_json, as_of=cut, overrides=overrides, engine=engine)

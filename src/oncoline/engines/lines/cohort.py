@@ -92,6 +92,7 @@ __all__ = [
     "describe_row",
     "drug_flags",
     "lines_schema",
+    "merge_reports",
     "prepare_cohort",
     "row_examples",
 ]
@@ -191,6 +192,43 @@ class CohortReport:
     several index dates: the earliest is used). All counts are input rows."""
     persons_without_index: int = 0
     """Persons with exposures but no index date."""
+
+
+def _example_number(text: str) -> int:
+    head = text.split(maxsplit=2)[1] if text.startswith("row ") else ""
+    digits = head.rstrip(":")
+    return int(digits) if digits.isdigit() else 0
+
+
+def merge_reports(reports: list[CohortReport]) -> CohortReport:
+    """One report for a cohort run in parts that hold disjoint persons (a partitioned run).
+
+    Counts add up; excluded reasons keep the :class:`~oncoline.model.lines.ExclusionReason` order; unknown
+    drugs are ordered by rows, then name; examples are the first three rows by row number over all parts
+    (examples must carry the file's row numbers, see :func:`row_examples`). The result equals the report of
+    the whole cohort run at once.
+    """
+    reasons = [r.value for r in ExclusionReason]
+    excluded: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    for rep in reports:
+        excluded.update(rep.excluded)
+        unknown.update(rep.unknown_drugs)
+        repaired.update(rep.repaired)
+        for reason, texts in rep.examples.items():
+            examples.setdefault(reason, []).extend(texts)
+    return CohortReport(
+        persons=sum(r.persons for r in reports),
+        rows_in=sum(r.rows_in for r in reports),
+        rows_used=sum(r.rows_used for r in reports),
+        excluded={k: excluded[k] for k in reasons if excluded[k]},
+        unknown_drugs=dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
+        examples={k: sorted(examples[k], key=_example_number)[:_EXAMPLES_PER_REASON] for k in reasons if k in examples},
+        repaired={k: v for k, v in repaired.items() if v},
+        persons_without_index=sum(r.persons_without_index for r in reports),
+    )
 
 
 @dataclass(frozen=True)
@@ -317,7 +355,9 @@ def describe_row(number: int, *, person: Any = None, exposure_id: Any = None, fi
 def row_examples(exposures: pa.Table, rows: Any) -> list[str]:
     """:func:`describe_row` for input rows ``rows`` (0-based indices) of a cohort exposures table, values as given.
 
-    Shared by every engine so that their reports are identical.
+    Shared by every engine so that their reports are identical. A ``source_row`` column, when present, gives
+    the row's 1-based number in the file it came from (a partition of a larger file); otherwise it is the
+    position + 1.
     """
 
     def text(value: Any) -> Any:
@@ -327,9 +367,10 @@ def row_examples(exposures: pa.Table, rows: Any) -> list[str]:
     for row in rows:
         # a one-row slice: taking from a many-chunk column would first concatenate it
         r = exposures.slice(int(row), 1).to_pylist()[0]
+        number = r.get("source_row")
         out.append(
             describe_row(
-                int(row) + 1,
+                int(row) + 1 if number is None else int(number),
                 person=text(r.get("person_id")),
                 exposure_id=text(r.get("exposure_id")),
                 fields={"drug": text(r.get("drug")), "start": r.get("start_date"), "end": r.get("end_date")},
@@ -350,7 +391,8 @@ def prepare_cohort(
         generic name, brand, alias or RxNorm code), ``start_date`` (date, timestamp or ISO text); optional
         ``end_date`` (defaults to start), ``exposure_id`` (text; unique per person; defaults to the 1-based
         data-row number, row 1 = the first data row, as in messages), ``stopped`` (progression | toxicity |
-        completed | ongoing).
+        completed | ongoing), ``source_row`` (integer: the row's number in the file a partition came from;
+        used for messages and default ids instead of the position).
     index
         ``person_id`` and ``metastatic_diagnosis`` (date or ISO text); the earliest date is used when a
         person has several.
@@ -385,11 +427,14 @@ def prepare_cohort(
 
     person = pc.cast(exposures.column("person_id"), pa.string())
     eid_col = _column(exposures, "exposure_id")
+    src_rows = _column(exposures, "source_row")
+    # the default id: the 1-based data-row number, as messages number rows (a partition carries the file's)
+    row_text = pc.cast(pa.array(range(1, n + 1), pa.int64()) if src_rows is None else src_rows, pa.string())
     if eid_col is not None:
         eid = pc.cast(eid_col, pa.string())
-        eid = pc.if_else(pc.is_null(eid), pc.cast(pa.array(range(1, n + 1), pa.int64()), pa.string()), eid)
-    else:  # the 1-based data-row number, as messages number rows
-        eid = pc.cast(pa.array(range(1, n + 1), pa.int64()), pa.string())
+        eid = pc.if_else(pc.is_null(eid), row_text, eid)
+    else:
+        eid = row_text
     drug_raw = pc.cast(exposures.column("drug"), pa.string())
     start, start_missing, start_bad = _dates(exposures.column("start_date"))
     end_col = _column(exposures, "end_date")

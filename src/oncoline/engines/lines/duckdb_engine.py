@@ -249,7 +249,10 @@ def prepare_kernel_input(
 
     has_ids = "exposure_id" in exposures.column_names
     # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row")
-    row_numbers = pa.chunked_array([pa.array(np.arange(1, n + 1, dtype=np.int64))])
+    if "source_row" in exposures.column_names:  # a partition of a larger file numbers its rows as the file does
+        row_numbers = pc.cast(exposures.column("source_row"), pa.int64())
+    else:
+        row_numbers = pa.chunked_array([pa.array(np.arange(1, n + 1, dtype=np.int64))])
     exposure_ids = exposures.column("exposure_id") if has_ids else row_numbers
     if not (pa.types.is_integer(exposure_ids.type) or pa.types.is_string(exposure_ids.type)):
         exposure_ids = pc.cast(exposure_ids, pa.string())  # ids are compared and sorted as text
