@@ -110,7 +110,7 @@ def test_reference_engine_and_defaults(tmp_path: Path) -> None:
     exp, idx = _write(exposures, tmp_path / "e.parquet"), _write(index, tmp_path / "i.parquet")
     want = _in_memory(exp, idx, None, derive_lines_reference_cohort)
     run = derive_lines_cohort_files(
-        exp, idx, tmp_path / "l.parquet", params=PARAMS, as_of=None, engine=derive_lines_reference_cohort
+        exp, idx, tmp_path / "l.parquet", params=PARAMS, as_of=None, engine=derive_lines_reference_cohort, workers=1
     )
     assert run.partitions == 1 and run.lines_per_person == {2: 30} and run.persons_with_lines == 30
     assert pq.read_table(tmp_path / "l.parquet").equals(want.lines)

@@ -9,23 +9,29 @@ files instead and:
 2. lets DuckDB (out of core, ``memory_limit`` bounded) split persons into ``partitions`` contiguous ranges of
    ``person_id`` text order (``ntile`` over the distinct persons of both tables) and write each range's
    exposure and index rows to a temporary partitioned Parquet dataset, in one pass over the input;
-3. runs the engine on one partition at a time (every person's rows are in one partition, so lines, row
-   assignments and per-person counts are those of a run on the whole cohort), appending lines and
+3. runs the engine on the partitions, two at a time on two threads (the engines' numpy, Arrow and numba work
+   releases the GIL; ``workers``), each partition on its own (every person's rows are in one partition, so
+   lines, row assignments and per-person counts are those of a run on the whole cohort), appending lines and
    assignments to the outputs in partition order — ranges in person order, so the outputs come out sorted as
    the engines sort them and equal the in-memory result row for row;
 4. merges the partition reports (:func:`oncoline.engines.lines.cohort.merge_reports`): examples name each
    row by its number in the input file.
 
-Peak memory is about that of the engine on the largest partition plus DuckDB's ``memory_limit``.
+Peak memory is about that of the engine on ``workers`` partitions (about 1.5 GB per 10^7 rows), or DuckDB's
+``memory_limit`` while it partitions (DuckDB is closed before the engine runs): 3.3 GB at 10^8 rows with the
+defaults (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,6 +211,7 @@ def derive_lines_cohort_files(
     assignments_path: str | Path | None = None,
     engine: Callable[..., CohortLines] | None = None,
     memory_limit: str = "2GB",
+    workers: int | None = None,
     on_partition: Callable[[int, int, int], None] | None = None,
 ) -> PartitionedRun:
     """Derive the lines of a cohort stored in files, one person partition at a time (bounded memory).
@@ -226,6 +233,9 @@ def derive_lines_cohort_files(
         A cohort engine function (default: the DuckDB engine).
     memory_limit
         DuckDB's memory limit while it partitions (it spills to a temporary directory beyond it).
+    workers
+        Partitions run at once, in threads (None: 2, or 1 on a one-core machine); each holds one partition
+        in memory, so peak memory grows with it.
     on_partition
         Called after each partition with (partitions done, partitions in all, input rows so far).
 
@@ -270,6 +280,7 @@ def derive_lines_cohort_files(
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = {_sql_path(workdir / 'spill')}")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
         exp_file = _as_parquet(exp_src, workdir, "exposures.parquet")
         idx_file = _as_parquet(idx_src, workdir, "index.parquet")
         n_rows = int(pq.ParquetFile(exp_file).metadata.num_rows)
@@ -282,19 +293,29 @@ def derive_lines_cohort_files(
             f"FROM read_parquet({_sql_path(exp_file)}, file_row_number = true)"
         )
         con.execute(f"CREATE VIEW idx AS SELECT {', '.join(idx_cols)} FROM read_parquet({_sql_path(idx_file)})")
-        # persons in text order, cut into n_parts contiguous ranges (rows without person go to partition 1)
+        # persons in text order (as the engines order them), cut into n_parts contiguous ranges; each table's
+        # distinct person ids (in their own type) get their range, so the big join compares native values
+        # (rows without person go to partition 1)
+        for view in ("exp", "idx"):
+            con.execute(
+                f"CREATE TABLE {view}_persons AS SELECT DISTINCT person_id AS pid FROM {view} WHERE pid IS NOT NULL"
+            )
         con.execute(
             "CREATE TABLE part_of AS SELECT p, ntile($n) OVER (ORDER BY p) AS part FROM ("
-            "SELECT DISTINCT CAST(person_id AS VARCHAR) AS p FROM exp WHERE person_id IS NOT NULL UNION "
-            "SELECT DISTINCT CAST(person_id AS VARCHAR) FROM idx WHERE person_id IS NOT NULL)",
+            "SELECT CAST(pid AS VARCHAR) AS p FROM exp_persons UNION SELECT CAST(pid AS VARCHAR) FROM idx_persons)",
             {"n": n_parts},
         )
-        for name, view in (("exp", "exp"), ("idx", "idx")):
+        for view in ("exp", "idx"):
+            con.execute(
+                f"CREATE TABLE {view}_part AS SELECT x.pid, m.part FROM {view}_persons x "
+                "JOIN part_of m ON m.p = CAST(x.pid AS VARCHAR)"
+            )
             con.execute(
                 f"COPY (SELECT v.*, coalesce(m.part, 1) AS _part FROM {view} v "
-                "LEFT JOIN part_of m ON m.p = CAST(v.person_id AS VARCHAR)) "
-                f"TO {_sql_path(workdir / name)} (FORMAT parquet, PARTITION_BY (_part))"
+                f"LEFT JOIN {view}_part m ON m.pid = v.person_id) "
+                f"TO {_sql_path(workdir / view)} (FORMAT parquet, PARTITION_BY (_part))"
             )
+        con.close()  # the partitions are written: DuckDB's memory is released before the engine runs
 
         lines_writer = _Writer(out, lines_schema())
         writers.append(lines_writer)
@@ -302,29 +323,53 @@ def derive_lines_cohort_files(
         if assign_out is not None:
             assign_writer = _Writer(assign_out, assignments_schema())
             writers.append(assign_writer)
+        n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         reports: list[CohortReport] = []
         n_lines = 0
         per_person_hist: dict[int, int] = {}
         rows_done = 0
-        for part in range(1, n_parts + 1):
+
+        def run_part(part: int) -> CohortLines:
             exposures = _read_part(workdir / "exp", part, [*exp_canon, "source_row"], exp_file)
             index = _read_part(workdir / "idx", part, idx_canon, idx_file)
             # the file's row order; the engines take default ids and example row numbers from source_row
             exposures = exposures.sort_by("source_row")
-            result = engine(exposures, index, params=params, as_of=as_of)
-            del exposures, index
-            lines_writer.write(result.lines)
-            if assign_writer is not None:
-                assign_writer.write(result.assignments)
-            n_lines += result.lines.num_rows
-            counts = result.lines.group_by("person_id").aggregate([("line", "count")]).column("line_count")
-            for c in counts.to_pylist():
-                per_person_hist[c] = per_person_hist.get(c, 0) + 1
-            reports.append(result.report)
-            rows_done += result.report.rows_in
-            del result
-            if on_partition is not None:
-                on_partition(part, n_parts, rows_done)
+            assert engine is not None
+            return engine(exposures, index, params=params, as_of=as_of)
+
+        # up to `workers` partitions in flight (threads: the engines' numpy, Arrow and numba work releases the
+        # GIL); results are written in partition order, so memory holds at most `workers` + 1 partitions
+        # numpy's huge-page hint is process-wide: switched off once around all threads (see the DuckDB engine)
+        from oncoline.engines.lines.duckdb_engine import _without_hugepage_hint
+
+        hint = _without_hugepage_hint()
+        hint.__enter__()
+        pool = ThreadPoolExecutor(max_workers=max(1, n_workers))
+        pending: deque[Future[CohortLines]] = deque()
+        next_part = 1
+        try:
+            for part in range(1, n_parts + 1):
+                while next_part <= n_parts and len(pending) < max(1, n_workers):
+                    pending.append(pool.submit(run_part, next_part))
+                    next_part += 1
+                result = pending.popleft().result()
+                lines_writer.write(result.lines)
+                if assign_writer is not None:
+                    assign_writer.write(result.assignments)
+                n_lines += result.lines.num_rows
+                counts = result.lines.group_by("person_id").aggregate([("line", "count")]).column("line_count")
+                for c in counts.to_pylist():
+                    per_person_hist[c] = per_person_hist.get(c, 0) + 1
+                reports.append(result.report)
+                rows_done += result.report.rows_in
+                del result
+                if on_partition is not None:
+                    on_partition(part, n_parts, rows_done)
+        finally:
+            for f in pending:
+                f.cancel()
+            pool.shutdown(wait=True)
+            hint.__exit__(None, None, None)
         for w in writers:
             w.close()
         writers.clear()
