@@ -360,6 +360,7 @@ def _cohort_partitioned(
             partitions=partitions,
             assignments_path=assignments_out,
             engine=fn,
+            workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
             on_partition=advance,
         )
     report = run.report
@@ -503,7 +504,7 @@ def register(app: typer.Typer) -> None:
             metavar="FILE",
             help="One patient's events file (YAML/JSON: metastatic_diagnosis, exposures, params?, as_of?), or "
             "with --index a cohort's exposure table (.parquet/.csv: person_id, drug, start_date, end_date?, "
-            "exposure_id?, stopped?).",
+            "exposure_id? (default: the 1-based row number), stopped?).",
         ),
         index: Path | None = typer.Option(
             None, "--index", help="Cohort index table (.parquet/.csv): person_id, metastatic_diagnosis."

@@ -309,6 +309,46 @@ def test_lines_do_not_overlap(engine: tuple[str, EngineFn]) -> None:
     check_invariants(result, exposures)
 
 
+def test_documented_stop_names_the_close_rule_on_every_line(engine: tuple[str, EngineFn]) -> None:
+    """Last line or not, after a long pause or not: a documented stop closes the line by name; a stop dated
+    after the cut-off is not known yet (the line is ongoing)."""
+    _, fn = engine
+    d = dt.date.fromisoformat
+    rows = [
+        ("A", "1", "trastuzumab deruxtecan", "2024-01-01", "2024-01-01", None),
+        ("A", "2", "trastuzumab deruxtecan", "2024-01-22", "2024-01-22", "progression"),  # last line, 10 days ago
+        ("B", "1", "eribulin", "2024-01-01", "2024-01-01", "toxicity"),
+        ("B", "2", "eribulin", "2024-08-01", "2024-08-01", None),  # after a pause longer than gap_days
+        ("B", "3", "eribulin", "2024-08-22", "2024-08-22", None),
+        ("C", "1", "capecitabine", "2024-01-20", "2024-03-31", "progression"),  # stop after the cut-off
+    ]
+    exposures = pa.table(
+        {
+            name: [r[i] if i < 3 or i == 5 else d(r[i]) for r in rows]
+            for i, name in enumerate(("person_id", "exposure_id", "drug", "start_date", "end_date", "stopped"))
+        },
+        schema=EXPOSURE_SCHEMA,
+    )
+    index = pa.table({"person_id": ["A", "B", "C"], "metastatic_diagnosis": [d("2023-12-20")] * 3}, schema=INDEX_SCHEMA)
+    result = fn(exposures, index, params=load_line_params(), as_of=d("2024-02-01"))
+    got = [(r["person_id"], r["line"], r["open_rule"], r["close_rule"], r["end_reason"]) for r in lines_rows(result)]
+    assert got == [
+        ("A", 1, "first_exposure", "documented_progression", "progression"),
+        ("B", 1, "first_exposure", "documented_toxicity", "toxicity"),  # not ongoing: its stop is documented
+        ("C", 1, "first_exposure", "ongoing", "ongoing"),
+    ]
+    assert result.report.repaired["stopped_after_cutoff"] == 1
+    later = fn(exposures, index, params=load_line_params(), as_of=d("2024-12-31"))
+    got = [(r["person_id"], r["line"], r["open_rule"], r["close_rule"], r["end_reason"]) for r in lines_rows(later)]
+    assert got == [
+        ("A", 1, "first_exposure", "documented_progression", "progression"),
+        ("B", 1, "first_exposure", "documented_toxicity", "toxicity"),
+        ("B", 2, "after_toxicity", "gap", "gap"),
+        ("C", 1, "first_exposure", "documented_progression", "progression"),
+    ]
+    check_invariants(later, exposures)
+
+
 def test_person_without_index(engine: tuple[str, EngineFn]) -> None:
     _, fn = engine
     exposures = pa.table({"person_id": ["X", "Y"], "drug": ["trastuzumab"] * 2, "start_date": ["2024-01-01"] * 2})
