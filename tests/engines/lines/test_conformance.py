@@ -55,7 +55,7 @@ def _load(name: str) -> EngineFn:
     try:
         module = importlib.import_module(_MODULES[name])
     except ImportError as exc:
-        pytest.skip(f"{name} engine does not import yet: {exc}")
+        pytest.fail(f"{name} engine does not import: {exc}")
     fn: EngineFn = module.derive_lines_cohort
     return fn
 
