@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from oncoline.cli.common import EXIT_KB, guarded, print_json
 
 __all__ = ["register"]
+
+
+def _companion_problems() -> list[Any]:
+    """Load-check the knowledge files beside the recommendation knowledge: the drug vocabulary, the ASCO/CAP HER2
+    table, the line-of-therapy parameters and the FHIR / OMOP code maps (each validates its schema on load)."""
+    from oncoline.errors import OncolineError
+    from oncoline.knowledge.lint import LintProblem
+
+    checks: list[tuple[str, str, str]] = [
+        ("drugs.yaml", "oncoline.knowledge.drugs", "load_vocabulary"),
+        ("her2_testing.yaml", "oncoline.engines.her2", "load_her2_rules"),
+        ("lines.yaml", "oncoline.engines.lines.params", "load_line_params"),
+        ("fhir_codes.yaml", "oncoline.io.fhir_codes", "load_fhir_codes"),
+        ("omop_concepts.yaml", "oncoline.io.omop_concepts", "load_omop_concepts"),
+    ]
+    problems: list[Any] = []
+    for name, module, function in checks:
+        import importlib
+
+        try:
+            getattr(importlib.import_module(module), function)()
+        except (OncolineError, ValueError, KeyError, TypeError) as exc:
+            problems.append(LintProblem(severity="error", message=f"{name}: {exc}"))
+    return problems
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +56,8 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         problems = lint_knowledge(data_dir)
+        if data_dir is None:
+            problems += _companion_problems()
         errors = [p for p in problems if p.severity == "error"]
         for p in problems:
             style = "bold red" if p.severity == "error" else "yellow"
