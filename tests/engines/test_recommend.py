@@ -477,3 +477,45 @@ def test_her2_low_after_tdxd_lists_tdxd_once_with_the_most_specific_reason() -> 
     tdxd = [e for e in rec.excluded if set(e.drugs) == {"trastuzumab deruxtecan"}]
     assert [e.reason_code for e in tdxd] == ["progressed_on"]
     assert not tdxd[0].also
+
+
+# ------------------------------------------------------------------------------------------ brain (§b)
+def _brain_action(rec: Recommendation) -> str:
+    return next(a.text for a in rec.actions if a.code == "brain_local_therapy")
+
+
+@pytest.mark.parametrize("site", [{"site": "leptomeningeal", "symptomatic": True}, {"site": "leptomeningeal"}])
+def test_leptomeningeal_disease_gets_neuraxis_work_up_not_resection_or_srs(site: dict[str, Any]) -> None:
+    rec = run(after_thp(sites=[{"site": "liver"}, site]))
+    text = _brain_action(rec)
+    assert "whole neuraxis" in text and "CSF cytology" in text and "UNCONFIRMED" in text
+    assert "neurosurgical resection" not in text and "deferring local therapy" not in text
+    tdxd = next(o for o in rec.options if o.regimen == "tdxd")  # CNS-active option kept, flagged
+    assert any("leptomeningeal" in f and "UNCONFIRMED" in f for f in tdxd.flags)
+
+
+@pytest.mark.parametrize(
+    "brain",
+    [
+        {"mass_effect": True, "symptomatic": False, "largest_mm": 12},
+        {"symptomatic": True, "largest_mm": 12},
+        {"symptomatic": False, "largest_mm": 35},
+    ],
+)
+def test_ttc_deferral_statement_never_fires_with_mass_effect_symptoms_or_a_large_lesion(brain: dict[str, Any]) -> None:
+    rec = run(after_thp(sites=[{"site": "liver"}, {"site": "brain", "status": "active", **brain}]))
+    assert not any(t.rule == "S2L-TTC-BRAIN" for t in rec.trace)
+    ttc = next(o for o in rec.options if o.regimen == "ttc")  # still offered by the generic statement
+    assert "deferred" not in ttc.rationale
+    assert "local therapy FIRST" in _brain_action(rec)
+
+
+def test_brain_site_without_details_asks_for_them_and_gives_neutral_local_therapy_advice() -> None:
+    rec = run(after_thp(sites=[{"site": "liver"}, {"site": "brain"}]))
+    assert "brain_status" in {m.code for m in rec.missing}
+    text = _brain_action(rec)
+    assert "MDT evaluation" in text and "asymptomatic" not in text
+    assert not any(t.rule == "S2L-TTC-BRAIN" for t in rec.trace)
+    full = run(after_thp(sites=[{"site": "brain", "status": "active", "symptomatic": False, "largest_mm": 9}]))
+    assert "brain_status" not in {m.code for m in full.missing}
+    assert "asymptomatic" in _brain_action(full)

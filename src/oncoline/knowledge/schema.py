@@ -168,6 +168,10 @@ class Condition(_Strict):
     brain_symptomatic: bool | None = None
     brain_mass_effect: bool | None = None
     brain_largest_mm_min: float | None = None
+    brain_details_unknown: bool | None = Field(
+        default=None,
+        description="A parenchymal brain site lacks status, or (untreated/progressing) symptoms or lesion size.",
+    )
     leptomeningeal: bool | None = None
     sites_any: tuple[str, ...] | None = None
     site_symptomatic: tuple[str, ...] | None = None

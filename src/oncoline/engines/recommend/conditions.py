@@ -34,6 +34,7 @@ class Facts:
     brain_symptomatic: bool = False
     brain_mass_effect: bool = False
     brain_largest_mm: float | None = None
+    brain_details_unknown: bool = False
     leptomeningeal: bool = False
     sites: frozenset[str] = frozenset()
     symptomatic_sites: frozenset[str] = frozenset()
@@ -158,6 +159,7 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "brain_symptomatic": _eq("brain_symptomatic"),
         "brain_mass_effect": _eq("brain_mass_effect"),
         "brain_largest_mm_min": _ge("brain_largest_mm"),
+        "brain_details_unknown": _eq("brain_details_unknown"),
         "leptomeningeal": _eq("leptomeningeal"),
         "sites_any": members("sites"),
         "site_symptomatic": members("symptomatic_sites"),

@@ -41,7 +41,7 @@ from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.errors import InputError
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.schema import Flag, Prerequisite, Regimen, Slot, Statement
-from oncoline.model.patient import HistoryLine, Patient, SiteKind, StopReason
+from oncoline.model.patient import HistoryLine, MetastaticSite, Patient, SiteKind, StopReason
 from oncoline.model.recommendation import (
     CATEGORY_RANK,
     Action,
@@ -339,7 +339,8 @@ def _facts(
 
     early = frozenset(d for et in patient.early_therapy for d in et.drugs)
     metastatic = frozenset(d for ln in lines for d in ln.drugs)
-    brain = patient.brain_sites()
+    # Parenchymal brain metastases only: leptomeningeal disease is its own fact (no resection/SRS rules apply).
+    brain = [s for s in patient.sites if s.site == SiteKind.BRAIN]
     ild_grade = c.ild_history.grade if c.ild_history else None
     ild_drugs: set[str] = {c.ild_history.drug} if c.ild_history and c.ild_history.drug else set()
     terms = kb.safety.progression.ild_terms
@@ -370,6 +371,7 @@ def _facts(
         brain_symptomatic=any(bool(s.symptomatic) for s in brain),
         brain_mass_effect=any(bool(s.mass_effect) for s in brain),
         brain_largest_mm=max((s.largest_mm for s in brain if s.largest_mm is not None), default=None),
+        brain_details_unknown=any(_brain_details_unknown(s) for s in brain),
         leptomeningeal=patient.has_site(SiteKind.LEPTOMENINGEAL),
         sites=frozenset(s.site.value for s in patient.sites),
         symptomatic_sites=symptomatic,
@@ -411,6 +413,19 @@ def _facts(
         ecog=patient.ecog,
         receptor_discordance=_discordant(patient, her2, hr),
     )
+
+
+def _brain_details_unknown(site: MetastaticSite) -> bool:
+    """True when local-therapy advice for this brain site would rest on a guess (reference §b.1, §b.3).
+
+    Status is always needed; an untreated or progressing site also needs its symptoms and its largest size
+    (mass effect and the 2 cm / 3-4 cm thresholds of ASCO-BM Rec 2.1-2.3 depend on them).
+    """
+    if site.status is None:
+        return True
+    if site.status.value in ("active", "progressing"):
+        return site.symptomatic is None or (site.largest_mm is None and not site.mass_effect)
+    return False
 
 
 def _discordant(patient: Patient, her2: Her2Classification, hr: str | None) -> bool:
