@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from oncoline.cli.app import app
-from oncoline.cli.lines import parse_params
+from oncoline.cli.lines import CutOff, parse_params
 from oncoline.errors import InputError
 
 runner = CliRunner()
@@ -240,12 +241,17 @@ def test_omop_reader_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     fake.read_cohort = read_cohort  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "oncoline.io.omop", fake)
+    monkeypatch.setattr(
+        "oncoline.cli.omop.omop_cut_off", lambda url: CutOff(dt.date(2024, 6, 30), "latest_drug_exposure")
+    )
     out = tmp_path / "l.csv"
     result = runner.invoke(
         app, ["lines", "--omop", "duckdb:///x.db", "--out", str(out), "--engine", "reference", "--json"]
     )
     assert result.exit_code == 0, result.output
-    assert seen == ["duckdb:///x.db"] and json.loads(result.stdout)["source_report"] == {"drug_exposure_rows": 1}
+    summary = json.loads(result.stdout)
+    assert seen == ["duckdb:///x.db"] and summary["source_report"] == {"drug_exposure_rows": 1}
+    assert (summary["as_of"], summary["as_of_source"]) == ("2024-06-30", "latest_drug_exposure")
     assert "trastuzumab" in out.read_text(encoding="utf-8")
 
 
@@ -274,3 +280,79 @@ def test_help_says_cohorts_need_out_and_shows_the_engine_default() -> None:
     text = " ".join(result.output.split())
     assert "required in cohort mode" in text and "--out is required" in text
     assert "[default: (duckdb for a cohort, reference for one patient)]" in text
+
+
+# ------------------------------------------------------------------------------------- data cut-off defaults
+STOPPED_LONG_AGO = {
+    "metastatic_diagnosis": "2021-01-10",
+    "exposures": [{"drug": "Kadcyla", "start": "2021-02-01", "end": "2023-06-01"}],
+}
+
+
+def test_one_patient_defaults_to_today_so_a_line_stopped_years_ago_is_closed(tmp_path: Path) -> None:
+    out = json.loads(runner.invoke(app, ["lines", str(write(tmp_path, STOPPED_LONG_AGO)), "--json"]).stdout)
+    assert (out["as_of"], out["as_of_source"]) == (dt.date.today().isoformat(), "today")
+    assert [(ln["close_rule"], ln["end_reason"], ln["end"]) for ln in out["lines"]] == [("gap", "gap", "2023-06-01")]
+    table = runner.invoke(app, ["lines", str(write(tmp_path, STOPPED_LONG_AGO))], env={"COLUMNS": "200"})
+    assert f"data cut-off {dt.date.today()}: today; give --as-of to set it" in table.stdout
+
+
+def test_one_patient_cut_off_from_the_file_then_the_option(tmp_path: Path) -> None:
+    path = write(tmp_path, {**STOPPED_LONG_AGO, "as_of": "2023-07-01"})
+    out = json.loads(runner.invoke(app, ["lines", str(path), "--json"]).stdout)
+    assert (out["as_of"], out["as_of_source"], out["lines"][0]["close_rule"]) == ("2023-07-01", "file", "ongoing")
+    opt = json.loads(runner.invoke(app, ["lines", str(path), "--json", "--as-of", "2025-01-01"]).stdout)
+    assert (opt["as_of"], opt["as_of_source"], opt["lines"][0]["close_rule"]) == ("2025-01-01", "option", "gap")
+
+
+def test_one_patient_refuses_a_date_after_today_unless_a_cut_off_is_given(tmp_path: Path) -> None:
+    later = (dt.date.today() + dt.timedelta(days=40)).isoformat()
+    doc = {**STOPPED_LONG_AGO, "exposures": [*STOPPED_LONG_AGO["exposures"], {"drug": "Enhertu", "start": later}]}
+    result = runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json"])
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert f"{later} is in the future" in text and "exposures[1].start" in text and "--as-of" in text
+    ok = runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json", "--as-of", later])
+    assert ok.exit_code == 0 and len(json.loads(ok.stdout)["lines"]) == 2
+
+
+def test_a_patient_file_is_accepted_and_its_other_fields_named_on_stderr(tmp_path: Path) -> None:
+    doc = {"id": "P9", "age": 61, "ecog": 1, "tumor": {"her2": "positive"}, **STOPPED_LONG_AGO, "as_of": "2024-01-01"}
+    result = runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["person_id"] == "P9" and out["as_of_source"] == "file" and len(out["lines"]) == 1
+    assert "ignore age, ecog, tumor" in " ".join(result.stderr.split())
+    case = {"kind": "patient", "id": "c", "as_of": "2024-01-01", "patient": doc, "expected": {}}
+    assert runner.invoke(app, ["lines", str(write(tmp_path, case, "case.yaml")), "--json"]).exit_code == 0
+
+
+@pytest.mark.parametrize("extra", [[], ["--partitions", "2"]])
+def test_cohort_cut_off_is_the_latest_date_in_the_table_for_everyone(tmp_path: Path, extra: list[str]) -> None:
+    exposures, index = _cohort_files(tmp_path)
+    args = ["lines", str(exposures), "--index", str(index), "--out", str(tmp_path / "l.parquet"), *extra]
+    result = runner.invoke(app, [*args, "--engine", "reference", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["as_of"], summary["as_of_source"]) == ("2024-09-01", "latest_in_data")
+    rows = {(r["person_id"], r["line"]): r["close_rule"] for r in pq.read_table(tmp_path / "l.parquet").to_pylist()}
+    # B stopped 2024-05-01, 123 days before A's last date (gap_days 120): closed, not ongoing at its own last row
+    assert rows == {("A", 1): "gap", ("A", 2): "ongoing", ("B", 1): "gap"}
+    table = runner.invoke(app, [*args, "--engine", "reference"], env={"COLUMNS": "200"})
+    assert "data cut-off 2024-09-01 (latest date in the data; give --as-of to set it)" in table.stdout
+
+
+def test_cohort_cut_off_from_the_data_is_never_after_today(tmp_path: Path) -> None:
+    exposures, index = _cohort_files(tmp_path)
+    with exposures.open("a", encoding="utf-8") as fh:
+        fh.write("B,capecitabine,2024-06-01,2099-12-31,b9\n")  # a planned end date, not data
+    args = ["lines", str(exposures), "--index", str(index), "--out", str(tmp_path / "l.csv"), "--json"]
+    summary = json.loads(runner.invoke(app, args).stdout)
+    assert (summary["as_of"], summary["as_of_source"]) == (dt.date.today().isoformat(), "latest_in_data")
+    assert "2099-12-31, is in the future" in summary["as_of_note"]
+
+
+def test_help_documents_the_cut_off_defaults() -> None:
+    text = " ".join(runner.invoke(app, ["lines", "--help"], env={"COLUMNS": "200"}).output.split())
+    assert "the file's as_of, else today" in text
+    assert "the latest date anywhere in the exposure table" in text and "observation_period_end_date" in text

@@ -13,7 +13,7 @@ import pytest
 from oncoline.engines.lines.cohort import prepare_cohort
 from oncoline.engines.lines.params import load_line_params
 from oncoline.errors import InputError, UnknownDrugError
-from oncoline.io.exposures import events_from_mapping, load_events, read_table, write_table
+from oncoline.io.exposures import events_from_mapping, latest_exposure_date, load_events, read_table, write_table
 
 EVENTS: dict[str, Any] = {
     "metastatic_diagnosis": "2024-01-05",
@@ -173,3 +173,53 @@ def test_exposure_examples_show_given_ids_and_omit_empty_fields() -> None:
         "missing_start": ["row 1 (person 1, exposure_id e7): drug 'foo'"],
         "bad_date": ["row 2 (person 1): drug 'docetaxel', start 2024-13-01, end 2024-01-01"],
     }
+
+
+PATIENT: dict[str, Any] = {
+    "id": "P1",
+    "age": 61,
+    "tumor": {"her2": "positive"},
+    "history": [],
+    "metastatic_diagnosis": "2021-01-10",
+    "exposures": [{"drug": "Kadcyla", "start": "2021-02-01", "end": "2023-06-01"}],
+    "as_of": "2024-01-01",
+}
+
+
+def test_a_patient_file_gives_its_events_and_names_what_lines_ignore() -> None:
+    ev = events_from_mapping(PATIENT, source="p.yaml")
+    assert (ev.person_id, ev.metastatic_diagnosis, ev.as_of) == ("P1", dt.date(2021, 1, 10), dt.date(2024, 1, 1))
+    assert [(e.drug, e.end) for e in ev.exposures] == [("Kadcyla", dt.date(2023, 6, 1))]  # resolved by the engines
+    assert ev.ignored_fields == ("age", "history", "tumor")
+    assert events_from_mapping(EVENTS).ignored_fields == ()
+
+
+def test_a_patient_case_file_takes_the_case_as_of() -> None:
+    block = {k: v for k, v in PATIENT.items() if k != "as_of"}
+    ev = events_from_mapping({"kind": "patient", "id": "c1", "as_of": "2025-05-05", "patient": block, "expected": {}})
+    assert ev.as_of == dt.date(2025, 5, 5) and ev.person_id == "P1" and len(ev.exposures) == 1
+
+
+def test_a_misspelt_field_in_a_patient_file_is_named_alone() -> None:
+    with pytest.raises(InputError) as info:
+        events_from_mapping({**PATIENT, "tumour": {}}, source="p.yaml")
+    assert info.value.field == "tumour" and "['tumour']" in str(info.value) and "'age'" not in str(info.value)
+
+
+def test_latest_exposure_date_over_all_rows_and_both_columns(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "person_id": ["a", "b", "c", "d"],
+            "start_date": ["2024-01-01", "2025-03-04T10:00", "garbage", None],
+            "end_date": [None, "2024-05-05 ", "2030-13-01", "2025-03-03"],
+        }
+    )
+    assert latest_exposure_date(table) == dt.date(2025, 3, 4)  # text as the engines read it; bad values skipped
+    typed = pa.table({"start": pa.array([dt.date(2020, 1, 1)]), "End": pa.array([dt.date(2020, 2, 2)])})
+    pq.write_table(typed, tmp_path / "t.parquet")
+    assert latest_exposure_date(tmp_path / "t.parquet") == dt.date(2020, 2, 2)  # aliases, out of core
+    (tmp_path / "t.csv").write_text("Patient,Drug,Start,end_date\n1,x,2021-01-01,2022-02-02\n2,y,,\n", encoding="utf-8")
+    assert latest_exposure_date(tmp_path / "t.csv") == dt.date(2022, 2, 2)
+    assert latest_exposure_date(pa.table({"start_date": pa.array([None], pa.string())})) is None
+    with pytest.raises(InputError, match="not found"):
+        latest_exposure_date(tmp_path / "none.csv")

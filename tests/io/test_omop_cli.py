@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -90,3 +91,38 @@ def test_omop_commands_print_a_readable_summary_by_default(demo: str) -> None:
     assert res.exit_code == 0, res.output
     assert "OMOP cohort read from" in res.output and "unmapped" in res.output
     assert not res.output.lstrip().startswith("{")
+
+
+def test_omop_lines_cut_off_is_the_latest_observation_period_end(demo: str) -> None:
+    res = CliRunner().invoke(_app(), ["omop", "lines", demo, "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)
+    assert (summary["as_of"], summary["as_of_source"]) == ("2024-06-30", "observation_period_end")
+    given = json.loads(CliRunner().invoke(_app(), ["omop", "lines", demo, "--as-of", "2024-06-30", "--json"]).output)
+    assert given["line_rows"] == summary["line_rows"] and given["as_of_source"] == "option"
+    readable = " ".join(CliRunner().invoke(_app(), ["omop", "lines", demo], env={"COLUMNS": "200"}).output.split())
+    assert "data cut-off: 2024-06-30 (latest observation_period_end_date in the data; give --as-of to set it)" in (
+        readable
+    )
+
+
+def test_omop_cut_off_falls_back_to_drug_exposure_dates_and_is_not_per_person(demo: str, tmp_path: Path) -> None:
+    import duckdb
+
+    with duckdb.connect(demo) as con:
+        con.execute("DELETE FROM observation_period")
+        # person 1003 (no metastatic diagnosis) holds the latest drug_exposure date of the CDM
+        con.execute(
+            "UPDATE drug_exposure SET drug_exposure_start_date = DATE '2026-01-05', "
+            "drug_exposure_end_date = DATE '2026-01-05' WHERE person_id = 1003"
+        )
+    cut = omop.omop_cut_off(demo, today=dt.date(2026, 6, 1))
+    assert (cut.as_of, cut.source) == (dt.date(2026, 1, 5), "latest_drug_exposure")
+    assert omop.omop_cut_off(demo, today=dt.date(2025, 1, 1)).as_of == dt.date(2025, 1, 1)  # never after today
+    summary = json.loads(CliRunner().invoke(_app(), ["omop", "lines", demo, "--json"]).output)
+    assert (summary["as_of"], summary["as_of_source"]) == ("2026-01-05", "latest_drug_exposure")
+    # the other persons' lines, stopped by mid-2024, are closed at the cohort cut-off: no episode is ongoing
+    assert {r["close_rule"] for r in summary["line_rows"]} & {"ongoing"} == set()
+    res = CliRunner().invoke(main_app, ["lines", "--omop", demo, "--out", str(tmp_path / "l.csv"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["as_of"] == "2026-01-05"

@@ -10,6 +10,12 @@ A cohort::
     oncoline lines exposures.parquet --index index.csv --out lines.parquet [--engine duckdb|spark|reference]
                    [--assignments rows.parquet] [--as-of DATE] [--param gap_days=90 ...] [--partitions N]
     oncoline lines --omop postgresql://... --out lines.parquet
+
+The data cut-off (``as_of``) is always passed to the engines explicitly; the CLI owns the clock. Without
+``--as-of`` it is, for one patient, the file's ``as_of``, else today (a date in the file later than today is
+refused); for a cohort file, the latest date anywhere in the exposure table (one cut-off for every person); for
+OMOP, the latest ``observation_period_end_date``, else the latest ``drug_exposure`` date. A cohort cut-off from
+the data is never later than today. :class:`CutOff` says which rule chose it, in the JSON and the readable output.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from oncoline.cli.common import guarded, parse_as_of, print_json
+from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
 from oncoline.errors import BackendError, InputError
 
 if TYPE_CHECKING:
@@ -30,7 +37,7 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.params import LineParams
     from oncoline.model.lines import LinesResult
 
-__all__ = ["available_engines", "parse_params", "register"]
+__all__ = ["CutOff", "available_engines", "cohort_cut_off", "parse_params", "register"]
 
 ENGINES = ("duckdb", "spark", "reference")
 AUTO_PARTITION_ROWS = 20_000_000
@@ -40,6 +47,64 @@ _ENGINE_MODULES = {
     "duckdb": "oncoline.engines.lines.duckdb_engine",
     "spark": "oncoline.engines.lines.spark_engine",
 }
+
+
+_CUT_OFF_TEXT = {
+    "option": "given with --as-of",
+    "file": "the file's as_of; give --as-of to change it",
+    "today": "today; give --as-of to set it",
+    "latest_in_data": "latest date in the data; give --as-of to set it",
+    "observation_period_end": "latest observation_period_end_date in the data; give --as-of to set it",
+    "latest_drug_exposure": "latest drug_exposure date in the data (observation_period has no rows); give --as-of "
+    "to set it",
+    "none": "none: the data hold no date",
+}
+
+
+@dataclass(frozen=True)
+class CutOff:
+    """The data cut-off passed to the line engines, and the rule that chose it.
+
+    Attributes
+    ----------
+    as_of
+        The cut-off date; None only when the data hold no date at all.
+    source
+        ``option`` (``--as-of``), ``file`` (the events file's ``as_of``), ``today``, ``latest_in_data`` (the
+        latest date in a cohort's exposure table), ``observation_period_end`` or ``latest_drug_exposure`` (OMOP),
+        ``none``.
+    latest_in_data
+        Set when the latest date in the data was later than today and the cut-off was brought back to today.
+    """
+
+    as_of: dt.date | None
+    source: str
+    latest_in_data: dt.date | None = None
+
+    def describe(self) -> str:
+        """The rule in words, e.g. ``"latest date in the data; give --as-of to set it"``."""
+        if self.latest_in_data is not None:
+            return (
+                f"today: the latest date in the data, {self.latest_in_data}, is in the future; give --as-of to set it"
+            )
+        return _CUT_OFF_TEXT[self.source]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"as_of", "as_of_source", "as_of_note"}`` for the JSON outputs."""
+        return {"as_of": self.as_of, "as_of_source": self.source, "as_of_note": self.describe()}
+
+
+def cohort_cut_off(latest: dt.date | None, source: str, *, today: dt.date) -> CutOff:
+    """The cohort-wide cut-off from the latest date in the data, never later than ``today``.
+
+    >>> cohort_cut_off(dt.date(2099, 1, 1), "latest_in_data", today=dt.date(2026, 1, 1)).as_of
+    datetime.date(2026, 1, 1)
+    """
+    if latest is None:
+        return CutOff(None, "none")
+    if latest > today:
+        return CutOff(today, source, latest_in_data=latest)
+    return CutOff(latest, source)
 
 
 def parse_params(values: list[str] | None) -> dict[str, Any]:
@@ -107,24 +172,54 @@ def _single(
     from oncoline.io.exposures import load_events
 
     events = load_events(file)
+    if events.ignored_fields:
+        err_console.print(
+            f"[dim]{file}: a patient file; lines use its metastatic_diagnosis, exposures and as_of and ignore "
+            f"{', '.join(events.ignored_fields)}[/]",
+            highlight=False,
+        )
+    cut = _single_cut_off(events, as_of, file)
     params = load_line_params({**events.params, **overrides})
     if engine is not None and engine != "reference":
-        _single_on_engine(events, params=params, as_of=as_of or events.as_of, engine=engine)
+        _single_on_engine(events, params=params, cut=cut, engine=engine)
         return
     result = derive_lines(
         list(events.exposures),
         metastatic_diagnosis=events.metastatic_diagnosis,
         params=params,
-        as_of=as_of or events.as_of,
+        as_of=cut.as_of,
         person_id=events.person_id,
     )
     if as_json:
-        print_json(_result_json(result, params))
+        print_json(_result_json(result, params, cut))
         return
-    _print_result(result, params)
+    _print_result(result, params, cut)
 
 
-def _single_on_engine(events: Any, *, params: LineParams, as_of: dt.date | None, engine: str) -> None:
+def _single_cut_off(events: Any, as_of: dt.date | None, file: Path) -> CutOff:
+    """``--as-of``, else the file's ``as_of``, else today, refusing dates later than today."""
+    if as_of is not None:
+        return CutOff(as_of, "option")
+    if events.as_of is not None:
+        return CutOff(events.as_of, "file")
+    today = dt.date.today()
+    found: list[tuple[str, dt.date | None]] = [("metastatic_diagnosis", events.metastatic_diagnosis)]
+    for i, row in enumerate(events.exposures):
+        found += [(f"exposures[{i}].start", row.start), (f"exposures[{i}].end", row.end)]
+    future = [(field, day) for field, day in found if day is not None and day > today]
+    if future:
+        field, day = future[0]
+        more = f" (and {len(future) - 1} more)" if len(future) > 1 else ""
+        raise InputError(
+            f"{day} is in the future (today is {today}){more}; correct the date, or give --as-of DATE (or as_of "
+            "in the file) to derive lines as of a later date",
+            source=str(file),
+            field=field,
+        )
+    return CutOff(today, "today")
+
+
+def _single_on_engine(events: Any, *, params: LineParams, cut: CutOff, engine: str) -> None:
     """One patient through a cohort engine (DuckDB or Spark): the same JSON contract as the reference, so the
     shared line cases can be checked against every engine (``--engine``)."""
     import pyarrow as pa
@@ -146,15 +241,13 @@ def _single_on_engine(events: Any, *, params: LineParams, as_of: dt.date | None,
             "metastatic_diagnosis": pa.array([events.metastatic_diagnosis], pa.date32()),
         }
     )
-    result: CohortLines = _engine_fn(engine)(exposures, index, params=params, as_of=as_of)
+    result: CohortLines = _engine_fn(engine)(exposures, index, params=params, as_of=cut.as_of)
     assignments = {str(r["exposure_id"]): int(r["line"]) for r in result.assignments.to_pylist()}
-    # the data cut-off the engines used: as given, else the latest end of the rows used (as the reference says)
-    used_ends = [r.end or r.start for r in rows if r.exposure_id in assignments]
     lines = sorted(result.lines.to_pylist(), key=lambda r: r["line"])
     print_json(
         {
             "person_id": events.person_id,
-            "as_of": as_of or max(used_ends, default=None),
+            **cut.to_json(),
             "lines": [
                 {
                     "line": r["line"],
@@ -181,10 +274,10 @@ def _single_on_engine(events: Any, *, params: LineParams, as_of: dt.date | None,
     )
 
 
-def _result_json(result: LinesResult, params: LineParams) -> dict[str, Any]:
+def _result_json(result: LinesResult, params: LineParams, cut: CutOff) -> dict[str, Any]:
     return {
         "person_id": result.person_id,
-        "as_of": result.as_of,
+        **cut.to_json(),
         "lines": [
             {
                 "line": ln.line,
@@ -210,12 +303,12 @@ def _result_json(result: LinesResult, params: LineParams) -> dict[str, Any]:
     }
 
 
-def _print_result(result: LinesResult, params: LineParams) -> None:
+def _print_result(result: LinesResult, params: LineParams, cut: CutOff) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"Lines of therapy — {result.person_id} (data cut-off {result.as_of or 'none'})")
+    table = Table(title=f"Lines of therapy — {result.person_id} (data cut-off {cut.as_of}: {cut.describe()})")
     for col in ("line", "regimen", "start", "end", "days on", "TTNT", "opened → closed (end reason)"):
         table.add_column(col, justify="right" if col in ("line", "days on", "TTNT") else "left")
     for ln in result.lines:
@@ -270,6 +363,11 @@ def _cohort(
         from oncoline.io.lines_partitioned import estimate_rows
 
         if partitions is not None or estimate_rows(exposures_path) > AUTO_PARTITION_ROWS:
+            from oncoline.io.exposures import latest_exposure_date
+
+            cut = CutOff(as_of, "option")
+            if as_of is None:
+                cut = cohort_cut_off(latest_exposure_date(exposures_path), "latest_in_data", today=dt.date.today())
             _cohort_partitioned(
                 exposures_path,
                 index_path,
@@ -278,13 +376,14 @@ def _cohort(
                 engine=chosen,
                 fn=fn,
                 params=params,
-                as_of=as_of,
+                cut=cut,
                 partitions=partitions,
                 as_json=as_json,
             )
             return
     console = Console(stderr=True)
     source_report: Any = None
+    cut = CutOff(as_of, "option")
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
     ) as progress:
@@ -298,18 +397,26 @@ def _cohort(
             if reader is None:
                 raise BackendError("OMOP input is not available in this build (oncoline.io.omop.read_cohort missing)")
             exposures, index, source_report = reader(omop)
+            if as_of is None:
+                from oncoline.cli.omop import omop_cut_off
+
+                cut = omop_cut_off(omop)
         else:
             assert exposures_path is not None and index_path is not None
             exposures = read_table(exposures_path, kind="exposures")
             index = read_table(index_path, kind="index")
+            if as_of is None:
+                from oncoline.io.exposures import latest_exposure_date
+
+                cut = cohort_cut_off(latest_exposure_date(exposures), "latest_in_data", today=dt.date.today())
         progress.update(step, advance=1, description=f"deriving lines ({chosen} engine, {exposures.num_rows:,} rows)")
-        result: CohortLines = fn(exposures, index, params=params, as_of=as_of)
+        result: CohortLines = fn(exposures, index, params=params, as_of=cut.as_of)
         progress.update(step, advance=1, description=f"writing {out}")
         write_table(result.lines, out)
         if assignments_out is not None:
             write_table(result.assignments, assignments_out)
         progress.update(step, advance=2, description="done")
-    summary = _summary(result, chosen, out, assignments_out, source_report)
+    summary = _summary(result, chosen, out, assignments_out, source_report, cut)
     if as_json:
         print_json(summary)
     else:
@@ -325,7 +432,7 @@ def _cohort_partitioned(
     engine: str,
     fn: Any,
     params: LineParams,
-    as_of: dt.date | None,
+    cut: CutOff,
     partitions: int | None,
     as_json: bool,
 ) -> None:
@@ -356,7 +463,7 @@ def _cohort_partitioned(
             index_path,
             out,
             params=params,
-            as_of=as_of,
+            as_of=cut.as_of,
             partitions=partitions,
             assignments_path=assignments_out,
             engine=fn,
@@ -375,6 +482,7 @@ def _cohort_partitioned(
         persons_with_lines=run.persons_with_lines,
         n_lines=run.n_lines,
         dist=dist,
+        cut=cut,
     )
     summary["partitions"] = run.partitions
     if as_json:
@@ -392,9 +500,11 @@ def _summary_dict(
     persons_with_lines: int,
     n_lines: int,
     dist: Counter[str],
+    cut: CutOff,
 ) -> dict[str, Any]:
     return {
         "engine": engine,
+        **cut.to_json(),
         "out": str(out),
         "assignments": None if assignments_out is None else str(assignments_out),
         "persons": report.persons,
@@ -412,7 +522,7 @@ def _summary_dict(
 
 
 def _summary(
-    result: CohortLines, engine: str, out: Path, assignments_out: Path | None, source_report: Any
+    result: CohortLines, engine: str, out: Path, assignments_out: Path | None, source_report: Any, cut: CutOff
 ) -> dict[str, Any]:
     report = result.report
     per_person = Counter(result.lines.column("person_id").to_pylist())
@@ -428,6 +538,7 @@ def _summary(
         persons_with_lines=persons_with_lines,
         n_lines=result.lines.num_rows,
         dist=dist,
+        cut=cut,
     )
     if source_report is not None:
         summary["source_report"] = _plain(source_report)
@@ -459,6 +570,7 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
         f"({summary['persons_with_lines']:,} persons with ≥1 line) — {summary['engine']} engine{parts} → "
         f"{summary['out']}"
     )
+    console.print(f"data cut-off {summary['as_of'] or 'none'} ({summary['as_of_note']})", highlight=False)
     dist = Table(title="lines per person")
     dist.add_column("lines")
     dist.add_column("persons", justify="right")
@@ -502,7 +614,8 @@ def register(app: typer.Typer) -> None:
         file: Path | None = typer.Argument(
             None,
             metavar="FILE",
-            help="One patient's events file (YAML/JSON: metastatic_diagnosis, exposures, params?, as_of?), or "
+            help="One patient's events file (YAML/JSON: metastatic_diagnosis, exposures, params?, as_of?; a "
+            "patient file or case file is accepted too), or "
             "with --index a cohort's exposure table (.parquet/.csv: person_id, drug, start_date, end_date?, "
             "exposure_id? (default: the 1-based row number), stopped?).",
         ),
@@ -525,12 +638,24 @@ def register(app: typer.Typer) -> None:
             "is not installed); one patient uses reference, and duckdb|spark there need --json.",
             show_default="duckdb for a cohort, reference for one patient",
         ),
-        as_of: str | None = typer.Option(None, "--as-of", help="Data cut-off date YYYY-MM-DD."),
+        as_of: str | None = typer.Option(
+            None,
+            "--as-of",
+            help="Data cut-off date YYYY-MM-DD: later rows are left out, a stop documented later is not known yet, "
+            "and the last line is ongoing when given within gap_days of it. Default: one patient, the file's "
+            "as_of, else today (dates after today are refused); a cohort file, the latest date anywhere in the "
+            "exposure table (one cut-off for all persons); --omop, the latest observation_period_end_date, else "
+            "the latest drug_exposure date. A cut-off from the data is never later than today.",
+            show_default="file's as_of, else today / latest date in the data",
+        ),
         param: list[str] | None = typer.Option(
             None, "--param", help="Override a line-of-therapy parameter, e.g. --param gap_days=90 (repeatable)."
         ),
         as_json: bool = typer.Option(
-            False, "--json", help="Print JSON (lines for one patient, a summary for a cohort)."
+            False,
+            "--json",
+            help="Print JSON (lines for one patient, a summary for a cohort); as_of, as_of_source and as_of_note "
+            "say which cut-off was used and why.",
         ),
         partitions: int | None = typer.Option(
             None,
@@ -544,8 +669,13 @@ def register(app: typer.Typer) -> None:
         """Derive metastatic lines of therapy from raw drug exposures, each with the rule that opened and closed
         it, time on treatment and time to next treatment (censored at the data cut-off).
 
-        One patient: oncoline lines EVENTS.yaml [--json].
+        One patient: oncoline lines EVENTS.yaml [--json] (an events block, a kind: lines case, or a patient
+        file: its metastatic_diagnosis, exposures and as_of are used, its other fields ignored).
         A cohort: oncoline lines EXPOSURES.csv --index INDEX.csv --out LINES.parquet (--out is required).
+
+        Data cut-off without --as-of: the file's as_of, else today (one patient); the latest date in the exposure
+        table (a cohort); the latest observation_period_end_date, else drug_exposure date (--omop). The output
+        names the cut-off and the rule that chose it.
         """
         cut = parse_as_of(as_of)
         overrides = parse_params(param)

@@ -9,6 +9,10 @@
 
 URL: a DuckDB file (``cdm.duckdb`` or ``duckdb:///path``), ``postgresql://user@host:port/db``, or another
 SQLAlchemy URL; ``?schema=NAME`` (or ``--schema``) names the CDM schema.
+
+Data cut-off of ``omop lines`` without ``--as-of``: the latest ``observation_period_end_date`` of the CDM (when
+OBSERVATION_PERIOD has rows), else the latest DRUG_EXPOSURE start or end date; never later than today. One
+cut-off for every person; the summary names it and the rule that chose it.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from oncoline.cli.common import guarded, parse_as_of, print_report
 from oncoline.errors import BackendError, InputError
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from oncoline.cli.lines import CutOff
+
+__all__ = ["omop_cut_off", "register"]
 
 _ENGINES = {
     "duckdb": ("oncoline.engines.lines.duckdb_engine", "derive_lines_cohort"),
@@ -60,6 +67,55 @@ def _shown(url: str) -> str:
     from oncoline.io.omop_db import redact_url
 
     return redact_url(url)
+
+
+def omop_cut_off(url: str, /, *, schema: str | None = None, today: dt.date | None = None) -> CutOff:
+    """The cohort-wide data cut-off of an OMOP CDM: the latest ``observation_period_end_date`` when
+    OBSERVATION_PERIOD has rows, else the latest DRUG_EXPOSURE start or end date; never later than ``today``.
+
+    Parameters
+    ----------
+    url, schema
+        As for :func:`oncoline.io.omop.read_cohort`.
+    today
+        The clock (default: ``datetime.date.today()``); a date from the data later than it is replaced by it.
+
+    Returns
+    -------
+    oncoline.cli.lines.CutOff
+        ``source`` is ``observation_period_end``, ``latest_drug_exposure`` or ``none`` (no date at all).
+
+    Raises
+    ------
+    InputError
+        A DuckDB file that does not exist, a bad schema name.
+    BackendError
+        The database cannot be reached or rejects the query.
+    """
+    from oncoline.cli.lines import cohort_cut_off
+    from oncoline.io.omop_db import connect
+
+    with connect(url, schema=schema) as db:
+        latest: dt.date | None = None
+        if "observation_period" in db.tables():
+            table = db.query(f"SELECT max(observation_period_end_date) AS d FROM {db.table('observation_period')}")
+            latest = _as_date(table.column("d")[0].as_py())
+        if latest is not None:
+            return cohort_cut_off(latest, "observation_period_end", today=today or dt.date.today())
+        table = db.query(
+            "SELECT max(drug_exposure_start_date) AS s, max(drug_exposure_end_date) AS e "
+            f"FROM {db.table('drug_exposure')}"
+        )
+    found = [d for d in (_as_date(table.column(c)[0].as_py()) for c in ("s", "e")) if d is not None]
+    return cohort_cut_off(max(found, default=None), "latest_drug_exposure", today=today or dt.date.today())
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def register(app: typer.Typer) -> None:
@@ -125,7 +181,13 @@ def register(app: typer.Typer) -> None:
         url: str = typer.Argument(..., metavar="URL", help=_URL_HELP),
         schema: str | None = typer.Option(None, "--schema", help=_SCHEMA_HELP),
         engine: str = typer.Option("duckdb", "--engine", help="Line engine: duckdb, spark or reference."),
-        as_of: str | None = typer.Option(None, "--as-of", help="Data cut-off date YYYY-MM-DD."),
+        as_of: str | None = typer.Option(
+            None,
+            "--as-of",
+            help="Data cut-off date YYYY-MM-DD. Default: the latest observation_period_end_date in the CDM, else "
+            "the latest drug_exposure date (never later than today); one cut-off for all persons.",
+            show_default="latest date in the data",
+        ),
         param: list[str] | None = typer.Option(
             None, "--param", help="Override a line-of-therapy parameter, e.g. --param gap_days=90 (repeatable)."
         ),
@@ -142,25 +204,34 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the readable summary."),
     ) -> None:
-        """Derive lines of therapy from an OMOP CDM and optionally store them as OMOP oncology episodes."""
-        from oncoline.cli.lines import parse_params
+        """Derive lines of therapy from an OMOP CDM and optionally store them as OMOP oncology episodes.
+
+        Without --as-of the data cut-off is the latest observation_period_end_date (else drug_exposure date) in
+        the CDM, so a line stopped long before it is closed, not ongoing; the summary names the cut-off.
+        """
+        from oncoline.cli.lines import CutOff, parse_params
         from oncoline.engines.lines.params import load_line_params
         from oncoline.io import omop as omop_io
 
         _table_path(out, "--out")
         _table_path(assignments, "--assignments")
-        cut: dt.date | None = parse_as_of(as_of)
+        given: dt.date | None = parse_as_of(as_of)
         params = load_line_params(parse_params(param))
         fn = _engine(engine)
         exposures, index, report = omop_io.read_cohort(url, schema=schema, her2_positive_only=her2_positive_only)
-        result = fn(exposures, index, params=params, as_of=cut)
+        cut = CutOff(given, "option") if given is not None else omop_cut_off(url, schema=schema)
+        result = fn(exposures, index, params=params, as_of=cut.as_of)
         if out is not None:
             _write(result.lines, out)
         if assignments is not None:
             _write(result.assignments, assignments)
         summary: dict[str, Any] = {
             "engine": engine,
-            "as_of": cut,
+            **(
+                cut.to_json()
+                if as_json
+                else {"data cut-off": f"{cut.as_of or 'none'} ({cut.describe()})"}  # one readable line
+            ),
             "persons": result.report.persons,
             "lines": result.lines.num_rows,
             "out": None if out is None else str(out),

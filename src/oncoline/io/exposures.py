@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from oncoline.errors import InputError, UnknownDrugError
 from oncoline.io.patient_file import load_document, validation_to_input_error
 from oncoline.knowledge.drugs import load_vocabulary
-from oncoline.model import Exposure
+from oncoline.model import Exposure, Patient
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,6 +32,7 @@ __all__ = [
     "EventsInput",
     "IdentifiedExposure",
     "events_from_mapping",
+    "latest_exposure_date",
     "load_events",
     "read_table",
     "write_table",
@@ -80,6 +81,8 @@ class EventsInput:
     as_of: dt.date | None
     person_id: str
     source: str | None
+    ignored_fields: tuple[str, ...] = ()
+    """Patient-file fields that play no part in lines (a patient file given to ``oncoline lines``), sorted."""
 
 
 def _date(value: Any, *, field: str, source: str | None) -> dt.date | None:
@@ -95,14 +98,40 @@ def _date(value: Any, *, field: str, source: str | None) -> dt.date | None:
         raise InputError(f"{value!r} is not a date; write YYYY-MM-DD", source=source, field=field) from None
 
 
+_EVENTS_FIELDS = frozenset({"metastatic_diagnosis", "exposures", "params", "as_of", "person_id", "id"})
+
+
+def _split_patient_fields(doc: dict[str, Any], source: str | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The events fields of ``doc`` and the patient-only fields left out (sorted).
+
+    Raises
+    ------
+    InputError
+        A field that neither an events block nor a patient has (a typo).
+    """
+    extra = set(doc) - _EVENTS_FIELDS
+    unknown = sorted(extra - set(Patient.model_fields))
+    if unknown:
+        raise InputError(
+            f"unknown field(s) {unknown}; an events block holds {sorted(_EVENTS_FIELDS)} (a patient file may also "
+            "hold the patient fields of shared/cases/FORMAT.md, which lines do not use)",
+            source=source,
+            field=unknown[0],
+        )
+    return {k: v for k, v in doc.items() if k in _EVENTS_FIELDS}, tuple(sorted(extra))
+
+
 def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
-    """Validate a FORMAT.md ``events`` block (or a whole ``kind: lines`` case file holding one).
+    """Validate a FORMAT.md ``events`` block, a whole ``kind: lines`` case file holding one, or a patient file.
 
     Parameters
     ----------
     doc
         ``{"metastatic_diagnosis": date, "exposures": [{"drug", "start", "end"?, "stopped"?, "exposure_id"?}],
-        "params"?: {name: value}, "as_of"?: date, "person_id"?: text}``.
+        "params"?: {name: value}, "as_of"?: date, "person_id"?: text}``. A patient file (FORMAT.md
+        ``patient`` block, or a whole ``kind: patient`` case file) is accepted too: its
+        ``metastatic_diagnosis``, ``exposures``, ``as_of`` and ``id`` are read, its other fields (age, tumour,
+        history, ...) are left out and named in :attr:`EventsInput.ignored_fields`.
     source
         The file name, for messages.
 
@@ -115,25 +144,25 @@ def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
     ------
     InputError
         Not a mapping, no metastatic diagnosis, no exposure list, a row without drug or start, a bad date, an
-        end before its start, an unknown field.
+        end before its start, a field that neither an events block nor a patient has.
     UnknownDrugError
         A drug the vocabulary does not know (names the row and the closest known names).
     """
-    if isinstance(doc, dict) and isinstance(doc.get("events"), dict):  # a whole case file
+    if isinstance(doc, dict) and isinstance(doc.get("events"), dict):  # a whole `kind: lines` case file
         block = dict(doc["events"])
         if doc.get("params") and "params" not in block:
             block["params"] = doc["params"]
+        doc = block
+    elif isinstance(doc, dict) and isinstance(doc.get("patient"), dict):  # a whole `kind: patient` case file
+        block = dict(doc["patient"])
+        if doc.get("as_of") and "as_of" not in block:
+            block["as_of"] = doc["as_of"]
         doc = block
     if not isinstance(doc, dict):
         raise InputError(
             "expected an events block: metastatic_diagnosis, exposures (see shared/cases/FORMAT.md)", source=source
         )
-    known = {"metastatic_diagnosis", "exposures", "params", "as_of", "person_id", "id"}
-    extra = sorted(set(doc) - known)
-    if extra:
-        raise InputError(
-            f"unknown field(s) {extra}; an events block holds {sorted(known)}", source=source, field=extra[0]
-        )
+    doc, ignored = _split_patient_fields(doc, source)
     dx = _date(doc.get("metastatic_diagnosis"), field="metastatic_diagnosis", source=source)
     if dx is None:
         raise InputError(
@@ -187,6 +216,7 @@ def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
         as_of=_date(doc.get("as_of"), field="as_of", source=source),
         person_id=str(doc.get("person_id") or doc.get("id") or "patient"),
         source=source,
+        ignored_fields=ignored,
     )
 
 
@@ -319,3 +349,77 @@ def write_table(table: pa.Table, path: str | Path) -> Path:
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"cannot write the table: {exc}", source=str(p)) from exc
     return p
+
+
+def _latest_sql(column: str, type_name: str) -> str:
+    """A DuckDB expression: the latest date in ``column``, read as :func:`read_table` rows are (a date, a
+    timestamp, or text holding ``YYYY-MM-DD`` optionally followed by a time part)."""
+    quoted = '"' + column.replace('"', '""') + '"'
+    kind = type_name.upper()
+    if kind == "DATE":
+        return f"max({quoted})"
+    if kind.startswith("TIMESTAMP"):
+        return f"max(CAST({quoted} AS DATE))"
+    text = f"trim(CAST({quoted} AS VARCHAR))"
+    return (
+        f"max(CASE WHEN length({text}) = 10 OR substr({text}, 11, 1) IN ('T', ' ') "
+        f"THEN CAST(try_strptime(left({text}, 10), '%Y-%m-%d') AS DATE) END)"
+    )
+
+
+def latest_exposure_date(source: str | Path | pa.Table, /) -> dt.date | None:
+    """The latest start or end date anywhere in a cohort's exposure table: the cohort-wide data cut-off that
+    ``oncoline lines`` uses when no ``--as-of`` is given.
+
+    Parameters
+    ----------
+    source
+        An exposure table as returned by :func:`read_table`, or its file (``.parquet``/``.pq``/``.csv``, read
+        out of core by DuckDB, so a table larger than memory costs one scan). Columns ``start_date`` and
+        ``end_date`` (or their :data:`EXPOSURE_ALIASES` spellings) as dates, timestamps or ``YYYY-MM-DD`` text;
+        unreadable values are skipped here (the engines count them).
+
+    Returns
+    -------
+    datetime.date or None
+        The latest date over both columns and all persons; None when the table holds no readable date.
+
+    Raises
+    ------
+    InputError
+        A missing file or an unknown suffix, or a file DuckDB cannot read.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        if isinstance(source, (str, Path)):
+            p = Path(source)
+            if not p.exists():
+                raise InputError("file not found; check the path", source=str(p))
+            literal = "'" + str(p).replace("'", "''") + "'"
+            if p.suffix.lower() in (".parquet", ".pq"):
+                relation = f"read_parquet({literal})"
+            elif p.suffix.lower() == ".csv" or "".join(p.suffixes[-2:]).lower() == ".csv.gz":
+                relation = f"read_csv({literal}, all_varchar = true, header = true)"
+            else:
+                raise InputError(f"unknown table format {p.suffix!r}; give a .parquet or .csv file", source=str(p))
+        else:
+            con.register("exposures_in", source)
+            relation = "exposures_in"
+        columns = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        parts = [
+            _latest_sql(name, type_name)
+            for name, type_name, *_ in columns
+            if EXPOSURE_ALIASES.get(name.strip().lower(), name.strip().lower()) in ("start_date", "end_date")
+        ]
+        if not parts:
+            return None
+        row = con.execute(f"SELECT {', '.join(parts)} FROM {relation}").fetchone()
+    except duckdb.Error as exc:
+        where = str(source) if isinstance(source, (str, Path)) else None
+        raise InputError(f"cannot read the exposure dates: {exc}", source=where) from exc
+    finally:
+        con.close()
+    found = [d for d in (row or ()) if d is not None]
+    return max(found) if found else None
