@@ -519,3 +519,29 @@ def test_brain_site_without_details_asks_for_them_and_gives_neutral_local_therap
     full = run(after_thp(sites=[{"site": "brain", "status": "active", "symptomatic": False, "largest_mm": 9}]))
     assert "brain_status" not in {m.code for m in full.missing}
     assert "asymptomatic" in _brain_action(full)
+
+
+# ------------------------------------------------------------------------------------------ endocrine (§a.3)
+def test_relapse_on_adjuvant_aromatase_inhibitor_excludes_the_class_and_picks_fulvestrant_or_tamoxifen() -> None:
+    early = [{"setting": "adjuvant", "drugs": ["anastrozole", "goserelin"], "start": "2020-01-01", "end": "2024-01-05"}]
+    rec = run(
+        patient(
+            menopausal_status="pre",
+            tumor={"er_percent": 90, "pr_percent": 50},
+            early_therapy=early,
+            sites=[{"site": "bone"}],
+        )
+    )
+    endocrine = [o for o in rec.options if any(KB.in_class(d, "endocrine_therapy") for d in o.drugs)]
+    assert endocrine
+    for o in endocrine:
+        assert not any(KB.in_class(d, "aromatase_inhibitor") for d in o.drugs), o.drugs
+        assert {"fulvestrant", "tamoxifen"} & set(o.drugs)
+    late = run(
+        patient(
+            menopausal_status="pre",
+            tumor={"er_percent": 90, "pr_percent": 50},
+            early_therapy=[{**early[0], "end": "2021-06-01"}],
+        )
+    )
+    assert any("letrozole" in o.drugs for o in late.options)  # relapse > 12 months after: not resistant

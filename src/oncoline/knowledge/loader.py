@@ -166,6 +166,9 @@ def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
                 yield f"regimen {r.id} prerequisite {p.id}", c
     for c in safety.progression.citations:
         yield "safety progression policy", c
+    if safety.progression.early_endocrine_resistance is not None:
+        for c in safety.progression.early_endocrine_resistance.citations:
+            yield "safety progression policy early_endocrine_resistance", c
     for group in (
         safety.rules,
         safety.forbidden_combinations,
@@ -279,6 +282,9 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
             check_drug(f"monitoring {mon.id}", token)
     for token in (*safety.progression.beyond_progression_allowed,):
         check_drug("progression policy", token)
+    if safety.progression.early_endocrine_resistance is not None:
+        for token in safety.progression.early_endocrine_resistance.resistant_classes:
+            check_drug("progression policy early_endocrine_resistance", token)
     for group, members in safety.progression.cross_resistance.items():
         for token in members:
             check_drug(f"cross-resistance group {group}", token)

@@ -23,6 +23,7 @@ __all__ = [
     "ActionRule",
     "Adjunct",
     "Condition",
+    "EarlyEndocrineResistance",
     "Evidence",
     "EvidenceFile",
     "FileHeader",
@@ -403,6 +404,19 @@ class ForbiddenCombination(_Strict):
     citations: tuple[str, ...] = Field(min_length=1)
 
 
+class EarlyEndocrineResistance(_Strict):
+    """Relapse during or soon after (neo)adjuvant endocrine therapy counts as progression on it (reference §a.3)."""
+
+    relapse_within_months: float = Field(
+        description="Relapse during, or ≤ this many months after the last dose of, adjuvant endocrine therapy."
+    )
+    resistant_classes: tuple[str, ...] = Field(
+        description="Classes the resistance extends to: relapse on one member excludes every member of its class."
+    )
+    note: str = ""
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
 class ProgressionPolicy(_Strict):
     """How progression and toxicity on earlier lines exclude options (shared/reference §a.6)."""
 
@@ -411,6 +425,9 @@ class ProgressionPolicy(_Strict):
     )
     cross_resistance: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="Group name → drugs: progression on one counts for all."
+    )
+    early_endocrine_resistance: EarlyEndocrineResistance | None = Field(
+        default=None, description="When (neo)adjuvant endocrine therapy counts as progressed on."
     )
     ild_terms: tuple[str, ...] = Field(description="Toxicity-event words that mean ILD/pneumonitis.")
     citations: tuple[str, ...] = Field(min_length=1)

@@ -428,6 +428,47 @@ def _brain_details_unknown(site: MetastaticSite) -> bool:
     return False
 
 
+def _early_endocrine_resistance(patient: Patient, kb: KnowledgeBase, warnings: list[str]) -> dict[str, str]:
+    """Drug → reason, for endocrine drugs the patient is resistant to after (neo)adjuvant endocrine therapy.
+
+    Relapse during or within ``relapse_within_months`` of the last dose of an adjuvant endocrine drug counts as
+    progression on it and on every member of its resistant class (safety.yaml ``early_endocrine_resistance``;
+    reference §a.3). An early endocrine therapy without an end date that started before the relapse is taken as
+    given up to the relapse (like a line without a stop reason, its drugs are not re-proposed) and a warning asks
+    for the date.
+    """
+    policy = kb.safety.progression.early_endocrine_resistance
+    relapse = patient.recurrence_date or patient.metastatic_diagnosis
+    if policy is None or relapse is None:
+        return {}
+    out: dict[str, str] = {}
+    for i, et in enumerate(patient.early_therapy):
+        for drug in (d for d in et.drugs if kb.in_class(d, "endocrine_therapy")):
+            if et.end is None:
+                if et.start is None or et.start > relapse:
+                    continue
+                warnings.append(
+                    f"early_therapy[{i}] ({drug}) has no end date: taken as given up to the relapse (endocrine "
+                    f"resistance, not re-proposed); give early_therapy[{i}].end"
+                )
+                months = 0.0
+            else:
+                months = (relapse - et.end).days / kb.params.days_per_month
+            if months > policy.relapse_within_months:
+                continue
+            when = "during" if months <= 0 else f"{months:.1f} months after"
+            classes = [c for c in policy.resistant_classes if kb.in_class(drug, c)]
+            members = kb.expand(tuple(classes)) | {drug}
+            for other in sorted(members):
+                group = f" ({classes[0].replace('_', ' ')} class)" if classes and other != drug else ""
+                out.setdefault(
+                    other,
+                    f"endocrine resistance: relapse {when} (neo)adjuvant {drug} "
+                    f"(≤{policy.relapse_within_months:g} months){group}; {other} is not re-proposed",
+                )
+    return out
+
+
 def _discordant(patient: Patient, her2: Her2Classification, hr: str | None) -> bool:
     """True when HR or HER2 status (both known) differs between ``tumor.earlier`` and ``tumor`` (§a.7)."""
     earlier = patient.tumor.earlier
@@ -535,8 +576,16 @@ def _prerequisite_block(prq: Prerequisite) -> _Block:
 class _Checker:
     """Exclusion and caution checks for one patient."""
 
-    def __init__(self, kb: KnowledgeBase, facts: Facts, lines: Sequence[_Line], clock: _Clock) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        facts: Facts,
+        lines: Sequence[_Line],
+        clock: _Clock,
+        early_resistant: dict[str, str] | None = None,
+    ) -> None:
         self.kb = kb
+        self.early_resistant = early_resistant or {}
         self.facts = facts
         self.clock = clock
         pol = kb.safety.progression
@@ -587,6 +636,9 @@ class _Checker:
 
     def _history_blocks(self, drug: str) -> list[_Block]:
         out: list[_Block] = []
+        policy = self.kb.safety.progression.early_endocrine_resistance
+        if drug in self.early_resistant and policy is not None:
+            out.append(_Block("progressed_on", self.early_resistant[drug], "EARLY-ET-RESISTANCE", policy.citations))
         if drug in self.progressed:
             n, source, group = self.progressed[drug]
             text = (
@@ -875,7 +927,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     trace.append(TraceEntry(rule=f"ALGORITHM:{decision.algorithm.value}", effect=decision.algorithm_rationale))
     facts = _facts(patient, lines, decision, her2, hr, kb, warnings)
     clock = _Clock(kb, as_of, trace)
-    checker = _Checker(kb, facts, lines, clock)
+    checker = _Checker(kb, facts, lines, clock, _early_endocrine_resistance(patient, kb, warnings))
     for ask in kb.safety.asks:
         if clock.any_in_effect(ask.citations) and compile_condition(ask.when, kb)(facts):
             missing.append(Missing(code=ask.code, text=ask.text))
