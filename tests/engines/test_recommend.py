@@ -276,7 +276,8 @@ def test_raw_exposures_beside_history_are_reported_not_silently_dropped() -> Non
 
 
 def test_lvef_fall_from_baseline_withholds_trastuzumab_and_adcs() -> None:
-    history = [{"drugs": THP, "start": "2024-01-20", "end": "2025-06-01", "stopped": "progression"}]
+    # progression on THP a month ago: the fall happened on HER2 therapy, so the label hold rules apply
+    history = [{"drugs": THP, "start": "2024-01-20", "end": "2026-09-01", "stopped": "progression"}]
     rec = run(patient(history=history, conditions={"lvef_percent": 44, "lvef_baseline_percent": 62}))
     reasons = excluded(rec)
     assert reasons["tdxd"] == "contraindicated_lvef_decline"
@@ -545,3 +546,16 @@ def test_relapse_on_adjuvant_aromatase_inhibitor_excludes_the_class_and_picks_fu
         )
     )
     assert any("letrozole" in o.drugs for o in late.options)  # relapse > 12 months after: not resistant
+
+
+def test_old_baseline_before_adjuvant_therapy_does_not_trigger_on_treatment_hold_rules_at_first_line() -> None:
+    early = [
+        {"setting": "adjuvant", "drugs": ["trastuzumab", "paclitaxel"], "start": "2018-06-01", "end": "2019-06-01"}
+    ]
+    rec = run(patient(early_therapy=early, conditions={"lvef_percent": 45, "lvef_baseline_percent": 60}))
+    thp = next(o for o in rec.options if o.regimen == "thp")
+    assert thp.category == "preferred"
+    assert any("cardio-oncology" in f and "case-by-case" in f for f in thp.flags)
+    assert not any(e.reason_code == "contraindicated_lvef_decline" for e in rec.excluded)
+    low = run(patient(early_therapy=early, conditions={"lvef_percent": 38, "lvef_baseline_percent": 60}))
+    assert excluded(low)["thp"] == "contraindicated_lvef"  # < 40 % still excludes

@@ -140,7 +140,8 @@ def test_tdm1_thrombocytopenia_gives_the_label_step(platelets: int, words: str) 
 
 # ------------------------------------------------------------------------------------------ cardiac, ILD (§d.1, §d.2)
 def test_lvef_below_normal_with_a_ten_point_fall_withholds_trastuzumab() -> None:
-    rec = run(patient(history=AFTER_THP, conditions={"lvef_percent": 47, "lvef_baseline_percent": 59}))
+    recent = [{**AFTER_THP[0], "end": "2026-09-01"}]  # the fall happened on trastuzumab, a month ago
+    rec = run(patient(history=recent, conditions={"lvef_percent": 47, "lvef_baseline_percent": 59}))
     assert reasons(rec)["ttc"] == "contraindicated_lvef_decline"
     assert not any("trastuzumab" in o.drugs for o in rec.options)
     small_fall = run(patient(history=AFTER_THP, conditions={"lvef_percent": 47, "lvef_baseline_percent": 52}))

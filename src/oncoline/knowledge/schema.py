@@ -205,6 +205,10 @@ class Condition(_Strict):
     lvef_below: float | None = Field(default=None, description="Latest LVEF known and < value (%).")
     lvef_at_least: float | None = None
     lvef_unknown: bool | None = None
+    her2_therapy_within_days: int | None = Field(
+        default=None,
+        description="On HER2-directed therapy (ongoing line) or its last dose ≤ this many days before as_of.",
+    )
     lvef_drop_min: float | None = Field(
         default=None, description="Fall from the pre-treatment baseline LVEF, percentage points, ≥ (both known)."
     )

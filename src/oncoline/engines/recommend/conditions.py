@@ -53,6 +53,7 @@ class Facts:
     early_chemo_relapse_months: float | None = None
     lvef_percent: float | None = None
     lvef_drop_points: float | None = None
+    days_since_her2_directed: int | None = None
     platelets_per_mm3: float | None = None
     alt_x_uln: float | None = None
     nyha: int | None = None
@@ -185,6 +186,7 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "lvef_at_least": _ge("lvef_percent"),
         "lvef_unknown": lvef_unknown,
         "lvef_drop_min": _ge("lvef_drop_points"),
+        "her2_therapy_within_days": _le("days_since_her2_directed"),
         "platelets_below": _lt("platelets_per_mm3"),
         "alt_x_uln_above": _gt("alt_x_uln"),
         "nyha_min": _ge("nyha"),

@@ -330,6 +330,7 @@ def _facts(
     hr: str | None,
     kb: KnowledgeBase,
     warnings: list[str],
+    as_of: dt.date,
 ) -> Facts:
     c = patient.conditions
     done = [ln for ln in lines if ln.stopped != "ongoing"]
@@ -395,6 +396,7 @@ def _facts(
             if c.lvef_baseline_percent is not None and c.lvef_percent is not None
             else None
         ),
+        days_since_her2_directed=_days_since_her2(patient, lines, kb, as_of),
         platelets_per_mm3=c.platelets_per_mm3,
         alt_x_uln=c.alt_x_uln,
         nyha=c.heart_failure_nyha,
@@ -413,6 +415,28 @@ def _facts(
         ecog=patient.ecog,
         receptor_discordance=_discordant(patient, her2, hr),
     )
+
+
+def _days_since_her2(patient: Patient, lines: Sequence[_Line], kb: KnowledgeBase, as_of: dt.date) -> int | None:
+    """Days from the last HER2-directed dose to ``as_of``: 0 while an ongoing line holds one; None if never/unknown.
+
+    The label hold rules (an LVEF fall from the baseline "before the current anti-HER2 therapy", FORMAT.md) apply
+    only on or shortly after that therapy; their conditions bound this (safety.yaml ``her2_therapy_within_days``).
+    """
+    ends: list[dt.date] = []
+    for ln in lines:
+        if not any(kb.in_class(d, "her2_directed") for d in ln.drugs):
+            continue
+        if ln.stopped == "ongoing":
+            return 0
+        if ln.end is not None:
+            ends.append(ln.end)
+    ends += [
+        et.end
+        for et in patient.early_therapy
+        if et.end is not None and any(kb.in_class(d, "her2_directed") for d in et.drugs)
+    ]
+    return max(0, (as_of - max(ends)).days) if ends else None
 
 
 def _brain_details_unknown(site: MetastaticSite) -> bool:
@@ -925,7 +949,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         )
     trace.append(TraceEntry(rule="LINE", effect=decision.line_rationale))
     trace.append(TraceEntry(rule=f"ALGORITHM:{decision.algorithm.value}", effect=decision.algorithm_rationale))
-    facts = _facts(patient, lines, decision, her2, hr, kb, warnings)
+    facts = _facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
     clock = _Clock(kb, as_of, trace)
     checker = _Checker(kb, facts, lines, clock, _early_endocrine_resistance(patient, kb, warnings))
     for ask in kb.safety.asks:
