@@ -559,3 +559,15 @@ def test_old_baseline_before_adjuvant_therapy_does_not_trigger_on_treatment_hold
     assert not any(e.reason_code == "contraindicated_lvef_decline" for e in rec.excluded)
     low = run(patient(early_therapy=early, conditions={"lvef_percent": 38, "lvef_baseline_percent": 60}))
     assert excluded(low)["thp"] == "contraindicated_lvef"  # < 40 % still excludes
+
+
+def test_declining_chemotherapy_puts_hp_endocrine_first_and_adcs_to_discuss() -> None:
+    p = patient(tumor={"er_percent": 80, "her2": {"ihc": "3+"}}, preferences={"declines_chemotherapy": True})
+    rec = run(p)
+    first = rec.options[0]
+    assert first.regimen == "hp_et" and first.category == "preferred"
+    adcs = [o for o in rec.options if any(KB.in_class(d, "anti_her2_adc") for d in o.drugs)]
+    assert adcs and all(o.category != "preferred" for o in adcs)
+    assert all(any("cytotoxic payload" in f for f in o.flags) for o in adcs)
+    preferred = [o for o in rec.options if o.category == "preferred"]
+    assert not any(KB.in_class(d, "chemotherapy") for o in preferred for d in o.drugs)

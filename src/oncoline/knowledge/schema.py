@@ -397,6 +397,16 @@ class SafetyRule(_Strict):
     reason: str
     citations: tuple[str, ...] = Field(min_length=1)
     status: Literal["verified", "probable", "unconfirmed"] = "verified"
+    category_cap: CategoryName | None = Field(
+        default=None,
+        description="Cautions only: the option is shown at best in this category (e.g. 'other' = to discuss).",
+    )
+
+    @model_validator(mode="after")
+    def _cap_on_caution(self) -> SafetyRule:
+        if self.category_cap is not None and self.severity != "caution":
+            raise ValueError(f"safety rule {self.id!r}: category_cap applies to cautions only")
+        return self
 
 
 class ForbiddenCombination(_Strict):

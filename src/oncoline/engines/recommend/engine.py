@@ -732,6 +732,15 @@ class _Checker:
                 return _prerequisite_block(prq)
         return None
 
+    def category_cap(self, drugs: Sequence[str]) -> Category | None:
+        """The lowest ``category_cap`` of the cautions that hit ``drugs`` (None when none caps)."""
+        caps = [
+            Category(rule.category_cap)
+            for rule, rdrugs in self.cautions
+            if rule.category_cap is not None and not rdrugs.isdisjoint(drugs)
+        ]
+        return max(caps, key=CATEGORY_RANK.__getitem__) if caps else None
+
     def flags(self, drugs: Sequence[str], regimen: Regimen) -> tuple[list[str], list[str]]:
         """(flags, citation ids) from cautions and off-label prerequisites."""
         flags: list[str] = []
@@ -1038,12 +1047,17 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
                 own.append(n.text)
                 cite_ids.extend(c for c in n.citations if c not in cite_ids)
         notes[:0] = own
+        category = cand.category
+        cap = checker.category_cap(drugs)
+        if cap is not None and CATEGORY_RANK[cap] > CATEGORY_RANK[category]:
+            trace.append(TraceEntry(rule="CATEGORY-CAP", effect=f"{regimen.id}: {category} → {cap} (caution)"))
+            category = cap
         options.append(
             Option(
                 drugs=tuple(drugs),
                 regimen=regimen.id,
                 name=regimen.name,
-                category=cand.category,
+                category=category,
                 statement=primary.id,
                 rationale=" ".join(dict.fromkeys(s.rationale for s in stmts)),
                 evidence=tuple(dict.fromkeys(kb.evidence[e].one_liner for e in evidence_ids)),
@@ -1055,6 +1069,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
             )
         )
 
+    options.sort(key=lambda o: CATEGORY_RANK[o.category])  # stable: a capped option drops below the rest
     # de-duplicate: one option per drug set (best first); exclusions of a drug set that is offered go
     seen: set[frozenset[str]] = set()
     unique: list[Option] = []
