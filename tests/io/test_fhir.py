@@ -542,3 +542,117 @@ def test_entry_order_and_duplicated_entries_change_nothing(order: list[int], dup
     reference, _ = read(HER2POS)
     assert shuffled == reference
     assert len([f for f in report.problems if f.code != "duplicate"]) == 0
+
+
+# ------------------------------------------------------------------------------ LVEF baseline, presentation
+def lvef(oid: str, date: str, value: float, **rest: Any) -> dict[str, Any]:
+    return obs(oid, "10230-1", date, valueQuantity={"value": value, "unit": "%"}, **rest)
+
+
+def notes(report: IngestionReport, code: str) -> list[str]:
+    return [f.message for f in report.notes if f.code == code]
+
+
+TDM1 = [
+    med(f"k{i}", day, medicationCodeableConcept=rx("1371046", "ado-trastuzumab emtansine"))
+    for i, day in enumerate(["2024-03-01", "2024-03-22", "2024-04-12"])
+]
+
+
+def test_a_single_lvef_on_treatment_is_not_a_baseline() -> None:
+    patient, report = read(bundle(lvef("l1", "2024-04-01", 60), *TDM1))
+    assert patient.conditions.lvef_percent == 60 and patient.conditions.lvef_baseline_percent is None
+    (note,) = notes(report, "lvef_baseline")
+    assert "no LVEF is dated before the current anti-HER2 therapy (trastuzumab emtansine, started 2024-03-01)" in note
+
+
+def test_an_lvef_on_the_first_day_of_therapy_is_not_clearly_before_it() -> None:
+    patient, _ = read(bundle(lvef("l1", "2024-03-01", 60), *TDM1))
+    assert patient.conditions.lvef_baseline_percent is None
+
+
+def test_a_single_lvef_before_therapy_is_the_baseline_and_that_is_said() -> None:
+    patient, report = read(bundle(lvef("l1", "2024-02", 61), *TDM1))  # month precision, wholly before
+    assert (patient.conditions.lvef_percent, patient.conditions.lvef_baseline_percent) == (61, 61)
+    (note,) = notes(report, "lvef_baseline")
+    assert "started on 2024-03-01" in note and "none is recorded since that therapy started" in note
+
+
+def test_the_baseline_is_before_the_current_anti_her2_therapy_not_the_first() -> None:
+    thp = [
+        med(f"t{i}", day, medicationCodeableConcept=rx("224905", "trastuzumab"))
+        for i, day in enumerate(["2022-01-10", "2022-01-31", "2022-02-21"])
+    ]
+    tdxd = [
+        med(f"d{i}", day, medicationCodeableConcept=rx("2267582", "fam-trastuzumab deruxtecan"))
+        for i, day in enumerate(["2023-06-01", "2023-06-22"])
+    ]
+    doc = bundle(lvef("l0", "2022-01-02", 66), lvef("l1", "2023-05-20", 55), lvef("l2", "2023-07-01", 50), *thp, *tdxd)
+    patient, report = read(doc)
+    assert (patient.conditions.lvef_percent, patient.conditions.lvef_baseline_percent) == (50, 55)
+    assert "trastuzumab deruxtecan) started on 2023-06-01" in notes(report, "lvef_baseline")[0]
+
+
+def test_an_lvef_marked_baseline_is_the_baseline_without_therapy_dates() -> None:
+    marked = lvef("l1", "2024-04-01", 63, note=[{"text": "Baseline echo before anti-HER2 therapy"}])
+    patient, report = read(bundle(marked, lvef("l2", "2024-06-01", 57)))
+    assert (patient.conditions.lvef_percent, patient.conditions.lvef_baseline_percent) == (57, 63)
+    assert "marked as the baseline" in notes(report, "lvef_baseline")[0]
+    coded = obs("l3", "10230-1", "2024-04-01", valueQuantity={"value": 59, "unit": "%"})
+    coded["code"]["text"] = "LVEF (pre-treatment)"
+    assert read(bundle(coded))[0].conditions.lvef_baseline_percent == 59
+
+
+def primary_condition(onset: str, **rest: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "id": "prim",
+        "code": {"coding": [{"system": SCT, "code": "254837009"}]},
+        "subject": SUBJECT,
+        "onsetDateTime": onset,
+        **rest,
+    }
+
+
+@pytest.mark.parametrize(
+    ("primary", "metastatic", "want", "text"),
+    [
+        ("2016-05-03", "2022-03-02", "recurrent", "presentation recurrent: primary diagnosis 2016-05-03"),
+        ("2016", "2022-03-02", "recurrent", "at least"),  # known to the year only: still years before
+        ("2022-02-10", "2022-03-02", "de_novo", "within 90 days"),
+        ("2021-11-01", "2022-03-02", None, "presentation unknown"),  # 121 days: between the windows
+    ],
+)
+def test_presentation_from_the_primary_and_metastatic_dates(
+    primary: str, metastatic: str, want: str | None, text: str
+) -> None:
+    patient, report = read(bundle(primary_condition(primary), secondary("m1", "94381002", onsetDateTime=metastatic)))
+    assert patient.presentation == want
+    assert any(text in n for n in notes(report, "presentation")), notes(report, "presentation")
+
+
+def test_a_stage_iv_restaging_years_after_the_primary_is_not_de_novo() -> None:
+    stage = obs(
+        "st",
+        "21908-9",
+        "2022-03-02",
+        valueCodeableConcept={"coding": [{"system": "http://cancerstaging.org", "code": "4"}]},
+    )
+    patient, _ = read(bundle(primary_condition("2015-06-01"), stage))
+    assert patient.presentation == "recurrent"
+    patient, _ = read(bundle(stage))  # no primary date: a stage group IV is read as stage IV at diagnosis
+    assert patient.presentation == "de_novo"
+
+
+def test_presentation_unknown_is_listed_in_the_notes() -> None:
+    patient, report = read(bundle(secondary("m1", "94381002", onsetDateTime="2022-03-02")))
+    assert patient.presentation is None
+    (note,) = notes(report, "presentation")
+    assert "presentation unknown: no stage at diagnosis and no primary diagnosis date" in note
+    assert "give presentation (de_novo | recurrent)" in note
+
+
+def test_brain_metastases_from_fhir_say_their_status_is_unknown() -> None:
+    patient, report = read(bundle(secondary("mb", "94225005", onsetDateTime="2022-03-02")))
+    assert patient.sites[0].site == SiteKind.BRAIN and patient.sites[0].status is None
+    assert "the recommender asks for brain_status" in notes(report, "brain_status")[0]

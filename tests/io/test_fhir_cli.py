@@ -139,3 +139,20 @@ def test_recommend_ctm_patients_no_her2_directed_option(n: str, shared_data: Cal
     for drugs, _category in answer["options"]:
         assert not any(vocab.in_class(d, "her2_directed") for d in drugs), drugs
     assert answer["missing"], "the HER2-low question (IHC score) must be asked"
+
+
+def test_patient_view_reports_the_lvef_choice_presentation_and_unknown_brain_status(tmp_path: Path) -> None:
+    doc = json.loads((DATA / "her2pos-thp-tdxd-brain.fhir.json").read_text())
+    path = tmp_path / "b.fhir.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    text = " ".join(run("patient", str(path), "--as-of", "2025-10-01").output.split())
+    assert "LVEF 58 %; LVEF baseline 62 %" in text
+    assert "LVEF baseline 62 %: the last LVEF (2022-03-10) before the current anti-HER2 therapy" in text
+    assert "brain: status and symptoms unknown — the recommender will ask for brain_status" in text
+    assert "presentation de_novo" in text
+    # one LVEF, dated after the current anti-HER2 therapy started: no baseline is made up
+    doc["entry"] = [e for e in doc["entry"] if e["resource"].get("id") != "lvef-baseline"]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    text = " ".join(run("patient", str(path), "--as-of", "2025-10-01").output.split())
+    assert "LVEF 58 %" in text and "LVEF baseline" not in text.split("safety:")[1].split("problems")[0]
+    assert "LVEF baseline unknown: no LVEF is dated before the current anti-HER2 therapy" in text

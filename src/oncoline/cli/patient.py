@@ -113,6 +113,10 @@ def summary_text(patient: Patient, report: IngestionReport | None) -> str:
     out.append(f"  diagnosis: {md or 'unknown'}   presentation: {patient.presentation or 'unknown'}")
     sites = ", ".join(s.site.value for s in patient.sites) or "none recorded"
     out.append(f"  sites: {sites}")
+    for s in patient.brain_sites():
+        if s.site.value == "brain" and (s.status is None or s.symptomatic is None):
+            unknown = " and ".join(k for k, v in (("status", s.status), ("symptoms", s.symptomatic)) if v is None)
+            out.append(f"  brain: {unknown} unknown — the recommender will ask for brain_status")
     if report is not None:
         for f in report.metastatic_evidence:
             out.append(f"    - {f.what}: {f.date or 'undated'}  [{f.resource}]")

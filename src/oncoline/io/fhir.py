@@ -12,7 +12,10 @@ Reads a Bundle (or a single resource) leniently and honestly:
   resolved through the drug vocabulary by RxNorm code, then by text; statusReason "not tolerated" = toxicity;
   entered-in-error and not-given excluded). Lines are derived later from the exposures; ``history`` stays empty.
 - **CancerDiseaseStatus** (progression) → ``stopped: progression`` on the exposures in force at that date.
-- **ECOG**, **LVEF**, **pregnancy status** → ``ecog``, ``conditions``.
+- **ECOG**, **LVEF**, **pregnancy status** → ``ecog``, ``conditions``; the LVEF baseline only from an LVEF marked
+  as baseline or dated wholly before the current anti-HER2 therapy, else left unset (reported either way).
+- **Presentation** de novo / recurrent from stage IV on the primary condition or the primary vs metastatic
+  diagnosis dates (``presentation_rules`` in fhir_codes.yaml), else left unknown (reported).
 
 Every defect is a :class:`Finding` naming the resource and what was done, collected in an
 :class:`IngestionReport`; the validation ``policy`` decides whether problems are only reported
@@ -177,6 +180,7 @@ class _Dated(BaseModel):
     value: Any
     date: PartialDate | None
     resource: str
+    marked_baseline: bool = False
 
 
 def _sort_key(date: PartialDate | None) -> dt.date:
@@ -201,7 +205,10 @@ class _Reader:
         self.site_notes: dict[str, str] = {}
         self.histology: str | None = None
         self.primary_onset: PartialDate | None = None
-        self.primary_stage: str | None = None
+        self.primary_stage: str | None = None  # from the primary cancer condition's own stage
+        self.primary_label: str | None = None
+        self.stage_iv_observations: list[DatedFact] = []  # stage group IV / M1 observations
+        self.observation_res: dict[str, Any] = {}  # the Observation being read
         self.records: list[ExposureRecord] = []
         self.medications: dict[str, dict[str, Any]] = {}
         self.patient_res: dict[str, Any] | None = None
@@ -516,6 +523,7 @@ class _Reader:
     def read_primary(self, res: dict[str, Any], label: str, onset: PartialDate | None) -> None:
         if self.primary_onset is None or (onset and _sort_key(onset) < _sort_key(self.primary_onset)):
             self.primary_onset = onset or self.primary_onset
+            self.primary_label = label
         if self.histology is None:
             texts = self.texts(res.get("code"))
             if texts and texts[0].upper() != "TEST":
@@ -573,6 +581,7 @@ class _Reader:
                 if date is not None:
                     break
         meaning = self.observation_meaning(res.get("code"), label)
+        self.observation_res = res
         values = {k: v for k, v in res.items() if k.startswith("value") and v is not None}
         used = False
         if meaning:
@@ -781,9 +790,18 @@ class _Reader:
         if num is not None and 0 <= num <= 100 and (unit is None or unit.strip() in ("%", "percent")):
             if unit is None:
                 self.note(label, "no_unit", f"LVEF {num:g} has no unit; read as %")
-            self.lvef.append(_Dated(value=num, date=date, resource=label))
+            marked = self.marked_baseline(self.observation_res)
+            self.lvef.append(_Dated(value=num, date=date, resource=label, marked_baseline=marked))
         else:
             self.unreadable(meaning, key, value, label)
+
+    def marked_baseline(self, res: dict[str, Any]) -> bool:
+        """True when an Observation says it is a baseline (code text/display, category, method or note)."""
+        texts = [*self.texts(res.get("code")), *self.texts(res.get("method"))]
+        for cat in _l(res.get("category")):
+            texts += self.texts(cat)
+        texts += [_s(_d(n).get("text")) for n in _l(res.get("note"))]
+        return any(self.codes.marks_lvef_baseline(t) for t in texts if t)
 
     def v_pregnancy(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
         ans = self.answer(value, label) if key == "valueCodeableConcept" else None
@@ -821,9 +839,9 @@ class _Reader:
             stage = "IV" if self.codes.is_stage_iv(_s(value)) or self.codes.is_m1(_s(value)) else None
         if stage == "IV":
             what = "M1 (distant metastasis)" if meaning == "distant_metastasis" else "stage group IV"
-            self.report.metastatic_evidence.append(DatedFact(what=what, date=date, resource=label))
-            if self.primary_stage != "IV":
-                self.primary_stage = "IV"
+            fact = DatedFact(what=what, date=date, resource=label)
+            self.report.metastatic_evidence.append(fact)
+            self.stage_iv_observations.append(fact)
         elif stage is None:
             self.unreadable(meaning, key, value, label)
 
@@ -1078,13 +1096,20 @@ class _Reader:
                 "metastatic disease is recorded but no dated SecondaryCancerCondition or stage IV; metastatic "
                 "diagnosis date left unset (lines cannot be anchored to it)",
             )
-        if self.primary_stage == "IV":
-            data["presentation"] = "de_novo"
-        elif self.primary_stage == "I-III" and self.sites:
-            data["presentation"] = "recurrent"
+        presentation = self.assemble_presentation()
+        if presentation:
+            data["presentation"] = presentation
         if self.sites:
             order = [k.value for k in SiteKind]  # a fixed order: entry order must not change the patient
             data["sites"] = [{"site": s} for s in sorted(self.sites, key=order.index)]
+        if "brain" in self.sites:
+            self.note(
+                self.sites["brain"][0],
+                "brain_status",
+                "brain metastases: the bundle gives no status (stable | active | progressing), symptoms, lesion count "
+                "or size; left unknown (the recommender asks for brain_status). Give them in a patient file: "
+                "sites: [{site: brain, status: ..., symptomatic: ...}]",
+            )
         exposures = self.assemble_exposures()
         if exposures:
             data["exposures"] = exposures
@@ -1097,6 +1122,74 @@ class _Reader:
             from oncoline.io.patient_file import validation_to_input_error
 
             raise validation_to_input_error(exc, source=rep.source) from exc
+
+    def assemble_presentation(self) -> str | None:
+        """de_novo | recurrent where the bundle supports it, each choice reported; None (reported) otherwise."""
+        rules = self.codes.presentation_rules
+        primary, meta = self.primary_onset, self.report.metastatic_diagnosis
+        where = self.primary_label or "Bundle"
+        if self.primary_stage == "IV":
+            self.note(
+                where, "presentation", "presentation de_novo: stage IV is recorded on the primary cancer condition"
+            )
+            return "de_novo"
+        if rules is not None and primary is not None and meta is not None:
+            p_first, p_last, m_first, m_last = primary.earliest, primary.latest, meta.earliest, meta.latest
+            if p_first and p_last and m_first and m_last:
+                shortest, longest = (m_first - p_last).days, (m_last - p_first).days
+                if shortest >= rules.recurrent_after_days:
+                    self.note(
+                        where,
+                        "presentation",
+                        f"presentation recurrent: primary diagnosis {primary}, metastatic diagnosis {meta} "
+                        f"(at least {shortest} days later; recurrent from {rules.recurrent_after_days})",
+                    )
+                    return "recurrent"
+                if longest <= rules.de_novo_window_days:
+                    self.note(
+                        where,
+                        "presentation",
+                        f"presentation de_novo: metastatic diagnosis {meta} within {rules.de_novo_window_days} days "
+                        f"of the primary diagnosis {primary} (stage IV at first diagnosis)",
+                    )
+                    return "de_novo"
+                self.note(
+                    where,
+                    "presentation",
+                    f"presentation unknown: metastatic diagnosis {meta} is {shortest}-{longest} days after the primary "
+                    f"diagnosis {primary}, between the de novo window ({rules.de_novo_window_days} days) and "
+                    f"recurrence ({rules.recurrent_after_days} days); give presentation in a patient file",
+                )
+                return None
+        window = rules.de_novo_window_days if rules is not None else 0
+        for fact in self.stage_iv_observations:
+            p_first = primary.earliest if primary is not None else None
+            f_last = fact.date.latest if fact.date is not None else None
+            if p_first is None or (f_last is not None and (f_last - p_first).days <= window):
+                self.note(
+                    fact.resource,
+                    "presentation",
+                    f"presentation de_novo: {fact.what} ({fact.date or 'undated'})"
+                    + ("" if primary is None else f" within {window} days of the primary diagnosis {primary}")
+                    + ("; no primary diagnosis date to compare with" if primary is None else ""),
+                )
+                return "de_novo"
+        if self.primary_stage == "I-III" and self.sites:
+            self.note(
+                where,
+                "presentation",
+                "presentation recurrent: stage I-III on the primary cancer condition, metastatic disease recorded",
+            )
+            return "recurrent"
+        if self.sites or self.report.metastatic_evidence:
+            missing = "primary diagnosis date" if primary is None else "metastatic diagnosis date (to the day)"
+            self.note(
+                where,
+                "presentation",
+                f"presentation unknown: no stage at diagnosis and no {missing} to tell de novo from recurrent; "
+                "give presentation (de_novo | recurrent) in a patient file",
+            )
+        return None
 
     def assemble_tumor(self) -> dict[str, Any]:
         tumor: dict[str, Any] = {}
@@ -1208,19 +1301,67 @@ class _Reader:
                 self.note(prog.resource, "progression", f"progression on {day}: no treatment in force to link it to")
         return out
 
+    def lvef_baseline(self, exposures: list[dict[str, Any]], latest: _Dated) -> float | None:
+        """The LVEF baseline: an LVEF marked as baseline, else the last LVEF dated (even partially) wholly before
+        the current anti-HER2 therapy started; None otherwise. Each choice is reported as a note."""
+        marked = [v for v in self.lvef if v.marked_baseline]
+        if marked:
+            chosen = _latest(marked)
+            self.note(
+                chosen.resource,
+                "lvef_baseline",
+                f"LVEF baseline {chosen.value:g} %: the observation ({chosen.date or 'undated'}) is marked as "
+                "the baseline",
+            )
+            return float(chosen.value)
+        from oncoline.engines.lines.params import load_line_params
+
+        params = load_line_params()
+        start, drugs = _current_her2_course(
+            exposures,
+            lambda drug: self.vocab.in_class(drug, "her2_directed"),
+            params.gap_days,
+            params.regimen_window_days,
+        )
+        if start is None:
+            self.note(
+                latest.resource,
+                "lvef_baseline",
+                "LVEF baseline unknown: no anti-HER2 therapy is recorded to date an LVEF before, and no LVEF is "
+                "marked as baseline; lvef_baseline_percent left unset",
+            )
+            return None
+        before = [v for v in self.lvef if v.date is not None and v.date.latest is not None and v.date.latest < start]
+        if not before:
+            self.note(
+                latest.resource,
+                "lvef_baseline",
+                f"LVEF baseline unknown: no LVEF is dated before the current anti-HER2 therapy ({drugs}, started "
+                f"{start}) or marked as baseline; lvef_baseline_percent left unset",
+            )
+            return None
+        chosen = _latest(before)
+        also = (
+            "; it is also the latest LVEF: none is recorded since that therapy started"
+            if chosen.resource == latest.resource
+            else ""
+        )
+        self.note(
+            chosen.resource,
+            "lvef_baseline",
+            f"LVEF baseline {chosen.value:g} %: the last LVEF ({chosen.date}) before the current anti-HER2 therapy "
+            f"({drugs}) started on {start}{also}",
+        )
+        return float(chosen.value)
+
     def assemble_conditions(self, exposures: list[dict[str, Any]]) -> dict[str, Any]:
         cond: dict[str, Any] = {}
         if self.lvef:
             latest = _latest(self.lvef)
             cond["lvef_percent"] = latest.value
-            her2_starts = [
-                e["start"] for e in exposures if any(self.vocab.in_class(e["drug"], "her2_directed") for _ in (0,))
-            ]
-            if her2_starts:
-                first = min(her2_starts)
-                before = [v for v in self.lvef if v.date and v.date.date and v.date.date <= first]
-                if before:
-                    cond["lvef_baseline_percent"] = _latest(before).value
+            baseline = self.lvef_baseline(exposures, latest)
+            if baseline is not None:
+                cond["lvef_baseline_percent"] = baseline
         if self.pregnant:
             cond["pregnant"] = _latest(self.pregnant).value
         current = {"active", "in-progress", "on-hold"}
@@ -1234,6 +1375,23 @@ class _Reader:
         if concomitant:
             cond["medications"] = concomitant
         return cond
+
+
+def _current_her2_course(exposures: list[dict[str, Any]], is_her2: Any, gap_days: int, window_days: int) -> Any:
+    """(start, drugs) of the current anti-HER2 therapy: the last run of HER2-directed exposures, a run ending at a
+    pause longer than ``gap_days`` or at a HER2-directed drug new to the run started more than ``window_days``
+    after the run began (a switch, e.g. THP then T-DXd); (None, "") without HER2-directed exposures."""
+    rows = sorted((e["start"], e.get("end") or e["start"], e["drug"]) for e in exposures if is_her2(e["drug"]))
+    if not rows:
+        return None, ""
+    start, drugs, last_end = rows[0][0], {rows[0][2]}, rows[0][1]
+    for row_start, row_end, drug in rows[1:]:
+        if (row_start - last_end).days > gap_days or (drug not in drugs and (row_start - start).days > window_days):
+            start, drugs = row_start, {drug}
+        else:
+            drugs.add(drug)
+        last_end = max(last_end, row_end)
+    return start, " + ".join(sorted(drugs))
 
 
 def _latest(values: Iterable[_Dated]) -> _Dated:

@@ -25,7 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from oncoline.errors import KnowledgeBaseError
 
-__all__ = ["Answer", "FhirCodes", "ObservationCode", "SiteCode", "StopReasonCode", "load_fhir_codes", "norm_text"]
+__all__ = [
+    "Answer",
+    "FhirCodes",
+    "ObservationCode",
+    "PresentationRules",
+    "SiteCode",
+    "StopReasonCode",
+    "load_fhir_codes",
+    "norm_text",
+]
 
 _SPACES = re.compile(r"\s+")
 LOINC_SHAPE = re.compile(r"^\d{1,7}-\d$")
@@ -72,6 +81,16 @@ class StopReasonCode(_Entry):
     stopped: str
 
 
+class PresentationRules(BaseModel):
+    """Day windows that tell de novo from recurrent disease by the primary and metastatic diagnosis dates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    de_novo_window_days: int = Field(ge=0, description="Metastatic diagnosis at most this many days after the primary.")
+    recurrent_after_days: int = Field(ge=0, description="Metastatic diagnosis at least this many days after it.")
+    source: str
+
+
 class _Raw(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -94,6 +113,8 @@ class _Raw(BaseModel):
     placeholder_codes: list[str]
     placeholder_dates: list[str]
     dose_form_words: list[str] = Field(default_factory=list)
+    lvef_baseline_words: list[str] = Field(default_factory=list)
+    presentation_rules: PresentationRules | None = None
 
 
 class FhirCodes:
@@ -121,6 +142,12 @@ class FhirCodes:
                 raise KnowledgeBaseError(f"fhir_codes.yaml: {e.code!r} names unknown system {e.system!r}")
             if e.source is not None and e.source not in raw.sources:
                 raise KnowledgeBaseError(f"fhir_codes.yaml: {e.code!r} cites unknown source {e.source!r}")
+        rules = raw.presentation_rules
+        if rules is not None and rules.source not in raw.sources:
+            raise KnowledgeBaseError(f"fhir_codes.yaml: presentation_rules cite unknown source {rules.source!r}")
+        if rules is not None and rules.recurrent_after_days < rules.de_novo_window_days:
+            raise KnowledgeBaseError("fhir_codes.yaml: presentation_rules.recurrent_after_days < de_novo_window_days")
+        self.presentation_rules = rules
         self._obs = {(o.system, o.code): o for o in raw.observations}
         self._obs_display = {norm_text(o.display): o for o in raw.observations}
         self._answers = {(a.system, a.code): a for a in raw.answers}
@@ -235,6 +262,15 @@ class FhirCodes:
     def not_given_statuses(self) -> frozenset[str]:
         """Medication statuses meaning the drug was not given (entered-in-error, not-done …)."""
         return frozenset(self.raw.medication_status.get("not_given", []))
+
+    def marks_lvef_baseline(self, text: str) -> bool:
+        """True when ``text`` (an LVEF observation's code text, category, method or note) says it is the baseline.
+
+        >>> load_fhir_codes().marks_lvef_baseline("LVEF (baseline, before trastuzumab)")
+        True
+        """
+        t = norm_text(text)
+        return any(norm_text(w) in t for w in self.raw.lvef_baseline_words)
 
     @property
     def dose_form_words(self) -> frozenset[str]:

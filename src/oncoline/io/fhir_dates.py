@@ -74,6 +74,18 @@ class PartialDate(BaseModel):
             return None
         return dt.date(self.year, self.month or 1, self.day or 1)
 
+    @property
+    def latest(self) -> dt.date | None:
+        """The last day the value may stand for (for intervals and ordering only, never stored as a fact)."""
+        if self.year is None:
+            return None
+        if self.month is None:
+            return dt.date(self.year, 12, 31)
+        if self.day is None:
+            following = dt.date(self.year + (self.month == 12), self.month % 12 + 1, 1)
+            return following - dt.timedelta(days=1)
+        return dt.date(self.year, self.month, self.day)
+
     def __str__(self) -> str:
         if self.precision == "none":
             return self.text
