@@ -571,3 +571,20 @@ def test_declining_chemotherapy_puts_hp_endocrine_first_and_adcs_to_discuss() ->
     assert all(any("cytotoxic payload" in f for f in o.flags) for o in adcs)
     preferred = [o for o in rec.options if o.category == "preferred"]
     assert not any(KB.in_class(d, "chemotherapy") for o in preferred for d in o.drugs)
+
+
+def test_second_line_after_first_line_tdxd_pertuzumab_flags_every_option_as_the_evidence_gap() -> None:
+    history = [
+        {"drugs": ["trastuzumab deruxtecan", "pertuzumab"], "start": "2026-01-05", "end": "2026-09-01",
+         "stopped": "progression"},
+    ]  # fmt: skip
+    rec = run(patient(history=history))
+    by_regimen = {o.regimen: o for o in rec.options}
+    assert {"ttc", "th_taxane", "tdm1"} <= set(by_regimen)
+    assert rec.options[0].regimen == "ttc"
+    for o in rec.options:
+        assert any("evidence gap" in f and "UNCONFIRMED" in f for f in o.flags), o.regimen
+        assert "If T-DXd is contraindicated" not in o.rationale
+    assert not any("Pre-CLEOPATRA" in n for n in by_regimen["th_taxane"].notes)
+    assert any("off-label" in f and "taxane" in f for f in by_regimen["tdm1"].flags)
+    assert excluded(rec)["tdxd"] == "progressed_on"
