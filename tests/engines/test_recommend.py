@@ -588,3 +588,16 @@ def test_second_line_after_first_line_tdxd_pertuzumab_flags_every_option_as_the_
     assert not any("Pre-CLEOPATRA" in n for n in by_regimen["th_taxane"].notes)
     assert any("off-label" in f and "taxane" in f for f in by_regimen["tdm1"].flags)
     assert excluded(rec)["tdxd"] == "progressed_on"
+
+
+def test_cdk46_monitoring_is_per_drug_with_its_own_label() -> None:
+    after_two = [
+        {"drugs": THP, "start": "2024-01-20", "end": "2025-01-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2025-01-10", "end": "2026-06-01", "stopped": "progression"},
+    ]
+    rec = run(patient(tumor={"er_percent": 80, "her2": {"ihc": "3+"}}, history=after_two))
+    assert any("abemaciclib" in o.drugs for o in rec.options)
+    abema = [m for m in rec.monitoring if "abemaciclib" in m.drugs]
+    assert len(abema) == 1 and "diarrhoea" in abema[0].text.lower()
+    assert "PATINA" not in abema[0].text and "79.7" not in abema[0].text
+    assert {c.id for c in abema[0].citations} == {"LBL-VERZENIO"}
