@@ -47,7 +47,7 @@ def test_tdxd_pertuzumab_absent_before_its_approval_and_present_after() -> None:
     tdxd_p = frozenset({"trastuzumab deruxtecan", "pertuzumab"})
     assert tdxd_p not in drug_sets(before)
     assert tdxd_p in drug_sets(after, "preferred")
-    assert any(t.rule == "S1L-TDXDP" and "not in effect" in t.effect for t in before.trace)
+    assert any(t.rule == "S1L-TDXDP" and "takes effect on 2025-12-15" in t.effect for t in before.trace)
     assert frozenset(THP) in drug_sets(before, "preferred")
 
 
@@ -601,3 +601,30 @@ def test_cdk46_monitoring_is_per_drug_with_its_own_label() -> None:
     assert len(abema) == 1 and "diarrhoea" in abema[0].text.lower()
     assert "PATINA" not in abema[0].text and "79.7" not in abema[0].text
     assert {c.id for c in abema[0].citations} == {"LBL-VERZENIO"}
+
+
+def test_expired_statement_is_traced_as_expired_and_superseded_never_as_not_yet_in_effect() -> None:
+    rec = run(after_thp())
+    entry = next(t.effect for t in rec.trace if t.rule == "SE-2L-TDM1")
+    assert entry.startswith("expired on 2022-05-04") and "superseded by SE-2L-TDM1-AFTER-TDXD-LABEL" in entry
+    assert "not in effect" not in entry
+
+
+def test_rows_left_out_of_derived_lines_are_counted_in_words() -> None:
+    exposures = [*_q3w(THP, "2024-01-20", 6), {"drug": "ondansetron", "start": "2024-01-20"}]
+    rec = run(patient(exposures=exposures))
+    text = next(w for w in rec.warnings if "lines derived from" in w)
+    assert "rows left out: 1 supportive" in text and "{" not in text
+
+
+def test_ecog_three_at_third_line_presents_best_supportive_care_and_flags_every_systemic_option() -> None:
+    after_two = [
+        {"drugs": THP, "start": "2024-01-20", "end": "2025-01-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2025-01-10", "end": "2026-06-01", "stopped": "progression"},
+    ]
+    rec = run(patient(history=after_two, ecog=3))
+    bsc = next(a for a in rec.actions if a.code == "best_supportive_care")
+    assert "real alternative" in bsc.text
+    assert rec.options
+    for o in rec.options:
+        assert any("performance status" in f for f in o.flags), o.regimen

@@ -154,7 +154,8 @@ def _derive_from_exposures(
     n_rows = len(patient.exposures)
     text = f"lines derived from {n_rows} raw exposures: {len(result.lines)} metastatic line(s)"
     if result.excluded:
-        text += f"; rows left out: {dict(sorted(result.excluded.items()))}"
+        left = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(result.excluded.items()))
+        text += f"; rows left out: {left}"
     warnings.append(text)
     trace.append(TraceEntry(rule="derive_lines", effect=text))
     mapping = {
@@ -972,10 +973,11 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     for stmt in kb.statements:
         if not compile_condition(stmt.when, kb)(facts):
             continue
-        if stmt.effective > as_of or (stmt.expires is not None and as_of >= stmt.expires):
-            trace.append(
-                TraceEntry(rule=stmt.id, effect=f"not in effect on {as_of} (effective {stmt.effective}): left out")
-            )
+        if stmt.effective > as_of:
+            trace.append(TraceEntry(rule=stmt.id, effect=f"takes effect on {stmt.effective}, after {as_of}: left out"))
+            continue
+        if stmt.expires is not None and as_of >= stmt.expires:
+            trace.append(TraceEntry(rule=stmt.id, effect=_expired_text(kb, stmt)))
             continue
         if not clock.all_in_effect(stmt.citations, where=stmt.id, what="statement"):
             continue
@@ -1120,6 +1122,24 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         warnings=tuple(dict.fromkeys(warnings)),
         trace=tuple(trace),
     )
+
+
+def _expired_text(kb: KnowledgeBase, stmt: Statement) -> str:
+    """Trace text of an expired statement: when it expired and which statements placing its regimen replaced it."""
+    assert stmt.expires is not None
+    algorithms = set(stmt.when.algorithm or ())
+    later = [
+        s
+        for s in kb.statements
+        if s.regimen == stmt.regimen
+        and s.her2_scope == stmt.her2_scope
+        and s.effective >= stmt.expires
+        and (not algorithms or not s.when.algorithm or algorithms & set(s.when.algorithm))
+    ]
+    first = min((s.effective for s in later), default=None)
+    after = [s.id for s in later if s.effective == first]
+    by = f", superseded by {', '.join(after)}" if after else ""
+    return f"expired on {stmt.expires} (in effect from {stmt.effective}){by}: left out"
 
 
 def _regimen_drugs(regimen: Regimen, decision: LineDecision | None) -> frozenset[str]:
