@@ -38,6 +38,7 @@ __all__ = [
     "parse_as_of",
     "print_json",
     "print_report",
+    "refuse_future_dates",
 ]
 
 EXIT_OK = 0
@@ -149,3 +150,36 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
     tree = Tree(f"[bold]{title}[/]")
     add(tree, data)
     Console().print(tree)
+
+
+def refuse_future_dates(
+    dated: list[tuple[str, dt.date]], /, *, today: dt.date, source: str, what: str = "answer"
+) -> None:
+    """Refuse input dates after ``today`` when the CLI's clock is the cut-off (no ``--as-of`` given).
+
+    Parameters
+    ----------
+    dated
+        ``(field path, date)`` pairs already known to lie after ``today``, in file order (empty: nothing to do).
+    today
+        The clock's date.
+    source
+        The file the dates come from, named in the error.
+    what
+        The verb for the fix text ("answer", "derive lines").
+
+    Raises
+    ------
+    InputError
+        Naming the first such field, how many more there are, and the fix.
+    """
+    if not dated:
+        return
+    field, value = dated[0]
+    more = f" (and {len(dated) - 1} more)" if len(dated) > 1 else ""
+    raise InputError(
+        f"{value} is in the future (today is {today}){more}; correct the date, or give --as-of DATE to {what} "
+        "as of a later date",
+        source=source,
+        field=field,
+    )

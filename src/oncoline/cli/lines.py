@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
+from oncoline.cli.common import err_console, guarded, parse_as_of, print_json, refuse_future_dates
 from oncoline.errors import BackendError, InputError
 
 if TYPE_CHECKING:
@@ -207,15 +207,7 @@ def _single_cut_off(events: Any, as_of: dt.date | None, file: Path) -> CutOff:
     for i, row in enumerate(events.exposures):
         found += [(f"exposures[{i}].start", row.start), (f"exposures[{i}].end", row.end)]
     future = [(field, day) for field, day in found if day is not None and day > today]
-    if future:
-        field, day = future[0]
-        more = f" (and {len(future) - 1} more)" if len(future) > 1 else ""
-        raise InputError(
-            f"{day} is in the future (today is {today}){more}; correct the date, or give --as-of DATE (or as_of "
-            "in the file) to derive lines as of a later date",
-            source=str(file),
-            field=field,
-        )
+    refuse_future_dates(future, today=today, source=str(file), what="derive lines (or as_of in the file)")
     return CutOff(today, "today")
 
 

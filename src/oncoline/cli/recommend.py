@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
+from oncoline.cli.common import err_console, guarded, parse_as_of, print_json, refuse_future_dates
 from oncoline.errors import DataQualityWarning, InputError
 
 __all__ = ["register"]
@@ -60,16 +60,7 @@ def register(app: typer.Typer) -> None:
         when = cli_as_of or patient.as_of
         if when is None:  # the CLI owns the clock, not the engine; "today" admits no date from the future
             when = dt.date.today()
-            future = patient.dates_after(when)
-            if future:
-                field, value = future[0]
-                more = f" (and {len(future) - 1} more)" if len(future) > 1 else ""
-                raise InputError(
-                    f"{value} is in the future (today is {when}){more}; correct the date, or give --as-of DATE "
-                    "to answer as of a later date",
-                    source=str(file),
-                    field=field,
-                )
+            refuse_future_dates(patient.dates_after(when), today=when, source=str(file))
         try:
             result = recommend(patient, knowledge=load_knowledge(), as_of=when)
         except InputError as exc:
