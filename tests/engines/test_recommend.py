@@ -495,6 +495,39 @@ def test_leptomeningeal_disease_gets_neuraxis_work_up_not_resection_or_srs(site:
     assert any("leptomeningeal" in f and "UNCONFIRMED" in f for f in tdxd.flags)
 
 
+def test_leptomeningeal_disease_with_a_mass_effect_lesion_keeps_local_therapy_first() -> None:
+    brain = {"site": "brain", "status": "active", "mass_effect": True, "symptomatic": True, "largest_mm": 32}
+    rec = run(after_thp(sites=[{"site": "liver"}, {"site": "leptomeningeal"}, brain]))
+    [text] = [a.text for a in rec.actions if a.code == "brain_local_therapy"]
+    assert "local therapy FIRST" in text and "dexamethasone" in text and "never systemic therapy alone" in text
+    assert "whole neuraxis" in text and "CSF cytology" in text and "UNCONFIRMED" in text
+    only_lepto = _brain_action(run(after_thp(sites=[{"site": "liver"}, {"site": "leptomeningeal"}])))
+    assert "local therapy FIRST" not in only_lepto
+
+
+@pytest.mark.parametrize(
+    ("site", "said", "not_said"),
+    [
+        ({"site": "leptomeningeal"}, ["whole neuraxis", "CSF cytology", "UNCONFIRMED"], ["SRS or resection"]),
+        ({"site": "brain"}, ["MDT evaluation", "brain_status"], ["SRS or resection", "neuraxis"]),
+        ({"site": "brain", "status": "active", "symptomatic": False, "largest_mm": 8}, ["SRS or resection"], []),
+    ],
+)
+def test_ongoing_line_with_cns_disease_words_the_continue_decision_by_kind_of_site(
+    site: dict[str, Any], said: list[str], not_said: list[str]
+) -> None:
+    history = [
+        {"drugs": THP, "start": "2024-01-20", "end": "2025-06-01", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2025-06-20", "stopped": "ongoing"},
+    ]
+    rec = run(patient(history=history, sites=[{"site": "liver"}, site]))
+    assert rec.algorithm == "continue"
+    why = rec.algorithm_rationale
+    assert all(s in why for s in said), why
+    assert not any(s in why for s in not_said), why
+    assert ("untreated brain metastases" in why) == (site.get("status") == "active")
+
+
 @pytest.mark.parametrize(
     "brain",
     [

@@ -255,27 +255,24 @@ def decide_line(
     if current is not None:
         line = current.ordinal
         days = (as_of - current.start).days if current.start else None
-        statuses = {s.status.value if s.status is not None else "active" for s in patient.brain_sites()}
+        # Parenchymal sites with a status, status-less sites and leptomeningeal disease are told apart: only the
+        # first get SRS/resection wording (reference §b.1-b.3 cover parenchymal metastases only).
+        brain = [s for s in patient.sites if s.site == SiteKind.BRAIN]
+        statuses = {s.status.value for s in brain if s.status is not None}
         brain_progressing = "progressing" in statuses
         brain_untreated = "active" in statuses
+        brain_status_unknown = any(s.status is None for s in brain)
+        leptomeningeal = patient.has_site(SiteKind.LEPTOMENINGEAL)
         induction = all(any(kb.in_class(d, c) for d in current.drugs) for c in p.induction_classes)
         rationale = f"Line {line} is ongoing ({current.label()}); the decision is whether and how to continue it."
-        if brain_progressing:
-            return LineDecision(
-                line, Algorithm.CONTINUE, rationale,
-                "Isolated brain progression while the current line is ongoing (extracranial disease controlled): "
-                "treat the brain locally and continue the current systemic therapy (ASCO-BM Rec 8.1).",
-                current, relapse, chemo_relapse,
-            )  # fmt: skip
-        if brain_untreated:
-            return LineDecision(
-                line, Algorithm.CONTINUE, rationale,
-                "Intracranial disease is active: untreated brain metastases while the current line is ongoing. "
-                "Evaluate brain local therapy (SRS or resection; ASCO-BM Rec 2.1-2.3) in an MDT; continue the "
-                "current systemic regimen only while extracranial disease is controlled (ASCO-BM Rec 8.1) - "
-                "restage it, and extracranial progression starts a new line (Rec 8.2).",
-                current, relapse, chemo_relapse,
-            )  # fmt: skip
+        cns = _ongoing_cns_text(
+            progressing=brain_progressing,
+            untreated=brain_untreated,
+            status_unknown=brain_status_unknown,
+            leptomeningeal=leptomeningeal,
+        )
+        if cns:
+            return LineDecision(line, Algorithm.CONTINUE, rationale, cns, current, relapse, chemo_relapse)
         responded = current.best_response not in {"PD"}
         if induction and days is not None and days >= p.induction_min_days and responded:
             return LineDecision(
@@ -320,6 +317,59 @@ def decide_line(
         "Third line and beyond: optimal sequence unknown (ASCO Rec 3.0); options by evidence.",
         None, relapse, chemo_relapse,
     )  # fmt: skip
+
+
+def _ongoing_cns_text(*, progressing: bool, untreated: bool, status_unknown: bool, leptomeningeal: bool) -> str:
+    """Why an ongoing line is continued, not de-escalated, when CNS disease is recorded ('' when none).
+
+    Parameters
+    ----------
+    progressing, untreated
+        A parenchymal brain site with status ``progressing`` / ``active`` is recorded.
+    status_unknown
+        A parenchymal brain site without a status is recorded (never read as "untreated"; the ``brain_status``
+        missing item asks for the details).
+    leptomeningeal
+        Leptomeningeal disease is recorded (not parenchymal: no SRS/resection wording).
+
+    Returns
+    -------
+    str
+        One sentence per kind of CNS disease present, joined by spaces; empty when none is present.
+
+    References
+    ----------
+    ASCO-BM-2022 Rec 1.0, 2.1-2.3, 8.1, 8.2; shared/reference/her2-mbc.md §b.1, §b.3. Leptomeningeal treatment is
+    not covered by the reference (UNCONFIRMED).
+    """
+    parts: list[str] = []
+    if progressing:
+        parts.append(
+            "Isolated brain progression while the current line is ongoing (extracranial disease controlled): "
+            "treat the brain locally and continue the current systemic therapy (ASCO-BM Rec 8.1)."
+        )
+    elif untreated:
+        parts.append(
+            "Intracranial disease is active: untreated brain metastases while the current line is ongoing. "
+            "Evaluate brain local therapy (SRS or resection; ASCO-BM Rec 2.1-2.3) in an MDT; continue the "
+            "current systemic regimen only while extracranial disease is controlled (ASCO-BM Rec 8.1) - "
+            "restage it, and extracranial progression starts a new line (Rec 8.2)."
+        )
+    if status_unknown:
+        parts.append(
+            "Brain metastases recorded without status or symptoms while the current line is ongoing: MDT "
+            "evaluation (neuro-oncology, neurosurgery, radiation oncology) before de-escalating; give the status "
+            "(stable / active / progressing), symptoms or mass effect, lesion count and size (missing item "
+            "brain_status). Extracranial progression starts a new line (ASCO-BM Rec 8.2)."
+        )
+    if leptomeningeal:
+        parts.append(
+            "Leptomeningeal disease while the current line is ongoing: neuro-oncology / multidisciplinary review "
+            "with MRI of the whole neuraxis (brain and spine) and CSF cytology (lumbar puncture when safe); not "
+            "managed like parenchymal brain metastases. UNCONFIRMED: its specific treatment is not covered by this "
+            "knowledge base or its reference - the MDT decides whether the current systemic regimen continues."
+        )
+    return " ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------- facts
