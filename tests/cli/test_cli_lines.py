@@ -311,9 +311,12 @@ def test_one_patient_refuses_a_date_after_today_unless_a_cut_off_is_given(tmp_pa
     result = runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json"])
     assert result.exit_code == 1
     text = " ".join(result.output.split())
-    assert f"{later} is in the future" in text and "exposures[1].start" in text and "--as-of" in text
-    ok = runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json", "--as-of", later])
-    assert ok.exit_code == 0 and len(json.loads(ok.stdout)["lines"]) == 2
+    assert f"{later} is in the future" in text and "exposures[1].start" in text
+    # a cut-off after today is refused too (usage error): data cannot come from a date that has not come
+    assert runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json", "--as-of", later]).exit_code == 2
+    # an earlier cut-off leaves the future row out, counted
+    ok = runner.invoke(app, ["lines", str(write(tmp_path, doc)), "--json", "--as-of", dt.date.today().isoformat()])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["excluded"].get("after_cutoff") == 1
 
 
 def test_a_patient_file_is_accepted_and_its_other_fields_named_on_stderr(tmp_path: Path) -> None:

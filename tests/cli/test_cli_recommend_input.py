@@ -54,3 +54,30 @@ def test_engine_as_of_error_names_the_cli_option(tmp_path: Path) -> None:
     result = runner.invoke(app, ["recommend", str(path), "--as-of", "2023-01-01"])
     text = " ".join(result.output.split())
     assert "--as-of DATE on or after it" in text and "`as_of` argument" not in text
+
+
+def test_a_future_as_of_in_the_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(PATIENT.replace("END", "2025-06-01") + "as_of: 2999-01-01\n")
+    for command in (["recommend", str(path)], ["lines", str(path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.output.split())
+        assert "field 'as_of'" in text and "in the future" in text
+
+
+def test_a_future_as_of_option_is_a_usage_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "2025-06-01")
+    result = runner.invoke(app, ["recommend", str(path), "--as-of", "2999-01-01"])
+    assert result.exit_code == 2
+    assert "in the future" in " ".join(result.output.split())
+
+
+def test_an_impossible_date_names_its_field_without_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "ev.yaml"
+    path.write_text("metastatic_diagnosis: 2024-01-01\nexposures:\n  - {drug: trastuzumab, start: 2024-13-01}\n")
+    for command in (["lines", str(path)], ["recommend", str(path)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        text = " ".join(result.output.split())
+        assert "2024-13-01" in text and "exposures" in text and "Traceback" not in text

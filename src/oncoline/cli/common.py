@@ -87,14 +87,22 @@ def parse_as_of(value: str | None) -> dt.date | None:
     Raises
     ------
     InputError
-        When the value is not an ISO date.
+        When the value is not an ISO date, or lies after today (field ``--as-of``: a usage error, exit 2).
     """
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01", field="--as-of") from None
+    today = dt.date.today()  # the CLI owns the clock
+    if day > today:
+        raise InputError(
+            f"{day} is in the future (today is {today}): oncoline answers as the knowledge and the data stood on a "
+            "date that has come; give today or an earlier date",
+            field="--as-of",
+        )
+    return day
 
 
 def _default(o: Any) -> Any:
@@ -178,8 +186,8 @@ def refuse_future_dates(
     field, value = dated[0]
     more = f" (and {len(dated) - 1} more)" if len(dated) > 1 else ""
     raise InputError(
-        f"{value} is in the future (today is {today}){more}; correct the date, or give --as-of DATE to {what} "
-        "as of a later date",
+        f"{value} is in the future (today is {today}){more}: a date that has not come cannot be data yet; correct "
+        f"it (to {what} as of an earlier date, give --as-of DATE)",
         source=source,
         field=field,
     )

@@ -201,6 +201,13 @@ def _single_cut_off(events: Any, as_of: dt.date | None, file: Path) -> CutOff:
     if as_of is not None:
         return CutOff(as_of, "option")
     if events.as_of is not None:
+        if events.as_of > dt.date.today():
+            raise InputError(
+                f"{events.as_of} is in the future (today is {dt.date.today()}); correct it, or leave as_of out "
+                "to use today",
+                source=str(file),
+                field="as_of",
+            )
         return CutOff(events.as_of, "file")
     today = dt.date.today()
     found: list[tuple[str, dt.date | None]] = [("metastatic_diagnosis", events.metastatic_diagnosis)]

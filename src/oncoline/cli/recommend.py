@@ -58,6 +58,13 @@ def register(app: typer.Typer) -> None:
                 highlight=False,
             )
         when = cli_as_of or patient.as_of
+        if cli_as_of is None and patient.as_of is not None and patient.as_of > dt.date.today():
+            raise InputError(
+                f"{patient.as_of} is in the future (today is {dt.date.today()}); correct it, or leave as_of out "
+                "to use today",
+                source=str(file),
+                field="as_of",
+            )
         if when is None:  # the CLI owns the clock, not the engine; "today" admits no date from the future
             when = dt.date.today()
             refuse_future_dates(patient.dates_after(when), today=when, source=str(file))

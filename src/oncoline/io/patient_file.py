@@ -23,7 +23,14 @@ __all__ = ["is_fhir", "load_document", "load_patient", "patient_from_mapping", "
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe YAML loader that refuses a key given twice in one mapping (``her2:`` twice must never mean
-    "the last one wins")."""
+    "the last one wins") and leaves dates as text, so that an impossible date (``2024-13-01``) is reported by
+    the model with its field name instead of failing inside the YAML parser."""
+
+
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
