@@ -76,6 +76,7 @@ def test_unknown_drug_is_named_with_suggestions(tmp_path: Path) -> None:
         ("age: [1, 2\n", "p.yaml", "not valid YAML at line"),
         ('{"age": 50,}', "p.json", "not valid JSON at line 1"),
         ("- just\n- a list\n", "p.yaml", "expected a mapping"),
+        ("{}", "p.json", "holds no patient data"),
         # a contradicting duplicate must never resolve as "the last one wins"
         ('tumor:\n  her2: {ihc: "0"}\n  her2: {ihc: "3+"}\n', "p.yaml", "'her2' is given twice"),
         ('{"id": "a", "tumor": {}, "id": "b"}', "p.json", "'id' is given twice"),

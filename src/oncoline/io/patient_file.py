@@ -174,6 +174,12 @@ def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
             f"expected a mapping of patient fields, got {type(doc).__name__}; see shared/cases/FORMAT.md",
             source=source,
         )
+    if not doc:
+        raise InputError(
+            "holds no patient data (an empty mapping); give at least the tumour's HER2/ER/PR results, the metastatic "
+            "diagnosis date, the sites and the treatment history (see shared/cases/FORMAT.md)",
+            source=source,
+        )
     if "patient" in doc and isinstance(doc["patient"], dict):  # a whole case file
         block = dict(doc["patient"])
         if doc.get("as_of") and "as_of" not in block:
