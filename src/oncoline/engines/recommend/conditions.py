@@ -35,6 +35,7 @@ class Facts:
     brain_mass_effect: bool = False
     brain_largest_mm: float | None = None
     brain_details_unknown: bool = False
+    brain_missing: tuple[str, ...] = ()
     leptomeningeal: bool = False
     sites: frozenset[str] = frozenset()
     symptomatic_sites: frozenset[str] = frozenset()

@@ -357,10 +357,10 @@ def _ongoing_cns_text(*, progressing: bool, untreated: bool, status_unknown: boo
         )
     if status_unknown:
         parts.append(
-            "Brain metastases recorded without status or symptoms while the current line is ongoing: MDT "
-            "evaluation (neuro-oncology, neurosurgery, radiation oncology) before de-escalating; give the status "
-            "(stable / active / progressing), symptoms or mass effect, lesion count and size (missing item "
-            "brain_status). Extracranial progression starts a new line (ASCO-BM Rec 8.2)."
+            "Brain metastases recorded without a status while the current line is ongoing: MDT evaluation "
+            "(neuro-oncology, neurosurgery, radiation oncology) before de-escalating; give the status (stable / "
+            "active / progressing) and any further detail the brain_status missing item names. Extracranial "
+            "progression starts a new line (ASCO-BM Rec 8.2)."
         )
     if leptomeningeal:
         parts.append(
@@ -424,6 +424,7 @@ def _facts(
         brain_mass_effect=any(bool(s.mass_effect) for s in brain),
         brain_largest_mm=max((s.largest_mm for s in brain if s.largest_mm is not None), default=None),
         brain_details_unknown=any(_brain_details_unknown(s) for s in brain),
+        brain_missing=_brain_missing(brain),
         leptomeningeal=patient.has_site(SiteKind.LEPTOMENINGEAL),
         sites=frozenset(s.site.value for s in patient.sites),
         symptomatic_sites=symptomatic,
@@ -501,6 +502,42 @@ def _brain_details_unknown(site: MetastaticSite) -> bool:
     if site.status.value in ("active", "progressing"):
         return site.symptomatic is None or (site.largest_mm is None and not site.mass_effect)
     return False
+
+
+def _brain_missing(brain: Sequence[MetastaticSite]) -> tuple[str, ...]:
+    """The details still to give for the brain sites whose local-therapy advice would rest on a guess.
+
+    Only sites for which :func:`_brain_details_unknown` holds count; a detail is named once, in a fixed order
+    (status, symptoms, mass effect, lesion count, largest size), and only when it is absent from such a site.
+    Mass effect is not asked for a site recorded as asymptomatic (no symptomatic mass effect then; reference §b.1
+    Rec 2.1-2.2).
+    """
+    names = {
+        "status": "status (stable / active / progressing)",
+        "symptomatic": "symptoms",
+        "mass_effect": "mass effect",
+        "lesions": "lesion count",
+        "largest_mm": "largest size (mm)",
+    }
+    absent: set[str] = set()
+    for s in (s for s in brain if _brain_details_unknown(s)):
+        absent.update(k for k in ("status", "symptomatic", "lesions", "largest_mm") if getattr(s, k) is None)
+        if s.mass_effect is None and s.symptomatic is None:
+            absent.add("mass_effect")
+    return tuple(text for key, text in names.items() if key in absent)
+
+
+def _render(text: str, facts: Facts) -> str:
+    """``text`` with its fact placeholders filled (``{brain_missing}``: the brain details still to give).
+
+    Knowledge texts may name what is missing without Python knowing the wording around it; a text without a
+    placeholder is returned unchanged.
+    """
+    if "{brain_missing}" in text:
+        items = list(facts.brain_missing) or ["details"]
+        listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+        text = text.replace("{brain_missing}", listed)
+    return text
 
 
 def _early_endocrine_resistance(patient: Patient, kb: KnowledgeBase, warnings: list[str]) -> dict[str, str]:
@@ -1014,7 +1051,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     checker = _Checker(kb, facts, lines, clock, _early_endocrine_resistance(patient, kb, warnings))
     for ask in kb.safety.asks:
         if clock.any_in_effect(ask.citations) and compile_condition(ask.when, kb)(facts):
-            missing.append(Missing(code=ask.code, text=ask.text))
+            missing.append(Missing(code=ask.code, text=_render(ask.text, facts)))
             trace.append(TraceEntry(rule=ask.id, effect=f"asks for {ask.code}"))
 
     # --- candidates from statements in effect
@@ -1271,7 +1308,9 @@ def _actions(clock: _Clock, facts: Facts) -> tuple[Action, ...]:
             clock.trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code} left out: no source yet"))
             continue
         done.add(rule.code)
-        out.append(Action(code=rule.code, text=rule.text, rule=rule.id, citations=_citations(kb, cites)))
+        out.append(
+            Action(code=rule.code, text=_render(rule.text, facts), rule=rule.id, citations=_citations(kb, cites))
+        )
         clock.trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code}"))
     return tuple(out)
 
