@@ -14,7 +14,9 @@ Errors (lint fails):
   effect no earlier than every source it cites, so an answer ``as of`` a date never rests on a later source
   (``kind: reference`` - the knowledge base's own conventions - does not date what cites it);
 - a safety rule for a band of a measurement (``crcl_at_least`` + ``crcl_below``, the same for LVEF) whose
-  drugs have no rule below the band: a patient worse off than the band would silently get nothing.
+  drugs have no rule below the band: a patient worse off than the band would silently get nothing;
+- a decision text the recommender uses (``engine.TEXTS_USED``) missing from ``decision_texts.yaml``, or holding a
+  placeholder the recommender does not supply (warning: a text no code uses).
 
 >>> [p for p in lint_knowledge() if p.severity == "error"]
 []
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,6 +36,7 @@ from oncoline.knowledge.drugs import load_vocabulary
 from oncoline.knowledge.loader import read_files, reference_problems
 from oncoline.knowledge.schema import (
     Condition,
+    DecisionTextFile,
     FileHeader,
     RegimenFile,
     SafetyFile,
@@ -186,6 +189,36 @@ def _band_gaps(safety: SafetyFile, expand: Callable[[tuple[str, ...]], set[str]]
     return out
 
 
+def _text_problems(files: dict[str, FileHeader], used: Mapping[str, frozenset[str]]) -> tuple[list[str], list[str]]:
+    """Decision texts against what the engine reads: ``used`` maps text id → placeholder names supplied.
+
+    Returns
+    -------
+    tuple of (list of str, list of str)
+        Errors (an id the engine reads is missing; a placeholder it does not supply) and warnings (unused ids).
+    """
+    texts = files["decision_texts"]
+    assert isinstance(texts, DecisionTextFile)
+    by_id = {t.id: t for t in texts.texts}
+    errors: list[str] = []
+    for text_id, supplied in used.items():
+        entry = by_id.get(text_id)
+        if entry is None:
+            errors.append(f"decision_texts.yaml: text {text_id!r} is used by the recommender but not defined")
+            continue
+        try:
+            extra = sorted(entry.placeholders() - supplied)
+        except ValueError:
+            continue  # reported by reference_problems
+        if extra:
+            errors.append(
+                f"decision text {text_id}: placeholder(s) {extra} are not supplied by the recommender "
+                f"(it supplies {sorted(supplied)})"
+            )
+    warnings = [f"decision text {i}: not used by the recommender" for i in by_id if i not in used]
+    return errors, warnings
+
+
 def _warnings(files: dict[str, FileHeader]) -> list[str]:
     sources = files["sources"]
     statements = files["statements"]
@@ -206,7 +239,7 @@ def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
     Parameters
     ----------
     data_dir
-        Folder holding the six knowledge files; ``None`` = the packaged knowledge.
+        Folder holding the seven knowledge files; ``None`` = the packaged knowledge.
 
     Returns
     -------
@@ -217,5 +250,9 @@ def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
         files = read_files(data_dir)
     except KnowledgeBaseError as exc:
         return [LintProblem("error", str(exc))]
-    errors = reference_problems(files, load_vocabulary()) + _contradictions(files)
-    return [LintProblem("error", m) for m in errors] + [LintProblem("warning", m) for m in _warnings(files)]
+    from oncoline.engines.recommend.engine import TEXTS_USED  # lazily: the engine imports the knowledge loader
+
+    text_errors, text_warnings = _text_problems(files, TEXTS_USED)
+    errors = reference_problems(files, load_vocabulary()) + _contradictions(files) + text_errors
+    warnings = _warnings(files) + text_warnings
+    return [LintProblem("error", m) for m in errors] + [LintProblem("warning", m) for m in warnings]

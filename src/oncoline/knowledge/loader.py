@@ -1,4 +1,4 @@
-"""Load the knowledge base: six versioned YAML files under ``knowledge/data`` validated by
+"""Load the knowledge base: seven versioned YAML files under ``knowledge/data`` validated by
 :mod:`oncoline.knowledge.schema`, cross-checked, and indexed for the recommender.
 
 >>> kb = load_knowledge()
@@ -33,6 +33,8 @@ from oncoline.knowledge.schema import (
     SCHEMAS,
     ActionRule,
     Condition,
+    DecisionText,
+    DecisionTextFile,
     Evidence,
     EvidenceFile,
     FileHeader,
@@ -51,7 +53,7 @@ from oncoline.knowledge.schema import (
 __all__ = ["KNOWLEDGE_FILES", "KnowledgeBase", "load_knowledge", "read_files", "reference_problems"]
 
 KNOWLEDGE_FILES = tuple(SCHEMAS)
-"""The knowledge files, by stem: sources, evidence, regimens, statements, safety, site_actions."""
+"""The knowledge files, by stem: sources, evidence, regimens, statements, safety, site_actions, decision_texts."""
 
 try:  # the C loader is ~10x faster: it keeps `oncoline recommend` well under a second
     _Loader: Any = yaml.CSafeLoader
@@ -77,7 +79,7 @@ def read_files(data_dir: Path | None = None) -> dict[str, FileHeader]:
     Parameters
     ----------
     data_dir
-        A folder holding the six ``*.yaml`` files; ``None`` reads the packaged knowledge.
+        A folder holding the seven ``*.yaml`` files; ``None`` reads the packaged knowledge.
 
     Returns
     -------
@@ -185,6 +187,11 @@ def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
             yield f"action {act.id}", c
     for e in evidence.evidence:
         yield f"evidence {e.id}", e.source
+    texts = files["decision_texts"]
+    assert isinstance(texts, DecisionTextFile)
+    for t in texts.texts:
+        for c in t.citations:
+            yield f"decision text {t.id}", c
 
 
 _Typed = tuple[SourceFile, EvidenceFile, RegimenFile, StatementFile, SafetyFile, SiteActionFile]
@@ -240,6 +247,14 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
         ),
     )
     dupes("action", (a.id for a in actions.actions))
+    texts = files["decision_texts"]
+    assert isinstance(texts, DecisionTextFile)
+    dupes("decision text", (t.id for t in texts.texts))
+    for t in texts.texts:
+        try:
+            t.placeholders()
+        except ValueError as exc:
+            problems.append(f"decision text {t.id}: not a valid format string ({exc}); write a literal brace as {{{{")
     dupes(
         "prerequisite",
         (p.id for r in regimens.regimens for p in r.prerequisites),
@@ -317,6 +332,8 @@ class KnowledgeBase:
         Knowledge version shared by all files (``kb_version`` of every answer).
     effective
         Latest ``effective`` date of the files.
+    texts
+        Decision wording by id (``decision_texts.yaml``), filled by :meth:`text`.
     """
 
     version: str
@@ -329,6 +346,7 @@ class KnowledgeBase:
     safety: SafetyFile
     actions: tuple[ActionRule, ...]
     headers: dict[str, FileHeader] = field(repr=False)
+    texts: dict[str, DecisionText] = field(default_factory=dict)
     _expand_cache: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -360,6 +378,24 @@ class KnowledgeBase:
         self._expand_cache[tokens] = result
         return result
 
+    def text(self, text_id: str, /, **values: object) -> str:
+        """The decision text ``text_id`` with its placeholders filled by ``str.format(**values)``.
+
+        Raises
+        ------
+        KnowledgeBaseError
+            ``text_id`` is not in ``decision_texts.yaml`` or a placeholder is not among ``values``.
+        """
+        entry = self.texts.get(text_id)
+        if entry is None:
+            raise KnowledgeBaseError(f"decision_texts.yaml: no text {text_id!r} (the recommender needs it)")
+        try:
+            return entry.text.format(**values)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise KnowledgeBaseError(
+                f"decision_texts.yaml: text {text_id!r} cannot be filled from {sorted(values)} ({exc!r})"
+            ) from exc
+
     def in_class(self, drug: str, code: str, /) -> bool:
         """True when canonical ``drug`` belongs to vocabulary class ``code``."""
         return self.vocab.in_class(drug, code)
@@ -379,6 +415,8 @@ def build_knowledge(files: dict[str, FileHeader]) -> KnowledgeBase:
         listed = "\n  - ".join(problems)
         raise KnowledgeBaseError(f"{len(problems)} knowledge problem(s):\n  - {listed}")
     sources, evidence, regimens, statements, safety, actions = _typed(files)
+    texts = files["decision_texts"]
+    assert isinstance(texts, DecisionTextFile)
     return KnowledgeBase(
         version=statements.version,
         effective=max(f.effective for f in files.values()),
@@ -390,6 +428,7 @@ def build_knowledge(files: dict[str, FileHeader]) -> KnowledgeBase:
         safety=safety,
         actions=actions.actions,
         headers=dict(files),
+        texts={t.id: t for t in texts.texts},
     )
 
 
@@ -405,7 +444,7 @@ def load_knowledge(data_dir: Path | None = None) -> KnowledgeBase:
     ----------
     data_dir
         Folder holding ``sources.yaml``, ``evidence.yaml``, ``regimens.yaml``, ``statements.yaml``,
-        ``safety.yaml`` and ``site_actions.yaml``; ``None`` = the packaged knowledge (cached).
+        ``safety.yaml``, ``site_actions.yaml`` and ``decision_texts.yaml``; ``None`` = the packaged knowledge (cached).
 
     Raises
     ------

@@ -14,6 +14,7 @@ condition are AND-ed; ``any_of``, ``all_of`` and ``not_`` nest. An unknown fact 
 from __future__ import annotations
 
 import datetime as dt
+import string
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,6 +24,8 @@ __all__ = [
     "ActionRule",
     "Adjunct",
     "Condition",
+    "DecisionText",
+    "DecisionTextFile",
     "EarlyEndocrineResistance",
     "Evidence",
     "EvidenceFile",
@@ -521,6 +524,34 @@ class SiteActionFile(FileHeader):
     actions: tuple[ActionRule, ...]
 
 
+class DecisionText(_Strict):
+    """One piece of decision wording the recommender shows (``decision_texts.yaml``).
+
+    ``text`` may hold ``str.format`` placeholders (``{days}``, ``{months:g}``) that the engine fills; which ones it
+    supplies per id is ``oncoline.engines.recommend.engine.TEXTS_USED`` (checked by ``oncoline kb lint``).
+    """
+
+    id: str
+    text: str = Field(min_length=1)
+    citations: tuple[str, ...] = Field(min_length=1)
+
+    def placeholders(self) -> frozenset[str]:
+        """Names of the ``str.format`` fields in ``text``.
+
+        Raises
+        ------
+        ValueError
+            ``text`` is not a valid format string (an unmatched brace).
+        """
+        return frozenset(name for _, name, _, _ in string.Formatter().parse(self.text) if name is not None)
+
+
+class DecisionTextFile(FileHeader):
+    """``decision_texts.yaml``."""
+
+    texts: tuple[DecisionText, ...]
+
+
 SCHEMAS: dict[str, type[FileHeader]] = {
     "sources": SourceFile,
     "evidence": EvidenceFile,
@@ -528,5 +559,6 @@ SCHEMAS: dict[str, type[FileHeader]] = {
     "statements": StatementFile,
     "safety": SafetyFile,
     "site_actions": SiteActionFile,
+    "decision_texts": DecisionTextFile,
 }
 """File stem → schema; the header's ``schema`` must read ``oncoline.kb.<stem>/1``."""

@@ -56,7 +56,36 @@ from oncoline.model.recommendation import (
     TraceEntry,
 )
 
-__all__ = ["LineDecision", "decide_line", "recommend"]
+__all__ = ["TEXTS_USED", "LineDecision", "decide_line", "recommend"]
+
+TEXTS_USED: dict[str, frozenset[str]] = {
+    "LINE-ONGOING": frozenset({"line", "current"}),
+    "LINE-STARTING": frozenset({"line", "done", "given"}),
+    "LINE-TOXICITY-COUNTS": frozenset(),
+    "RELAPSE-DURING": frozenset(),
+    "RELAPSE-AFTER": frozenset({"months"}),
+    "ALGO-FIRST-LINE": frozenset(),
+    "ALGO-SECOND-LINE": frozenset(),
+    "ALGO-LATER-LINE": frozenset(),
+    "ALGO-EARLY-RELAPSE": frozenset({"window"}),
+    "RELAPSE-WINDOW-LABEL": frozenset(),
+    "RELAPSE-WINDOW-LATE": frozenset(),
+    "ALGO-MAINTENANCE": frozenset({"days", "min_days"}),
+    "ALGO-INDUCTION-TOO-SHORT": frozenset({"days", "min_days"}),
+    "ALGO-CONTINUE": frozenset(),
+    "CNS-ISOLATED-PROGRESSION": frozenset(),
+    "CNS-UNTREATED": frozenset(),
+    "CNS-STATUS-UNKNOWN": frozenset(),
+    "CNS-LEPTOMENINGEAL": frozenset(),
+    "HER2-MISSING": frozenset(),
+    "HER2-REFLEX-ISH": frozenset(),
+    "HER2-WORKUP-INCOMPLETE": frozenset({"rule", "test", "comment"}),
+}
+"""Every ``decision_texts.yaml`` id the engine reads → the placeholder names it supplies (``oncoline kb lint``
+checks each id exists and uses no other placeholder; tests check the engine calls no other id)."""
+
+_HER2_MISSING_TEXT = {"her2_status": "HER2-MISSING", "reflex_ish": "HER2-REFLEX-ISH"}
+"""HER2 missing-item code → its ``decision_texts.yaml`` id (other codes use ``HER2-WORKUP-INCOMPLETE``)."""
 
 
 # ------------------------------------------------------------------------------------------- history
@@ -210,10 +239,10 @@ def _months_since(patient: Patient, kb: KnowledgeBase, cls: str, warnings: list[
     return round(days / kb.params.days_per_month, 1)
 
 
-def _relapse_text(months: float) -> str:
+def _relapse_text(kb: KnowledgeBase, months: float) -> str:
     if months < 0:
-        return " Relapse during (neo)adjuvant HER2-directed therapy."
-    return f" Relapse {months:g} months after the last (neo)adjuvant HER2-directed dose."
+        return " " + kb.text("RELAPSE-DURING")
+    return " " + kb.text("RELAPSE-AFTER", months=months)
 
 
 def decide_line(
@@ -264,8 +293,9 @@ def decide_line(
         brain_status_unknown = any(s.status is None for s in brain)
         leptomeningeal = patient.has_site(SiteKind.LEPTOMENINGEAL)
         induction = all(any(kb.in_class(d, c) for d in current.drugs) for c in p.induction_classes)
-        rationale = f"Line {line} is ongoing ({current.label()}); the decision is whether and how to continue it."
+        rationale = kb.text("LINE-ONGOING", line=line, current=current.label())
         cns = _ongoing_cns_text(
+            kb,
             progressing=brain_progressing,
             untreated=brain_untreated,
             status_unknown=brain_status_unknown,
@@ -277,53 +307,54 @@ def decide_line(
         if induction and days is not None and days >= p.induction_min_days and responded:
             return LineDecision(
                 line, Algorithm.MAINTENANCE, rationale,
-                f"Induction with chemotherapy + HER2 therapy for {days} days (≥{p.induction_min_days}) without "
-                "progression: de-escalate to maintenance within the same line — stop the chemotherapy, continue "
-                "HER2 therapy (± endocrine therapy if HR-positive); the least treatment that controls the disease.",
+                kb.text("ALGO-MAINTENANCE", days=days, min_days=p.induction_min_days),
                 current, relapse, chemo_relapse,
             )  # fmt: skip
         why = (
-            f"Induction given for {days} days (< {p.induction_min_days}): continue to ~4-6 months or best response, "
-            "then de-escalate."
+            kb.text("ALGO-INDUCTION-TOO-SHORT", days=days, min_days=p.induction_min_days)
             if induction and days is not None
-            else "No progression recorded: continue the current regimen."
+            else kb.text("ALGO-CONTINUE")
         )
         return LineDecision(line, Algorithm.CONTINUE, rationale, why, current, relapse, chemo_relapse)
     line = len(done) + 1
-    rationale = (
-        f"Line {line}: the metastatic regimen about to start; {len(done)} metastatic line(s) given ({given})."
-        + (" Lines stopped for toxicity count." if any(ln.stopped == "toxicity" for ln in done) else "")
+    rationale = kb.text("LINE-STARTING", line=line, done=len(done), given=given) + (
+        " " + kb.text("LINE-TOXICITY-COUNTS") if any(ln.stopped == "toxicity" for ln in done) else ""
     )
     if line == 1:
         if relapse is not None and relapse <= p.second_line_if_relapse_within_months:
-            window = (
-                "during or ≤6 months after" if relapse <= p.label_relapse_window_months else ">6 to ≤12 months after"
+            window = kb.text(
+                "RELAPSE-WINDOW-LABEL" if relapse <= p.label_relapse_window_months else "RELAPSE-WINDOW-LATE"
             )
             return LineDecision(
                 1, Algorithm.SECOND_LINE,
-                rationale + _relapse_text(relapse),
-                f"Relapse {window} (neo)adjuvant HER2 therapy: the ordinal stays 1 but the second-line algorithm "
-                "applies (ASCO-HER2-2022 Rec 5.0).",
+                rationale + _relapse_text(kb, relapse),
+                kb.text("ALGO-EARLY-RELAPSE", window=window),
                 None, relapse, chemo_relapse,
             )  # fmt: skip
-        extra = "" if relapse is None else _relapse_text(relapse)
+        extra = "" if relapse is None else _relapse_text(kb, relapse)
         return LineDecision(
-            1, Algorithm.FIRST_LINE, rationale + extra, "First-line algorithm.", None, relapse, chemo_relapse
+            1, Algorithm.FIRST_LINE, rationale + extra, kb.text("ALGO-FIRST-LINE"), None, relapse, chemo_relapse
         )
     if line == 2:
-        return LineDecision(2, Algorithm.SECOND_LINE, rationale, "Second-line algorithm.", None, relapse, chemo_relapse)
+        return LineDecision(
+            2, Algorithm.SECOND_LINE, rationale, kb.text("ALGO-SECOND-LINE"), None, relapse, chemo_relapse
+        )
     return LineDecision(
         line, Algorithm.LATER_LINE, rationale,
-        "Third line and beyond: optimal sequence unknown (ASCO Rec 3.0); options by evidence.",
+        kb.text("ALGO-LATER-LINE"),
         None, relapse, chemo_relapse,
     )  # fmt: skip
 
 
-def _ongoing_cns_text(*, progressing: bool, untreated: bool, status_unknown: bool, leptomeningeal: bool) -> str:
+def _ongoing_cns_text(
+    kb: KnowledgeBase, /, *, progressing: bool, untreated: bool, status_unknown: bool, leptomeningeal: bool
+) -> str:
     """Why an ongoing line is continued, not de-escalated, when CNS disease is recorded ('' when none).
 
     Parameters
     ----------
+    kb
+        Knowledge: the ``CNS-*`` texts of ``decision_texts.yaml``.
     progressing, untreated
         A parenchymal brain site with status ``progressing`` / ``active`` is recorded.
     status_unknown
@@ -344,31 +375,13 @@ def _ongoing_cns_text(*, progressing: bool, untreated: bool, status_unknown: boo
     """
     parts: list[str] = []
     if progressing:
-        parts.append(
-            "Isolated brain progression while the current line is ongoing (extracranial disease controlled): "
-            "treat the brain locally and continue the current systemic therapy (ASCO-BM Rec 8.1)."
-        )
+        parts.append(kb.text("CNS-ISOLATED-PROGRESSION"))
     elif untreated:
-        parts.append(
-            "Intracranial disease is active: untreated brain metastases while the current line is ongoing. "
-            "Evaluate brain local therapy (SRS or resection; ASCO-BM Rec 2.1-2.3) in an MDT; continue the "
-            "current systemic regimen only while extracranial disease is controlled (ASCO-BM Rec 8.1) - "
-            "restage it, and extracranial progression starts a new line (Rec 8.2)."
-        )
+        parts.append(kb.text("CNS-UNTREATED"))
     if status_unknown:
-        parts.append(
-            "Brain metastases recorded without a status while the current line is ongoing: MDT evaluation "
-            "(neuro-oncology, neurosurgery, radiation oncology) before de-escalating; give the status (stable / "
-            "active / progressing) and any further detail the brain_status missing item names. Extracranial "
-            "progression starts a new line (ASCO-BM Rec 8.2)."
-        )
+        parts.append(kb.text("CNS-STATUS-UNKNOWN"))
     if leptomeningeal:
-        parts.append(
-            "Leptomeningeal disease while the current line is ongoing: neuro-oncology / multidisciplinary review "
-            "with MRI of the whole neuraxis (brain and spine) and CSF cytology (lumbar puncture when safe); not "
-            "managed like parenchymal brain metastases. UNCONFIRMED: its specific treatment is not covered by this "
-            "knowledge base or its reference - the MDT decides whether the current systemic regimen continues."
-        )
+        parts.append(kb.text("CNS-LEPTOMENINGEAL"))
     return " ".join(parts)
 
 
@@ -1012,12 +1025,13 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     trace.append(TraceEntry(rule=f"HER2:{her2.rule}", effect=f"{her2.status} / {her2.category}"))
     if her2.status in ("missing", "equivocal") or her2.next_test:
         code = her2.next_test or ("her2_status" if her2.status == "missing" else "reflex_ish")
-        text = {
-            "her2_status": "HER2 result missing: test HER2 (IHC, reflex ISH if 2+) on the metastasis or primary "
-            "before any HER2-directed decision — never inferred (ASCO/CAP 2018).",
-            "reflex_ish": "HER2 IHC 2+ is equivocal: reflex ISH on the same specimen (or a new test) before any "
-            "HER2-directed decision (ASCO/CAP 2018).",
-        }.get(code, f"HER2 work-up incomplete ({her2.rule}): {code.replace('_', ' ')}. {her2.comment}".strip())
+        text = (
+            kb.text(_HER2_MISSING_TEXT[code])
+            if code in _HER2_MISSING_TEXT
+            else kb.text(
+                "HER2-WORKUP-INCOMPLETE", rule=her2.rule, test=code.replace("_", " "), comment=her2.comment
+            ).strip()
+        )
         missing.append(Missing(code=code, text=text))
     hr = _hr_status(patient)
     if hr is None:
