@@ -33,12 +33,11 @@ from typing import Literal
 
 from oncoline.errors import KnowledgeBaseError
 from oncoline.knowledge.drugs import load_vocabulary
-from oncoline.knowledge.loader import read_files, reference_problems
+from oncoline.knowledge.loader import read_files, reference_problems, typed_files
 from oncoline.knowledge.schema import (
     Condition,
     DecisionTextFile,
     FileHeader,
-    RegimenFile,
     SafetyFile,
     Slot,
     SourceFile,
@@ -75,12 +74,7 @@ def _overlap(a: Statement, b: Statement) -> bool:
 
 
 def _contradictions(files: dict[str, FileHeader]) -> list[str]:
-    statements = files["statements"]
-    safety = files["safety"]
-    regimens = files["regimens"]
-    sources = files["sources"]
-    assert isinstance(statements, StatementFile) and isinstance(safety, SafetyFile)
-    assert isinstance(regimens, RegimenFile) and isinstance(sources, SourceFile)
+    sources, _evidence, regimens, statements, safety, _actions = typed_files(files)
     vocab = load_vocabulary()
     out: list[str] = []
 

@@ -50,7 +50,7 @@ from oncoline.knowledge.schema import (
     StatementParameters,
 )
 
-__all__ = ["KNOWLEDGE_FILES", "KnowledgeBase", "load_knowledge", "read_files", "reference_problems"]
+__all__ = ["KNOWLEDGE_FILES", "KnowledgeBase", "load_knowledge", "read_files", "reference_problems", "typed_files"]
 
 KNOWLEDGE_FILES = tuple(SCHEMAS)
 """The knowledge files, by stem: sources, evidence, regimens, statements, safety, site_actions, decision_texts."""
@@ -115,12 +115,7 @@ def read_files(data_dir: Path | None = None) -> dict[str, FileHeader]:
 
 
 def _conditions_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, Condition]]:
-    statements = files["statements"]
-    safety = files["safety"]
-    regimens = files["regimens"]
-    actions = files["site_actions"]
-    assert isinstance(statements, StatementFile) and isinstance(safety, SafetyFile)
-    assert isinstance(regimens, RegimenFile) and isinstance(actions, SiteActionFile)
+    _sources, _evidence, regimens, statements, safety, actions = typed_files(files)
     for s in statements.statements:
         yield f"statement {s.id}", s.when
     for r in regimens.regimens:
@@ -143,14 +138,7 @@ def _conditions_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, Conditio
 
 
 def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
-    statements = files["statements"]
-    safety = files["safety"]
-    regimens = files["regimens"]
-    actions = files["site_actions"]
-    evidence = files["evidence"]
-    assert isinstance(statements, StatementFile) and isinstance(safety, SafetyFile)
-    assert isinstance(regimens, RegimenFile) and isinstance(actions, SiteActionFile)
-    assert isinstance(evidence, EvidenceFile)
+    _sources, evidence, regimens, statements, safety, actions = typed_files(files)
     for c in statements.parameters.citations:
         yield "statements.yaml parameters", c
     for s in statements.statements:
@@ -194,10 +182,10 @@ def _citations_of(files: dict[str, FileHeader]) -> Iterable[tuple[str, str]]:
             yield f"decision text {t.id}", c
 
 
-_Typed = tuple[SourceFile, EvidenceFile, RegimenFile, StatementFile, SafetyFile, SiteActionFile]
+TypedFiles = tuple[SourceFile, EvidenceFile, RegimenFile, StatementFile, SafetyFile, SiteActionFile]
 
 
-def _typed(files: dict[str, FileHeader]) -> _Typed:
+def typed_files(files: dict[str, FileHeader]) -> TypedFiles:
     """The six knowledge files with their own types (sources, evidence, regimens, statements, safety, actions)."""
     sources = files["sources"]
     evidence = files["evidence"]
@@ -221,7 +209,7 @@ def reference_problems(files: dict[str, FileHeader], vocab: DrugVocabulary) -> l
         One message per problem (empty when the knowledge is consistent).
     """
     problems: list[str] = []
-    sources, evidence, regimens, statements, safety, actions = _typed(files)
+    sources, evidence, regimens, statements, safety, actions = typed_files(files)
 
     versions = {stem: f.version for stem, f in files.items()}
     if len(set(versions.values())) != 1:
@@ -414,7 +402,7 @@ def build_knowledge(files: dict[str, FileHeader]) -> KnowledgeBase:
     if problems:
         listed = "\n  - ".join(problems)
         raise KnowledgeBaseError(f"{len(problems)} knowledge problem(s):\n  - {listed}")
-    sources, evidence, regimens, statements, safety, actions = _typed(files)
+    sources, evidence, regimens, statements, safety, actions = typed_files(files)
     texts = files["decision_texts"]
     assert isinstance(texts, DecisionTextFile)
     return KnowledgeBase(
