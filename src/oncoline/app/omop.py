@@ -43,7 +43,7 @@ OMOP_ENGINES = ("duckdb", "spark", "reference")
 
 def shown_url(url: str, /) -> str:
     """``url`` with any password replaced, for messages and titles."""
-    from oncoline.io.omop_db import redact_url
+    from oncoline.io.omop.db import redact_url
 
     return redact_url(url)
 
@@ -91,7 +91,7 @@ def omop_cut_off(url: str, /, *, schema: str | None = None, today: dt.date | Non
     BackendError
         The database cannot be reached or rejects the query.
     """
-    from oncoline.io.omop_db import connect
+    from oncoline.io.omop.db import connect
 
     now = resolve_today(today)
     with connect(url, schema=schema) as db:
@@ -132,8 +132,8 @@ def init_omop(url: str, /, *, schema: str | None = None, demo: bool = False, voc
         A bad URL or schema; the database fails.
     """
     from oncoline.io.omop import init_cdm
-    from oncoline.io.omop_db import connect
-    from oncoline.io.omop_demo import DEMO_AS_OF, load_demo
+    from oncoline.io.omop.db import connect
+    from oncoline.io.omop.demo import DEMO_AS_OF, load_demo
 
     created = init_cdm(url, schema=schema)
     out: dict[str, Any] = {"created_tables": created}
