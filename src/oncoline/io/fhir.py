@@ -635,27 +635,38 @@ class _Reader:
         }[meaning]
         handler(meaning, key, value, date, label)
 
-    def number(self, key: str, value: Any) -> tuple[float | None, str | None]:
-        """(number, unit) from valueQuantity/valueInteger/valueDecimal/valueRatio/valueString."""
-        if key in ("valueInteger", "valueDecimal") and isinstance(value, (int, float)):
-            return float(value), None
+    def number(self, key: str, value: Any) -> tuple[float | None, list[str]]:
+        """(number, units given) from valueQuantity/valueInteger/valueDecimal/valueRatio/valueString; the units are
+        the Quantity's ``code`` and ``unit`` (each one given), or the ``%`` written in a text; ``[]`` for none."""
+        if key in ("valueInteger", "valueDecimal") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value), []
         if key == "valueQuantity":
             q = _d(value)
             v = q.get("value")
-            unit = _s(q.get("code")) or _s(q.get("unit")) or None
+            units = [u for u in (_s(q.get("code")), _s(q.get("unit"))) if u]
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 if _s(q.get("comparator")):
-                    return None, unit
-                return float(v), unit
+                    return None, units
+                return float(v), units
+            return None, units
         if key == "valueRatio":
             num, den = _d(_d(value).get("numerator")).get("value"), _d(_d(value).get("denominator")).get("value")
             if isinstance(num, (int, float)) and isinstance(den, (int, float)) and den:
-                return float(num) / float(den), None
+                return float(num) / float(den), []
         if key == "valueString":
             m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*", _s(value))
             if m:
-                return float(m.group(1)), (m.group(2) or None)
-        return None, None
+                return float(m.group(1)), ([m.group(2)] if m.group(2) else [])
+        return None, []
+
+    def wrong_unit(self, what: str, num: float, units: list[str], expected: str, label: str) -> None:
+        shown = " / ".join(f'"{u}"' for u in units)
+        self.problem(
+            label,
+            "bad_unit",
+            f"{what} value {num:g} has the unit {shown}, not {expected}; not used (a value is read with its unit "
+            "or not at all)",
+        )
 
     def unreadable(self, meaning: str, key: str, value: Any, label: str) -> None:
         shown = json.dumps(value)[:80]
@@ -664,8 +675,11 @@ class _Reader:
     def v_her2_ihc(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
         score: str | None = None
         status: str | None = None
-        num, _unit = self.number(key, value)
+        num, units = self.number(key, value)
         if num is not None:
+            if key == "valueRatio" or not self.codes.unit_accepted("her2_ihc", units):
+                self.wrong_unit("HER2 IHC", num, units or ["ratio"], "an IHC score (0-3, no unit)", label)
+                return
             if num in (0, 1, 2, 3):
                 score = "0" if num == 0 else f"{int(num)}+"
                 self.note(label, "ihc_number", f"IHC value {num:g} read as score {score}")
@@ -677,9 +691,23 @@ class _Reader:
                 status = ans[1]
             if score is None:
                 for t in self.texts(value):
-                    score = score or _ihc_text(t)
+                    reading = self.codes.ihc_text(t)
+                    if reading.unreadable:
+                        self.ambiguous(meaning, t, reading.unreadable, label)
+                        return
+                    if reading.score is not None and score not in (None, reading.score):
+                        self.ambiguous(meaning, t, f"its texts give two scores ({score}, {reading.score})", label)
+                        return
+                    score = score or reading.score
+            if score is not None and status is not None and status != self.codes.ihc_score_result(score):
+                self.ambiguous(meaning, self.texts(value)[0], f"the coded result {status} contradicts it", label)
+                return
         elif key == "valueString":
-            score = _ihc_text(_s(value))
+            reading = self.codes.ihc_text(_s(value))
+            if reading.unreadable:
+                self.ambiguous(meaning, _s(value), reading.unreadable, label)
+                return
+            score = reading.score
             if score is None:
                 status = self.codes.text_result(_s(value))
         if score is not None:
@@ -691,6 +719,14 @@ class _Reader:
             )
         else:
             self.unreadable(meaning, key, value, label)
+
+    def ambiguous(self, meaning: str, text: str, why: str, label: str) -> None:
+        self.problem(
+            label,
+            "ambiguous_text",
+            f'{meaning} text "{text[:80]}" is ambiguous: {why}; not read (HER2 left missing unless another result '
+            "gives it; never guessed)",
+        )
 
     def v_her2_ish(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
         result: str | None = None
@@ -718,7 +754,11 @@ class _Reader:
 
     def v_her2_number(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
         field = "ish_ratio" if meaning == "her2_ish_ratio" else "her2_copies"
-        num, _unit = self.number(key, value)
+        num, units = self.number(key, value)
+        if num is not None and not self.codes.unit_accepted(meaning, units):
+            expected = "a ratio (no unit)" if field == "ish_ratio" else "copies per cell"
+            self.wrong_unit(f"HER2 {field.replace('_', ' ')}", num, units, expected, label)
+            return
         if num is not None and num >= 0:
             self.her2.append(_Her2Value(field=field, value=num, date=date, resource=label))
             return
@@ -749,14 +789,16 @@ class _Reader:
 
     def v_receptor(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
         target = self.er if meaning == "er" else self.pr
-        num, unit = self.number(key, value)
+        num, units = self.number(key, value)
         if num is not None:
-            if unit and unit.strip() in ("%", "percent", "pct"):
-                if 0 <= num <= 100:
-                    target.append(_Dated(value=("percent", num), date=date, resource=label))
-                    return
-            else:
+            if not units:
                 self.problem(label, "no_unit", f"{meaning.upper()} value {num:g} has no % unit; not used")
+                return
+            if not self.codes.unit_accepted("receptor_percent", units):
+                self.wrong_unit(meaning.upper(), num, units, "a percent of cells (%)", label)
+                return
+            if 0 <= num <= 100:
+                target.append(_Dated(value=("percent", num), date=date, resource=label))
                 return
         status = None
         if key == "valueCodeableConcept":
@@ -774,7 +816,10 @@ class _Reader:
             self.unreadable(meaning, key, value, label)
 
     def v_ecog(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
-        num, _ = self.number(key, value)
+        num, units = self.number(key, value)
+        if num is not None and not self.codes.unit_accepted("ecog", units):
+            self.wrong_unit("ECOG", num, units, "a score (no unit)", label)
+            return
         if num is None and key == "valueCodeableConcept":
             ans = self.answer(value, label)
             num = float(ans[1]) if ans and ans[0] == "ecog" else None
@@ -786,9 +831,12 @@ class _Reader:
             self.unreadable(meaning, key, value, label)
 
     def v_lvef(self, meaning: str, key: str, value: Any, date: PartialDate | None, label: str) -> None:
-        num, unit = self.number(key, value)
-        if num is not None and 0 <= num <= 100 and (unit is None or unit.strip() in ("%", "percent")):
-            if unit is None:
+        num, units = self.number(key, value)
+        if num is not None and not self.codes.unit_accepted("lvef", units):
+            self.wrong_unit("LVEF", num, units, "%", label)
+            return
+        if num is not None and 0 <= num <= 100:
+            if not units:
                 self.note(label, "no_unit", f"LVEF {num:g} has no unit; read as %")
             marked = self.marked_baseline(self.observation_res)
             self.lvef.append(_Dated(value=num, date=date, resource=label, marked_baseline=marked))
@@ -1396,20 +1444,6 @@ def _current_her2_course(exposures: list[dict[str, Any]], is_her2: Any, gap_days
 
 def _latest(values: Iterable[_Dated]) -> _Dated:
     return sorted(values, key=lambda v: _sort_key(v.date))[-1]
-
-
-_IHC_SCORE = re.compile(r"(?:score\s*)?\b([0-3])\s*\+|score\s*([0-3])\b|^\s*([0-3])\s*$")
-
-
-def _ihc_text(text: str) -> str | None:
-    t = norm_text(text)
-    if "ultralow" in t or "ultra-low" in t:
-        return "ultralow"
-    m = _IHC_SCORE.search(t)
-    if not m:
-        return None
-    digit = next(g for g in m.groups() if g is not None)
-    return "0" if digit == "0" else f"{digit}+"
 
 
 def _status_conflict(status: str, her2: dict[str, Any]) -> str:

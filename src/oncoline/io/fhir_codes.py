@@ -28,6 +28,8 @@ from oncoline.errors import KnowledgeBaseError
 __all__ = [
     "Answer",
     "FhirCodes",
+    "Her2IhcText",
+    "IhcTextReading",
     "ObservationCode",
     "PresentationRules",
     "SiteCode",
@@ -91,6 +93,30 @@ class PresentationRules(BaseModel):
     source: str
 
 
+class Her2IhcText(BaseModel):
+    """How an IHC score is read from free text (``her2_ihc_text`` in fhir_codes.yaml): only when unambiguous."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ignore_patterns: list[str] = Field(description="Regexes removed first (gene and antibody-clone names).")
+    score_patterns: list[str] = Field(description="Regexes each capturing the digit 0-3 of one score.")
+    ultralow_words: list[str]
+    score_results: dict[str, str] = Field(description="Score (0, ultralow, 1+, 2+, 3+) → the result it means.")
+    result_words: dict[str, list[str]] = Field(description="Result → words that say it (negating words included).")
+    unsafe_words: list[str] = Field(description="Control / reference / uncertainty wording: never read a score.")
+    unsafe_patterns: list[str] = Field(description="Regexes that make a score unsafe (a percentage, a range, ?).")
+
+
+class IhcTextReading(BaseModel):
+    """What a free-text HER2 IHC value says: a ``score``, or why it cannot be read (``unreadable``), or neither
+    (no score in the text at all)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: str | None = None
+    unreadable: str | None = Field(default=None, description="Why the text is ambiguous; the score is not used.")
+
+
 class _Raw(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -115,6 +141,8 @@ class _Raw(BaseModel):
     dose_form_words: list[str] = Field(default_factory=list)
     lvef_baseline_words: list[str] = Field(default_factory=list)
     presentation_rules: PresentationRules | None = None
+    value_units: dict[str, list[str]] = Field(default_factory=dict)
+    her2_ihc_text: Her2IhcText | None = None
 
 
 class FhirCodes:
@@ -158,6 +186,8 @@ class FhirCodes:
         self._stops = {(s.system, s.code): s for s in raw.stop_reasons}
         self._text_results = {norm_text(t): k for k, texts in raw.text_results.items() for t in texts}
         self._ish_text = {norm_text(c["text"]): c["result"] for c in raw.ish_text_calls}
+        self._units = {kind: {norm_text(u) for u in units} for kind, units in raw.value_units.items()}
+        self._ihc_text = _IhcTextRules(raw.her2_ihc_text) if raw.her2_ihc_text is not None else None
 
     def system_key(self, uri: str | None) -> str | None:
         """Short key (``loinc``, ``snomed``, ``rxnorm`` …) for a system URI/OID, or None when unknown."""
@@ -202,6 +232,46 @@ class FhirCodes:
     def ish_text_call(self, text: str) -> str | None:
         """The qualitative ISH call a threshold text stands for ("greater than 2.2" → positive), or None."""
         return self._ish_text.get(norm_text(text))
+
+    def unit_accepted(self, kind: str, units: list[str]) -> bool:
+        """True when every unit given (a Quantity's ``code`` and ``unit``; none = ``[]``) is one ``value_units``
+        lists for ``kind`` (her2_ihc, her2_ish_ratio, her2_copies, receptor_percent, lvef, ecog).
+
+        >>> codes = load_fhir_codes()
+        >>> codes.unit_accepted("her2_ihc", ["%"]), codes.unit_accepted("her2_ihc", [])
+        (False, True)
+        >>> codes.unit_accepted("receptor_percent", []), codes.unit_accepted("receptor_percent", ["%"])
+        (False, True)
+
+        Raises
+        ------
+        KnowledgeBaseError
+            When ``kind`` has no entry in ``value_units``.
+        """
+        accepted = self._units.get(kind)
+        if accepted is None:
+            raise KnowledgeBaseError(f"fhir_codes.yaml: value_units has no entry {kind!r}")
+        return all(norm_text(u) in accepted for u in units) if units else "" in accepted
+
+    def ihc_text(self, text: str) -> IhcTextReading:
+        """Read an IHC score from free text only when it is unambiguous (``her2_ihc_text`` rules).
+
+        >>> codes = load_fhir_codes()
+        >>> codes.ihc_text("Equivocal (Score 2+)").score
+        '2+'
+        >>> codes.ihc_text("negative (3+ control)").unreadable
+        'control or reference wording ("control")'
+        >>> codes.ihc_text("positive").score is None and codes.ihc_text("positive").unreadable is None
+        True
+        """
+        if self._ihc_text is None:
+            return IhcTextReading()
+        return self._ihc_text.read(text)
+
+    def ihc_score_result(self, score: str) -> str | None:
+        """The result an IHC score means (3+ positive, 2+ equivocal, 0 / ultralow / 1+ negative), or None."""
+        rules = self.raw.her2_ihc_text
+        return rules.score_results.get(score) if rules is not None else None
 
     def secondary_site(self, system: str | None, code: str) -> SiteCode | None:
         """The secondary-neoplasm code ``(system, code)`` (ICD-10 prefixes such as C77 included), or None."""
@@ -276,6 +346,76 @@ class FhirCodes:
     def dose_form_words(self) -> frozenset[str]:
         """Words cut from a drug display before looking it up."""
         return frozenset(self.raw.dose_form_words)
+
+
+def _word_regex(word: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![a-z0-9]){re.escape(norm_text(word))}(?![a-z0-9])")
+
+
+class _IhcTextRules:
+    """The compiled ``her2_ihc_text`` rules (see :meth:`FhirCodes.ihc_text`)."""
+
+    def __init__(self, rules: Her2IhcText) -> None:
+        try:
+            self.ignore = [re.compile(p) for p in rules.ignore_patterns]
+            self.scores = [re.compile(p) for p in rules.score_patterns]
+            self.unsafe_patterns = [re.compile(p) for p in rules.unsafe_patterns]
+        except re.error as exc:
+            raise KnowledgeBaseError(f"fhir_codes.yaml: her2_ihc_text holds a bad pattern: {exc}") from exc
+        self.ultralow = [_word_regex(w) for w in rules.ultralow_words]
+        self.unsafe_words = [(w, _word_regex(w)) for w in rules.unsafe_words]
+        words = [(w, result) for result, ws in rules.result_words.items() for w in ws]
+        self.result_words = [(_word_regex(w), result) for w, result in sorted(words, key=lambda x: -len(x[0]))]
+        self.score_results = rules.score_results
+        for score in ("0", "ultralow", "1+", "2+", "3+"):
+            if score not in rules.score_results or rules.score_results[score] not in rules.result_words:
+                raise KnowledgeBaseError(
+                    f"fhir_codes.yaml: her2_ihc_text.score_results lacks a known result for {score}"
+                )
+
+    def read(self, text: str) -> IhcTextReading:
+        t = norm_text(text)
+        for pattern in self.ignore:
+            t = pattern.sub(" ", t)
+        found: dict[int, str] = {}
+        spans: list[tuple[int, int]] = []
+        for pattern in self.scores:
+            for m in pattern.finditer(t):
+                digit = next(g for g in m.groups() if g is not None)
+                found[m.start(m.lastindex or 1)] = "0" if digit == "0" else f"{digit}+"
+                spans.append(m.span())
+        for pattern in self.ultralow:
+            for m in pattern.finditer(t):
+                found[m.start()] = "ultralow"
+                spans.append(m.span())
+        if not found:
+            return IhcTextReading()
+        if len(found) > 1:
+            shown = ", ".join(found[k] for k in sorted(found))
+            return IhcTextReading(unreadable=f"{len(found)} scores in one text ({shown})")
+        score = next(iter(found.values()))
+        for word, pattern in self.unsafe_words:
+            if pattern.search(t):
+                return IhcTextReading(unreadable=f'control or reference wording ("{word}")')
+        for pattern in self.unsafe_patterns:
+            if unsafe := pattern.search(t):
+                return IhcTextReading(unreadable=f'ambiguous wording ("{unsafe.group(0).strip()}")')
+        rest = t
+        for start, end in sorted(spans, reverse=True):
+            rest = rest[:start] + " " * (end - start) + rest[end:]
+        if number := re.search(r"\d+", rest):
+            return IhcTextReading(unreadable=f'another number besides the score ("{number.group(0)}")')
+        expected = self.score_results[score]
+        for pattern, result in self.result_words:
+            hit = pattern.search(rest)
+            if hit is None:
+                continue
+            if result != expected:
+                return IhcTextReading(
+                    unreadable=f'"{hit.group(0)}" ({result}) contradicts the score {score} ({expected})'
+                )
+            rest = pattern.sub(" ", rest)
+        return IhcTextReading(score=score)
 
 
 @cache
