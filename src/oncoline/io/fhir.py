@@ -35,6 +35,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -317,7 +318,15 @@ class _Reader:
 
     # -------------------------------------------------------------- entries
     def entries(self, doc: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
-        if doc.get("resourceType") != "Bundle":
+        top = doc["resourceType"]
+        if top != "Bundle" and _clean_type(top).lower() == "bundle":
+            self.problem("Bundle", "bad_resource_type", f"resourceType written {top!r}; read as a Bundle")
+            top = "Bundle"
+        if top != "Bundle":
+            why = resource_type_problem(top)
+            if why:
+                self.problem(self.label(doc, 0, False), "unknown_type", f"{why}; skipped")
+                return []
             return [(self.label(doc, 0, False), doc, "")]
         raw = doc.get("entry")
         if raw is None:
@@ -330,6 +339,12 @@ class _Reader:
             res = _d(e).get("resource")
             if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
                 self.problem(f"Bundle entry {i}", "no_resource", "entry holds no resource; skipped")
+                continue
+            why = resource_type_problem(res["resourceType"])
+            if why:
+                rid = _s(res.get("id"))
+                shown = f"Bundle entry {i}" + (f" (id {rid})" if rid else " (no id)")
+                self.problem(shown, "unknown_type", f"{why}; entry skipped, the rest of the bundle is read")
                 continue
             items.append((i, res, _s(_d(e).get("fullUrl"))))
             if res.get("id"):
@@ -379,7 +394,7 @@ class _Reader:
 
         try:
             cls = get_fhir_model_class(res["resourceType"])
-        except KeyError:
+        except (KeyError, ValueError, AttributeError, TypeError):
             self.problem(label, "unknown_type", f"unknown FHIR resource type {res['resourceType']!r}; skipped")
             return False
         try:
@@ -1423,6 +1438,53 @@ class _Reader:
         if concomitant:
             cond["medications"] = concomitant
         return cond
+
+
+_INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060\u00a0"
+
+
+def _clean_type(name: str) -> str:
+    return name.strip().strip(_INVISIBLE).strip()
+
+
+@cache
+def _model_names(version: str) -> dict[str, str]:
+    """Lower-cased name → name of every model a FHIR version of fhir.resources knows (R4B, R5, STU3)."""
+    import importlib
+
+    module = importlib.import_module(
+        "fhir.resources.fhirtypes" if version == "R5" else f"fhir.resources.{version}.fhirtypes"
+    )
+    return {n[:-4].lower(): n[:-4] for n in dir(module) if n.endswith("Type") and n[:1].isupper()}
+
+
+def resource_type_problem(name: str) -> str | None:
+    """Why ``name`` is not a FHIR R4 resource type oncoline can read (misspelt, a byte-order mark or space in it,
+    another FHIR version's type, unknown), or None when it is one.
+
+    >>> resource_type_problem("Observation") is None
+    True
+    >>> resource_type_problem("observation")
+    "resourceType 'observation' is not a FHIR R4 resource type (did you mean 'Observation'?)"
+    >>> resource_type_problem("GenomicStudy")
+    "resourceType 'GenomicStudy' is a FHIR R5 resource, not R4"
+    """
+    r4 = _model_names("R4B")
+    if name in r4.values():
+        from fhir.resources.R4B import get_fhir_model_class
+        from fhir.resources.R4B.resource import Resource
+
+        if issubclass(get_fhir_model_class(name), Resource):
+            return None
+        return f"{name!r} is a FHIR data type, not a resource"
+    shown = f"resourceType {name!r} is not a FHIR R4 resource type"
+    near = r4.get(_clean_type(name).lower())
+    if near:
+        return f"{shown} (did you mean {near!r}?)"
+    for version in ("R5", "STU3"):
+        if name in _model_names(version).values():
+            return f"resourceType {name!r} is a FHIR {version} resource, not R4"
+    return shown
 
 
 def _current_her2_course(exposures: list[dict[str, Any]], is_her2: Any, gap_days: int, window_days: int) -> Any:

@@ -94,7 +94,7 @@ def load_document(path: str | Path) -> Any:
             source=str(p),
         )
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark at the start is not part of the data
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the file ({exc}); save it as UTF-8 text", source=str(p)) from exc
     if not text.strip():
