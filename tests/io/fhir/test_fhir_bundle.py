@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from oncoline.io.fhir import IngestionReport, patient_from_fhir
 from oncoline.model.patient import Patient
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 BUNDLE = json.loads((DATA / "her2pos-thp-tdxd-brain.fhir.json").read_text(encoding="utf-8"))
 
 
