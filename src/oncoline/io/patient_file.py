@@ -15,10 +15,23 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from oncoline.errors import InputError
-from oncoline.io.document import is_fhir, load_document, not_a_patient_reason, validation_to_input_error
+from oncoline.io.document import (
+    is_fhir,
+    load_document,
+    not_a_patient_reason,
+    parse_document,
+    validation_to_input_error,
+)
 from oncoline.model import Patient
 
-__all__ = ["is_fhir", "load_document", "load_patient", "patient_from_mapping", "validation_to_input_error"]
+__all__ = [
+    "is_fhir",
+    "load_document",
+    "load_patient",
+    "parse_document",
+    "patient_from_mapping",
+    "validation_to_input_error",
+]
 
 
 def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
