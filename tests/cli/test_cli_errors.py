@@ -167,3 +167,42 @@ def test_duplicate_exposure_ids_name_the_file(tmp_path: Path) -> None:
             ],
         )
         assert result.exit_code == 1 and str(table) in result.stderr and "exposure_id" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("p.json", '{"id": "x",\n "tumor": {}\n "sites": []}\n', ["line 3", "'\"sites\": []}'", "a comma is missing"]),
+        ("p.yaml", "id: x\ntumor:\n\ther2: {status: positive}\n", ["line 3", "indent with spaces, not tabs"]),
+        ("p.yaml", "id: x\nnote: time: 10\n", ["line 2 reads 'note: time: 10'", "put the value in quotes"]),
+        ("p.yaml", "id: x\ntumor:\n  her2: {status: positive\nsites: []\n", ["line 4", "is not closed"]),
+    ],
+)
+def test_syntax_errors_say_where_what_and_the_fix(tmp_path: Path, name: str, text: str, expected: list[str]) -> None:
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["recommend", str(tmp_path / name)])
+    assert result.exit_code == 1
+    for part in expected:
+        assert part in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("id: x\ntumor: [1]\n", ["field 'tumor'", "got a list", "give a mapping of fields"]),
+        ("id: x\nage: old\n", ["field 'age'", "got 'old'", "give a number"]),
+        ("id: x\ntumour: {}\n", ["field 'tumour'", "oncoline schema patient"]),
+        ("[]\n", ["oncoline schema patient"]),
+        ("", ["oncoline schema patient"]),
+    ],
+)
+def test_validation_messages_name_field_given_and_fix_never_format_md(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    """Bare pydantic text gets what was given and what to write; no message sends an installed user to
+    shared/cases/FORMAT.md (absent outside a checkout)."""
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["recommend", str(tmp_path / "p.yaml")])
+    assert result.exit_code == 1 and "FORMAT.md" not in result.stderr
+    for part in expected:
+        assert part in result.stderr, result.stderr

@@ -54,7 +54,9 @@ def register(app: typer.Typer) -> None:
             metavar="NAME",
             help="Use a patient bundled with oncoline instead of FILE: " + _examples_help(),
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the JSON output contract (shared/cases/FORMAT.md)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the JSON output contract (`oncoline schema recommendation`)."
+        ),
         as_of: str | None = typer.Option(
             None,
             "--as-of",
