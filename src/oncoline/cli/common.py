@@ -138,9 +138,13 @@ def report_bug(exc: BaseException) -> int:
         )
         return EXIT_INTERNAL
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    fd, name = tempfile.mkstemp(prefix=f"oncoline-crash-{stamp}-", suffix=".txt")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(f"oncoline {__version__}, Python {platform.python_version()}, {platform.platform()}\n\n{text}")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"oncoline-crash-{stamp}-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"oncoline {__version__}, Python {platform.python_version()}, {platform.platform()}\n\n{text}")
+    except OSError:  # nowhere to write it: show it here rather than lose it
+        sys.stderr.write(text)
+        name = "the lines above"
     err_console.print(
         f"[bold red]internal error:[/] {esc(what)} — a bug in oncoline, not a problem with your input; please report "
         f"it with the command you ran. Traceback written to {esc(Path(name))} (run with --debug to print it).",
