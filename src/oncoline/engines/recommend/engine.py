@@ -80,6 +80,7 @@ TEXTS_USED: dict[str, frozenset[str]] = {
     "HER2-MISSING": frozenset(),
     "HER2-REFLEX-ISH": frozenset(),
     "HER2-WORKUP-INCOMPLETE": frozenset({"rule", "test", "comment"}),
+    "HR-MISSING": frozenset({"absent", "known", "fields"}),
 }
 """Every ``decision_texts.yaml`` id the engine reads → the placeholder names it supplies (``oncoline kb lint``
 checks each id exists and uses no other placeholder; tests check the engine calls no other id)."""
@@ -973,6 +974,23 @@ def _citations(kb: KnowledgeBase, ids: Iterable[str]) -> tuple[Citation, ...]:
     return tuple(out)
 
 
+def _hr_missing_text(patient: Patient, kb: KnowledgeBase) -> str:
+    """Why HR status is unknown, naming the receptor result(s) still to give (reference §0.1: ER and/or PR ≥ 1 %)."""
+    t = patient.tumor
+    absent = t.hr_missing_results
+    known = [
+        f"{name} {f'{pct:g} %' if pct is not None else status}"
+        for name, pct, status in (("ER", t.er_percent, t.er_status), ("PR", t.pr_percent, t.pr_status))
+        if name not in absent
+    ]
+    return kb.text(
+        "HR-MISSING",
+        absent=" and ".join(absent),
+        known=f" ({', '.join(known)})" if known else "",
+        fields=" and ".join(f"{n.lower()}_percent (or {n.lower()}_status)" for n in absent),
+    )
+
+
 def _hr_status(patient: Patient) -> str | None:
     hr = patient.tumor.hr_positive
     return None if hr is None else ("positive" if hr else "negative")
@@ -1035,12 +1053,7 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         missing.append(Missing(code=code, text=text))
     hr = _hr_status(patient)
     if hr is None:
-        missing.append(
-            Missing(
-                code="hr_status",
-                text="ER/PR not reported: endocrine options cannot be assessed; give er_percent and pr_percent.",
-            )
-        )
+        missing.append(Missing(code="hr_status", text=_hr_missing_text(patient, kb)))
     unanchored = not patient.history and bool(patient.exposures) and patient.metastatic_diagnosis is None
     if unanchored:
         missing.append(
