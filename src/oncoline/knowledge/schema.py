@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -474,6 +474,23 @@ class MonitoringRule(_Strict):
     when: Condition = Field(default_factory=Condition)
     text: str
     citations: tuple[str, ...] = Field(min_length=1)
+    text_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Sources the wording itself names (e.g. a trial): before any of them exists the rule is left "
+        "out, so a later rule of the same code with earlier wording applies (no later source in an earlier answer).",
+    )
+    expires: dt.date | None = Field(
+        default=None,
+        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
+        "earlier date keep this one).",
+    )
+
+    @model_validator(mode="after")
+    def _text_sources_cited(self) -> Self:
+        extra = sorted(set(self.text_sources) - set(self.citations))
+        if extra:
+            raise ValueError(f"{self.id!r}: text_sources {extra} must also be listed in citations")
+        return self
 
 
 class MissingRule(_Strict):
@@ -493,6 +510,11 @@ class WarningRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = ()
+    expires: dt.date | None = Field(
+        default=None,
+        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
+        "earlier date keep this one).",
+    )
 
 
 class SafetyFile(FileHeader):
@@ -516,6 +538,23 @@ class ActionRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = Field(min_length=1)
+    text_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Sources the wording itself names (e.g. a trial): before any of them exists the rule is left "
+        "out, so a later rule of the same code with earlier wording applies (no later source in an earlier answer).",
+    )
+    expires: dt.date | None = Field(
+        default=None,
+        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
+        "earlier date keep this one).",
+    )
+
+    @model_validator(mode="after")
+    def _text_sources_cited(self) -> Self:
+        extra = sorted(set(self.text_sources) - set(self.citations))
+        if extra:
+            raise ValueError(f"{self.id!r}: text_sources {extra} must also be listed in citations")
+        return self
 
 
 class SiteActionFile(FileHeader):

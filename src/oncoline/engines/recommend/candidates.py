@@ -92,6 +92,9 @@ def candidate_regimens(
             continue
         if not clock.all_in_effect(stmt.citations, where=stmt.id, what="statement"):
             continue
+        if not clock.citable(stmt.citations):
+            trace.append(TraceEntry(rule=stmt.id, effect=f"no source of it is dated by {as_of}: left out"))
+            continue
         regimen = kb.regimens[stmt.regimen]
         fixed = regimen_drugs(regimen, decision)
         ok, block = her2_gate(stmt, fixed, her2, kb, checker)

@@ -32,10 +32,14 @@ def site_actions(clock: Clock, facts: Facts, /) -> tuple[Action, ...]:
     for rule in kb.actions:
         if rule.code in done or not compile_condition(rule.when, kb)(facts):
             continue
-        cites = clock.keep(rule.citations, where=rule.id)
-        if not cites:
+        if not clock.any_in_effect(rule.citations):
             clock.trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code} left out: no source yet"))
             continue
+        if clock.expired(rule.expires):
+            continue
+        if not clock.all_in_effect(rule.text_sources, where=rule.id, what=f"action {rule.code} wording"):
+            continue
+        cites = clock.keep(rule.citations, where=rule.id)
         done.add(rule.code)
         out.append(
             Action(code=rule.code, text=render_text(rule.text, facts), rule=rule.id, citations=citations_for(kb, cites))
@@ -56,9 +60,13 @@ def monitoring_for(clock: Clock, facts: Facts, options: Sequence[Option], /) -> 
     kb = clock.kb
     out: list[Monitoring] = []
     for rule in kb.safety.monitoring:
-        cites = clock.keep(rule.citations, where=rule.id)
-        if not cites:
+        if (
+            not clock.any_in_effect(rule.citations)
+            or not clock.all_in_effect(rule.text_sources, where=rule.id, what="monitoring wording")
+            or clock.expired(rule.expires)
+        ):
             continue
+        cites = clock.keep(rule.citations, where=rule.id)
         wanted = kb.expand(rule.drugs)
         partners = kb.expand(rule.together_with)
         hit = frozenset(
@@ -75,6 +83,6 @@ def safety_warnings(clock: Clock, facts: Facts, warnings: list[str], /) -> None:
     """Append the text of every safety warning rule that holds (``safety.yaml`` ``warnings``) and trace it."""
     kb = clock.kb
     for w in kb.safety.warnings:
-        if clock.any_in_effect(w.citations) and compile_condition(w.when, kb)(facts):
+        if clock.any_in_effect(w.citations) and compile_condition(w.when, kb)(facts) and not clock.expired(w.expires):
             warnings.append(w.text)
             clock.trace.append(TraceEntry(rule=w.id, effect="warning"))

@@ -32,14 +32,16 @@ class Clock:
         return src.dates_knowledge and src.date > self.as_of
 
     def keep(self, ids: Iterable[str], /, *, where: str) -> list[str]:
-        """``ids`` without the sources dated after ``as_of``; each one left out is traced under ``where``."""
+        """``ids`` as they may be cited on ``as_of``: without the sources dated after it — the knowledge base's own
+        reference too (its conventions still apply, but it is not listed as a source before it was compiled); each
+        one left out is traced under ``where``."""
         kept: list[str] = []
         for i in ids:
-            if not self.late(i):
+            src = self.kb.sources[i]
+            if src.date <= self.as_of:
                 kept.append(i)
             elif (where, i) not in self._told:
                 self._told.add((where, i))
-                src = self.kb.sources[i]
                 self.trace.append(
                     TraceEntry(rule=where, effect=f"source {i} ({src.date}) postdates as_of {self.as_of}: left out")
                 )
@@ -52,6 +54,15 @@ class Clock:
             dates = ", ".join(f"{i} {self.kb.sources[i].date}" for i in late)
             self.trace.append(TraceEntry(rule=where, effect=f"{what} left out: rests on {dates}, after {self.as_of}"))
         return not late
+
+    def expired(self, expires: dt.date | None, /) -> bool:
+        """True when a rule's ``expires`` date is reached on ``as_of`` (newer wording replaces it; not traced, as the
+        newer rule is what the answer shows)."""
+        return expires is not None and self.as_of >= expires
+
+    def citable(self, ids: Sequence[str], /) -> bool:
+        """True when at least one of ``ids`` may be cited on ``as_of`` (dated on or before it; see :meth:`keep`)."""
+        return any(self.kb.sources[i].date <= self.as_of for i in ids)
 
     def any_in_effect(self, ids: Sequence[str], /) -> bool:
         """True when the rule has a source on ``as_of`` (or cites none)."""
