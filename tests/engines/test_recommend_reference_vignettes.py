@@ -148,3 +148,106 @@ def test_label_titles_as_of_list_no_later_indication() -> None:
     titles = [c.title for o in rec.options for c in o.citations] + [c.title for a in rec.actions for c in a.citations]
     assert any("ENHERTU" in t for t in titles)
     assert not [t for t in titles if "2025" in t or "2026" in t]
+
+
+# ---------------------------------------------------------------------------------------------- §a.2 chemo-unsuitable
+# Reference §a.2 (2026-11-29): chemotherapy-unsuitable = refusal; ECOG ≥2; G8 ≤14 or age ≥80 with ECOG ≥1; CrCl <30
+# (KB convention, UNCONFIRMED). HR+: ET + trastuzumab ± pertuzumab co-preferred, HP + ET ahead of T + ET (PERTAIN);
+# chemotherapy/ADC options carry a caution naming the factor and never rank above them.
+UNSUITABLE = [
+    ({"ecog": 2}, "ECOG ≥2"),
+    ({"age": 76, "conditions": {"g8_score": 13}}, "abnormal G8"),
+    ({"age": 81, "ecog": 1}, "age ≥80 with ECOG ≥1"),
+    ({"conditions": {"crcl_ml_min": 25}}, "CrCl <30"),
+]
+
+
+@pytest.mark.parametrize(("factor", "label"), UNSUITABLE)
+def test_hr_positive_first_line_chemo_unsuitable_puts_et_plus_her2_therapy_first(
+    factor: dict[str, Any], label: str
+) -> None:
+    """§a.2 (PERTAIN; ASCO-HER2-2022 Rec 1.0): HP + ET, then T + ET, co-preferred and ranked first."""
+    rec = run(vignette(metastatic_diagnosis="2026-11-01", tumor={"er_percent": 70}, **factor))
+    order = [o.regimen for o in rec.options if o.category == "preferred"]
+    assert order[:2] == ["hp_et", "h_et"], order
+    assert "thp" in order and order.index("thp") > 1
+    thp = next(o for o in rec.options if o.regimen == "thp")
+    assert any("chemotherapy-unsuitable" in f and label in f for f in thp.flags), thp.flags
+    assert any("UNCONFIRMED" in f for o in rec.options if o.regimen == "h_et" for f in o.flags)
+
+
+def test_a_normal_g8_or_ecog_1_is_not_chemo_unsuitable() -> None:
+    """§a.2: the convention's thresholds (G8 ≤14 is abnormal; 15 is not)."""
+    rec = run(
+        vignette(metastatic_diagnosis="2026-11-01", age=75, tumor={"er_percent": 70}, conditions={"g8_score": 15})
+    )
+    assert "h_et" not in by_regimen(rec)
+    assert by_regimen(rec)["thp"] == "preferred"
+    assert not any("chemotherapy-unsuitable" in f for o in rec.options for f in o.flags)
+
+
+def test_a_patient_declining_chemotherapy_also_gets_trastuzumab_plus_et() -> None:
+    """§a.2: PERTAIN's control arm (T + AI) beside HP + ET for an explicit refusal."""
+    rec = run(
+        vignette(
+            metastatic_diagnosis="2026-11-01", tumor={"er_percent": 70}, preferences={"declines_chemotherapy": True}
+        )
+    )
+    order = [o.regimen for o in rec.options if o.category == "preferred"]
+    assert order[:2] == ["hp_et", "h_et"]
+
+
+def test_hr_negative_chemo_unsuitable_cautions_every_cytotoxic_and_adc_and_asks_for_mdt_review() -> None:
+    """§a.2: for an HR− patient the factor is a caution on every cytotoxic or ADC option and a reason for MDT review."""
+    rec = run(vignette(metastatic_diagnosis="2026-11-01", ecog=2))
+    kb = load_knowledge()
+    for o in rec.options:
+        if any(kb.in_class(d, "chemotherapy") or kb.in_class(d, "anti_her2_adc") for d in o.drugs):
+            assert any("chemotherapy-unsuitable (ECOG ≥2)" in f for f in o.flags), (o.regimen, o.flags)
+    mdt = [a for a in rec.actions if a.code == "multidisciplinary_review"]
+    assert mdt and "ECOG ≥2" in mdt[0].text
+
+
+def test_a_favour_caution_never_leaves_the_disfavoured_regimen_alone_as_preferred() -> None:
+    """§a.2: moderate renal impairment favours THP; with THP contraindicated (grade 3 neuropathy, §d.7) T-DXd +
+    pertuzumab is not left alone as preferred (LBL-ENHERTU: more grade 1-2 ILD in moderate renal impairment)."""
+    alone = run(vignette(metastatic_diagnosis="2026-11-01", conditions={"crcl_ml_min": 45, "neuropathy_grade": 3}))
+    assert by_regimen(alone)["tdxd_p"] == "other"
+    assert "preferred" not in by_regimen(alone).values()
+    beside = run(vignette(metastatic_diagnosis="2026-11-01", conditions={"crcl_ml_min": 45}))
+    order = [o.regimen for o in beside.options if o.category == "preferred"]
+    assert order.index("thp") < order.index("tdxd_p")
+    second = run(
+        vignette(
+            metastatic_diagnosis="2025-01-01",
+            conditions={"crcl_ml_min": 45},
+            history=[{"drugs": THP, "start": "2025-01-10", "end": "2026-06-01", "stopped": "progression"}],
+        )
+    )
+    assert by_regimen(second)["tdxd"] == "preferred"  # second line: THP is not placed, T-DXd stays the standard
+
+
+def test_prior_neoadjuvant_tdxd_favours_regimens_without_tdxd() -> None:
+    """§a.2 / §a.5: after (neo)adjuvant T-DXd there are no data for T-DXd-based metastatic therapy (UNCONFIRMED)."""
+    p = vignette(
+        presentation="recurrent",
+        metastatic_diagnosis="2026-10-01",
+        early_therapy=[{"setting": "neoadjuvant", "drugs": ["trastuzumab deruxtecan"], "end": "2024-06-01"}],
+    )
+    rec = run(p)
+    order = [o.regimen for o in rec.options]
+    assert order.index("thp") < order.index("tdxd_p")
+    tdxd_p = next(o for o in rec.options if o.regimen == "tdxd_p")
+    assert any("prior (neo)adjuvant T-DXd" in f for f in tdxd_p.flags)
+
+
+def test_every_favoured_regimen_and_named_convention_exists() -> None:
+    """Knowledge consistency: a `favours` id or a `convention` name that does not exist would silently never fire."""
+    kb = load_knowledge()
+    for rule in kb.safety.rules:
+        assert set(rule.favours) <= set(kb.regimens), rule.id
+    names = set(kb.params.conventions)
+    assert "chemo_unsuitable" in names
+    conditions = [s.when for s in kb.statements] + [r.when for r in kb.safety.rules] + [a.when for a in kb.actions]
+    for cond in conditions:
+        assert set(cond.convention or ()) <= names

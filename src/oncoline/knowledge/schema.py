@@ -241,6 +241,12 @@ class Condition(_Strict):
     option_any: tuple[str, ...] | None = Field(
         default=None, description="Actions/monitoring only: some option holds one of these drugs/classes."
     )
+    convention: tuple[str, ...] | None = Field(
+        default=None,
+        description="A factor of one of these named conventions holds (statements.yaml parameters.conventions).",
+    )
+    age_min: float | None = Field(default=None, description="Age known and ≥ value (years).")
+    g8_max: float | None = Field(default=None, description="G8 geriatric screen known and ≤ value (abnormal ≤ 14).")
     any_of: tuple[Condition, ...] | None = None
     all_of: tuple[Condition, ...] | None = None
     not_: Condition | None = Field(default=None, alias="not")
@@ -338,6 +344,27 @@ class RegimenFile(FileHeader):
 
 
 # ------------------------------------------------------------------------------------------ statements
+class ConventionFactor(_Strict):
+    """One factor of a convention: its label for people and the condition that makes it hold."""
+
+    label: str = Field(description="How the factor is named in a caution (e.g. 'ECOG ≥2').")
+    when: Condition
+
+
+class Convention(_Strict):
+    """A named population the knowledge base defines itself (e.g. who counts as chemotherapy-unsuitable).
+
+    A condition ``convention: [name]`` holds when any factor holds; a text may name the factors that hold with the
+    placeholder ``{factors:name}``.
+    """
+
+    description: str
+    status: Literal["verified", "probable", "unconfirmed"] = Field(
+        description="unconfirmed: a KB convention no retrieved source defines (shown as needing review)."
+    )
+    factors: tuple[ConventionFactor, ...] = Field(min_length=1)
+
+
 class StatementParameters(_Strict):
     """Thresholds of the line/algorithm logic (with sources)."""
 
@@ -349,6 +376,14 @@ class StatementParameters(_Strict):
     )
     days_per_month: float = 30.4375
     coverage_start: dt.date = Field(description="Earliest date the encoded knowledge answers for.")
+    history_before_diagnosis_days: int = Field(
+        default=30,
+        description="A metastatic line may start at most this many days before the metastatic diagnosis (the "
+        "line-of-therapy index lookback); an earlier start is refused as (neo)adjuvant or a wrong date.",
+    )
+    conventions: dict[str, Convention] = Field(
+        default_factory=dict, description="Named populations the knowledge base defines (reference §a.2)."
+    )
     citations: tuple[str, ...] = ()
 
 
@@ -404,11 +439,16 @@ class SafetyRule(_Strict):
         default=None,
         description="Cautions only: the option is shown at best in this category (e.g. 'other' = to discuss).",
     )
+    favours: tuple[str, ...] = Field(
+        default=(),
+        description="Cautions only: regimen ids this caution favours. When one of them is placed for the patient, "
+        "a hit option is never ranked above it, nor left alone as preferred (reference §a.2).",
+    )
 
     @model_validator(mode="after")
     def _cap_on_caution(self) -> SafetyRule:
-        if self.category_cap is not None and self.severity != "caution":
-            raise ValueError(f"safety rule {self.id!r}: category_cap applies to cautions only")
+        if (self.category_cap is not None or self.favours) and self.severity != "caution":
+            raise ValueError(f"safety rule {self.id!r}: category_cap and favours apply to cautions only")
         return self
 
 

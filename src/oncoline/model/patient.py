@@ -380,6 +380,9 @@ class Conditions(_Frozen):
     platelets_per_mm3: float | None = Field(default=None, ge=0)
     neuropathy_grade: int | None = Field(default=None, ge=0, le=4, description="CTCAE grade.")
     crcl_ml_min: float | None = Field(default=None, ge=0, description="Creatinine clearance, mL/min.")
+    g8_score: float | None = Field(
+        default=None, ge=0, le=17, description="G8 geriatric screening score, 0-17; ≤ 14 is abnormal (FORMAT.md)."
+    )
     medications: DrugList = Field(default_factory=list, description="Concomitant drugs relevant to interactions.")
 
     @field_validator("hepatic_impairment", mode="before")

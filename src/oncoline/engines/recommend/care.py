@@ -42,7 +42,9 @@ def site_actions(clock: Clock, facts: Facts, /) -> tuple[Action, ...]:
         cites = clock.keep(rule.citations, where=rule.id)
         done.add(rule.code)
         out.append(
-            Action(code=rule.code, text=render_text(rule.text, facts), rule=rule.id, citations=citations_for(kb, cites))
+            Action(
+                code=rule.code, text=render_text(rule.text, facts, kb), rule=rule.id, citations=citations_for(kb, cites)
+            )
         )
         clock.trace.append(TraceEntry(rule=rule.id, effect=f"action {rule.code}"))
     return tuple(out)

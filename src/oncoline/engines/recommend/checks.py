@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from oncoline.engines.her2 import Her2Classification
 from oncoline.engines.recommend.clock import Clock, citations_for
 from oncoline.engines.recommend.conditions import Facts, compile_condition
+from oncoline.engines.recommend.facts import render_text
 from oncoline.engines.recommend.history import PastLine
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
@@ -206,6 +207,15 @@ class Checker:
         ]
         return max(caps, key=CATEGORY_RANK.__getitem__) if caps else None
 
+    def favoured_over(self, drugs: Sequence[str], /) -> list[tuple[str, frozenset[str]]]:
+        """(rule id, regimen ids it favours) for each caution with ``favours`` that hits ``drugs`` (reference §a.2:
+        a caution saying "favour another regimen")."""
+        return [
+            (rule.id, frozenset(rule.favours))
+            for rule, rdrugs in self.cautions
+            if rule.favours and not rdrugs.isdisjoint(drugs)
+        ]
+
     def flags(self, drugs: Sequence[str], regimen: Regimen) -> tuple[list[str], list[str]]:
         """(flags, citation ids) from cautions and off-label prerequisites."""
         flags: list[str] = []
@@ -213,7 +223,8 @@ class Checker:
         dset = frozenset(drugs)
         for rule, rdrugs in self.cautions:
             if not rdrugs.isdisjoint(dset):
-                flags.append(f"caution: {_naming(self.kb, rule.reason, [d for d in drugs if d in rdrugs])}")
+                reason = render_text(rule.reason, self.facts, self.kb)
+                flags.append(f"caution: {_naming(self.kb, reason, [d for d in drugs if d in rdrugs])}")
                 cites.extend(rule.citations)
         for prq in regimen.prerequisites:
             if not self.clock.any_in_effect(prq.citations):

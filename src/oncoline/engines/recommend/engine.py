@@ -231,5 +231,5 @@ def _ask_for_safety_facts(clock: Clock, facts: Facts, missing: list[Missing]) ->
     kb = clock.kb
     for ask in kb.safety.asks:
         if clock.any_in_effect(ask.citations) and compile_condition(ask.when, kb)(facts):
-            missing.append(Missing(code=ask.code, text=render_text(ask.text, facts)))
+            missing.append(Missing(code=ask.code, text=render_text(ask.text, facts, kb)))
             clock.trace.append(TraceEntry(rule=ask.id, effect=f"asks for {ask.code}"))

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from oncoline.engines.her2 import Her2Classification, classify_her2
-from oncoline.engines.recommend.conditions import Facts
+from oncoline.engines.recommend.conditions import Facts, convention_factors
 from oncoline.engines.recommend.history import PastLine
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
@@ -118,6 +118,8 @@ def gather_facts(
         declines_chemotherapy=patient.preferences.declines_chemotherapy,
         declines_brain_local_therapy=patient.preferences.declines_brain_local_therapy,
         ecog=patient.ecog,
+        age=patient.age,
+        g8_score=c.g8_score,
         receptor_discordance=_discordant(patient, her2, hr),
     )
 
@@ -180,17 +182,23 @@ def _brain_missing(brain: Sequence[MetastaticSite]) -> tuple[str, ...]:
     return tuple(text for key, text in names.items() if key in absent)
 
 
-def render_text(text: str, facts: Facts) -> str:
-    """``text`` with its fact placeholders filled (``{brain_missing}``: the brain details still to give).
+def render_text(text: str, facts: Facts, kb: KnowledgeBase) -> str:
+    """``text`` with its fact placeholders filled: ``{brain_missing}`` (the brain details still to give) and
+    ``{factors:NAME}`` (the factors of convention NAME that hold, e.g. "ECOG ≥2; CrCl <30 mL/min").
 
-    Knowledge texts may name what is missing without Python knowing the wording around it; a text without a
-    placeholder is returned unchanged.
+    Knowledge texts may name what is missing or what applies without Python knowing the wording around it; a text
+    without a placeholder is returned unchanged.
     """
     if "{brain_missing}" in text:
         items = list(facts.brain_missing) or ["details"]
         listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
         text = text.replace("{brain_missing}", listed)
+    for name in _FACTORS.findall(text):
+        text = text.replace(f"{{factors:{name}}}", "; ".join(convention_factors(kb, name, facts)))
     return text
+
+
+_FACTORS = re.compile(r"\{factors:([\w-]+)\}")
 
 
 def early_endocrine_resistance(patient: Patient, kb: KnowledgeBase, warnings: list[str]) -> dict[str, str]:

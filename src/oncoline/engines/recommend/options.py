@@ -24,7 +24,7 @@ from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.schema import Flag, Regimen, Slot
-from oncoline.model.recommendation import CATEGORY_RANK, Excluded, Option, TraceEntry
+from oncoline.model.recommendation import CATEGORY_RANK, Category, Excluded, Option, TraceEntry
 
 __all__ = ["Checked", "check_candidates", "rank_options"]
 
@@ -116,13 +116,18 @@ def rank_options(
     """
     options: list[Option] = []
     excluded: list[Excluded] = list(gated)
+    placed = {e.regimen for e in gated}
     for item in checked:
         if isinstance(item, Excluded):
             excluded.append(item)
+            placed.add(item.regimen)
         else:
             options.append(_build_option(item, kb, facts, checker))
+            placed.add(item.candidate.regimen.id)
 
-    options.sort(key=lambda o: CATEGORY_RANK[o.category])  # stable: a capped option drops below the rest
+    disfavoured = _apply_favours(options, placed, checker)
+    # stable: a capped option drops below the rest; a disfavoured one below the others of its category
+    options.sort(key=lambda o: (CATEGORY_RANK[o.category], o.regimen in disfavoured))
     # de-duplicate: one option per drug set (best first); exclusions of a drug set that is offered go
     seen: set[frozenset[str]] = set()
     unique: list[Option] = []
@@ -143,6 +148,46 @@ def rank_options(
         if prev is None or GENERIC_REASONS.get(e.reason_code, 0) < GENERIC_REASONS.get(prev.reason_code, 0):
             by_set[key] = e
     return unique, list(by_set.values())
+
+
+def _apply_favours(options: list[Option], placed: set[str], checker: Checker) -> set[str]:
+    """Apply the cautions that favour another regimen (reference §a.2): returns the disfavoured regimen ids.
+
+    A caution with ``favours`` counts when one of its favoured regimens was placed for this patient (offered or
+    withheld). An option it hits is never ranked above an offered favoured regimen (its category becomes no better
+    than theirs and it sorts after them), and is never left alone as preferred: when every preferred option is
+    disfavoured, they become ``other``. Each change is traced. ``options`` is updated in place.
+    """
+    trace = checker.clock.trace
+    disfavoured: set[str] = set()
+    for i, o in enumerate(options):
+        for rule_id, favoured in checker.favoured_over(o.drugs):
+            if favoured.isdisjoint(placed) or o.regimen in favoured:
+                continue
+            disfavoured.add(o.regimen)
+            offered = [x.category for x in options if x.regimen in favoured]
+            best = min(offered, key=CATEGORY_RANK.__getitem__, default=None)
+            if best is not None and CATEGORY_RANK[best] > CATEGORY_RANK[options[i].category]:
+                trace.append(
+                    TraceEntry(
+                        rule=rule_id,
+                        effect=f"{o.regimen}: {options[i].category} → {best} (favours "
+                        f"{', '.join(sorted(favoured & placed))})",
+                    )
+                )
+                options[i] = options[i].model_copy(update={"category": best})
+    preferred = [i for i, o in enumerate(options) if o.category == Category.PREFERRED]
+    if preferred and all(options[i].regimen in disfavoured for i in preferred):
+        for i in preferred:
+            trace.append(
+                TraceEntry(
+                    rule="FAVOUR",
+                    effect=f"{options[i].regimen}: preferred → other (not alone as preferred "
+                    "when a caution favours another regimen)",
+                )
+            )
+            options[i] = options[i].model_copy(update={"category": Category.OTHER})
+    return disfavoured
 
 
 def _build_option(item: Checked, kb: KnowledgeBase, facts: Facts, checker: Checker) -> Option:
