@@ -251,3 +251,59 @@ def test_every_favoured_regimen_and_named_convention_exists() -> None:
     conditions = [s.when for s in kb.statements] + [r.when for r in kb.safety.rules] + [a.when for a in kb.actions]
     for cond in conditions:
         assert set(cond.convention or ()) <= names
+
+
+# ---------------------------------------------------------------------------------------------- §d.2 lung disease
+@pytest.mark.parametrize(
+    "lung",
+    [{"lung_disease": ["fibrosis"]}, {"lung_disease": ["home_oxygen"]}, {"ild_history": {"grade": 1}}],
+)
+def test_known_lung_disease_raises_ild_monitoring_for_a_regimen_without_tdxd(lung: dict[str, Any]) -> None:
+    """§d.2 (2026-11-29): known ILD or significant lung disease raises pulmonary/ILD monitoring for every HER2
+    antibody, ADC, TKI or taxane option (trastuzumab boxed warning; taxane pneumonitis), not only with T-DXd."""
+    history = [
+        {"drugs": THP, "start": "2024-01-20", "end": "2025-01-10", "stopped": "progression"},
+        {"drugs": ["trastuzumab deruxtecan"], "start": "2025-01-20", "end": "2026-03-01", "stopped": "progression"},
+    ]
+    rec = run(vignette(metastatic_diagnosis="2024-01-10", history=history, conditions=lung))
+    assert all("trastuzumab deruxtecan" not in o.drugs for o in rec.options)
+    ild = [a for a in rec.actions if a.code == "ild_monitoring"]
+    assert ild and "whatever regimen" in ild[0].text
+
+
+def test_significant_lung_disease_favours_thp_over_tdxd_pertuzumab() -> None:
+    """§a.2: history of / at risk for ILD (significant lung disease) favours THP over T-DXd + pertuzumab."""
+    rec = run(vignette(metastatic_diagnosis="2026-11-01", conditions={"lung_disease": ["fibrosis"]}))
+    order = [o.regimen for o in rec.options]
+    assert order.index("thp") < order.index("tdxd_p")
+    tdxd_p = next(o for o in rec.options if o.regimen == "tdxd_p")
+    assert any("significant lung disease" in f and "favour THP" in f for f in tdxd_p.flags)
+    neuro = run(
+        vignette(metastatic_diagnosis="2026-11-01", conditions={"lung_disease": ["fibrosis"], "neuropathy_grade": 3})
+    )
+    assert by_regimen(neuro)["tdxd_p"] == "other"  # never alone as preferred
+
+
+# ---------------------------------------------------------------------------------------------- §b.3 brain progression
+@pytest.mark.parametrize("status", ["progressing", "active"])
+def test_brain_progression_on_a_continuing_line_offers_cns_active_switches_beside_continuing(status: str) -> None:
+    """§b.3 rules 3 and 5 (ASCO-BM-2022 Rec 7.1, 8.1, 9.1; HER2CLIMB brain subgroup; DESTINY-Breast12): continue +
+    local therapy is preferred while extracranial disease is controlled; TTC and T-DXd (if never received) are the
+    CNS-active switch options, the ongoing line counting as the HER2 regimen progressed on."""
+    p = vignette(
+        metastatic_diagnosis="2026-01-01",
+        history=[{"drugs": THP, "start": "2026-01-10", "stopped": "ongoing"}],
+        sites=[
+            {"site": "liver"},
+            {"site": "brain", "status": status, "lesions": 2, "largest_mm": 12, "symptomatic": False},
+        ],
+    )
+    rec = run(p)
+    assert rec.algorithm == "continue"
+    cats = by_regimen(rec)
+    assert cats["current_regimen"] == "preferred"
+    assert cats["ttc"] == "other" and cats["tdxd"] == "other"
+    assert "lapatinib_cape" in cats
+    assert "brain_local_therapy" in {a.code for a in rec.actions}
+    before_db12 = by_regimen(run(p, dt.date(2026, 3, 1)))
+    assert "ttc" in before_db12

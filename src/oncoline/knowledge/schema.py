@@ -247,6 +247,7 @@ class Condition(_Strict):
     )
     age_min: float | None = Field(default=None, description="Age known and ≥ value (years).")
     g8_max: float | None = Field(default=None, description="G8 geriatric screen known and ≤ value (abnormal ≤ 14).")
+    lung_disease: bool | None = Field(default=None, description="Known significant lung disease (reference §d.2).")
     any_of: tuple[Condition, ...] | None = None
     all_of: tuple[Condition, ...] | None = None
     not_: Condition | None = Field(default=None, alias="not")

@@ -26,6 +26,7 @@ __all__ = [
     "HistoryLine",
     "IhcScore",
     "IldHistory",
+    "LungDisease",
     "MetastaticSite",
     "Patient",
     "Preferences",
@@ -350,6 +351,16 @@ class Preferences(_Frozen):
     declines_intravenous: bool = False
 
 
+class LungDisease(StrEnum):
+    """Known lung disease that is a pulmonary-risk fact for HER2 therapy (reference §d.2: fibrosis, home oxygen)."""
+
+    FIBROSIS = "fibrosis"
+    HOME_OXYGEN = "home_oxygen"
+    COPD = "copd"
+    RADIATION_PNEUMONITIS = "radiation_pneumonitis"
+    OTHER = "other"
+
+
 class IldHistory(_Frozen):
     """A past interstitial lung disease / pneumonitis event."""
 
@@ -367,6 +378,11 @@ class Conditions(_Frozen):
     )
     heart_failure_nyha: int | None = Field(default=None, ge=0, le=4, description="0 none, 1-4 = NYHA I-IV.")
     ild_history: IldHistory | None = None
+    lung_disease: list[LungDisease] = Field(
+        default_factory=list,
+        description="Known significant lung disease besides an ILD event: fibrosis | home_oxygen | copd | "
+        "radiation_pneumonitis | other (reference §d.2); empty = none recorded.",
+    )
     pregnant: bool | None = None
     gestational_age_weeks: float | None = Field(
         default=None, ge=0, le=45, description="Completed weeks of gestation when pregnant (2nd trimester from 14)."

@@ -74,6 +74,7 @@ class Facts:
     ecog: int | None = None
     age: float | None = None
     g8_score: float | None = None
+    lung_disease: bool = False
     receptor_discordance: bool = False
     option_drugs: frozenset[str] = field(default_factory=frozenset)
 
@@ -163,6 +164,7 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "convention": convention,
         "age_min": _ge("age"),
         "g8_max": _le("g8_score"),
+        "lung_disease": _eq("lung_disease"),
         "algorithm": _in("algorithm"),
         "her2_category": _in("her2_category"),
         "hr": _eq("hr"),

@@ -61,6 +61,12 @@ def gather_facts(
             ild_grade = max(ild_grade or 0, grade)
             adcs = [d for d in ln.drugs if kb.in_class(d, "anti_her2_adc")]
             ild_drugs.update(adcs or ln.drugs)
+    # Brain progression on a continuing line: the switch options' labels count the ongoing line as a HER2 regimen
+    # the disease progressed on (ASCO-BM-2022 Rec 7.1: "progressed on ≥1 prior HER2-directed therapy for MBC").
+    cns_progression = any(s.status is not None and s.status.value in ("active", "progressing") for s in brain)
+    her2_lines = list(done)
+    if decision.current is not None and decision.algorithm.value == "continue" and cns_progression:
+        her2_lines.append(decision.current)
     symptomatic = frozenset(s.site.value for s in patient.sites if s.symptomatic)
     primary = patient.primary_tumor
     menopausal = patient.menopausal_status
@@ -84,8 +90,8 @@ def gather_facts(
         oligometastatic_sites=frozenset(s.site.value for s in patient.sites if s.oligometastatic),
         primary_symptomatic=bool(primary and primary.in_place and primary.symptoms),
         prior_lines=len(done),
-        prior_her2_metastatic=sum(1 for ln in done if any_class(ln.drugs, "her2_directed")),
-        prior_her2_any=sum(1 for ln in done if any_class(ln.drugs, "her2_directed"))
+        prior_her2_metastatic=sum(1 for ln in her2_lines if any_class(ln.drugs, "her2_directed")),
+        prior_her2_any=sum(1 for ln in her2_lines if any_class(ln.drugs, "her2_directed"))
         + (1 if any_class(early, "her2_directed") else 0),
         prior_et_metastatic=sum(1 for ln in done if any_class(ln.drugs, "endocrine_therapy")),
         prior_chemo_metastatic=sum(1 for ln in done if any_class(ln.drugs, "chemotherapy")),
@@ -120,6 +126,7 @@ def gather_facts(
         ecog=patient.ecog,
         age=patient.age,
         g8_score=c.g8_score,
+        lung_disease=bool(c.lung_disease),
         receptor_discordance=_discordant(patient, her2, hr),
     )
 
