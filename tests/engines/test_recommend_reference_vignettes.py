@@ -307,3 +307,53 @@ def test_brain_progression_on_a_continuing_line_offers_cns_active_switches_besid
     assert "brain_local_therapy" in {a.code for a in rec.actions}
     before_db12 = by_regimen(run(p, dt.date(2026, 3, 1)))
     assert "ttc" in before_db12
+
+
+# ---------------------------------------------------------------------------------------------- §a.5 early relapse
+def _after_adjuvant_tdm1(end: str) -> Patient:
+    return vignette(
+        presentation="recurrent",
+        metastatic_diagnosis="2026-10-01",
+        early_therapy=[
+            {"setting": "neoadjuvant", "drugs": THP, "end": "2025-03-01"},
+            {"setting": "adjuvant", "drugs": ["trastuzumab emtansine"], "end": end},
+        ],
+    )
+
+
+def test_relapse_within_six_months_of_adjuvant_tdm1_is_resistance_to_tdm1() -> None:
+    """§a.5 (LBL-KADCYLA, LBL-ENHERTU: recurrence ≤6 months after (neo)adjuvant therapy; KATHERINE): relapse 4
+    months after adjuvant T-DM1 - T-DM1 is withheld as progressed on, T-DXd preferred."""
+    rec = run(_after_adjuvant_tdm1("2026-06-01"))
+    assert "tdm1" not in by_regimen(rec)
+    tdm1 = next(e for e in rec.excluded if e.regimen == "tdm1")
+    assert tdm1.reason_code == "progressed_on" and "(neo)adjuvant trastuzumab emtansine" in tdm1.reason
+    assert by_regimen(rec)["tdxd"] == "preferred"
+
+
+def test_relapse_later_than_six_months_after_adjuvant_tdm1_keeps_tdm1_an_option() -> None:
+    """§a.5: outside the 6-month window T-DM1 stays an option of the second-line algorithm (ASCO Rec 5.0)."""
+    assert "tdm1" in by_regimen(run(_after_adjuvant_tdm1("2026-01-01")))
+
+
+def test_early_relapse_resistance_extends_to_the_taxane_class_but_not_to_trastuzumab() -> None:
+    """§a.5 with §a.6 cross-resistance (safety.yaml): relapse 2 months after adjuvant docetaxel withholds every
+    taxane regimen; trastuzumab is never counted as resisted (HER2 blockade beyond progression, §a.6)."""
+    p = vignette(
+        presentation="recurrent",
+        metastatic_diagnosis="2026-10-01",
+        early_therapy=[{"setting": "adjuvant", "drugs": ["docetaxel", "cyclophosphamide"], "end": "2026-08-01"}],
+    )
+    rec = run(p)
+    kb = load_knowledge()
+    assert not [o for o in rec.options if any(kb.in_class(d, "taxane") for d in o.drugs)]
+    thp = next(e for e in rec.excluded if e.regimen == "thp")
+    assert thp.reason_code == "progressed_on" and "(neo)adjuvant docetaxel" in thp.reason
+    during = run(
+        vignette(
+            presentation="recurrent",
+            metastatic_diagnosis="2026-10-01",
+            early_therapy=[{"setting": "adjuvant", "drugs": ["trastuzumab"], "end": "2026-09-20"}],
+        )
+    )
+    assert not any("trastuzumab is not re-offered" in e.reason for e in during.excluded)

@@ -475,6 +475,17 @@ class EarlyEndocrineResistance(_Strict):
     citations: tuple[str, ...] = Field(min_length=1)
 
 
+class EarlyRelapseResistance(_Strict):
+    """Relapse during or soon after (neo)adjuvant exposure to a drug counts as resistance to it (reference §a.5)."""
+
+    relapse_within_months: float = Field(
+        description="Relapse during, or ≤ this many months after the last (neo)adjuvant dose of, the drug."
+    )
+    classes: tuple[str, ...] = Field(description="Drug classes (or drugs) the rule applies to.")
+    note: str = ""
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
 class ProgressionPolicy(_Strict):
     """How progression and toxicity on earlier lines exclude options (shared/reference §a.6)."""
 
@@ -486,6 +497,9 @@ class ProgressionPolicy(_Strict):
     )
     early_endocrine_resistance: EarlyEndocrineResistance | None = Field(
         default=None, description="When (neo)adjuvant endocrine therapy counts as progressed on."
+    )
+    early_relapse_resistance: EarlyRelapseResistance | None = Field(
+        default=None, description="When (neo)adjuvant exposure to a drug counts as progressed on (e.g. T-DM1)."
     )
     ild_terms: tuple[str, ...] = Field(description="Toxicity-event words that mean ILD/pneumonitis.")
     citations: tuple[str, ...] = Field(min_length=1)

@@ -73,9 +73,11 @@ class Checker:
         lines: Sequence[PastLine],
         clock: Clock,
         early_resistant: dict[str, str] | None = None,
+        early_relapse: dict[str, str] | None = None,
     ) -> None:
         self.kb = kb
         self.early_resistant = early_resistant or {}
+        self.early_relapse = early_relapse or {}
         self.facts = facts
         self.clock = clock
         pol = kb.safety.progression
@@ -129,6 +131,11 @@ class Checker:
         policy = self.kb.safety.progression.early_endocrine_resistance
         if drug in self.early_resistant and policy is not None:
             out.append(Block("progressed_on", self.early_resistant[drug], "EARLY-ET-RESISTANCE", policy.citations))
+        relapse_policy = self.kb.safety.progression.early_relapse_resistance
+        if drug in self.early_relapse and relapse_policy is not None:
+            out.append(
+                Block("progressed_on", self.early_relapse[drug], "EARLY-RELAPSE-RESISTANCE", relapse_policy.citations)
+            )
         if drug in self.progressed:
             n, source, group = self.progressed[drug]
             text = (

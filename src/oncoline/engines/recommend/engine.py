@@ -35,6 +35,7 @@ from oncoline.engines.recommend.clock import Clock
 from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.engines.recommend.facts import (
     early_endocrine_resistance,
+    early_relapse_resistance,
     gather_facts,
     hr_missing_text,
     hr_status_of,
@@ -120,7 +121,8 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     decision = _line_decision(patient, lines, kb, as_of, warnings, trace, unanchored=unanchored)
     facts = gather_facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
     clock = Clock(kb, as_of, trace)
-    checker = Checker(kb, facts, lines, clock, early_endocrine_resistance(patient, kb, warnings))
+    resistant = early_endocrine_resistance(patient, kb, warnings)
+    checker = Checker(kb, facts, lines, clock, resistant, early_relapse_resistance(patient, kb))
     _ask_for_safety_facts(clock, facts, missing)
     candidates, gated = candidate_regimens(kb, facts, decision, her2, checker, clock, unanchored=unanchored)
     checked = check_candidates(candidates, kb, facts, decision, checker)

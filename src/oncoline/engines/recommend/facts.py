@@ -17,7 +17,14 @@ from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.model.patient import MetastaticSite, Patient, SiteKind
 
-__all__ = ["early_endocrine_resistance", "gather_facts", "hr_missing_text", "hr_status_of", "render_text"]
+__all__ = [
+    "early_endocrine_resistance",
+    "early_relapse_resistance",
+    "gather_facts",
+    "hr_missing_text",
+    "hr_status_of",
+    "render_text",
+]
 
 
 def gather_facts(
@@ -206,6 +213,40 @@ def render_text(text: str, facts: Facts, kb: KnowledgeBase) -> str:
 
 
 _FACTORS = re.compile(r"\{factors:([\w-]+)\}")
+
+
+def early_relapse_resistance(patient: Patient, kb: KnowledgeBase) -> dict[str, str]:
+    """Drug → reason, for drugs the patient relapsed during or soon after in the (neo)adjuvant setting.
+
+    Relapse during or within ``relapse_within_months`` of the last (neo)adjuvant dose of a drug of the policy's
+    classes counts as progression on it and on its cross-resistance group (safety.yaml ``early_relapse_resistance``;
+    reference §a.5: after adjuvant T-DM1, T-DM1 is not re-offered as new). Drugs allowed beyond progression
+    (trastuzumab) stay allowed; an early therapy without an end date is left to the relapse-interval warning.
+    """
+    policy = kb.safety.progression.early_relapse_resistance
+    relapse = patient.recurrence_date or patient.metastatic_diagnosis
+    if policy is None or relapse is None:
+        return {}
+    allowed = kb.expand(kb.safety.progression.beyond_progression_allowed)
+    wanted = kb.expand(policy.classes)
+    out: dict[str, str] = {}
+    for et in patient.early_therapy:
+        if et.end is None:
+            continue
+        months = (relapse - et.end).days / kb.params.days_per_month
+        if months > policy.relapse_within_months:
+            continue
+        when = "during" if months <= 0 else f"{months:.1f} months after"
+        for drug in (d for d in et.drugs if d in wanted and d not in allowed):
+            groups = [m for m in kb.safety.progression.cross_resistance.values() if drug in m]
+            for other in sorted({drug, *(d for g in groups for d in g)} - allowed):
+                group = " (cross-resistance)" if other != drug else ""
+                out.setdefault(
+                    other,
+                    f"resistance: relapse {when} (neo)adjuvant {drug} (≤{policy.relapse_within_months:g} months)"
+                    f"{group}; {other} is not re-offered as if new",
+                )
+    return out
 
 
 def early_endocrine_resistance(patient: Patient, kb: KnowledgeBase, warnings: list[str]) -> dict[str, str]:
