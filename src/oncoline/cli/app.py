@@ -12,7 +12,7 @@ import typer
 
 from oncoline import __version__
 from oncoline.cli import her2, kb, lines, omop, patient, recommend, schema
-from oncoline.cli.common import report_bug, set_debug
+from oncoline.cli.common import pipe_closed, report_bug, set_debug
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -71,6 +71,8 @@ def main() -> None:
         app()
     except SystemExit:
         raise
+    except BrokenPipeError:
+        sys.exit(pipe_closed())
     except Exception as exc:
         sys.exit(report_bug(exc))
 
