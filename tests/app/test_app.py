@@ -149,3 +149,12 @@ def test_app_names_are_unique_and_importable() -> None:
     assert len(app.__all__) == len(set(app.__all__))
     for name in app.__all__:
         assert getattr(app, name) is not None, name
+
+
+def test_cohort_lines_from_paths_given_as_text(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("person_id,drug,start_date\n1,trastuzumab,2024-01-10\n", encoding="utf-8")
+    (tmp_path / "i.csv").write_text("person_id,metastatic_diagnosis\n1,2024-01-01\n", encoding="utf-8")
+    run = app.derive_cohort_lines(
+        str(tmp_path / "e.csv"), str(tmp_path / "i.csv"), out=str(tmp_path / "o.csv"), today=TODAY
+    )
+    assert run.summary["lines"] == 1 and (tmp_path / "o.csv").exists() and run.summary["out"] == str(tmp_path / "o.csv")
