@@ -6,6 +6,8 @@ inside its body, so ``oncoline recommend`` starts fast.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import typer
@@ -67,6 +69,10 @@ omop.register(app)
 
 def main() -> None:
     """Console entry point: any exception that escapes a command is a bug, reported in one line (exit 70)."""
+    # A command's objects die with its process: skip the interpreter's final full collection of every object
+    # (~40 ms of a 0.2 s recommend). Outputs are written and closed by then (explicitly, or by reference counting,
+    # which freezing does not stop); only cyclic garbage is left for the operating system to reclaim.
+    atexit.register(gc.freeze)
     try:
         app()
     except SystemExit:
