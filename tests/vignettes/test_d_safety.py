@@ -235,3 +235,11 @@ def test_d8_capecitabine_contraindicated_below_crcl_30() -> None:
     rec = run(THP_TDXD_PROGRESSED, {"conditions": {"crcl_ml_min": 25}})
     assert "capecitabine" not in drugs_offered(rec)
     assert {"ttc", "neratinib_cape", "lapatinib_cape"} <= set(excluded(rec))
+
+
+@pytest.mark.xfail(strict=True, reason="gap: d.2 grade 1 ILD that required steroids only cautions T-DXd")
+def test_d2_ild_requiring_steroids_excludes_tdxd_whatever_grade() -> None:
+    """§d.2 T-DXd row: "History of ILD requiring steroids / current ILD: excluded from trials; 'no data' (NCCN
+    footnote e) → KB: do not recommend T-DXd" - also when the recorded grade is 1."""
+    rec = run(THP_PROGRESSED, {"conditions": {"ild_history": {"grade": 1, "steroids": True}}})
+    assert "tdxd" in excluded(rec)

@@ -153,3 +153,10 @@ def test_g6_first_line_hr_positive_her2_low_cdk46() -> None:
     assert "trastuzumab deruxtecan" not in drugs_offered(rec)
     assert preferred(rec) == ["cdk46_et"]
     assert "her2_ihc_score" not in missing(rec)
+
+
+@pytest.mark.xfail(strict=True, reason="gap: g.4 IHC 2+ with ISH group 2-4 and no recount: counts taken as final, recount not asked")
+def test_g4_blinded_recount_asked_when_missing() -> None:
+    """§g.4: ``if recount missing: return NEED_BLINDED_RECOUNT`` for ISH groups 2-4 with IHC 2+ (ASCO/CAP 2018:
+    blinded recount by an additional observer before the call)."""
+    assert call(ihc="2+", ish_ratio=1.5, her2_copies=4.5)[3] is not None
