@@ -121,7 +121,9 @@ def test_a2_chemo_unsuitable_by_renal_function() -> None:
     assert "hp_et" in preferred(rec)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 chemo-unsuitable HR-negative: no caution on cytotoxic/ADC options, no MDT")
+@pytest.mark.xfail(
+    strict=True, reason="gap: a.2 chemo-unsuitable HR-negative: no caution on cytotoxic/ADC options, no MDT"
+)
 def test_a2_chemo_unsuitable_hr_negative_caution_and_mdt() -> None:
     """§a.2: for an HR-negative chemo-unsuitable patient (ECOG 2) the factor is a caution on every cytotoxic or ADC
     option and a reason for MDT review."""

@@ -46,7 +46,9 @@ def test_nu01_first_line_hr_positive_frail() -> None:
     assert "clinical_trial" in action_codes(rec)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 chemo-unsuitable HR+ (ECOG 2, age 82): HP + ET / T + ET not co-preferred")
+@pytest.mark.xfail(
+    strict=True, reason="gap: a.2 chemo-unsuitable HR+ (ECOG 2, age 82): HP + ET / T + ET not co-preferred"
+)
 def test_nu01_chemo_unsuitable_endocrine_based_co_preferred() -> None:
     """§a.2: ECOG ≥2 and age ≥80 make the patient chemo-unsuitable: HP + ET and T + ET co-preferred, THP /
     T-DXd + P cautioned naming the factor."""
@@ -63,7 +65,9 @@ def test_nu02_brain_progression_continue_and_local_therapy() -> None:
     assert "radionecrosis" in action_text(rec, "brain_local_therapy")
 
 
-@pytest.mark.xfail(strict=True, reason="gap: b.3 brain progression on a continuing line: CNS-active switch (TTC) not shown")
+@pytest.mark.xfail(
+    strict=True, reason="gap: b.3 brain progression on a continuing line: CNS-active switch (TTC) not shown"
+)
 def test_nu02_brain_progression_switch_options() -> None:
     """§b.3 rule 5: CNS progression - TTC (preferred, CNS-active) is shown beside "continue + local therapy"."""
     rec = run_file("nu02-brain-progression-continuing-line")

@@ -34,7 +34,6 @@ import datetime as dt
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -237,7 +236,9 @@ def parse_reference_text(text: str) -> list[ReferenceRule]:
     item: tuple[str, list[str]] | None = None  # (kind, lines) of the bullet/numbered item being read
     code: list[str] = []
 
-    def add(kind: Literal["table_row", "bullet", "numbered", "paragraph", "heading", "code"], slug: str, body: str) -> None:
+    def add(
+        kind: Literal["table_row", "bullet", "numbered", "paragraph", "heading", "code"], slug: str, body: str
+    ) -> None:
         if section is None or not slug:
             return
         base = f"{section}/{slug}"
@@ -302,9 +303,13 @@ def parse_reference_text(text: str) -> list[ReferenceRule]:
             continue
         bullet = re.match(r"^- (.*)", line)
         numbered = re.match(r"^(\d+)\.\s+(.*)", line)
-        if bullet or numbered:
+        if bullet is not None:
             flush()
-            item = ("bullet", [bullet.group(1)]) if bullet else ("numbered", [f"{numbered.group(1)}. {numbered.group(2)}"])  # type: ignore[union-attr]
+            item = ("bullet", [bullet.group(1)])
+            continue
+        if numbered is not None:
+            flush()
+            item = ("numbered", [f"{numbered.group(1)}. {numbered.group(2)}"])
             continue
         if item is not None and raw_line.startswith((" ", "\t")):
             item[1].append(line.strip())
@@ -345,7 +350,9 @@ def parse_reference(path: Path) -> list[ReferenceRule]:
     try:
         return parse_reference_text(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise KnowledgeBaseError(f"{path}: cannot read the reference ({exc}); give --reference or {REFERENCE_ENV}") from exc
+        raise KnowledgeBaseError(
+            f"{path}: cannot read the reference ({exc}); give --reference or {REFERENCE_ENV}"
+        ) from exc
 
 
 def reference_status_date(path: Path) -> dt.date | None:
@@ -397,8 +404,19 @@ def _knowledge_ids(data_dir: Path | None) -> set[str]:
     return ids
 
 
-def _test_functions(root: Path) -> Iterable[str]:
-    """Yield 'path::name' for every test function (incl. class methods as 'path::Class::name') under ``root``."""
+def _is_xfail(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """True when the function carries ``@pytest.mark.xfail`` (with or without arguments)."""
+    for deco in node.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if isinstance(target, ast.Attribute) and target.attr == "xfail":
+            return True
+    return False
+
+
+def _test_functions(root: Path) -> dict[str, bool]:
+    """Every test function under ``root`` as 'tests/…/test_x.py::name' (class methods 'path::Class::name') →
+    whether it is marked xfail. Parsed, not imported: no test runs."""
+    out: dict[str, bool] = {}
     for path in sorted(root.rglob("test*.py")):
         rel = path.relative_to(root.parent).as_posix()
         try:
@@ -407,11 +425,12 @@ def _test_functions(root: Path) -> Iterable[str]:
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-                yield f"{rel}::{node.name}"
+                out[f"{rel}::{node.name}"] = _is_xfail(node)
             elif isinstance(node, ast.ClassDef):
                 for sub in node.body:
                     if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef) and sub.name.startswith("test"):
-                        yield f"{rel}::{node.name}::{sub.name}"
+                        out[f"{rel}::{node.name}::{sub.name}"] = _is_xfail(sub)
+    return out
 
 
 @dataclass(frozen=True)
@@ -433,8 +452,9 @@ def trace_problems(
     """Check the matrix against the reference, the knowledge files and the tests (the ``kb lint`` part).
 
     Errors: a reference rule of §a-§g with no matrix entry; a matrix entry naming a knowledge id that does not
-    exist; an encoded rule without a test, or naming a test function that does not exist. Warnings: an entry
-    whose rule is not in the reference (stale after a new edition); a different reference status date.
+    exist; an encoded rule without a test, naming a test function that does not exist, or naming only xfail
+    tests. Warnings: an entry whose rule is not in the reference (stale after a new edition); a different
+    reference status date; a gap without a test.
 
     Parameters
     ----------
@@ -442,7 +462,8 @@ def trace_problems(
         The matrix file; ``None`` = the packaged one.
     reference
         The reference markdown; ``None`` = :func:`find_reference`. When none is found the reference checks are
-        skipped and a note says so.
+        skipped and a note says so; a file named explicitly (or by ``$ONCOLINE_REFERENCE``) that does not exist
+        is an error.
     data_dir
         Knowledge files to resolve ids against; ``None`` = the packaged knowledge.
     tests_root
@@ -460,7 +481,10 @@ def trace_problems(
     except KnowledgeBaseError as exc:
         return TraceCheck((str(exc),), (), ())
     ref = find_reference(reference)
-    if ref is None or not ref.is_file():
+    asked = reference is not None or bool(os.environ.get(REFERENCE_ENV))
+    if asked and ref is not None and not ref.is_file():
+        errors.append(f"reference_trace: the reference {ref} does not exist (from --reference or {REFERENCE_ENV})")
+    elif ref is None or not ref.is_file():
         notes.append(
             "reference_trace: reference file not found (pip install?) - checked only the matrix's internal "
             f"consistency; give --reference or {REFERENCE_ENV} to check it against the reference"
@@ -494,18 +518,27 @@ def trace_problems(
             if bad:
                 errors.append(f"reference_trace: {entry.id} names knowledge id(s) that do not exist: {bad}")
     root = tests_root or (_repo_root() / "tests")
+    tests: dict[str, bool] | None = None
     if not root.is_dir():
         notes.append("reference_trace: no tests folder here - test node ids not checked")
-        tests: set[str] | None = None
     else:
-        tests = set(_test_functions(root))
+        tests = _test_functions(root)
     for entry in trace.rules:
         if entry.status == "encoded" and not entry.tests:
             errors.append(f"reference_trace: {entry.id} is encoded but names no test")
-        if tests is not None:
-            for node in entry.tests:
-                if node.split("[", 1)[0] not in tests:
-                    errors.append(f"reference_trace: {entry.id} names test {node!r}, which does not exist")
+        if entry.reason_kind == "gap" and not entry.tests:
+            warnings.append(f"reference_trace: gap {entry.id} names no (xfail) test that would flip when it is fixed")
+        if tests is None:
+            continue
+        found = [t.split("[", 1)[0] for t in entry.tests]
+        for node in found:
+            if node not in tests:
+                errors.append(f"reference_trace: {entry.id} names test {node!r}, which does not exist")
+        if entry.status == "encoded" and found and all(tests.get(n, False) for n in found):
+            errors.append(
+                f"reference_trace: {entry.id} is encoded but every test it names is marked xfail - name a passing "
+                "test, or mark the rule not_encoded (gap)"
+            )
     return TraceCheck(tuple(errors), tuple(warnings), tuple(notes))
 
 
