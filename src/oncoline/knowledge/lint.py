@@ -252,7 +252,13 @@ def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
     from oncoline.knowledge.trace import trace_problems
 
     text_errors, text_warnings = _text_problems(files, TEXTS_USED)
-    traced = trace_problems(data_dir=data_dir)
-    errors = reference_problems(files, load_vocabulary()) + _contradictions(files) + text_errors + list(traced.errors)
-    warnings = _warnings(files) + text_warnings + list(traced.warnings) + list(traced.notes)
+    errors = reference_problems(files, load_vocabulary()) + _contradictions(files) + text_errors
+    warnings = _warnings(files) + text_warnings
+    matrix = None if data_dir is None else data_dir / "reference_trace.yaml"
+    if matrix is None or matrix.is_file():
+        traced = trace_problems(trace_path=matrix, data_dir=data_dir)
+        errors += traced.errors
+        warnings += [*traced.warnings, *traced.notes]
+    else:
+        warnings.append(f"{matrix} absent: the reference traceability matrix was not checked for this folder")
     return [LintProblem("error", m) for m in errors] + [LintProblem("warning", m) for m in warnings]
