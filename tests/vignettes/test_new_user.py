@@ -5,6 +5,8 @@ names the gap (see notes/trace-gaps.md)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tests.vignettes.vignette import (
     PATIENTS,
@@ -158,3 +160,20 @@ def test_nu10_third_line_after_thp_and_tdxd() -> None:
     assert rec.line == 3 and preferred(rec) == ["ttc"]
     assert {"tdm1", "neratinib_cape", "lapatinib_cape", "lapatinib_trastuzumab"} <= set(regimens(rec))
     assert excluded(rec).get("tdxd") == "progressed_on"
+
+
+@pytest.mark.parametrize("path", sorted(PATIENTS.glob("nu*.yaml")), ids=lambda p: p.stem[:4])
+def test_new_user_patients_through_the_command_line(path: Path) -> None:
+    """As a new user runs them: ``oncoline recommend FILE --json`` exits 0 and says what the API says."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from oncoline.cli.app import app
+
+    result = CliRunner().invoke(app, ["recommend", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    rec = run_file(path.stem)
+    assert out["line"] == rec.line
+    assert [o["drugs"] for o in out["options"]] == [list(o.drugs) for o in rec.options]
