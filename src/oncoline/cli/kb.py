@@ -76,19 +76,17 @@ def register(app: typer.Typer) -> None:
                 }
             print_json(data)
         else:
-            from rich.console import Console
             from rich.table import Table
 
-            console = Console()
+            console = output_console(max_width=120)
             table = Table(
-                title=f"Reference coverage: {report.reference} (status {report.reference_status_date})",
+                title=f"Reference coverage: {esc(report.reference)} (status {report.reference_status_date})",
                 caption="not encoded: gap = the reference says it, oncoline does not do it yet (a strict-xfail test "
                 "shows it)",
             )
             for col in ("section", "rules", "encoded", "with test", "not encoded", "why not encoded"):
-                table.add_column(
-                    col, justify="right" if col in {"rules", "encoded", "with test", "not encoded"} else "left"
-                )
+                numeric = col in {"rules", "encoded", "with test", "not encoded"}
+                table.add_column(col, justify="right" if numeric else "left")
             for c in (*report.sections, report.total):
                 why = ", ".join(f"{k} {v}" for k, v in c.by_reason.items())
                 table.add_row(
@@ -97,20 +95,20 @@ def register(app: typer.Typer) -> None:
                     str(c.encoded),
                     str(c.with_test),
                     str(c.not_encoded),
-                    why,
+                    esc(why),
                     end_section=c is report.sections[-1],
                 )
             console.print(table)
             console.print(f"\n[bold]Not encoded ({len(report.not_encoded)})[/]", highlight=False)
             for e in report.not_encoded:
-                console.print(f"  {e.id}  [dim]{e.reason_kind}[/]: {e.reason}", highlight=False)
+                console.print(f"  {esc(e.id)}  [dim]{esc(e.reason_kind)}[/]: {esc(e.reason)}", highlight=False)
             if problems is not None:
                 for note in problems.notes:
-                    console.print(f"[yellow]note[/]: {note}", highlight=False)
+                    console.print(f"[yellow]note[/]: {esc(note)}", highlight=False)
                 for w in problems.warnings:
-                    console.print(f"[yellow]warning[/]: {w}", highlight=False)
+                    console.print(f"[yellow]warning[/]: {esc(w)}", highlight=False)
                 for err in problems.errors:
-                    console.print(f"[bold red]error[/]: {err}", highlight=False)
+                    console.print(f"[bold red]error[/]: {esc(err)}", highlight=False)
         if problems is not None and problems.errors:
             raise typer.Exit(EXIT_KB)
 
