@@ -96,7 +96,6 @@ def test_a2_declines_chemotherapy_hp_et_preferred() -> None:
     assert "thp" not in regimens(rec)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 chemo-unsuitable (ECOG >= 2) HR+: T + ET not offered beside HP + ET")
 def test_a2_chemo_unsuitable_hr_positive_et_trastuzumab_co_preferred() -> None:
     """§a.2 chemo-unsuitable (KB convention, UNCONFIRMED): ECOG >= 2 -> for HR+ disease ET + trastuzumab ±
     pertuzumab is co-preferred beside THP / T-DXd + P, HP + ET ahead of T + ET (PERTAIN control arm)."""
@@ -105,7 +104,6 @@ def test_a2_chemo_unsuitable_hr_positive_et_trastuzumab_co_preferred() -> None:
     assert rank(rec, "hp_et") < rank(rec, "h_et")
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 chemo-unsuitable: no caution naming the factor on THP / T-DXd+P")
 def test_a2_chemo_unsuitable_caution_names_the_factor() -> None:
     """§a.2: for a chemo-unsuitable HR+ patient (age >= 80 with ECOG >= 1) the chemotherapy- and ADC-containing
     options carry a caution naming the factor."""
@@ -114,16 +112,12 @@ def test_a2_chemo_unsuitable_caution_names_the_factor() -> None:
     assert "caution" in flags(rec, "tdxd_p") and "80" in flags(rec, "tdxd_p")
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 chemo-unsuitable by CrCl < 30: HP + ET not co-preferred")
 def test_a2_chemo_unsuitable_by_renal_function() -> None:
     """§a.2: CrCl < 30 mL/min counts as chemo-unsuitable: HP + ET co-preferred for HR+ disease."""
     rec = run(HR_POSITIVE, {"conditions": {"crcl_ml_min": 25}})
     assert "hp_et" in preferred(rec)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: a.2 chemo-unsuitable HR-negative: no caution on cytotoxic/ADC options, no MDT"
-)
 def test_a2_chemo_unsuitable_hr_negative_caution_and_mdt() -> None:
     """§a.2: for an HR-negative chemo-unsuitable patient (ECOG 2) the factor is a caution on every cytotoxic or ADC
     option and a reason for MDT review."""
@@ -132,7 +126,6 @@ def test_a2_chemo_unsuitable_hr_negative_caution_and_mdt() -> None:
     assert "multidisciplinary_review" in action_codes(rec)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 conditions.g8_score (G8 <= 14) is not read")
 def test_a2_abnormal_g8_counts_as_chemo_unsuitable() -> None:
     """§a.2 / FORMAT.md conditions.g8_score: an abnormal geriatric screen (G8 <= 14) makes an HR+ patient
     chemo-unsuitable: HP + ET co-preferred."""
@@ -305,7 +298,6 @@ def test_a5_relapse_after_12_months_first_line() -> None:
     assert {"thp", "tdxd_p"} <= set(preferred(rec))
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.5 relapse <=6 months after adjuvant T-DM1: T-DM1 re-offered as new")
 def test_a5_relapse_after_adjuvant_tdm1_not_reoffered() -> None:
     """§a.5 / §0.1: relapse within 6 months of (neo)adjuvant T-DM1 (KATHERINE) is resistance to it - T-DM1 is not
     re-offered as if new; T-DXd stays preferred."""
@@ -425,3 +417,13 @@ def test_a7_primary_surgery_only_for_symptoms() -> None:
     """§a.7 / §c.3: surgery/RT of the primary is for symptom control (fungating, bleeding, pain), not survival."""
     assert "palliative_surgery" in action_codes(run({"primary_tumor": {"in_place": True, "symptoms": ["bleeding"]}}))
     assert "palliative_surgery" not in action_codes(run({"primary_tumor": {"in_place": True}}))
+
+
+def test_a2_significant_lung_disease_favours_thp() -> None:
+    """§a.2 "Favour THP" (significant lung disease) and §d.2: pulmonary fibrosis cautions T-DXd + P, which is never
+    left above THP, and raises ILD monitoring whatever regimen is chosen."""
+    rec = run({"conditions": {"lung_disease": ["fibrosis"]}})
+    assert "thp" in preferred(rec)
+    assert "lung disease" in flags(rec, "tdxd_p")
+    assert rank(rec, "thp") < rank(rec, "tdxd_p")
+    assert "ild_monitoring" in action_codes(rec)

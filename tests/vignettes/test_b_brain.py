@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from tests.vignettes.vignette import (
     THP_PROGRESSED,
     THP_TDXD_PROGRESSED,
@@ -92,7 +91,6 @@ def test_b1_isolated_cns_progression_continue_current_line() -> None:
     assert "brain_local_therapy" in {a.code for a in rec.actions}
 
 
-@pytest.mark.xfail(strict=True, reason="gap: b.3 brain progression on a continuing line: no CNS-active switch options")
 def test_b3_brain_progression_on_continuing_line_switch_options() -> None:
     """§b.3 rule 5 / §b.1 Rec 9.1: CNS progression on a continuing line - besides "continue + local therapy" the
     CNS-active switch options (TTC; neratinib / lapatinib + capecitabine) are shown."""

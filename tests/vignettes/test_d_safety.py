@@ -114,7 +114,6 @@ def test_d2_ild_on_drug_discontinues_it(drug: str, regimen: str) -> None:
     assert regimen not in regimens(rec)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: d.2 known ILD: no ild_monitoring action unless T-DXd is offered")
 def test_d2_known_ild_monitoring_for_every_option() -> None:
     """§d.2 (new paragraph): known ILD or significant lung disease raises a pulmonary/ILD monitoring action for every
     HER2 antibody, ADC, TKI or taxane option, not only when T-DXd is on the list."""
@@ -244,3 +243,12 @@ def test_d2_ild_requiring_steroids_excludes_tdxd_whatever_grade() -> None:
     footnote e) → KB: do not recommend T-DXd" - also when the recorded grade is 1."""
     rec = run(THP_PROGRESSED, {"conditions": {"ild_history": {"grade": 1, "steroids": True}}})
     assert "tdxd" in excluded(rec)
+
+
+def test_d2_lung_disease_monitoring_without_tdxd() -> None:
+    """§d.2: home oxygen (significant lung disease, no ILD event) is a pulmonary-risk fact for every HER2 antibody,
+    ADC, TKI or taxane option - ILD monitoring at third line after T-DXd too."""
+    rec = run(THP_TDXD_PROGRESSED, {"conditions": {"lung_disease": ["home_oxygen"]}})
+    assert "tdxd" not in regimens(rec)
+    assert "ild_monitoring" in action_codes(rec)
+    assert "whatever regimen" in " ".join(a.text for a in rec.actions if a.code == "ild_monitoring").lower()

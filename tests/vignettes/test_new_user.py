@@ -48,9 +48,6 @@ def test_nu01_first_line_hr_positive_frail() -> None:
     assert "clinical_trial" in action_codes(rec)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: a.2 chemo-unsuitable HR+ (ECOG 2, age 82): HP + ET / T + ET not co-preferred"
-)
 def test_nu01_chemo_unsuitable_endocrine_based_co_preferred() -> None:
     """§a.2: ECOG ≥2 and age ≥80 make the patient chemo-unsuitable: HP + ET and T + ET co-preferred, THP /
     T-DXd + P cautioned naming the factor."""
@@ -67,9 +64,6 @@ def test_nu02_brain_progression_continue_and_local_therapy() -> None:
     assert "radionecrosis" in action_text(rec, "brain_local_therapy")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: b.3 brain progression on a continuing line: CNS-active switch (TTC) not shown"
-)
 def test_nu02_brain_progression_switch_options() -> None:
     """§b.3 rule 5: CNS progression - TTC (preferred, CNS-active) is shown beside "continue + local therapy"."""
     rec = run_file("nu02-brain-progression-continuing-line")
@@ -83,7 +77,6 @@ def test_nu03_early_relapse_second_line_algorithm() -> None:
     assert not {"thp", "tdxd_p"} & set(regimens(rec))
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.5 relapse <=6 months after adjuvant T-DM1: T-DM1 re-offered as new")
 def test_nu03_tdm1_not_reoffered_after_adjuvant_resistance() -> None:
     """§a.5 / §0.1: relapse within 6 months of adjuvant T-DM1 (KATHERINE) is resistance to T-DM1."""
     assert "tdm1" not in regimens(run_file("nu03-early-relapse-after-adjuvant-tdm1"))
@@ -114,7 +107,6 @@ def test_nu06_ild_history_no_tdxd() -> None:
     assert {"tdm1", "ttc"} <= set(regimens(rec))
 
 
-@pytest.mark.xfail(strict=True, reason="gap: d.2 known ILD: no ild_monitoring action when T-DXd is not offered")
 def test_nu06_ild_monitoring_for_every_option() -> None:
     """§d.2: known ILD raises pulmonary/ILD monitoring for every HER2 antibody/ADC/TKI/taxane option."""
     assert "ild_monitoring" in action_codes(run_file("nu06-ild-history"))
@@ -139,7 +131,6 @@ def test_nu08_bone_poor_renal() -> None:
     assert "caution" in flags(rec, "tdxd_p")
 
 
-@pytest.mark.xfail(strict=True, reason="gap: a.2 chemo-unsuitable by CrCl < 30: HP + ET not co-preferred")
 def test_nu08_chemo_unsuitable_by_renal_function() -> None:
     """§a.2: CrCl <30 mL/min makes the HR+ patient chemo-unsuitable: HP + ET co-preferred."""
     assert "hp_et" in preferred(run_file("nu08-bone-poor-renal"))
