@@ -35,6 +35,18 @@ def register(app: typer.Typer) -> None:
             help="Answer as the knowledge stood on DATE (YYYY-MM-DD). Default: the file's as_of, else today.",
         ),
         show_trace: bool = typer.Option(False, "--trace", help="Also show the rules that fired (human view)."),
+        audience: str = typer.Option(
+            "clinician", "--for", metavar="READER", help="clinician (default) or patient: a plain-language summary."
+        ),
+        handout: Path | None = typer.Option(
+            None,
+            "--handout",
+            metavar="OUT",
+            help="Write the patient handout to OUT.html or OUT.pdf (implies --for patient).",
+        ),
+        language: str = typer.Option(
+            "en", "--lang", metavar="LANG", help="Language of the patient summary (English fallback)."
+        ),
     ) -> None:
         """Recommend the next systemic options for a patient with HER2-positive MBC, with sources.
 
@@ -45,6 +57,8 @@ def register(app: typer.Typer) -> None:
         from oncoline.io.patient_file import load_patient
         from oncoline.knowledge.loader import load_knowledge
 
+        if audience not in ("clinician", "patient"):
+            raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
         cli_as_of = parse_as_of(as_of)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataQualityWarning)
@@ -75,6 +89,13 @@ def register(app: typer.Typer) -> None:
                 text = str(exc).split(": ", 1)[-1].replace("an `as_of` argument", "--as-of DATE")
                 raise InputError(text, source=str(file), field=exc.field) from exc
             raise
+        if audience == "patient" or handout is not None:
+            from oncoline.outputs.patient_summary.door import deliver_patient_summary
+
+            deliver_patient_summary(
+                result, knowledge=load_knowledge(), language=language, handout=handout, as_json=as_json
+            )
+            return
         if as_json:
             print_json(result.to_contract())
             return

@@ -16,7 +16,9 @@ Errors (lint fails):
 - a safety rule for a band of a measurement (``crcl_at_least`` + ``crcl_below``, the same for LVEF) whose
   drugs have no rule below the band: a patient worse off than the band would silently get nothing;
 - a decision text the recommender uses (``engine.TEXTS_USED``) missing from ``decision_texts.yaml``, or holding a
-  placeholder the recommender does not supply (warning: a text no code uses).
+  placeholder the recommender does not supply (warning: a text no code uses);
+- a patient text (``patient_texts/<lang>.yaml``) not tied to an existing knowledge entry, above grade 8 or missing
+  for an entry the patient summary can show (:func:`oncoline.knowledge.patient_texts.patient_text_problems`).
 
 >>> [p for p in lint_knowledge() if p.severity == "error"]
 []
@@ -247,6 +249,10 @@ def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
     from oncoline.engines.recommend.engine import TEXTS_USED  # lazily: the engine imports the knowledge loader
 
     text_errors, text_warnings = _text_problems(files, TEXTS_USED)
+    from oncoline.knowledge.patient_texts import patient_text_problems  # patient texts: entries, sources, grade
+
+    patient_errors, patient_warnings = patient_text_problems(files, data_dir)
+    text_errors, text_warnings = text_errors + patient_errors, text_warnings + patient_warnings
     errors = reference_problems(files, load_vocabulary()) + _contradictions(files) + text_errors
     warnings = _warnings(files) + text_warnings
     return [LintProblem("error", m) for m in errors] + [LintProblem("warning", m) for m in warnings]

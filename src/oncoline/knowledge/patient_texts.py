@@ -78,6 +78,9 @@ TextPart = Literal[
 ]
 """Where a text goes in the summary."""
 
+_LISTED_PARTS = frozenset({"question", "glossary"})
+"""Parts shown as a list: several texts may explain one entry."""
+
 SUMMARY_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "title": frozenset(),
     "discuss": frozenset(),
@@ -193,9 +196,14 @@ class PatientText(_Strict):
         return self
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """``(kind, id, part)``: texts with the same key are versions of one another (by ``effective``)."""
-        return (self.explains.kind, self.explains.id, self.part)
+    def key(self) -> tuple[str, str, str, str]:
+        """``(kind, id, part, slot)``: texts with the same key are versions of one another (by ``effective``).
+
+        One text per entry and part is shown, so the slot is empty; questions and glossary words list several
+        texts for one entry, so each is its own slot (its id).
+        """
+        slot = self.id if self.part in _LISTED_PARTS else ""
+        return (self.explains.kind, self.explains.id, self.part, slot)
 
     def placeholders(self) -> frozenset[str]:
         """Names of the ``str.format`` fields in ``text``.
@@ -291,24 +299,24 @@ class PatientTexts:
     language: str
     version: str
     available: bool
-    _by_key: dict[tuple[str, str, str], tuple[PatientText, ...]] = field(repr=False)
+    _by_key: dict[tuple[str, str, str, str], tuple[PatientText, ...]] = field(repr=False)
     _fallback: frozenset[str] = field(repr=False)
     _frames: dict[str, tuple[PatientText, ...]] = field(repr=False, default_factory=dict)
 
     def pick(self, kind: ExplainsKind, entry: str, part: TextPart, /, *, as_of: dt.date) -> PatientText | None:
         """The text for ``(kind, entry, part)`` in effect on ``as_of`` (the latest such version), or ``None``."""
-        versions = self._by_key.get((kind, entry, part), ())
+        versions = self._by_key.get((kind, entry, part, ""), ())
         live = [t for t in versions if t.effective <= as_of]
         return max(live, key=lambda t: t.effective) if live else None
 
     def all_of(self, part: TextPart, /, *, as_of: dt.date) -> tuple[PatientText, ...]:
         """Every text of ``part`` in effect on ``as_of`` (latest version per key), in file order."""
         out: list[PatientText] = []
-        for (kind, entry, p), _versions in self._by_key.items():
+        for (_kind, _entry, p, _slot), versions in self._by_key.items():
             if p == part:
-                hit = self.pick(kind, entry, p, as_of=as_of)  # type: ignore[arg-type]
-                if hit is not None:
-                    out.append(hit)
+                live = [t for t in versions if t.effective <= as_of]
+                if live:
+                    out.append(max(live, key=lambda t: t.effective))
         return tuple(out)
 
     def is_fallback(self, text: PatientText, /) -> bool:
@@ -332,7 +340,7 @@ def load_patient_texts(language: str = DEFAULT_LANGUAGE, data_dir: Path | None =
         A file fails its schema, or a translation's version differs from the English file's.
     """
     base = read_patient_text_file(DEFAULT_LANGUAGE, data_dir)
-    by_key: dict[tuple[str, str, str], list[PatientText]] = {}
+    by_key: dict[tuple[str, str, str, str], list[PatientText]] = {}
     for t in base.texts:
         by_key.setdefault(t.key, []).append(t)
     fallback: set[str] = set()
@@ -345,7 +353,7 @@ def load_patient_texts(language: str = DEFAULT_LANGUAGE, data_dir: Path | None =
                 raise KnowledgeBaseError(
                     f"patient_texts/{language}.yaml: version {own.version} differs from en.yaml ({base.version})"
                 )
-            translated: dict[tuple[str, str, str], list[PatientText]] = {}
+            translated: dict[tuple[str, str, str, str], list[PatientText]] = {}
             for t in own.texts:
                 translated.setdefault(t.key, []).append(t)
             for key, versions in by_key.items():
@@ -406,7 +414,7 @@ _REQUIRED: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def _coverage(texts: Iterable[PatientText], known: dict[str, frozenset[str]]) -> list[str]:
-    have = {t.key for t in texts}
+    have = {t.key[:3] for t in texts}
     out: list[str] = []
     for kind, parts in _REQUIRED:
         for entry in sorted(known[kind]):
@@ -450,6 +458,8 @@ def patient_text_problems(
     warnings: list[str] = []
     languages = available_languages(data_dir)
     if DEFAULT_LANGUAGE not in languages:
+        if data_dir is not None and not languages:  # a knowledge folder without patient texts: nothing to check
+            return [], [f"{data_dir}: no patient_texts/ folder - patient texts not checked"]
         return [f"patient_texts/{DEFAULT_LANGUAGE}.yaml is missing: the patient summary has no words"], []
     sources = typed_files(files)[0]
     source_by_id = {s.id: s for s in sources.sources}

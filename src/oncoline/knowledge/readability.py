@@ -154,7 +154,8 @@ def _textstat() -> ModuleType:
     except ImportError as exc:  # pragma: no cover - the handout extra is part of dev
         raise ReadabilityUnavailable("the `textstat` package is missing: pip install 'oncoline[handout]'") from exc
     textstat.set_lang("en_US")
-    return textstat
+    module: ModuleType = textstat
+    return module
 
 
 def as_sentences(blocks: Iterable[str]) -> str:
