@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from oncoline.io.patient_file import load_patient
 from oncoline.engines.recommend import recommend
+from oncoline.io.patient_file import load_patient
 from oncoline.knowledge.loader import load_knowledge
 from oncoline.outputs.patient_summary import render_handout_html, render_handout_pdf, summarize_for_patient
 
