@@ -81,3 +81,15 @@ def test_smog_on_one_short_sentence_is_an_extrapolation() -> None:
     one = measure("Ask about a clinical trial.")
     two = measure("Ask about a clinical trial. It may help you.")
     assert one.smog > 8 > two.smog
+
+
+def test_dictionary_is_written_again_when_the_shared_cache_was_cleared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONCOLINE_CACHE_DIR", str(tmp_path))
+    first = nltk_data_dir() / "corpora" / "cmudict" / "cmudict"
+    first.unlink()
+    again = nltk_data_dir() / "corpora" / "cmudict" / "cmudict"
+    assert again == first and again.is_file()
+    monkeypatch.setenv("ONCOLINE_CACHE_DIR", "off")  # the knowledge cache's "off" is not a folder name
+    assert nltk_data_dir().parent.name != "off"

