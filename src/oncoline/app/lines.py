@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoline.app._json import json_ready
+from oncoline.app.cutoff import CutOff, cohort_cut_off
 from oncoline.app.dates import refuse_future_dates, refuse_future_file_as_of, resolve_today
 from oncoline.app.documents import DocumentSource, read_document
 from oncoline.errors import BackendError, InputError
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.cohort import CohortLines, CohortReport
     from oncoline.engines.lines.params import LineParams
     from oncoline.io.exposures import EventsInput
+    from oncoline.io.lines_partitioned import PartitionedRun
     from oncoline.model.lines import LinesResult
 
 __all__ = [
@@ -61,71 +64,16 @@ _TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 ProgressCallback = Callable[[str, int, "int | None"], None]
 """Called as work advances with (what is being done, steps done, steps in all or None when unknown)."""
 
-_CUT_OFF_TEXT = {
-    "option": "given with --as-of",
-    "file": "the file's as_of; give --as-of to change it",
-    "today": "today; give --as-of to set it",
-    "latest_in_data": "latest date in the data; give --as-of to set it",
-    "observation_period_end": "latest observation_period_end_date in the data; give --as-of to set it",
-    "latest_drug_exposure": "latest drug_exposure date in the data (observation_period has no rows); give --as-of "
-    "to set it",
-    "none": "none: the data hold no date",
-}
-
-
-@dataclass(frozen=True)
-class CutOff:
-    """The data cut-off passed to the line engines, and the rule that chose it.
-
-    Attributes
-    ----------
-    as_of
-        The cut-off date; None only when the data hold no date at all.
-    source
-        ``option`` (given by the caller), ``file`` (the events file's ``as_of``), ``today``, ``latest_in_data``
-        (the latest date in a cohort's exposure table), ``observation_period_end`` or ``latest_drug_exposure``
-        (OMOP), ``none``.
-    latest_in_data
-        Set when the latest date in the data was later than today and the cut-off was brought back to today.
-    """
-
-    as_of: dt.date | None
-    source: str
-    latest_in_data: dt.date | None = None
-
-    def describe(self) -> str:
-        """The rule in words, e.g. ``"latest date in the data; give --as-of to set it"``."""
-        if self.latest_in_data is not None:
-            return (
-                f"today: the latest date in the data, {self.latest_in_data}, is in the future; give --as-of to set it"
-            )
-        return _CUT_OFF_TEXT[self.source]
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"as_of", "as_of_source", "as_of_note"}`` for the JSON outputs (``as_of`` a date or None)."""
-        return {"as_of": self.as_of, "as_of_source": self.source, "as_of_note": self.describe()}
-
-
-def cohort_cut_off(latest: dt.date | None, source: str, *, today: dt.date) -> CutOff:
-    """The cohort-wide cut-off from the latest date in the data, never later than ``today``.
-
-    >>> cohort_cut_off(dt.date(2099, 1, 1), "latest_in_data", today=dt.date(2026, 1, 1)).as_of
-    datetime.date(2026, 1, 1)
-    """
-    if latest is None:
-        return CutOff(None, "none")
-    if latest > today:
-        return CutOff(today, source, latest_in_data=latest)
-    return CutOff(latest, source)
-
 
 def parse_params(values: list[str] | None) -> dict[str, Any]:
-    """``["gap_days=90", ...]`` → ``{"gap_days": 90}`` (whole numbers; other values kept as text).
+    """``["gap_days=90", ...]`` → ``{"gap_days": 90}`` (whole numbers; other values kept as text), each checked
+    against the line-of-therapy parameters of ``lines.yaml``.
 
     Raises
     ------
     InputError
-        With field ``--param`` (a usage error) when an item is not ``NAME=VALUE``.
+        With field ``--param`` (a usage error) when an item is not ``NAME=VALUE``, names an unknown parameter
+        (the message lists the known ones) or gives an invalid value (the message says what to write).
     """
     out: dict[str, Any] = {}
     for item in values or []:
@@ -134,6 +82,12 @@ def parse_params(values: list[str] | None) -> dict[str, Any]:
             raise InputError(f"--param {item!r}: write NAME=VALUE, e.g. --param gap_days=90", field="--param")
         text = value.strip()
         out[name.strip()] = int(text) if text.lstrip("-").isdigit() else text
+    for name, value in out.items():
+        try:
+            line_params({name: value})
+        except InputError as exc:
+            reason = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
+            raise InputError(f"{name}={value!s}: {reason}", field="--param") from exc
     return out
 
 
@@ -563,7 +517,7 @@ def derive_cohort_lines(
     source_report: Any = None
     cut = CutOff(as_of, "option")
     if omop is not None:
-        from oncoline.app.omop import omop_cut_off
+        from oncoline.app import cutoff
 
         try:
             omop_io = importlib.import_module("oncoline.io.omop")
@@ -574,7 +528,7 @@ def derive_cohort_lines(
             raise BackendError("OMOP input is not available in this build (oncoline.io.omop.read_cohort missing)")
         exposures_table, index_table, source_report = reader(omop)
         if as_of is None:
-            cut = omop_cut_off(omop, today=now)
+            cut = cutoff.omop_cut_off(omop, today=now)
     else:
         assert exposures is not None and index is not None
         exposures_table = read_table(exposures, kind="exposures") if isinstance(exposures, Path) else exposures
@@ -584,7 +538,8 @@ def derive_cohort_lines(
 
             cut = cohort_cut_off(latest_exposure_date(exposures_table), "latest_in_data", today=now)
     step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
-    result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    with _naming(lambda: _input_name(exposures, omop)):
+        result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
     if out is not None:
         step(f"writing {out}", 2)
         write_table(result.lines, out)
@@ -609,8 +564,6 @@ def _partitioned(
     progress: ProgressCallback | None,
 ) -> CohortRun:
     """A cohort from files, one person partition at a time; ``progress`` advances per partition."""
-    from oncoline.io.lines_partitioned import derive_lines_cohort_files
-
     if progress is not None:
         progress(f"partitioning by person ({engine} engine)", 0, partitions)
 
@@ -618,18 +571,19 @@ def _partitioned(
         if progress is not None:
             progress(f"partition {done}/{total}: {rows:,} rows done", done, total)
 
-    run = derive_lines_cohort_files(
-        exposures_path,
-        index_path,
-        out,
-        params=params,
-        as_of=cut.as_of,
-        partitions=partitions,
-        assignments_path=assignments_out,
-        engine=fn,
-        workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
-        on_partition=advance,
-    )
+    with _naming(lambda: str(exposures_path)):
+        run = _run_partitions(
+            exposures_path,
+            index_path,
+            out=out,
+            assignments_out=assignments_out,
+            engine=engine,
+            fn=fn,
+            params=params,
+            cut=cut,
+            partitions=partitions,
+            advance=advance,
+        )
     report = run.report
     dist: Counter[str] = Counter({"0": report.persons - run.persons_with_lines})
     for n, persons in run.lines_per_person.items():
@@ -646,6 +600,57 @@ def _partitioned(
     )
     summary["partitions"] = run.partitions
     return CohortRun(summary, report, cut, engine, partitions=run.partitions)
+
+
+def _run_partitions(
+    exposures_path: Path,
+    index_path: Path,
+    *,
+    out: Path,
+    assignments_out: Path | None,
+    engine: str,
+    fn: Callable[..., CohortLines],
+    params: LineParams,
+    cut: CutOff,
+    partitions: int | None,
+    advance: Callable[[int, int, int], None],
+) -> PartitionedRun:
+    from oncoline.io.lines_partitioned import derive_lines_cohort_files
+
+    return derive_lines_cohort_files(
+        exposures_path,
+        index_path,
+        out,
+        params=params,
+        as_of=cut.as_of,
+        partitions=partitions,
+        assignments_path=assignments_out,
+        engine=fn,
+        workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
+        on_partition=advance,
+    )
+
+
+def _input_name(exposures: Path | pa.Table | None, omop: str | None) -> str | None:
+    if omop is not None:
+        from oncoline.io.omop.db import redact_url
+
+        return redact_url(omop)
+    return str(exposures) if isinstance(exposures, Path) else None
+
+
+@contextmanager
+def _naming(name: Callable[[], str | None]) -> Iterator[None]:
+    """Name the input (``name()``, asked only on error) in an engine's :class:`InputError`: engines know columns
+    and rows, not files."""
+    try:
+        yield
+    except InputError as exc:
+        source = None if exc.source is not None else name()
+        if source is None:
+            raise
+        reason = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
+        raise InputError(reason, source=source, field=exc.field) from exc
 
 
 def _summary_dict(

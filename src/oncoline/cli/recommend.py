@@ -11,10 +11,29 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
-from oncoline.errors import InputError
+from oncoline.cli.common import err_console, esc, guarded, output_console, parse_as_of, print_json
 
 __all__ = ["register"]
+
+
+def _examples_help() -> str:
+    from oncoline.app.examples import list_examples
+
+    return "; ".join(f"{e.name} ({e.description})" for e in list_examples()) + "."
+
+
+def _document(file: Path | None, example: str | None) -> Path:
+    """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
+    from oncoline.app.examples import example_path
+    from oncoline.errors import InputError
+
+    if file is not None and example is not None:
+        raise InputError("give FILE or --example NAME, not both", field="--example")
+    if example is not None:
+        return example_path(example)
+    if file is None:
+        raise InputError("give a patient FILE (or --example NAME; see oncoline recommend --help)", field="FILE")
+    return file
 
 
 def register(app: typer.Typer) -> None:
@@ -23,10 +42,21 @@ def register(app: typer.Typer) -> None:
     @app.command("recommend")
     @guarded
     def recommend_cmd(
-        file: Path = typer.Argument(
-            ..., metavar="FILE", help="Patient file: YAML/JSON patient block or case file, or a FHIR bundle."
+        file: Path | None = typer.Argument(
+            None,
+            metavar="FILE",
+            help="Patient file: YAML/JSON patient block or case file, or a FHIR bundle (or give --example NAME).",
+            show_default=False,
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the JSON output contract (shared/cases/FORMAT.md)."),
+        example: str | None = typer.Option(
+            None,
+            "--example",
+            metavar="NAME",
+            help="Use a patient bundled with oncoline instead of FILE: " + _examples_help(),
+        ),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the JSON output contract (`oncoline schema recommendation`)."
+        ),
         as_of: str | None = typer.Option(
             None,
             "--as-of",
@@ -55,24 +85,31 @@ def register(app: typer.Typer) -> None:
         from oncoline.app.recommend import recommend_document
 
         if audience not in ("clinician", "patient"):
+            from oncoline.errors import InputError
+
             raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
+        file = _document(file, example)
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
         for line in outcome.findings:  # ingestion problems (FHIR): one short line each, counted
-            err_console.print(f"[yellow]data quality:[/] {line}", highlight=False)
+            err_console.print(f"[yellow]data quality:[/] {esc(line)}", highlight=False)
         if outcome.findings:
             err_console.print(
-                f"[yellow]{len(outcome.findings)} data-quality problem(s) in {file}; `oncoline patient {file}` shows "
-                "the mapping[/]",
+                f"[yellow]{len(outcome.findings)} data-quality problem(s) in {esc(file)}; `oncoline patient "
+                f"{esc(file)}` shows the mapping[/]",
                 highlight=False,
             )
         if audience == "patient" or handout is not None:
             from oncoline.knowledge.loader import load_knowledge
             from oncoline.outputs.patient_summary.door import deliver_patient_summary
 
-            kb = load_knowledge()
             deliver_patient_summary(
-                outcome.recommendation, knowledge=kb, language=language, handout=handout, as_json=as_json
+                outcome.recommendation,
+                knowledge=load_knowledge(),
+                language=language,
+                handout=handout,
+                as_json=as_json,
+                console=output_console(max_width=100),
             )
             return
         if as_json:
@@ -80,4 +117,4 @@ def register(app: typer.Typer) -> None:
             return
         from oncoline.outputs.recommendation_view import render_recommendation
 
-        render_recommendation(outcome.recommendation, trace=show_trace)
+        render_recommendation(outcome.recommendation, console=output_console(max_width=120), trace=show_trace)

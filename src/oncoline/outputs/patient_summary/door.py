@@ -72,5 +72,5 @@ def deliver_patient_summary(
             handout.write_text(render_handout_html(summary), encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{handout}: cannot write the handout ({exc.strerror})", field="--handout") from exc
-    (console or Console(stderr=True)).print(f"wrote the patient handout {handout} ({kind.upper()})", highlight=False)
+    Console(stderr=True).print(f"wrote the patient handout {handout} ({kind.upper()})", highlight=False, markup=False)
     return handout
