@@ -18,6 +18,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from oncoline.app.examples import example_path, list_examples
+from oncoline.app.recommend import recommend_document
 from oncoline.cli.app import app
 from oncoline.engines.recommend import recommend
 from oncoline.errors import KnowledgeBaseError
@@ -34,7 +36,7 @@ from oncoline.model.recommendation import Option, Recommendation
 from oncoline.outputs.patient_summary import build_patient_summary, summarize_for_patient
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = [e.name for e in list_examples()]  # the bundled examples (YAML and FHIR)
 KB_DATE = dt.date(2026, 11, 29)
 
 
@@ -52,17 +54,18 @@ CASES: list[tuple[str, dict[str, Any]]] = _load_cases_module().CASES
 def _recommendation(name: str) -> Recommendation:
     kb = load_knowledge()
     if name.startswith("example:"):
-        return recommend(load_patient(ROOT / "examples" / name.split(":", 1)[1]), knowledge=kb, as_of=KB_DATE)
+        path = example_path(name.split(":", 1)[1])
+        return recommend_document(path, as_of=KB_DATE, today=dt.date.today(), knowledge=kb).recommendation
     case = dict(CASES)[name]
     as_of = case.get("as_of") or KB_DATE
     return recommend(patient_from_mapping(case["patient"], source=name), knowledge=kb, as_of=as_of)
 
 
-ALL = [f"example:{p.name}" for p in EXAMPLES] + [n for n, _ in CASES]
+ALL = [f"example:{name}" for name in EXAMPLES] + [n for n, _ in CASES]
 
 
 def test_every_example_and_shared_case_is_covered() -> None:
-    assert EXAMPLES and len(CASES) >= 18
+    assert len(EXAMPLES) >= 2 and len(CASES) >= 18
     assert any(n.startswith("real/") for n in ALL) and any(n.startswith("patients/") for n in ALL)
 
 
@@ -96,7 +99,7 @@ def test_summary_matches_the_clinician_view_and_reads_at_grade_8(name: str) -> N
 
 
 def test_every_sentence_comes_from_the_texts() -> None:
-    rec = _recommendation("example:cureus-2025-de-novo-brain-mets.yaml")
+    rec = _recommendation("example:cureus-2025-de-novo-brain-mets")
     summary = summarize_for_patient(rec, knowledge=load_knowledge())
     en = yaml.safe_load((ROOT / "src/oncoline/knowledge/data/patient_texts/en.yaml").read_text(encoding="utf-8"))
     by_id = {t["id"]: t for t in en["texts"]}
@@ -119,7 +122,7 @@ def test_no_options_when_her2_is_missing_and_the_test_is_asked_for() -> None:
 
 
 def test_side_effects_to_report_at_once_follow_the_options() -> None:
-    rec = _recommendation("example:cureus-2025-de-novo-brain-mets.yaml")
+    rec = _recommendation("example:cureus-2025-de-novo-brain-mets")
     watch = summarize_for_patient(rec, knowledge=load_knowledge()).section("watch")
     assert watch is not None
     text = " ".join(line.text for item in watch.items for line in item.lines)
@@ -130,7 +133,7 @@ def test_side_effects_to_report_at_once_follow_the_options() -> None:
 
 
 def test_a_new_action_without_a_text_is_shown_with_the_generic_sentence_not_dropped() -> None:
-    rec = _recommendation("example:cureus-2025-de-novo-brain-mets.yaml")
+    rec = _recommendation("example:cureus-2025-de-novo-brain-mets")
     from oncoline.model.recommendation import Action
 
     odd = rec.model_copy(update={"actions": (*rec.actions, Action(code="new_code", text="x", rule="ACT-NEW"))})
@@ -155,7 +158,7 @@ def test_texts_answer_as_of_the_decision_date() -> None:
 
 
 def test_version_mismatch_is_a_knowledge_error() -> None:
-    rec = _recommendation("example:cureus-2025-de-novo-brain-mets.yaml")
+    rec = _recommendation("example:cureus-2025-de-novo-brain-mets")
     with pytest.raises(KnowledgeBaseError, match="version"):
         build_patient_summary(
             rec.model_copy(update={"kb_version": "1999.01.01"}), texts=load_patient_texts(), knowledge=load_knowledge()
@@ -189,7 +192,7 @@ def test_missing_translation_falls_back_to_english_and_says_so(tmp_path: Path) -
         ],
     }
     (data / "patient_texts" / "fr.yaml").write_text(yaml.safe_dump(fr, allow_unicode=True), encoding="utf-8")
-    rec = _recommendation("example:cureus-2025-de-novo-brain-mets.yaml")
+    rec = _recommendation("example:cureus-2025-de-novo-brain-mets")
     summary = summarize_for_patient(rec, knowledge=load_knowledge(), language="fr", data_dir=data)
     options = summary.section("options")
     assert options is not None and options.heading.text == "Quels sont mes choix ?" and not options.heading.fallback
