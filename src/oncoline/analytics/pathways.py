@@ -158,7 +158,7 @@ def pathways(lines: pa.Table, strata: pa.Table, /, *, max_lines: int = 5, top_re
                   FROM ps, range(1, {int(max_lines) + 1}) t(k)
                   WHERE k <= len(seq) + 1 AND k <= {int(max_lines)})
                 SELECT stratum_kind, stratum, depth, id, parent, regimen, count(*) AS persons
-                FROM d GROUP BY ALL ORDER BY {order}, stratum, depth, parent, persons DESC, id"""
+                FROM d GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY {order}, stratum, depth, parent, persons DESC, id"""
         ).to_arrow_table()
         transitions = con.execute(
             f"""WITH d AS (
@@ -166,7 +166,7 @@ def pathways(lines: pa.Table, strata: pa.Table, /, *, max_lines: int = 5, top_re
                          CASE WHEN k + 1 <= len(seq) THEN seq[k + 1] ELSE '{END}' END AS to_regimen
                   FROM ps, range(1, {int(max_lines)}) t(k) WHERE k <= len(seq))
                 SELECT stratum_kind, stratum, line, from_regimen, to_regimen, count(*) AS persons
-                FROM d GROUP BY ALL ORDER BY {order}, stratum, line, from_regimen, persons DESC, to_regimen"""
+                FROM d GROUP BY 1, 2, 3, 4, 5 ORDER BY {order}, stratum, line, from_regimen, persons DESC, to_regimen"""
         ).to_arrow_table()
         line_regimens = con.execute(
             f"""WITH d AS (
@@ -174,7 +174,7 @@ def pathways(lines: pa.Table, strata: pa.Table, /, *, max_lines: int = 5, top_re
                   FROM ps, range(1, {int(max_lines) + 1}) t(k) WHERE k <= len(seq))
                 SELECT stratum_kind, stratum, line, regimen, count(*) AS persons,
                        count(*) / sum(count(*)) OVER (PARTITION BY stratum_kind, stratum, line) AS share
-                FROM d GROUP BY ALL ORDER BY {order}, stratum, line, persons DESC, regimen"""
+                FROM d GROUP BY 1, 2, 3, 4 ORDER BY {order}, stratum, line, persons DESC, regimen"""
         ).to_arrow_table()
     finally:
         con.close()
