@@ -1,7 +1,7 @@
 """Guideline concordance of real-world lines: the point-of-care recommender, as of each line's start date.
 
 For every line the patient's state at that line's start is rebuilt from the index and the lines before it — HER2
-and HR status (index columns, or OMOP measurements), presentation, the earlier metastatic lines with the drugs
+and HR status (index columns, or OMOP measurements), the earlier metastatic lines with the drugs
 and why they stopped (``progression`` or ``toxicity`` when documented; otherwise the stop is unknown and the
 recommender does not re-propose those drugs) — and :func:`oncoline.engines.recommend.recommend` is asked, as the
 knowledge stood on that date, what it would offer. The line's drugs are then matched against its answer:
@@ -21,6 +21,11 @@ additions of the line rules (endocrine therapy, CDK4/6 inhibitor) added to an op
 
 Not concordant is not the same as worse care: a trial, a patient's choice, a toxicity not recorded in the data
 or a newer regimen explain many such lines. The report shows the reasons, not only a rate.
+
+Presentation (de novo vs recurrent) is a stratum of the report but not a fact the recommender reads, so it is
+not part of the state (a test fails if the recommender starts to read it). Early (neo)adjuvant therapy is not in
+the lines table and not in the state: a relapse within 12 months of adjuvant HER2 therapy, which the reference
+treats as second line, is judged as a first line here.
 
 Cost: the answer depends only on the state and on the knowledge in effect, which changes on a few dates (every
 date in the knowledge base: statements taking effect or expiring, approvals). Each distinct (knowledge period,
@@ -67,8 +72,6 @@ class LineState:
         First day of the knowledge period holding the line's start date (see :func:`knowledge_dates`).
     her2_status, hr_status
         ``positive`` | ``negative`` | ``equivocal`` (HER2) | None when not given.
-    presentation
-        ``de_novo`` | ``recurrent`` | None.
     prior
         Earlier lines, oldest first: (canonical drugs, ``progression`` | ``toxicity`` | None).
     """
@@ -76,7 +79,6 @@ class LineState:
     period_start: dt.date
     her2_status: str | None
     hr_status: str | None
-    presentation: str | None
     prior: tuple[tuple[tuple[str, ...], str | None], ...]
 
 
@@ -196,7 +198,6 @@ class Judge:
         patient = Patient(
             id="cohort-state",
             tumor=tumor,
-            presentation=state.presentation,
             metastatic_diagnosis=day,
             history=history,
         )
@@ -280,7 +281,7 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
         con.register("idx", index)
         table = con.execute(
             f"""WITH i AS (SELECT CAST(person_id AS VARCHAR) AS person_id, {opt("her2_status")} AS her2,
-                                  {opt("hr_status")} AS hr, {opt("presentation")} AS pres
+                                  {opt("hr_status")} AS hr
                            FROM idx GROUP BY 1),
                  l AS (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(line AS INTEGER) AS line, regimen,
                               array_to_string(list_sort(drugs), '|') AS drugs_key, start_date,
@@ -288,7 +289,7 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
                                               WHEN 'toxicity' THEN 'toxicity' ELSE '' END AS stop,
                               row_number() OVER () AS pos
                        FROM lines_in)
-            SELECT l.person_id, l.line, l.regimen, l.start_date, l.drugs_key, i.her2, i.hr, i.pres,
+            SELECT l.person_id, l.line, l.regimen, l.start_date, l.drugs_key, i.her2, i.hr,
                    coalesce(array_to_string(list(l.drugs_key || '#' || l.stop) OVER (
                        PARTITION BY l.person_id ORDER BY l.line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
                        ';'), '') AS prior_key, l.pos
@@ -304,7 +305,7 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
         table = table.append_column("period", pa.array(period.astype(np.int32)))
         con.register("t", table)
         distinct = con.execute(
-            "SELECT DISTINCT period, her2, hr, pres, prior_key, drugs_key FROM t"
+            "SELECT DISTINCT period, her2, hr, prior_key, drugs_key FROM t"
         ).to_arrow_table().to_pylist()
         cat, reason, matched = [], [], []
         for row in distinct:
@@ -318,7 +319,6 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
                 period_start=judge.dates[p] if p >= 0 else dt.date(1900, 1, 1),
                 her2_status=row["her2"],
                 hr_status=row["hr"],
-                presentation=row["pres"] if row["pres"] in ("de_novo", "recurrent") else None,
                 prior=tuple(prior),
             )
             j = judge.judge(state, tuple(row["drugs_key"].split("|")))
@@ -328,7 +328,7 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
         judged = pa.table(
             {
                 **{k: pa.array([r[k] for r in distinct], table.schema.field(k).type) for k in
-                   ("period", "her2", "hr", "pres", "prior_key", "drugs_key")},
+                   ("period", "her2", "hr", "prior_key", "drugs_key")},
                 "category": pa.array(cat, pa.string()),
                 "reason": pa.array(reason, pa.string()),
                 "matched": pa.array(matched, pa.string()),
@@ -338,7 +338,7 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
         return con.execute(
             """SELECT t.person_id, t.line, t.regimen, t.start_date, j.category, j.reason, j.matched
                FROM t JOIN j ON t.period = j.period AND t.her2 IS NOT DISTINCT FROM j.her2
-                    AND t.hr IS NOT DISTINCT FROM j.hr AND t.pres IS NOT DISTINCT FROM j.pres
+                    AND t.hr IS NOT DISTINCT FROM j.hr
                     AND t.prior_key = j.prior_key AND t.drugs_key = j.drugs_key
                ORDER BY t.pos"""
         ).to_arrow_table()

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 __all__ = ["Column", "html_table", "render_report"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+_CLASS = {"text": "", "count": "n c"}
+"""Cell classes: ``n`` right-aligned numbers, ``c`` a count (always a suppressed ``*_shown`` value)."""
 _STRATA_TITLES = {
     "index_year": "index year",
     "age_band": "age band at index",
@@ -60,7 +62,7 @@ def html_table(table: pa.Table, columns: list[Column], *, where: dict[str, Any] 
     head = "".join(f"<th>{html.escape(c.header)}</th>" for c in columns)
     body = "".join(
         "<tr>" + "".join(
-            f'<td class="{"n" if c.kind != "text" else ""}">{_cell(r, c)}</td>' for c in columns
+            f'<td class="{_CLASS.get(c.kind, "n")}">{_cell(r, c)}</td>' for c in columns
         ) + "</tr>"
         for r in rows
     )
@@ -107,7 +109,7 @@ def render_report(result: CohortReportResult, /) -> str:
     colours = F.regimen_colours(t["regimens"])
     fig = _Figures()
     count = lambda h, n: Column(h, n, "count")  # noqa: E731
-    sections: dict[str, Any] = {}
+    sections: dict[str, Any] = {"concordance": None, "sensitivity": None}
 
     sections["attrition"] = html_table(
         t["attrition"], [Column("step", "step"), Column("unit", "unit"), Column("", "description"),
@@ -233,7 +235,7 @@ def _km_block(t: dict[str, pa.Table], fig: _Figures, F: Any, endpoint: str, kind
         + "</tr></thead><tbody>"
         + "".join(
             f"<tr><td>{html.escape(('line ' if kind == 'line' else '') + g)}</td>"
-            + "".join(f'<td class="n">{html.escape(str(by.get((g, m), "")))}</td>' for m in months)
+            + "".join(f'<td class="n c">{html.escape(str(by.get((g, m), "")))}</td>' for m in months)
             + "</tr>"
             for g in groups
         )
