@@ -38,7 +38,6 @@ __all__ = [
     "parse_as_of",
     "print_json",
     "print_report",
-    "refuse_future_dates",
 ]
 
 EXIT_OK = 0
@@ -82,27 +81,16 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
-    """Parse ``--as-of YYYY-MM-DD``.
+    """Parse ``--as-of YYYY-MM-DD`` against the clock (the CLI owns it; see :func:`oncoline.app.parse_as_of`).
 
     Raises
     ------
     InputError
         When the value is not an ISO date, or lies after today (field ``--as-of``: a usage error, exit 2).
     """
-    if value is None:
-        return None
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01", field="--as-of") from None
-    today = dt.date.today()  # the CLI owns the clock
-    if day > today:
-        raise InputError(
-            f"{day} is in the future (today is {today}): oncoline answers as the knowledge and the data stood on a "
-            "date that has come; give today or an earlier date",
-            field="--as-of",
-        )
-    return day
+    from oncoline.app.dates import parse_as_of as parse
+
+    return parse(value, today=dt.date.today())
 
 
 def _default(o: Any) -> Any:
@@ -158,36 +146,3 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
     tree = Tree(f"[bold]{title}[/]")
     add(tree, data)
     Console().print(tree)
-
-
-def refuse_future_dates(
-    dated: list[tuple[str, dt.date]], /, *, today: dt.date, source: str, what: str = "answer"
-) -> None:
-    """Refuse input dates after ``today`` when the CLI's clock is the cut-off (no ``--as-of`` given).
-
-    Parameters
-    ----------
-    dated
-        ``(field path, date)`` pairs already known to lie after ``today``, in file order (empty: nothing to do).
-    today
-        The clock's date.
-    source
-        The file the dates come from, named in the error.
-    what
-        The verb for the fix text ("answer", "derive lines").
-
-    Raises
-    ------
-    InputError
-        Naming the first such field, how many more there are, and the fix.
-    """
-    if not dated:
-        return
-    field, value = dated[0]
-    more = f" (and {len(dated) - 1} more)" if len(dated) > 1 else ""
-    raise InputError(
-        f"{value} is in the future (today is {today}){more}: a date that has not come cannot be data yet; correct "
-        f"it (to {what} as of an earlier date, give --as-of DATE)",
-        source=source,
-        field=field,
-    )

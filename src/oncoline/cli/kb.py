@@ -3,37 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from oncoline.cli.common import EXIT_KB, guarded, print_json
 
 __all__ = ["register"]
-
-
-def _companion_problems() -> list[Any]:
-    """Load-check the knowledge files beside the recommendation knowledge: the drug vocabulary, the ASCO/CAP HER2
-    table, the line-of-therapy parameters and the FHIR / OMOP code maps (each validates its schema on load)."""
-    from oncoline.errors import OncolineError
-    from oncoline.knowledge.lint import LintProblem
-
-    checks: list[tuple[str, str, str]] = [
-        ("drugs.yaml", "oncoline.knowledge.drugs", "load_vocabulary"),
-        ("her2_testing.yaml", "oncoline.engines.her2", "load_her2_rules"),
-        ("lines.yaml", "oncoline.engines.lines.params", "load_line_params"),
-        ("fhir_codes.yaml", "oncoline.io.fhir_codes", "load_fhir_codes"),
-        ("omop_concepts.yaml", "oncoline.io.omop_concepts", "load_omop_concepts"),
-    ]
-    problems: list[Any] = []
-    for name, module, function in checks:
-        import importlib
-
-        try:
-            getattr(importlib.import_module(module), function)()
-        except (OncolineError, ValueError, KeyError, TypeError) as exc:
-            problems.append(LintProblem(severity="error", message=f"{name}: {exc}"))
-    return problems
 
 
 def register(app: typer.Typer) -> None:
@@ -52,12 +27,10 @@ def register(app: typer.Typer) -> None:
         """Check schemas, citations, drugs, regimens and contradicting rule pairs (exit 3 on problems)."""
         from rich.console import Console
 
-        from oncoline.knowledge.lint import lint_knowledge
+        from oncoline.app.knowledge import lint_knowledge_base
 
         console = Console()
-        problems = lint_knowledge(data_dir)
-        if data_dir is None:
-            problems += _companion_problems()
+        problems = lint_knowledge_base(data_dir)
         errors = [p for p in problems if p.severity == "error"]
         for p in problems:
             style = "bold red" if p.severity == "error" else "yellow"
@@ -81,56 +54,30 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Show the knowledge version and file summary, or one entry by id."""
-        from oncoline.knowledge.loader import load_knowledge
+        from oncoline.app.knowledge import knowledge_entry, knowledge_summary
 
-        kb = load_knowledge()
-        pools: dict[str, dict[str, object]] = {
-            "source": dict(kb.sources),
-            "evidence": dict(kb.evidence),
-            "regimen": dict(kb.regimens),
-            "statement": {s.id: s for s in kb.statements},
-            "safety rule": {r.id: r for r in kb.safety.rules},
-            "forbidden combination": {r.id: r for r in kb.safety.forbidden_combinations},
-            "monitoring": {r.id: r for r in kb.safety.monitoring},
-            "action": {a.id: a for a in kb.actions},
-        }
         if entry is None:
-            summary = {
-                "version": kb.version,
-                "effective": kb.effective.isoformat(),
-                "files": {
-                    stem: {"schema": h.schema_, "version": h.version, "effective": h.effective.isoformat()}
-                    for stem, h in kb.headers.items()
-                },
-                "counts": {kind: len(pool) for kind, pool in pools.items()},
-            }
+            summary = knowledge_summary()
             if as_json:
                 print_json(summary)
                 return
             from rich.console import Console
             from rich.table import Table
 
-            table = Table(title=f"oncoline knowledge {kb.version} (effective {kb.effective})")
+            table = Table(title=f"oncoline knowledge {summary['version']} (effective {summary['effective']})")
             for col in ("file", "schema", "version", "effective"):
                 table.add_column(col)
-            for stem, h in kb.headers.items():
-                table.add_row(f"{stem}.yaml", h.schema_, h.version, h.effective.isoformat())
+            for stem, h in summary["files"].items():
+                table.add_row(f"{stem}.yaml", h["schema"], h["version"], h["effective"])
             console = Console()
             console.print(table)
-            console.print(", ".join(f"{n} {kind}(s)" for kind, n in summary["counts"].items()))  # type: ignore[attr-defined]
+            console.print(", ".join(f"{n} {kind}(s)" for kind, n in summary["counts"].items()))
             return
-        for kind, pool in pools.items():
-            if entry in pool:
-                item = pool[entry]
-                data = item.model_dump(mode="json", by_alias=True, exclude_defaults=True)  # type: ignore[attr-defined]
-                if as_json:
-                    print_json({"kind": kind, **data})
-                else:
-                    import yaml
+        found = knowledge_entry(entry)
+        if as_json:
+            print_json({"kind": found.kind, **found.data})
+        else:
+            import yaml
 
-                    typer.echo(f"# {kind} {entry} (knowledge {kb.version})")
-                    typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110).rstrip())
-                return
-        from oncoline.errors import InputError
-
-        raise InputError(f"no knowledge entry with id {entry!r}; run `oncoline kb show` for the counts by kind")
+            typer.echo(f"# {found.kind} {entry} (knowledge {found.version})")
+            typer.echo(yaml.safe_dump(found.data, sort_keys=False, allow_unicode=True, width=110).rstrip())

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from oncoline.errors import InputError, UnknownDrugError
 from oncoline.model import Patient
 
-__all__ = ["is_fhir", "load_document", "load_patient", "patient_from_mapping", "validation_to_input_error"]
+__all__ = [
+    "is_fhir",
+    "load_document",
+    "load_patient",
+    "parse_document",
+    "patient_from_mapping",
+    "validation_to_input_error",
+]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -97,11 +104,32 @@ def load_document(path: str | Path) -> Any:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the file ({exc}); save it as UTF-8 text", source=str(p)) from exc
+    return parse_document(text, source=str(p), syntax="json" if suffix == ".json" else "yaml")
+
+
+def parse_document(text: str, /, *, source: str, syntax: Literal["json", "yaml"] = "yaml") -> Any:
+    """Parse YAML or JSON text already read (from a file, an upload or a request body).
+
+    Parameters
+    ----------
+    text
+        The document.
+    source
+        Its name in messages (a file path, an upload's name).
+    syntax
+        ``json`` reports JSON errors as JSON errors; ``yaml`` reads YAML (and so JSON too).
+
+    Raises
+    ------
+    InputError
+        When the text is empty, not valid YAML/JSON, gives a key twice in one mapping, or holds several YAML
+        documents.
+    """
     if not text.strip():
-        raise InputError("the file is empty; give a patient block (see shared/cases/FORMAT.md)", source=str(p))
+        raise InputError("the file is empty; give a patient block (see shared/cases/FORMAT.md)", source=source)
     try:
-        if p.suffix.lower() == ".json":
-            return json.loads(text, object_pairs_hook=_unique_keys(str(p)))
+        if syntax == "json":
+            return json.loads(text, object_pairs_hook=_unique_keys(source))
         return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
     except yaml.composer.ComposerError as exc:
         if "expected a single document" in str(exc):
@@ -109,16 +137,16 @@ def load_document(path: str | Path) -> Any:
             raise InputError(
                 f"holds {n} YAML documents (separated by ---); oncoline reads one patient per file: copy one "
                 "document into its own file",
-                source=str(p),
+                source=source,
             ) from exc
-        raise InputError(f"not valid YAML: {exc}", source=str(p)) from exc
+        raise InputError(f"not valid YAML: {exc}", source=source) from exc
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=str(p)) from exc
+        raise InputError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=source) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", source=str(p)) from exc
+        raise InputError(f"not valid YAML{where}: {problem}", source=source) from exc
 
 
 def is_fhir(doc: Any) -> bool:
