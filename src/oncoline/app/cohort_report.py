@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -141,40 +141,42 @@ def _latest_date(table: pa.Table, columns: tuple[str, ...]) -> dt.date | None:
     return max(found, default=None)
 
 
-def _cut_off(as_of: dt.date | None, latest: dt.date | None, rule: str, today: dt.date) -> tuple[dt.date, str]:
-    if as_of is not None:
-        return as_of, "given with --as-of"
-    if latest is None:
-        raise InputError("the data hold no date to take the cut-off from; give --as-of")
-    if latest > today:
-        return today, f"today: the latest date in the data, {latest}, is in the future; give --as-of to set it"
-    return latest, f"{rule}; give --as-of to set it"
-
-
 def report_inputs_from_files(
     lines_path: Path,
     index_path: Path,
     /,
     *,
     exposures_path: Path | None = None,
-    params: LineParams,
-    as_of: dt.date | None,
-    today: dt.date,
+    params: Mapping[str, Any] | None = None,
+    as_of: dt.date | None = None,
+    today: dt.date | None = None,
 ) -> ReportInputs:
     """Read a lines table (``oncoline lines --out``), its index and optionally its exposure table.
 
-    Without ``as_of`` the cut-off is the latest date in the exposure table (the rule of ``oncoline lines``), else
-    the latest line end in the lines table; never later than ``today``.
+    Parameters
+    ----------
+    lines_path, index_path, exposures_path
+        Parquet or CSV files.
+    params
+        Line-parameter overrides the lines were derived with (``{"gap_days": 90}``).
+    as_of
+        The data cut-off. Default: the latest date in the exposure table (the rule of ``oncoline lines``), else the
+        latest line end in the lines table; never later than ``today``.
+    today
+        The clock (None: read now).
 
     Raises
     ------
     InputError
-        A file is missing or unreadable, a column is missing or holds a bad value.
+        A file is missing or unreadable, a column is missing or holds a bad value, or no date gives a cut-off.
     """
+    from oncoline.app.dates import resolve_today
+    from oncoline.app.lines import CutOff, cohort_cut_off, line_params
     from oncoline.engines.lines.cohort import lines_schema
     from oncoline.io.cohort_index import read_cohort_index
-    from oncoline.io.exposures import read_table
+    from oncoline.io.exposures import latest_exposure_date, read_table
 
+    now = resolve_today(today)
     lines = _read_lines(lines_path)
     missing = [f.name for f in lines_schema() if f.name not in lines.column_names]
     if missing:
@@ -185,21 +187,26 @@ def report_inputs_from_files(
         )
     index = read_cohort_index(index_path)
     exposures = None
-    lines_report = None
     if exposures_path is not None:
         exposures = read_table(exposures_path, kind="exposures")
-        latest = _latest_date(exposures, ("start_date", "end_date"))
-        cut, note = _cut_off(as_of, latest, "latest date in the exposure table", today)
+    if as_of is not None:
+        cut = CutOff(as_of, "option")
+        note = cut.describe()
+    elif exposures is not None:
+        cut = cohort_cut_off(latest_exposure_date(exposures), "latest_in_data", today=now)
+        note = cut.describe()
     else:
-        latest = _latest_date(lines, ("end_date",))
-        cut, note = _cut_off(as_of, latest, "latest line end in the lines table (give --exposures to use the "
-                                            "exposure table's latest date, as `oncoline lines` does)", today)
+        cut = cohort_cut_off(_latest_date(lines, ("end_date",)), "latest_in_data", today=now)
+        note = "latest line end in the lines table; give --exposures to use the exposure table's latest date as " \
+            "`oncoline lines` does, or --as-of to set it"
+    if cut.as_of is None:
+        raise InputError("the data hold no date to take the data cut-off from; give --as-of", field="--as-of")
     source = f"lines {lines_path.name}, index {index_path.name}" + (
         f", exposures {exposures_path.name}" if exposures_path is not None else ""
     )
     return ReportInputs(
-        lines=lines, index=index, as_of=cut, as_of_note=note, params=params, source=source, exposures=exposures,
-        lines_report=lines_report,
+        lines=lines, index=index, as_of=cut.as_of, as_of_note=note, params=line_params(params), source=source,
+        exposures=exposures,
     )
 
 
@@ -231,45 +238,46 @@ def _read_lines(path: Path) -> pa.Table:
 
 
 def report_inputs_from_omop(
-    url: str, /, *, params: LineParams, as_of: dt.date | None, today: dt.date, progress: Progress = _quiet
+    url: str,
+    /,
+    *,
+    params: Mapping[str, Any] | None = None,
+    as_of: dt.date | None = None,
+    today: dt.date | None = None,
+    progress: Progress = _quiet,
 ) -> ReportInputs:
-    """Read an OMOP CDM, derive its lines (DuckDB engine) and fill the index from PERSON and MEASUREMENT.
+    """Read an OMOP CDM, derive its lines (the application layer's cohort use case, DuckDB engine) and fill the
+    index from PERSON and MEASUREMENT (:func:`oncoline.io.cohort_index.index_from_omop`).
 
-    The cut-off without ``as_of``: the latest ``observation_period_end_date``, else the latest DRUG_EXPOSURE date
-    (the rule of ``oncoline lines --omop``), never later than ``today``.
+    The cut-off without ``as_of`` is the rule of ``oncoline lines --omop``
+    (:func:`oncoline.app.omop.omop_cut_off`): the latest ``observation_period_end_date``, else the latest
+    DRUG_EXPOSURE date, never later than ``today``.
 
     Raises
     ------
     InputError, BackendError
-        As :func:`oncoline.io.omop.read_cohort`.
+        As :func:`oncoline.app.omop.read_omop_cohort`.
     """
-    from oncoline.engines.lines.duckdb_engine import derive_lines_cohort
+    from oncoline.app.dates import resolve_today
+    from oncoline.app.lines import CutOff, derive_cohort_lines, line_params
+    from oncoline.app.omop import omop_cut_off, read_omop_cohort
     from oncoline.io.cohort_index import index_from_omop, validate_index
-    from oncoline.io.omop import read_cohort
-    from oncoline.io.omop_db import connect, redact_url
+    from oncoline.io.omop_db import redact_url
 
+    now = resolve_today(today)
     progress("reading the OMOP CDM", 0, 3)
-    exposures, index, _ = read_cohort(url)
-    index = validate_index(index_from_omop(url, index), source=redact_url(url))
-    with connect(url) as db:
-        latest = None
-        rule = "latest observation_period_end_date"
-        if "observation_period" in db.tables():
-            latest = db.query(
-                f"SELECT max(observation_period_end_date) AS d FROM {db.table('observation_period')}"
-            ).column("d")[0].as_py()
-    if latest is None:
-        latest = _latest_date(exposures, ("start_date", "end_date"))
-        rule = "latest drug_exposure date (observation_period has no rows)"
-    if isinstance(latest, dt.datetime):
-        latest = latest.date()
-    cut, note = _cut_off(as_of, latest, rule, today)
+    cohort = read_omop_cohort(url)
+    index = validate_index(index_from_omop(url, cohort.index), source=redact_url(url))
+    cut = CutOff(as_of, "option") if as_of is not None else omop_cut_off(url, today=now)
+    if cut.as_of is None:
+        raise InputError("the CDM holds no date to take the data cut-off from; give --as-of", field="--as-of")
     progress("deriving lines (DuckDB engine)", 1, 3)
-    derived = derive_lines_cohort(exposures, index, params=params, as_of=cut)
+    run = derive_cohort_lines(cohort.exposures, index, engine="duckdb", as_of=cut.as_of, today=now, params=params)
     progress("lines derived", 3, 3)
+    assert run.lines is not None
     return ReportInputs(
-        lines=derived.lines, index=index, as_of=cut, as_of_note=note, params=params, source=redact_url(url),
-        exposures=exposures, lines_report=derived.report,
+        lines=run.lines, index=index, as_of=cut.as_of, as_of_note=cut.describe(), params=line_params(params),
+        source=redact_url(url), exposures=cohort.exposures, lines_report=run.report,
     )
 
 

@@ -99,11 +99,10 @@ def register(app: typer.Typer) -> None:
             report_inputs_from_omop,
             write_cohort_report,
         )
-        from oncoline.cli.lines import parse_params
-        from oncoline.engines.lines.params import load_line_params
+        from oncoline.app.lines import parse_params
 
         cut = parse_as_of(as_of)
-        params = load_line_params(parse_params(param))
+        params = parse_params(param)
         options = ReportOptions(
             min_cell=min_cell,
             max_lines=max_lines,
@@ -113,7 +112,7 @@ def register(app: typer.Typer) -> None:
             gap_days=_ints(gap_grid, "--gap-grid"),
             regimen_window_days=_ints(window_grid, "--window-grid"),
         )
-        today = dt.date.today()
+        today = dt.date.today()  # the door owns the clock
         console = Console(stderr=True)
         with _progress(console) as step:
             if omop is not None:
