@@ -7,7 +7,9 @@ writing files included):
 
 - ``lines``: ``oncoline lines EXPOSURES --index INDEX --out lines.parquet`` (the baseline);
 - ``report``: ``oncoline cohort report lines.parquet --index INDEX --exposures EXPOSURES --out DIR`` — attrition,
-  pathways, Kaplan–Meier, concordance, the 12-cell sensitivity grid, HTML and every table.
+  pathways, Kaplan–Meier, concordance, the 12-cell sensitivity grid, HTML and every table;
+- ``report --no-concordance``: the same without the guideline concordance (the recommender calls), to show
+  where the time goes.
 
 The target (issue 10) is report ≤ 3 × lines at 10^7 exposure rows. Results: ``benchmarks/out/report.json``.
 
@@ -92,13 +94,34 @@ def main(argv: list[str]) -> int:
         lines = work / "lines.parquet"
         cut = ["--as-of", args.as_of] if args.as_of else []
         t_lines = _run([*oncoline, "lines", str(exposures), "--index", str(index), "--out", str(lines), *cut])
-        t_report = _run([*oncoline, "cohort", "report", str(lines), "--index", str(index), "--exposures",
-                         str(exposures), "--out", str(work / "report"), *cut])
-        row = {"rows": size, "lines_s": round(t_lines, 2), "report_s": round(t_report, 2),
-               "ratio": round(t_report / t_lines, 2), "target_ratio": 3.0}
+        t_report = _run(
+            [
+                *oncoline,
+                "cohort",
+                "report",
+                str(lines),
+                "--index",
+                str(index),
+                "--exposures",
+                str(exposures),
+                "--out",
+                str(work / "report"),
+                *cut,
+            ]
+        )
+        row = {
+            "rows": size,
+            "lines_s": round(t_lines, 2),
+            "report_s": round(t_report, 2),
+            "ratio": round(t_report / t_lines, 2),
+            "target_ratio": 3.0,
+        }
         results.append(row)
-        print(f"{size:>12,} rows: lines {t_lines:7.1f} s, report {t_report:7.1f} s, ratio {row['ratio']:.2f} "
-              f"(target ≤ 3)", flush=True)
+        print(
+            f"{size:>12,} rows: lines {t_lines:7.1f} s, report {t_report:7.1f} s, ratio {row['ratio']:.2f} "
+            f"(target ≤ 3)",
+            flush=True,
+        )
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     (out / "report.json").write_text(json.dumps({"results": results, "cpus": os.cpu_count()}, indent=2) + "\n")

@@ -15,6 +15,7 @@ def small_cohort(rows: int = 20_000, seed: int = 7) -> tuple[pa.Table, pa.Table,
     """``(exposures, index, lines)`` of about ``rows`` exposure rows (about 100 persons), cut off at :data:`AS_OF`."""
     from benchmarks.bench_report import add_index_columns
     from benchmarks.generate import generate_cohort
+
     from oncoline.engines.lines.duckdb_engine import derive_lines_cohort
     from oncoline.engines.lines.params import load_line_params
 

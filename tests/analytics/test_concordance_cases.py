@@ -31,11 +31,11 @@ from oncoline.engines.lines.params import load_line_params
 from oncoline.engines.lines.reference import derive_lines_reference_cohort
 from oncoline.knowledge.loader import load_knowledge
 
-P, O, N = "concordant_preferred", "concordant_other", "not_concordant"
+P, OT, N = "concordant_preferred", "concordant_other", "not_concordant"
 EXPECTED: dict[str, dict[str, list[str]]] = {  # case id → HR status → category per line
     "l-thp-then-hp-maintenance": {"positive": [P], "negative": [P]},
     "l-thp-then-tdxd": {"positive": [P, P], "negative": [P, P]},
-    "l-tdm1-is-a-new-drug": {"positive": [P, O], "negative": [P, O]},
+    "l-tdm1-is-a-new-drug": {"positive": [P, OT], "negative": [P, OT]},
     "l-phesgo-substitution": {"positive": [P], "negative": [P]},
     "l-biosimilar-substitution": {"positive": [P], "negative": [P]},
     "l-taxane-switch": {"positive": [P], "negative": [P]},
@@ -151,6 +151,8 @@ def test_recommender_ignores_presentation(judge: Judge) -> None:
             metastatic_diagnosis=dt.date(2024, 1, 1),
         )
         rec = recommend(patient, knowledge=judge.kb, as_of=dt.date(2024, 1, 2))
-        answers.add(tuple((o.drugs, o.category.value) for o in rec.options) + tuple(
-            (e.drugs, e.reason_code) for e in rec.excluded))
+        answers.add(
+            tuple((o.drugs, o.category.value) for o in rec.options)
+            + tuple((e.drugs, e.reason_code) for e in rec.excluded)
+        )
     assert len(answers) == 1

@@ -14,13 +14,21 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report, write_cohort_report
-    from oncoline.engines.lines.params import load_line_params
     from tests.analytics.cohort import AS_OF, small_cohort
 
+    from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report, write_cohort_report
+    from oncoline.engines.lines.params import load_line_params
+
     exposures, index, lines = small_cohort(20_000, 11)
-    inputs = ReportInputs(lines=lines, index=index, as_of=AS_OF, as_of_note="test", params=load_line_params(),
-                          source="generated test cohort", exposures=exposures)
+    inputs = ReportInputs(
+        lines=lines,
+        index=index,
+        as_of=AS_OF,
+        as_of_note="test",
+        params=load_line_params(),
+        source="generated test cohort",
+        exposures=exposures,
+    )
     result = build_cohort_report(inputs, options=ReportOptions(min_cell=3))
     out = tmp_path_factory.mktemp("report")
     write_cohort_report(result, out)

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from oncoline.knowledge.loader import KnowledgeBase
     from oncoline.model.recommendation import Recommendation
 
-__all__ = ["ConcordanceCategory", "LineState", "Judgement", "Judge", "concordance", "knowledge_dates"]
+__all__ = ["ConcordanceCategory", "Judge", "Judgement", "LineState", "concordance", "knowledge_dates"]
 
 _BLOCKING_MISSING = ("her2_status", "reflex_ish", "metastatic_diagnosis", "line_unknown")
 """Missing facts that leave no line assessable (others block only the lines that need them)."""
@@ -271,9 +271,11 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
     cols = set(index.column_names)
 
     def opt(name: str) -> str:
-        return f"arg_min(lower(CAST({name} AS VARCHAR)), coalesce(metastatic_diagnosis, DATE '9999-12-31'))" if (
-            name in cols
-        ) else "CAST(NULL AS VARCHAR)"
+        return (
+            f"arg_min(lower(CAST({name} AS VARCHAR)), coalesce(metastatic_diagnosis, DATE '9999-12-31'))"
+            if (name in cols)
+            else "CAST(NULL AS VARCHAR)"
+        )
 
     con = duckdb.connect()
     try:
@@ -304,9 +306,9 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
         period = np.searchsorted(bounds, start_days, side="right") - 1
         table = table.append_column("period", pa.array(period.astype(np.int32)))
         con.register("t", table)
-        distinct = con.execute(
-            "SELECT DISTINCT period, her2, hr, prior_key, drugs_key FROM t"
-        ).to_arrow_table().to_pylist()
+        distinct = (
+            con.execute("SELECT DISTINCT period, her2, hr, prior_key, drugs_key FROM t").to_arrow_table().to_pylist()
+        )
         cat, reason, matched = [], [], []
         for row in distinct:
             prior: list[tuple[tuple[str, ...], str | None]] = []
@@ -327,8 +329,10 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
             matched.append(j.matched)
         judged = pa.table(
             {
-                **{k: pa.array([r[k] for r in distinct], table.schema.field(k).type) for k in
-                   ("period", "her2", "hr", "prior_key", "drugs_key")},
+                **{
+                    k: pa.array([r[k] for r in distinct], table.schema.field(k).type)
+                    for k in ("period", "her2", "hr", "prior_key", "drugs_key")
+                },
                 "category": pa.array(cat, pa.string()),
                 "reason": pa.array(reason, pa.string()),
                 "matched": pa.array(matched, pa.string()),

@@ -108,7 +108,14 @@ def sensitivity_grid(
     for done, (g, w) in enumerate(ordered_cells, start=1):
         cell_params = replace_params(params, gap_days=g, regimen_window_days=w)
         res = k.assign_lines(
-            person, start, end, drug, stop, codes=prep.codes, params=cell_params, as_of_day=as_of_day,
+            person,
+            start,
+            end,
+            drug,
+            stop,
+            codes=prep.codes,
+            params=cell_params,
+            as_of_day=as_of_day,
             source_key=source_key,
         )
         lines = assemble_lines(res, person, prep)
@@ -129,8 +136,21 @@ def sensitivity_grid(
                 }
             )
         )
-        ttnt, _ = durations(lines.select(["person_id", "line", "regimen", "start_date", "time_to_next_treatment_days",
-                                          "time_on_treatment_days", "end_reason"]), endpoint="ttnt", as_of=as_of)
+        ttnt, _ = durations(
+            lines.select(
+                [
+                    "person_id",
+                    "line",
+                    "regimen",
+                    "start_date",
+                    "time_to_next_treatment_days",
+                    "time_on_treatment_days",
+                    "end_reason",
+                ]
+            ),
+            endpoint="ttnt",
+            as_of=as_of,
+        )
         line_no = np.asarray(ttnt.column("line").to_numpy(zero_copy_only=False))
         days = np.asarray(ttnt.column("days").to_numpy(zero_copy_only=False), dtype=np.float64)
         event = np.asarray(ttnt.column("event").to_numpy(zero_copy_only=False), dtype=bool)
@@ -157,10 +177,19 @@ def sensitivity_grid(
         row, _ = results[cell]
         for key, value in row.items():
             summary[key].append(value)
-    types = {"gap_days": pa.int32(), "regimen_window_days": pa.int32(), "is_default": pa.bool_(),
-             "persons": pa.int64(), "lines": pa.int64(), "lines_per_person": pa.float64(), "persons_2l": pa.int64(),
-             "median_ttnt_1l_days": pa.float64(), "median_ttnt_1l_lower": pa.float64(),
-             "median_ttnt_1l_upper": pa.float64(), "median_ttnt_2l_days": pa.float64()}
+    types = {
+        "gap_days": pa.int32(),
+        "regimen_window_days": pa.int32(),
+        "is_default": pa.bool_(),
+        "persons": pa.int64(),
+        "lines": pa.int64(),
+        "lines_per_person": pa.float64(),
+        "persons_2l": pa.int64(),
+        "median_ttnt_1l_days": pa.float64(),
+        "median_ttnt_1l_lower": pa.float64(),
+        "median_ttnt_1l_upper": pa.float64(),
+        "median_ttnt_2l_days": pa.float64(),
+    }
     summary_tbl = pa.table({c: pa.array(v, types[c]) for c, v in summary.items()})
     regimen_tbl = pa.concat_tables([results[c][1] for c in cells]) if cells else pa.table({})
     return summary_tbl, regimen_tbl

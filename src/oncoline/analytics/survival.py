@@ -42,7 +42,7 @@ _Z95 = 1.959963984540054
 
 MEDIAN_CONVENTION = (
     "Median: the earliest time at which the Kaplan–Meier estimate is at or below 0.5 (lifelines). 95 % CI: "
-    "log-transformed Greenwood band, as R survival's default (conf.type = \"log\"); each limit is the earliest time "
+    'log-transformed Greenwood band, as R survival\'s default (conf.type = "log"); each limit is the earliest time '
     "its band is at or below 0.5, 'not reached' when it never is. When the curve is exactly 0.5 over an interval, R "
     "reports the interval's mid-point; we report its start. Durations in days; months = days / 30.44."
 )
@@ -70,7 +70,7 @@ class KmResult:
     median: float | None
     median_lower: float | None
     median_upper: float | None
-    curve: dict[str, list[float]] = field(repr=False)
+    curve: dict[str, list[float | None]] = field(repr=False)
 
 
 def _first_at_or_below(times: npt.NDArray[np.float64], values: npt.NDArray[np.float64]) -> float | None:
@@ -146,7 +146,7 @@ def km_fit(duration: npt.ArrayLike, event: npt.ArrayLike, /) -> KmResult:
             "time": times.tolist(),
             "survival": surv.tolist(),
             "lower": lower.tolist(),
-            "upper": [None if math.isnan(u) else u for u in upper.tolist()],  # type: ignore[list-item]
+            "upper": [None if math.isnan(u) else u for u in upper.tolist()],
             "at_risk": at_risk.tolist(),
             "events": observed.tolist(),
             "censored": censored.tolist(),

@@ -197,15 +197,22 @@ def report_inputs_from_files(
         note = cut.describe()
     else:
         cut = cohort_cut_off(_latest_date(lines, ("end_date",)), "latest_in_data", today=now)
-        note = "latest line end in the lines table; give --exposures to use the exposure table's latest date as " \
+        note = (
+            "latest line end in the lines table; give --exposures to use the exposure table's latest date as "
             "`oncoline lines` does, or --as-of to set it"
+        )
     if cut.as_of is None:
         raise InputError("the data hold no date to take the data cut-off from; give --as-of", field="--as-of")
     source = f"lines {lines_path.name}, index {index_path.name}" + (
         f", exposures {exposures_path.name}" if exposures_path is not None else ""
     )
     return ReportInputs(
-        lines=lines, index=index, as_of=cut.as_of, as_of_note=note, params=line_params(params), source=source,
+        lines=lines,
+        index=index,
+        as_of=cut.as_of,
+        as_of_note=note,
+        params=line_params(params),
+        source=source,
         exposures=exposures,
     )
 
@@ -276,8 +283,14 @@ def report_inputs_from_omop(
     progress("lines derived", 3, 3)
     assert run.lines is not None
     return ReportInputs(
-        lines=run.lines, index=index, as_of=cut.as_of, as_of_note=cut.describe(), params=line_params(params),
-        source=redact_url(url), exposures=cohort.exposures, lines_report=run.report,
+        lines=run.lines,
+        index=index,
+        as_of=cut.as_of,
+        as_of_note=cut.describe(),
+        params=line_params(params),
+        source=redact_url(url),
+        exposures=cohort.exposures,
+        lines_report=run.report,
     )
 
 
@@ -340,8 +353,9 @@ def build_cohort_report(
     tick("strata and pathways")
     strata = person_strata(inputs.index)
     paths = pathways(lines, strata, max_lines=options.max_lines, top_regimens=options.top_regimens)
-    label_of = dict(zip(paths.regimens.column("regimen").to_pylist(), paths.regimens.column("label").to_pylist(),
-                        strict=True))
+    label_of = dict(
+        zip(paths.regimens.column("regimen").to_pylist(), paths.regimens.column("label").to_pylist(), strict=True)
+    )
     tables.update(_pathway_tables(paths, mc))
     timings["pathways"] = time.perf_counter() - t0
 
@@ -353,7 +367,7 @@ def build_cohort_report(
     at_risk: list[pa.Table] = []
     data: dict[str, pa.Table] = {}
     for endpoint in ("tot", "ttnt"):
-        d, bad = sv.durations(lines, endpoint=endpoint, as_of=inputs.as_of)  # type: ignore[arg-type]
+        d, bad = sv.durations(lines, endpoint=endpoint, as_of=inputs.as_of)
         refused.update({f"{endpoint}:{k}": v for k, v in bad.items()})
         labels = [label_of.get(r) for r in d.column("regimen").to_pylist()]
         d = d.append_column("label", pa.array(labels, pa.string()))
@@ -382,12 +396,22 @@ def build_cohort_report(
         tables.update(_concordance_tables(judged, strata, mc))
         # TTNT by concordance category
         ttnt = data["ttnt"]
-        cat_of = {(p, ln): c for p, ln, c in zip(judged.column("person_id").to_pylist(),
-                                                  judged.column("line").to_pylist(),
-                                                  judged.column("category").to_pylist(), strict=True)}
-        cats = pa.array([cat_of.get((p, ln)) for p, ln in zip(ttnt.column("person_id").to_pylist(),
-                                                               ttnt.column("line").to_pylist(), strict=True)],
-                        pa.string())
+        cat_of = {
+            (p, ln): c
+            for p, ln, c in zip(
+                judged.column("person_id").to_pylist(),
+                judged.column("line").to_pylist(),
+                judged.column("category").to_pylist(),
+                strict=True,
+            )
+        }
+        cats = pa.array(
+            [
+                cat_of.get((p, ln))
+                for p, ln in zip(ttnt.column("person_id").to_pylist(), ttnt.column("line").to_pylist(), strict=True)
+            ],
+            pa.string(),
+        )
         fits = sv.km_groups(
             ttnt.append_column("category", cats),
             group_col="category",
@@ -456,18 +480,26 @@ def _pathway_tables(paths: Any, mc: int) -> dict[str, pa.Table]:
     return {
         "regimens": suppress(paths.regimens, counts=["lines"], min_cell=mc),
         "pathways": suppress(
-            paths.pathways, counts=["persons"], min_cell=mc, group_by=["stratum_kind", "stratum"],
+            paths.pathways,
+            counts=["persons"],
+            min_cell=mc,
+            group_by=["stratum_kind", "stratum"],
             shares={"share": "persons"},
         ),
         "pathway_steps": suppress(
             paths.steps, counts=["persons"], min_cell=mc, group_by=["stratum_kind", "stratum", "parent"]
         ),
         "pathway_transitions": suppress(
-            paths.transitions, counts=["persons"], min_cell=mc, group_by=["stratum_kind", "stratum", "line",
-                                                                          "from_regimen"]
+            paths.transitions,
+            counts=["persons"],
+            min_cell=mc,
+            group_by=["stratum_kind", "stratum", "line", "from_regimen"],
         ),
         "line_regimens": suppress(
-            paths.line_regimens, counts=["persons"], min_cell=mc, group_by=["stratum_kind", "stratum", "line"],
+            paths.line_regimens,
+            counts=["persons"],
+            min_cell=mc,
+            group_by=["stratum_kind", "stratum", "line"],
             shares={"share": "persons"},
         ),
     }
@@ -572,8 +604,12 @@ def _km_tables(rows: list[dict[str, Any]], curves: list[pa.Table], at_risk: list
         )
     curve_tbl = pa.concat_tables(curves) if curves else pa.table({})
     risk_tbl = (
-        suppress(pa.concat_tables(at_risk), counts=["at_risk"], min_cell=mc, group_by=["endpoint", "group_kind",
-                                                                                        "group", "month"])
+        suppress(
+            pa.concat_tables(at_risk),
+            counts=["at_risk"],
+            min_cell=mc,
+            group_by=["endpoint", "group_kind", "group", "month"],
+        )
         if at_risk
         else pa.table({})
     )
@@ -607,10 +643,12 @@ def _concordance_tables(judged: pa.Table, strata: pa.Table, mc: int) -> dict[str
     finally:
         con.close()
     return {
-        "concordance_by_line": suppress(by_line, counts=["lines"], min_cell=mc, group_by=["line"],
-                                        shares={"share": "lines"}),
-        "concordance_by_year": suppress(by_year, counts=["lines"], min_cell=mc, group_by=["index_year"],
-                                        shares={"share": "lines"}),
+        "concordance_by_line": suppress(
+            by_line, counts=["lines"], min_cell=mc, group_by=["line"], shares={"share": "lines"}
+        ),
+        "concordance_by_year": suppress(
+            by_year, counts=["lines"], min_cell=mc, group_by=["index_year"], shares={"share": "lines"}
+        ),
         "concordance_reasons": suppress(reasons, counts=["lines"], min_cell=mc, group_by=["category"]),
     }
 
@@ -624,7 +662,10 @@ def _sensitivity_tables(summary: pa.Table, regimens: pa.Table, mc: int) -> dict[
     return {
         "sensitivity": out,
         "sensitivity_regimens": suppress(
-            regimens, counts=["persons"], min_cell=mc, group_by=["gap_days", "regimen_window_days"],
+            regimens,
+            counts=["persons"],
+            min_cell=mc,
+            group_by=["gap_days", "regimen_window_days"],
             shares={"share": "persons"},
         ),
     }
@@ -652,8 +693,12 @@ def _attrition(inputs: ReportInputs, persons_with_lines: int, n_lines: int, refu
         add("exposure rows", "rows", "used in a line", rep.rows_used)
     n_index = int(pa.compute.count_distinct(inputs.index.column("person_id")).as_py()) if inputs.index.num_rows else 0
     add("persons", "", "persons in the index", n_index)
-    add("persons", "persons", "no metastatic line (no anticancer exposure in the metastatic setting)",
-        max(n_index - persons_with_lines, 0))
+    add(
+        "persons",
+        "persons",
+        "no metastatic line (no anticancer exposure in the metastatic setting)",
+        max(n_index - persons_with_lines, 0),
+    )
     add("persons", "persons", "at least one metastatic line (the pathway cohort)", persons_with_lines)
     add("lines", "", "lines of therapy", n_lines)
     for endpoint, text in (("tot", "time on treatment"), ("ttnt", "time to next treatment")):

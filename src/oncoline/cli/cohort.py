@@ -23,8 +23,9 @@ def _ints(text: str, option: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError as exc:
-        raise InputError(f"{option} {text!r}: give whole days separated by commas, e.g. 60,90,120,180",
-                         field=option) from exc
+        raise InputError(
+            f"{option} {text!r}: give whole days separated by commas, e.g. 60,90,120,180", field=option
+        ) from exc
     if not values or min(values) < 1:
         raise InputError(f"{option} {text!r}: give at least one value, each ≥ 1", field=option)
     return values

@@ -99,9 +99,7 @@ def validate_index(index: pa.Table, /, *, source: str = "index") -> pa.Table:
             try:
                 out = out.set_column(pos, name, pc.cast(col, target))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise InputError(
-                    f"{name} must be a number ({exc})", source=source, field=name
-                ) from exc
+                raise InputError(f"{name} must be a number ({exc})", source=source, field=name) from exc
     return out
 
 
@@ -135,7 +133,8 @@ def index_from_omop(url: str, index: pa.Table, /, *, schema: str | None = None) 
     with connect(url, schema=schema) as db:
         tables = db.tables()
         person = db.query(
-            f"SELECT CAST(person_id AS VARCHAR) AS person_id, year_of_birth, gender_concept_id FROM {db.table('person')}"
+            "SELECT CAST(person_id AS VARCHAR) AS person_id, year_of_birth, gender_concept_id "
+            f"FROM {db.table('person')}"
         ).to_pylist()
     born = {r["person_id"]: r["year_of_birth"] for r in person}
     sex = {r["person_id"]: _GENDER.get(r["gender_concept_id"]) for r in person}

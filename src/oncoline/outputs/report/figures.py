@@ -24,8 +24,24 @@ __all__ = [
 ]
 
 _PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-    "#393b79", "#ad494a", "#637939", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+    "#ad494a",
+    "#637939",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
 )
 _GREY = "#9e9e9e"
 _END_COLOUR = "#e0e0e0"
@@ -103,9 +119,7 @@ def sankey(transitions: pa.Table, colours: dict[str, str], *, max_lines: int) ->
     """Sankey of line-to-line transitions of the whole cohort (shown links only)."""
     import plotly.graph_objects as go
 
-    rows = [
-        r for r in transitions.to_pylist() if r["stratum_kind"] == "all" and r["persons"] is not None
-    ]
+    rows = [r for r in transitions.to_pylist() if r["stratum_kind"] == "all" and r["persons"] is not None]
     nodes: dict[tuple[int, str], int] = {}
 
     def node(line: int, regimen: str) -> int:
@@ -177,18 +191,39 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
         label = f"line {name}" if group_kind == "line" else name
         upper = [p["upper"] if p["upper"] is not None else 1.0 for p in pts]
         fig.add_trace(
-            go.Scatter(x=x, y=upper, mode="lines", line={"width": 0, "shape": "hv"}, showlegend=False,
-                       hoverinfo="skip", legendgroup=label)
+            go.Scatter(
+                x=x,
+                y=upper,
+                mode="lines",
+                line={"width": 0, "shape": "hv"},
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=label,
+            )
         )
         fig.add_trace(
-            go.Scatter(x=x, y=[p["lower"] for p in pts], mode="lines", line={"width": 0, "shape": "hv"},
-                       fill="tonexty", fillcolor=_rgba(colour, 0.15), showlegend=False, hoverinfo="skip",
-                       legendgroup=label)
+            go.Scatter(
+                x=x,
+                y=[p["lower"] for p in pts],
+                mode="lines",
+                line={"width": 0, "shape": "hv"},
+                fill="tonexty",
+                fillcolor=_rgba(colour, 0.15),
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=label,
+            )
         )
         fig.add_trace(
-            go.Scatter(x=x, y=[p["survival"] for p in pts], mode="lines", name=label, legendgroup=label,
-                       line={"color": colour, "shape": "hv", "width": 2},
-                       hovertemplate=f"{label}<br>%{{x:.1f}} months: %{{y:.2f}}<extra></extra>")
+            go.Scatter(
+                x=x,
+                y=[p["survival"] for p in pts],
+                mode="lines",
+                name=label,
+                legendgroup=label,
+                line={"color": colour, "shape": "hv", "width": 2},
+                hovertemplate=f"{label}<br>%{{x:.1f}} months: %{{y:.2f}}<extra></extra>",
+            )
         )
     what = "Time on treatment" if endpoint == "tot" else "Time to next treatment"
     fig.update_layout(xaxis={"title": "months from line start"}, yaxis={"title": "probability", "range": [0, 1.02]})
@@ -205,31 +240,39 @@ def concordance_bars(table: pa.Table, *, by: str) -> Figure:
     for cat, colour in CATEGORY_COLOURS.items():
         ys = {r[by]: r["share"] for r in rows if r["category"] == cat}
         if ys:
-            fig.add_trace(go.Bar(name=cat.replace("_", " "), x=[str(x) for x in xs], y=[ys.get(x) for x in xs],
-                                 marker_color=colour))
-    fig.update_layout(barmode="stack", yaxis={"tickformat": ".0%", "title": "share of lines"},
-                      xaxis={"title": by.replace("_", " "), "type": "category"})
+            fig.add_trace(
+                go.Bar(
+                    name=cat.replace("_", " "), x=[str(x) for x in xs], y=[ys.get(x) for x in xs], marker_color=colour
+                )
+            )
+    fig.update_layout(
+        barmode="stack",
+        yaxis={"tickformat": ".0%", "title": "share of lines"},
+        xaxis={"title": by.replace("_", " "), "type": "category"},
+    )
     return _layout(fig, f"Guideline concordance by {by.replace('_', ' ')}", height=380)
 
 
 def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[str, str]) -> Figure:
     """Small multiples over the grid: lines per person, median 1L TTNT (months), persons with ≥ 2 lines, and the
     share of each top first-line regimen — x = gap_days, one line per regimen_window_days."""
-    from plotly.subplots import make_subplots
-
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     from oncoline.analytics.survival import DAYS_PER_MONTH
 
     rows = summary.to_pylist()
     windows = sorted({r["regimen_window_days"] for r in rows})
     regs = list(dict.fromkeys(regimens.column("regimen").to_pylist()))[:3]
-    titles = ["lines per person", "median TTNT, line 1 (months)", "persons with ≥ 2 lines",
-              *[f"line-1 share: {r}" for r in regs]]
+    titles = [
+        "lines per person",
+        "median TTNT, line 1 (months)",
+        "persons with ≥ 2 lines",
+        *[f"line-1 share: {r}" for r in regs],
+    ]
     cols = 3
     n_rows = (len(titles) + cols - 1) // cols
-    fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.08,
-                        vertical_spacing=0.18)
+    fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.18)
     dash = ("dot", "solid", "dash", "dashdot")
     for wi, w in enumerate(windows):
         sub = sorted((r for r in rows if r["regimen_window_days"] == w), key=lambda r: r["gap_days"])
@@ -240,14 +283,25 @@ def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[s
             [r["persons_2l"] for r in sub],
         ]
         for reg in regs:
-            by = {(r["gap_days"]): r["share"] for r in regimens.to_pylist()
-                  if r["regimen_window_days"] == w and r["regimen"] == reg}
+            by = {
+                (r["gap_days"]): r["share"]
+                for r in regimens.to_pylist()
+                if r["regimen_window_days"] == w and r["regimen"] == reg
+            }
             series.append([by.get(g) for g in x])
         for k, ys in enumerate(series):
             fig.add_trace(
-                go.Scatter(x=x, y=ys, mode="lines+markers", name=f"window {w} d", legendgroup=str(w),
-                           showlegend=k == 0, line={"dash": dash[wi % len(dash)], "color": "#444"}),
-                row=k // cols + 1, col=k % cols + 1,
+                go.Scatter(
+                    x=x,
+                    y=ys,
+                    mode="lines+markers",
+                    name=f"window {w} d",
+                    legendgroup=str(w),
+                    showlegend=k == 0,
+                    line={"dash": dash[wi % len(dash)], "color": "#444"},
+                ),
+                row=k // cols + 1,
+                col=k % cols + 1,
             )
     fig.update_xaxes(title_text="gap_days", tickvals=sorted({r["gap_days"] for r in rows}))
     return _layout(fig, "Sensitivity to the line rules (gap_days × regimen_window_days)", height=300 * n_rows + 60)
