@@ -156,3 +156,18 @@ def test_recommender_ignores_presentation(judge: Judge) -> None:
             + tuple((e.drugs, e.reason_code) for e in rec.excluded)
         )
     assert len(answers) == 1
+
+
+def test_worker_processes_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.analytics.cohort import small_cohort
+
+    import oncoline.analytics.concordance as conc
+
+    _exposures, index, lines = small_cohort(8_000, 2)
+    one = conc.concordance(lines, index, judge=Judge(load_knowledge(), load_line_params()), workers=1)
+    monkeypatch.setattr(conc, "PARALLEL_MIN_STATES", 1)
+    judge = Judge(load_knowledge(), load_line_params())
+    seen: list[tuple[int, int]] = []
+    two = conc.concordance(lines, index, judge=judge, workers=2, on_progress=lambda k, n: seen.append((k, n)))
+    assert two.equals(one)
+    assert judge.calls > 0 and seen[-1][0] == seen[-1][1]

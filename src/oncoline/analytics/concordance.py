@@ -35,7 +35,7 @@ state, regimen) is judged once, so a cohort of 10^6 persons needs a few thousand
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -241,7 +241,73 @@ class Judge:
         return Judgement(ConcordanceCategory.NOT_CONCORDANT, "not_an_option", "")
 
 
-def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Table:
+_WORKER_JUDGE: Judge | None = None
+"""The judge a forked worker process inherits (set just before the pool starts)."""
+PARALLEL_MIN_STATES = 2000
+"""Distinct states from which :func:`concordance` spreads the recommender calls over worker processes."""
+
+
+def _worker_judge(chunk: list[tuple[LineState, tuple[str, ...]]]) -> tuple[list[Judgement], int]:
+    judge = _WORKER_JUDGE
+    assert judge is not None
+    before = judge.calls
+    return [judge.judge(state, drugs) for state, drugs in chunk], judge.calls - before
+
+
+def _judge_all(
+    judge: Judge,
+    tasks: list[tuple[LineState, tuple[str, ...]]],
+    *,
+    workers: int | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> list[Judgement]:
+    """Judge every (state, drugs), in this process or — for many states, where ``fork`` exists — spread over
+    worker processes that inherit the loaded knowledge (the recommender is pure, so the answers are the same)."""
+    import multiprocessing as mp
+    import os
+
+    n = len(tasks)
+    wanted = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if wanted <= 1 or n < PARALLEL_MIN_STATES or "fork" not in mp.get_all_start_methods():
+        out = []
+        for i, (state, drugs) in enumerate(tasks, start=1):
+            out.append(judge.judge(state, drugs))
+            if on_progress is not None and i % 500 == 0:
+                on_progress(i, n)
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _WORKER_JUDGE
+    _WORKER_JUDGE = judge
+    size = max(50, n // (wanted * 8))
+    # states sharing a prior history go to one chunk, so each worker's memo is used
+    order = sorted(range(n), key=lambda i: (repr(tasks[i][0].prior), tasks[i][0].period_start))
+    chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
+    results: list[Judgement] = [None] * n  # type: ignore[list-item]
+    try:
+        with ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context("fork")) as pool:
+            done = 0
+            for k, (judged, calls) in enumerate(pool.map(_worker_judge, chunks)):
+                for j, i in zip(judged, order[k * size : k * size + len(judged)], strict=True):
+                    results[i] = j
+                judge.calls += calls
+                done += len(judged)
+                if on_progress is not None:
+                    on_progress(done, n)
+    finally:
+        _WORKER_JUDGE = None
+    return results
+
+
+def concordance(
+    lines: pa.Table,
+    index: pa.Table,
+    /,
+    *,
+    judge: Judge,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> pa.Table:
     """Judge every line of a cohort.
 
     Parameters
@@ -251,7 +317,12 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
     index
         The cohort index; optional ``her2_status``, ``hr_status``, ``presentation`` (absent = not given).
     judge
-        A :class:`Judge` (it keeps its memo between calls).
+        A :class:`Judge` (it keeps its memo between calls made in this process).
+    workers
+        Processes for the recommender calls (default: the CPUs, at most 4; 1 = in this process). Used only from
+        :data:`PARALLEL_MIN_STATES` distinct states on and where ``fork`` is available.
+    on_progress
+        Called with ``(states judged, distinct states)`` as the work advances.
 
     Returns
     -------
@@ -309,7 +380,7 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
         distinct = (
             con.execute("SELECT DISTINCT period, her2, hr, prior_key, drugs_key FROM t").to_arrow_table().to_pylist()
         )
-        cat, reason, matched = [], [], []
+        tasks = []
         for row in distinct:
             prior: list[tuple[tuple[str, ...], str | None]] = []
             if row["prior_key"]:
@@ -323,10 +394,11 @@ def concordance(lines: pa.Table, index: pa.Table, /, *, judge: Judge) -> pa.Tabl
                 hr_status=row["hr"],
                 prior=tuple(prior),
             )
-            j = judge.judge(state, tuple(row["drugs_key"].split("|")))
-            cat.append(j.category.value)
-            reason.append(j.reason)
-            matched.append(j.matched)
+            tasks.append((state, tuple(row["drugs_key"].split("|"))))
+        results = _judge_all(judge, tasks, workers=workers, on_progress=on_progress)
+        cat = [j.category.value for j in results]
+        reason = [j.reason for j in results]
+        matched = [j.matched for j in results]
         judged = pa.table(
             {
                 **{

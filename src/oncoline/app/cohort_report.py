@@ -391,7 +391,12 @@ def build_cohort_report(
         from oncoline.analytics.concordance import Judge, concordance
 
         judge = Judge(kb, inputs.params)
-        judged = concordance(lines, inputs.index, judge=judge)
+        conc_step = done
+
+        def judged_states(k: int, total: int) -> None:
+            progress(f"guideline concordance: {k:,}/{total:,} distinct states", conc_step - 1 + k / total, steps)
+
+        judged = concordance(lines, inputs.index, judge=judge, on_progress=judged_states)
         calls = judge.calls
         tables.update(_concordance_tables(judged, strata, mc))
         # TTNT by concordance category
