@@ -269,7 +269,7 @@ def report_inputs_from_omop(
     from oncoline.app.lines import CutOff, derive_cohort_lines, line_params
     from oncoline.app.omop import omop_cut_off, read_omop_cohort
     from oncoline.io.cohort_index import index_from_omop, validate_index
-    from oncoline.io.omop_db import redact_url
+    from oncoline.io.omop.db import redact_url
 
     now = resolve_today(today)
     progress("reading the OMOP CDM", 0, 3)

@@ -128,7 +128,7 @@ def index_from_omop(url: str, index: pa.Table, /, *, schema: str | None = None) 
     import pyarrow as pa
 
     from oncoline.io.omop import read_biomarkers
-    from oncoline.io.omop_db import connect
+    from oncoline.io.omop.db import connect
 
     with connect(url, schema=schema) as db:
         tables = db.tables()
