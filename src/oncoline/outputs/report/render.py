@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from plotly.graph_objects import Figure
 
-    from oncoline.app.cohort_report import CohortReportResult
 
-__all__ = ["Column", "html_table", "render_report"]
+__all__ = ["Column", "ReportLike", "html_table", "render_report"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _CLASS = {"text": "", "count": "n c"}
@@ -24,6 +24,34 @@ _STRATA_TITLES = {
     "hr_status": "HR status",
     "presentation": "de novo vs recurrent",
 }
+
+
+class ReportLike(Protocol):
+    """What the page needs from a report (:class:`oncoline.app.cohort_report.CohortReportResult` has it; outputs
+    sit below the application layer, so the type is described here, not imported)."""
+
+    @property
+    def tables(self) -> dict[str, pa.Table]: ...
+    @property
+    def as_of(self) -> dt.date: ...
+    @property
+    def as_of_note(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def min_cell(self) -> int: ...
+    @property
+    def max_lines(self) -> int: ...
+    @property
+    def params_version(self) -> str: ...
+    @property
+    def kb_version(self) -> str: ...
+    @property
+    def median_convention(self) -> str: ...
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+    @property
+    def recommender_calls(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -100,7 +128,7 @@ class _Figures:
         )
 
 
-def render_report(result: CohortReportResult, /) -> str:
+def render_report(result: ReportLike, /) -> str:
     """The report as one HTML page (plotly.js embedded once, no network access).
 
     Returns
