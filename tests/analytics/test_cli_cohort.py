@@ -23,15 +23,17 @@ def test_report_from_demo_omop(tmp_path: Path) -> None:
 
 
 def test_report_from_files_and_errors(tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
     from tests.analytics.cohort import small_cohort
 
     _exposures, index, lines = small_cohort(8_000, 3)
     pq.write_table(lines, tmp_path / "lines.parquet")
     pq.write_table(index, tmp_path / "index.parquet")
+    pacsv.write_csv(index, tmp_path / "index.csv")  # a CSV index holds its dates as text (found by the new-user run)
     runner = CliRunner()
-    args = ["cohort", "report", str(tmp_path / "lines.parquet"), "--index", str(tmp_path / "index.parquet")]
-    res = runner.invoke(app, [*args, "--out", str(tmp_path / "r"), "--no-concordance", "--as-of", "2026-06-30"])
+    args = ["cohort", "report", str(tmp_path / "lines.parquet"), "--index", str(tmp_path / "index.csv")]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "r"), "--as-of", "2026-06-30"])
     assert res.exit_code == 0, res.output
     assert "Sensitivity" in res.output  # no exposures: the grid is named as skipped, with the fix
     res = runner.invoke(

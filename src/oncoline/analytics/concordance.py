@@ -343,7 +343,8 @@ def concordance(
 
     def opt(name: str) -> str:
         return (
-            f"arg_min(lower(CAST({name} AS VARCHAR)), coalesce(metastatic_diagnosis, DATE '9999-12-31'))"
+            f"arg_min(lower(CAST({name} AS VARCHAR)), "
+            "coalesce(TRY_CAST(metastatic_diagnosis AS DATE), DATE '9999-12-31'))"
             if (name in cols)
             else "CAST(NULL AS VARCHAR)"
         )

@@ -65,7 +65,7 @@ def person_strata(index: pa.Table, /) -> pa.Table:
     try:
         con.register("idx", index.select(["person_id", "metastatic_diagnosis", *extra]))
         sql = f"""
-        WITH i AS (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(metastatic_diagnosis AS DATE) AS dx
+        WITH i AS (SELECT CAST(person_id AS VARCHAR) AS person_id, TRY_CAST(metastatic_diagnosis AS DATE) AS dx
                    {"".join(", " + c for c in extra)} FROM idx WHERE person_id IS NOT NULL),
         p AS (SELECT person_id, min(dx) AS dx {", " + picked if picked else ""} FROM i GROUP BY person_id),
         a AS (SELECT *, {age} AS age FROM p)
