@@ -459,7 +459,7 @@ def build_cohort_report(
 
     tick("attrition")
     persons_with_lines = int(pa.compute.count_distinct(lines.column("person_id")).as_py()) if lines.num_rows else 0
-    tables["attrition"] = _attrition(inputs, persons_with_lines, lines.num_rows, refused, mc)
+    tables["attrition"] = _attrition(inputs, persons_with_lines, lines.num_rows, refused, mc, calls)
     tables = {"attrition": tables.pop("attrition"), **tables}
     progress("tables ready", steps, steps)
     return CohortReportResult(
@@ -676,7 +676,9 @@ def _sensitivity_tables(summary: pa.Table, regimens: pa.Table, mc: int) -> dict[
     }
 
 
-def _attrition(inputs: ReportInputs, persons_with_lines: int, n_lines: int, refused: Counter[str], mc: int) -> pa.Table:
+def _attrition(
+    inputs: ReportInputs, persons_with_lines: int, n_lines: int, refused: Counter[str], mc: int, calls: int
+) -> pa.Table:
     import pyarrow as pa
 
     from oncoline.analytics.suppression import suppress
@@ -710,6 +712,8 @@ def _attrition(inputs: ReportInputs, persons_with_lines: int, n_lines: int, refu
         bad = refused.get(f"{endpoint}:nonpositive_duration", 0)
         add("lines", endpoint, f"{text}: refused, duration ≤ 0 days (nonpositive_duration)", bad)
         add("lines", endpoint, f"{text}: fitted", n_lines - bad)
+    if calls:
+        add("states", "", "guideline concordance: distinct patient states judged (one recommender call each)", calls)
     table = pa.table(
         {
             "step": pa.array([r[0] for r in rows], pa.int32()),
