@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"lines": "benchmarks.bench_lines", "recommend": "benchmarks.bench_recommend"}
+BENCHMARKS = {
+    "lines": "benchmarks.bench_lines",
+    "recommend": "benchmarks.bench_recommend",
+    "report": "benchmarks.bench_report",
+}
 
 
 def main(argv: list[str]) -> int:
