@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from oncoline import __version__
-from oncoline.cli import her2, kb, lines, omop, patient, recommend, schema
+from oncoline.cli import feedback, her2, kb, lines, omop, patient, recommend, schema, serve
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -53,6 +53,8 @@ patient.register(app)
 kb.register(app)
 schema.register(app)
 omop.register(app)
+serve.register(app)
+feedback.register(app)
 
 
 def main() -> None:

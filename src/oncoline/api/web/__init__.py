@@ -45,6 +45,11 @@ def examples() -> dict[str, str]:
     return out
 
 
+def _example(name: str) -> bytes:
+    """A bundled example's content (read as content, so no server path is ever shown)."""
+    return (EXAMPLES / f"{name}.yaml").read_bytes()
+
+
 def _citation_url(c: Any) -> str | None:
     if c.url:
         return str(c.url)
@@ -122,7 +127,7 @@ async def view_example(request: Request, example: str = "", as_of: str = "") -> 
         err = InputError(f"no bundled example {example!r}; choose one of {', '.join(known)}", field="example")
         return _render(request, error=err, as_of=as_of, status=404)
     try:
-        outcome = await _recommend(EXAMPLES / f"{example}.yaml", media_type=None, name=example, as_of=as_of)
+        outcome = await _recommend(_example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of)
     except InputError as exc:
         return _render(request, error=exc, chosen=example, as_of=as_of, status=422)
     return _render(request, outcome=outcome, chosen=example, as_of=as_of)
@@ -150,7 +155,9 @@ async def view_upload(request: Request) -> HTMLResponse:
         elif example:
             if example not in examples():
                 raise InputError(f"no bundled example {example!r}", field="example")
-            outcome = await _recommend(EXAMPLES / f"{example}.yaml", media_type=None, name=example, as_of=as_of)
+            outcome = await _recommend(
+                _example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of
+            )
         else:
             raise InputError("choose an example, upload a file or paste a patient", field="patient")
     except InputError as exc:
