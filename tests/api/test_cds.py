@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.api.conftest import NEXT_LINE, PUBLIC, FhirStub, TestClient
 from typer.testing import CliRunner
 
 from oncoline.api.cds import PREFETCH, SERVICES
 from oncoline.cli.app import app as cli_app
-from tests.api.conftest import NEXT_LINE, PUBLIC, FhirStub, TestClient
 
 INDICATORS = {"info", "warning", "critical"}
 # CDS Hooks 2.0 §Prefetch tokens: only root-level context fields and the user identifiers
@@ -34,8 +34,15 @@ def _no_empty(value: Any, where: str = "") -> None:
 
 def _check_card(card: dict[str, Any]) -> None:
     assert set(card) <= {
-        "uuid", "summary", "detail", "indicator", "source", "suggestions", "selectionBehavior",
-        "overrideReasons", "links",
+        "uuid",
+        "summary",
+        "detail",
+        "indicator",
+        "source",
+        "suggestions",
+        "selectionBehavior",
+        "overrideReasons",
+        "links",
     }
     assert len(card["summary"]) < 140
     assert card["indicator"] in INDICATORS
@@ -92,7 +99,9 @@ def test_patient_view_cards(client: TestClient, hook: Callable[..., dict[str, An
     assert any(c["indicator"] == "warning" and "Brain metastases" in c["summary"] for c in cards[1:])
 
 
-def test_412_without_prefetch_or_fhir_server(client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]) -> None:
+def test_412_without_prefetch_or_fhir_server(
+    client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]
+) -> None:
     body = hook()
     del body["prefetch"]
     r = client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
@@ -104,9 +113,16 @@ def test_412_without_prefetch_or_fhir_server(client: TestClient, hook: Callable[
 def test_operation_outcome_prefetch_is_fetched_from_fhir_server(
     client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str], fhir_stub: FhirStub
 ) -> None:
-    body = hook(fhirServer=fhir_stub.url, fhirAuthorization={"access_token": "ehr-secret", "token_type": "Bearer",
-                                                            "expires_in": 300, "scope": "patient/*.read",
-                                                            "subject": "oncoline"})
+    body = hook(
+        fhirServer=fhir_stub.url,
+        fhirAuthorization={
+            "access_token": "ehr-secret",
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "scope": "patient/*.read",
+            "subject": "oncoline",
+        },
+    )
     body["prefetch"]["medicationAdministrations"] = {
         "resourceType": "OperationOutcome",
         "issue": [{"severity": "error", "code": "timeout"}],
@@ -131,7 +147,9 @@ def test_absent_prefetch_fetched_from_fhir_server(
     assert r.json()["cards"][0]["summary"].startswith("Line 3: preferred TTC")
 
 
-def test_fhir_server_down_is_412(client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]) -> None:
+def test_fhir_server_down_is_412(
+    client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]
+) -> None:
     body = hook(fhirServer="http://127.0.0.1:9/fhir")  # discard port: nothing listens
     del body["prefetch"]
     r = client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
@@ -180,7 +198,9 @@ def test_order_sign_withheld_regimen_is_critical_with_override_and_suggestion(
     assert suggestion["label"].startswith("Order TTC")
     kinds = [a["type"] for a in suggestion["actions"]]
     assert kinds[0] == "delete" and suggestion["actions"][0]["resourceId"] == "MedicationRequest/d1"
-    created = {a["resource"]["medicationCodeableConcept"]["text"] for a in suggestion["actions"] if a["type"] == "create"}
+    created = {
+        a["resource"]["medicationCodeableConcept"]["text"] for a in suggestion["actions"] if a["type"] == "create"
+    }
     assert created == {"tucatinib", "trastuzumab", "capecitabine"}
     assert card["source"]["label"]  # a citation names the source of the exclusion
 
@@ -191,7 +211,9 @@ def test_order_select_preferred_regimen_is_info(
     from oncoline.knowledge.loader import load_knowledge
 
     vocab = load_knowledge().vocab
-    drafts = [_draft(f"d{i}", vocab.rxnorm(d) or "", d) for i, d in enumerate(["tucatinib", "trastuzumab", "capecitabine"])]
+    drafts = [
+        _draft(f"d{i}", vocab.rxnorm(d) or "", d) for i, d in enumerate(["tucatinib", "trastuzumab", "capecitabine"])
+    ]
     body = hook("order-select")
     body["context"]["draftOrders"] = _orders(*drafts)
     body["context"]["selections"] = ["MedicationRequest/d0"]
@@ -200,10 +222,15 @@ def test_order_select_preferred_regimen_is_info(
     assert r.status_code == 200, r.text
     cards = r.json()["cards"]
     assert not [c for c in cards if c["indicator"] == "critical"]
-    assert any(c["indicator"] == "info" and c["summary"].startswith("TTC (tucatinib") and "preferred" in c["summary"] for c in cards)
+    assert any(
+        c["indicator"] == "info" and c["summary"].startswith("TTC (tucatinib") and "preferred" in c["summary"]
+        for c in cards
+    )
 
 
-def test_unreadable_record_is_a_card_not_a_500(client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]) -> None:
+def test_unreadable_record_is_a_card_not_a_500(
+    client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]
+) -> None:
     body = hook()
     # a second patient in a search result: the reader refuses to mix two patients
     body["prefetch"]["conditions"]["entry"].append({"resource": {"resourceType": "Patient", "id": "someone-else"}})
@@ -219,14 +246,19 @@ def test_unreadable_record_is_a_card_not_a_500(client: TestClient, hook: Callabl
 )
 def test_malformed_hook_request_is_400(client: TestClient, token: Callable[..., str], body: bytes) -> None:
     r = client.post(
-        f"/cds-services/{NEXT_LINE}", content=body,
+        f"/cds-services/{NEXT_LINE}",
+        content=body,
         headers={"Authorization": f"Bearer {token()}", "Content-Type": "application/json"},
     )
     assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
 
 
-def test_wrong_hook_for_service_is_400(client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]) -> None:
-    r = client.post(f"/cds-services/{NEXT_LINE}", json=hook("order-sign"), headers={"Authorization": f"Bearer {token()}"})
+def test_wrong_hook_for_service_is_400(
+    client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str]
+) -> None:
+    r = client.post(
+        f"/cds-services/{NEXT_LINE}", json=hook("order-sign"), headers={"Authorization": f"Bearer {token()}"}
+    )
     assert r.status_code == 400 and r.json()["field"] == "hook"
 
 
@@ -237,20 +269,30 @@ def test_feedback_is_stored_append_only_and_summarised(
     card = r.json()["cards"][0]["uuid"]
     feedback = {
         "feedback": [
-            {"card": card, "outcome": "accepted", "acceptedSuggestions": [], "outcomeTimestamp": "2026-12-06T10:00:00Z"},
+            {
+                "card": card,
+                "outcome": "accepted",
+                "acceptedSuggestions": [],
+                "outcomeTimestamp": "2026-12-06T10:00:00Z",
+            },
             {
                 "card": card,
                 "outcome": "overridden",
                 "overrideReason": {
-                    "reason": {"system": "https://oncoline.readthedocs.io/cds/override-reason", "code": "mdt-decision",
-                               "display": "Multidisciplinary tumour board decision"},
+                    "reason": {
+                        "system": "https://oncoline.readthedocs.io/cds/override-reason",
+                        "code": "mdt-decision",
+                        "display": "Multidisciplinary tumour board decision",
+                    },
                     "userComment": "board chose otherwise",
                 },
                 "outcomeTimestamp": "2026-12-06T10:01:00Z",
             },
         ]
     }
-    r = client.post(f"/cds-services/{NEXT_LINE}/feedback", json=feedback, headers={"Authorization": f"Bearer {token()}"})
+    r = client.post(
+        f"/cds-services/{NEXT_LINE}/feedback", json=feedback, headers={"Authorization": f"Bearer {token()}"}
+    )
     assert r.status_code == 200 and r.json() == {"stored": 2}
     # no token → refused like the hook itself
     assert client.post(f"/cds-services/{NEXT_LINE}/feedback", json=feedback).status_code == 401

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from tests.api.conftest import FHIR_BUNDLE, ROOT, TestClient
 
 EXAMPLES = ROOT / "src" / "oncoline" / "api" / "examples"
@@ -45,7 +44,9 @@ def test_recommend_is_byte_identical_to_the_cli(
     expected = cli(*args)
     assert expected.returncode == 0, expected.stderr
     r = client.post(
-        "/api/v1/recommend" + (f"?as_of={query}" if query else ""), content=file.read_bytes(), headers={"Content-Type": media}
+        "/api/v1/recommend" + (f"?as_of={query}" if query else ""),
+        content=file.read_bytes(),
+        headers={"Content-Type": media},
     )
     assert r.status_code == 200, r.text
     assert r.content == expected.stdout
@@ -65,11 +66,15 @@ def test_her2_is_byte_identical_to_the_cli(client: TestClient, tmp_path: Path) -
     assert r.json()["status"] == "positive"
 
 
-def test_lines_is_byte_identical_to_the_cli(client: TestClient, case_path: Callable[[str], Path], tmp_path: Path) -> None:
+def test_lines_is_byte_identical_to_the_cli(
+    client: TestClient, case_path: Callable[[str], Path], tmp_path: Path
+) -> None:
     path = _first_lines_case(case_path, tmp_path)
     expected = cli("lines", str(path), "--json", "--as-of", "2026-06-01")
     assert expected.returncode == 0, expected.stderr
-    r = client.post("/api/v1/lines?as_of=2026-06-01", content=path.read_bytes(), headers={"Content-Type": "application/yaml"})
+    r = client.post(
+        "/api/v1/lines?as_of=2026-06-01", content=path.read_bytes(), headers={"Content-Type": "application/yaml"}
+    )
     assert r.status_code == 200 and r.content == expected.stdout
 
 
@@ -154,7 +159,9 @@ def test_docs_are_served_offline(client: TestClient) -> None:
 
 
 def test_cors_closed_unless_configured(client: TestClient, tmp_path: Path) -> None:
-    r = client.options("/api/v1/version", headers={"Origin": "https://evil.test", "Access-Control-Request-Method": "GET"})
+    r = client.options(
+        "/api/v1/version", headers={"Origin": "https://evil.test", "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in r.headers
     from oncoline.api import ServiceConfig, create_app
 

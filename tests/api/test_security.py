@@ -13,9 +13,9 @@ from typing import Any
 
 import jwt
 import pytest
+from tests.api.conftest import ISS, NEXT_LINE, PUBLIC, TestClient
 
 from oncoline.api import ServiceConfig, create_app
-from tests.api.conftest import ISS, NEXT_LINE, PUBLIC, TestClient
 
 URL = f"/cds-services/{NEXT_LINE}"
 
@@ -31,7 +31,8 @@ def _unsigned(claims: dict[str, Any]) -> str:
 
 def _hs256(claims: dict[str, Any], secret: bytes) -> str:
     """HS256 signed by hand (PyJWT refuses to sign with a public key as secret — the classic confusion attack)."""
-    signing = f"{_b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': 'rsa-1'}).encode())}.{_b64(json.dumps(claims).encode())}"
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode())
+    signing = f"{head}.{_b64(json.dumps(claims).encode())}"
     return f"{signing}.{_b64(hmac.new(secret, signing.encode(), hashlib.sha256).digest())}"
 
 
@@ -51,8 +52,9 @@ BAD: dict[str, Callable[[Callable[..., str], dict[str, Any]], str | None]] = {
     "no token": lambda tok, keys: None,
     "not bearer": lambda tok, keys: "Basic dXNlcjpwYXNz",
     "alg none": lambda tok, keys: "Bearer " + _unsigned(_claims()),
-    "HS256 with the public key as secret": lambda tok, keys: "Bearer "
-    + _hs256(_claims(), json.dumps(keys["jwks"]["keys"][0]).encode()),
+    "HS256 with the public key as secret": lambda tok, keys: (
+        "Bearer " + _hs256(_claims(), json.dumps(keys["jwks"]["keys"][0]).encode())
+    ),
     "wrong aud": lambda tok, keys: "Bearer " + tok(aud="https://other.test/cds-services/x"),
     "aud of another service": lambda tok, keys: "Bearer " + tok(aud=f"{PUBLIC}/cds-services/oncoline-order-sign"),
     "expired": lambda tok, keys: "Bearer " + tok(iat=int(time.time()) - 900, exp=int(time.time()) - 600),
@@ -95,13 +97,17 @@ def test_good_token_is_200_and_replay_is_401(
     assert replay.status_code == 401 and "replay" in replay.json()["detail"]
 
 
-def test_small_clock_skew_is_tolerated(client: TestClient, token: Callable[..., str], hook: Callable[..., dict[str, Any]]) -> None:
+def test_small_clock_skew_is_tolerated(
+    client: TestClient, token: Callable[..., str], hook: Callable[..., dict[str, Any]]
+) -> None:
     now = int(time.time())
     r = _post(client, hook(), "Bearer " + token(iat=now + 20, exp=now + 300))
     assert r.status_code == 200
 
 
-def test_no_issuers_refuses_every_call(tmp_path: Any, token: Callable[..., str], hook: Callable[..., dict[str, Any]]) -> None:
+def test_no_issuers_refuses_every_call(
+    tmp_path: Any, token: Callable[..., str], hook: Callable[..., dict[str, Any]]
+) -> None:
     client = TestClient(create_app(ServiceConfig(public_url=PUBLIC, feedback_db=tmp_path / "f.sqlite")))
     assert _post(client, hook(), "Bearer " + token()).status_code == 401
 

@@ -18,7 +18,6 @@ import logging
 import re
 import time
 import uuid
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from oncoline.api.state import ServiceState
     from oncoline.app.orders import OrderCheck
     from oncoline.app.recommend import RecommendOutcome
-    from oncoline.model.recommendation import Citation, Excluded, Option, Recommendation
+    from oncoline.model.recommendation import Citation, Option, Recommendation
 
 __all__ = ["PREFETCH", "SERVICES", "TOKEN", "router"]
 
@@ -108,9 +107,9 @@ class HookRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     hook: str
-    hookInstance: str  # noqa: N815  (the spec's field names)
-    fhirServer: str | None = None  # noqa: N815
-    fhirAuthorization: FhirAuthorization | None = None  # noqa: N815
+    hookInstance: str
+    fhirServer: str | None = None
+    fhirAuthorization: FhirAuthorization | None = None
     context: dict[str, Any]
     prefetch: dict[str, Any] | None = None
 
@@ -118,16 +117,16 @@ class HookRequest(BaseModel):
 class OverrideReason(BaseModel):
     model_config = ConfigDict(extra="allow")
     reason: dict[str, Any] | None = None
-    userComment: str | None = None  # noqa: N815
+    userComment: str | None = None
 
 
 class FeedbackItem(BaseModel):
     model_config = ConfigDict(extra="allow")
     card: str
     outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[dict[str, Any]] = Field(default_factory=list)  # noqa: N815
-    overrideReason: OverrideReason | None = None  # noqa: N815
-    outcomeTimestamp: str | None = None  # noqa: N815
+    acceptedSuggestions: list[dict[str, Any]] = Field(default_factory=list)
+    overrideReason: OverrideReason | None = None
+    outcomeTimestamp: str | None = None
 
 
 class FeedbackRequest(BaseModel):
@@ -205,7 +204,9 @@ async def _fetch(
         try:
             resp = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
-            raise PrefetchUnavailable(f"fhirServer did not answer {query.split('?')[0]} ({type(exc).__name__})") from None
+            raise PrefetchUnavailable(
+                f"fhirServer did not answer {query.split('?')[0]} ({type(exc).__name__})"
+            ) from None
         if resp.status_code == 404 and "?" not in query:
             return out
         if resp.status_code != 200:
@@ -227,7 +228,11 @@ def _resources(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, dict):
         return []
     if value.get("resourceType") == "Bundle":
-        return [e["resource"] for e in value.get("entry", []) or [] if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+        return [
+            e["resource"]
+            for e in value.get("entry", []) or []
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+        ]
     if value.get("resourceType") == "OperationOutcome":
         return []
     return [value]
@@ -288,13 +293,21 @@ def _short(text: str, limit: int = 139) -> str:
 
 
 def _cite(c: Citation) -> str:
-    link = c.url or (f"https://doi.org/{c.doi}" if c.doi else None) or (
-        f"https://pubmed.ncbi.nlm.nih.gov/{c.pmid}/" if c.pmid else None
+    link = (
+        c.url
+        or (f"https://doi.org/{c.doi}" if c.doi else None)
+        or (f"https://pubmed.ncbi.nlm.nih.gov/{c.pmid}/" if c.pmid else None)
     )
     return f"[{c.short}]({link})" if link else c.short
 
 
-def _source(rec: Recommendation, state: ServiceState, citation: Citation | None, topic: str, display: str) -> dict[str, Any]:
+def _cites(citations: tuple[Citation, ...]) -> str:
+    return ", ".join(_cite(c) for c in citations) or "—"
+
+
+def _source(
+    rec: Recommendation, state: ServiceState, citation: Citation | None, topic: str, display: str
+) -> dict[str, Any]:
     label = f"oncoline · knowledge {rec.kb_version}"
     url = f"{state.config.public_url}/"
     if citation is not None:
@@ -379,7 +392,9 @@ def _safety_cards(outcome: RecommendOutcome, state: ServiceState, service: str) 
                 summary=_short(f"Safety: {x.name} withheld — {x.reason}"),
                 indicator="warning",
                 detail=f"{x.reason}\n\nRule `{x.rule}`; sources: {', '.join(_cite(c) for c in x.citations) or '—'}.",
-                source=_source(rec, state, x.citations[0] if x.citations else None, f"safety:{x.reason_code}", "Safety"),
+                source=_source(
+                    rec, state, x.citations[0] if x.citations else None, f"safety:{x.reason_code}", "Safety"
+                ),
             )
         )
     for o in rec.options:
@@ -451,13 +466,15 @@ def _order_cards(
                     [
                         f"**{x.name}** is withheld: {x.reason}" + (f" (also: {'; '.join(x.also)})" if x.also else ""),
                         "",
-                        f"Rule `{x.rule}` ({x.reason_code}); sources: {', '.join(_cite(c) for c in x.citations) or '—'}.",
+                        f"Rule `{x.rule}` ({x.reason_code}); sources: {_cites(x.citations)}.",
                         "",
                         f"Preferred at line {rec.line}: {', '.join(o.name for o in check.preferred) or 'none'}.",
                         f"Knowledge version {rec.kb_version}. {rec.disclaimer}",
                     ]
                 ),
-                source=_source(rec, state, x.citations[0] if x.citations else None, f"withheld:{x.reason_code}", "Withheld regimen"),
+                source=_source(
+                    rec, state, x.citations[0] if x.citations else None, f"withheld:{x.reason_code}", "Withheld regimen"
+                ),
                 suggestions=suggestions,
                 selectionBehavior="at-most-one" if suggestions else None,
                 overrideReasons=OVERRIDE_REASONS,
@@ -482,7 +499,8 @@ def _order_cards(
     for o in (*check.matches, *check.partial):
         exact = o in check.matches
         rest = sorted(set(o.drugs) - set(check.drugs))
-        text = f"{o.name} is a{'' if o.category.value == 'other' else ''} {o.category.value.replace('_', ' ')} option at line {rec.line}"
+        kind = {"preferred": "a preferred", "other": "an", "certain_circumstances": "a certain-circumstances"}
+        text = f"{o.name} is {kind.get(o.category.value, 'an')} option at line {rec.line}"
         if not exact:
             text += f"; the regimen also needs {', '.join(rest)}"
         cards.append(
@@ -493,7 +511,12 @@ def _order_cards(
                 summary=_short(text),
                 indicator="info",
                 detail="\n".join(
-                    [_option_line(o), "", *(f"- {f}" for f in o.flags), *(f"- Monitoring: {m.text}" for m in check.monitoring)]
+                    [
+                        _option_line(o),
+                        "",
+                        *(f"- {f}" for f in o.flags),
+                        *(f"- Monitoring: {m.text}" for m in check.monitoring),
+                    ]
                 ),
                 source=_source(rec, state, o.citations[0], f"option:{o.category.value}", "Option"),
             )
@@ -568,7 +591,12 @@ async def call_service(service_id: str, request: Request) -> Response:
         return problem(400, f"not a CDS Hooks request: {where}: {first['msg']}", kind="bad-hook-request", field=where)
     expected = SERVICES[service_id]["hook"]
     if hook.hook != expected:
-        return problem(400, f"service {service_id} answers the {expected} hook, not {hook.hook!r}", kind="bad-hook-request", field="hook")
+        return problem(
+            400,
+            f"service {service_id} answers the {expected} hook, not {hook.hook!r}",
+            kind="bad-hook-request",
+            field="hook",
+        )
     patient_ref = hook.context.get("patientId")
     try:
         resources = await gather_resources(hook, state)

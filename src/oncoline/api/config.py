@@ -150,7 +150,9 @@ def load_config(path: Path | None, /, **overrides: Any) -> ServiceConfig:
     if "cors_origins" in raw:
         origins = raw["cors_origins"]
         if not isinstance(origins, list) or not all(isinstance(o, str) and o != "*" for o in origins):
-            raise _bad(where, "cors_origins", 'give a list of origins such as ["https://ehr.example.org"] ("*" refused)')
+            raise _bad(
+                where, "cors_origins", 'give a list of origins such as ["https://ehr.example.org"] ("*" refused)'
+            )
         values["cors_origins"] = tuple(origins)
     if "feedback_db" in raw:
         if not isinstance(raw["feedback_db"], str):

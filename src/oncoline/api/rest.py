@@ -124,8 +124,10 @@ async def her2(request: Request) -> Response:
     "/lines",
     summary="Lines of therapy from one patient's exposures (same JSON as `oncoline lines FILE --json`)",
     response_class=Response,
-    responses={200: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}}
-    | PROBLEM_RESPONSES,
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+        **PROBLEM_RESPONSES,
+    },
     openapi_extra=_doc_body(),
 )
 async def lines(request: Request, as_of: str | None = AS_OF) -> Response:

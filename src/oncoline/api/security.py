@@ -130,7 +130,7 @@ class TokenVerifier:
             raise AuthError("the token header has no kid")
         iss = unverified.get("iss")
         keys = self._keys.get(iss) if isinstance(iss, str) else None
-        if keys is None:
+        if keys is None or not isinstance(iss, str):
             raise AuthError(f"issuer {iss!r} is not trusted by this service")
         key = keys.key(kid)
         pinned = _declared_alg(key)

@@ -134,9 +134,7 @@ def check_orders(
     partial = tuple(o for o in rec.options if ordered and ordered < set(o.drugs))
     preferred = tuple(o for o in rec.options if o.category.value == "preferred")
     monitoring = tuple(m for m in rec.monitoring if ordered & set(m.drugs))
-    cautions = tuple(
-        dict.fromkeys(f for o in (*matches, *partial) for f in o.flags if f.lower().startswith("caution"))
-    )
+    cautions = tuple(dict.fromkeys(f for o in (*matches, *partial) for f in o.flags if f.lower().startswith("caution")))
     return OrderCheck(
         drugs=anticancer,
         other_drugs=other,

@@ -18,8 +18,10 @@ def register(app: typer.Typer) -> None:
     @guarded
     def feedback(
         db: Path | None = typer.Option(
-            None, "--db", metavar="FILE", help="The feedback store (default: feedback_db of --config, else "
-            "oncoline-feedback.sqlite)."
+            None,
+            "--db",
+            metavar="FILE",
+            help="The feedback store (default: feedback_db of --config, else oncoline-feedback.sqlite).",
         ),
         config: Path | None = typer.Option(None, "--config", metavar="FILE", help="The service's TOML configuration."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

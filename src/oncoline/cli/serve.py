@@ -58,7 +58,9 @@ def register(app: typer.Typer) -> None:
 
             from oncoline.api import create_app, load_config
         except ImportError as exc:  # the api extra is not installed
-            raise InputError(f'the service needs the api extra: pip install "oncoline[api]" ({exc.name} missing)') from exc
+            raise InputError(
+                f'the service needs the api extra: pip install "oncoline[api]" ({exc.name} missing)'
+            ) from exc
         if insecure_dev and not is_loopback(host):
             raise InputError(
                 f"--insecure-dev turns authentication off and is only allowed on a loopback address, not {host}; "

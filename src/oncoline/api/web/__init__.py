@@ -127,7 +127,9 @@ async def view_example(request: Request, example: str = "", as_of: str = "") -> 
         err = InputError(f"no bundled example {example!r}; choose one of {', '.join(known)}", field="example")
         return _render(request, error=err, as_of=as_of, status=404)
     try:
-        outcome = await _recommend(_example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of)
+        outcome = await _recommend(
+            _example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of
+        )
     except InputError as exc:
         return _render(request, error=exc, chosen=example, as_of=as_of, status=422)
     return _render(request, outcome=outcome, chosen=example, as_of=as_of)
@@ -136,32 +138,32 @@ async def view_example(request: Request, example: str = "", as_of: str = "") -> 
 @router.post("/view", response_class=HTMLResponse)
 async def view_upload(request: Request) -> HTMLResponse:
     """An uploaded file or pasted text (YAML, JSON or a FHIR bundle), or a chosen example."""
-    form = await request.form()
-    as_of = str(form.get("as_of") or "")
-    upload = form.get("file")
-    text = str(form.get("text") or "").strip()
-    example = str(form.get("example") or "")
-    try:
-        if upload is not None and not isinstance(upload, str) and upload.filename:
-            content = await upload.read()
-            name = Path(upload.filename).name
-            media = _SUFFIX_TYPES.get(Path(name).suffix.lower())
-            if media is None:
-                media = "application/json" if content.lstrip()[:1] in (b"{", b"[") else "application/yaml"
-            outcome = await _recommend(content, media_type=media, name=name, as_of=as_of)
-        elif text:
-            media = "application/json" if text[:1] in ("{", "[") else "application/yaml"
-            outcome = await _recommend(text, media_type=media, name="pasted text", as_of=as_of)
-        elif example:
-            if example not in examples():
-                raise InputError(f"no bundled example {example!r}", field="example")
-            outcome = await _recommend(
-                _example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of
-            )
-        else:
-            raise InputError("choose an example, upload a file or paste a patient", field="patient")
-    except InputError as exc:
-        return _render(request, error=exc, chosen=example or None, as_of=as_of, status=422)
+    async with request.form() as form:  # closes the upload's temporary file
+        as_of = str(form.get("as_of") or "")
+        upload = form.get("file")
+        text = str(form.get("text") or "").strip()
+        example = str(form.get("example") or "")
+        try:
+            if upload is not None and not isinstance(upload, str) and upload.filename:
+                content = await upload.read()
+                name = Path(upload.filename).name
+                media = _SUFFIX_TYPES.get(Path(name).suffix.lower())
+                if media is None:
+                    media = "application/json" if content.lstrip()[:1] in (b"{", b"[") else "application/yaml"
+                outcome = await _recommend(content, media_type=media, name=name, as_of=as_of)
+            elif text:
+                media = "application/json" if text[:1] in ("{", "[") else "application/yaml"
+                outcome = await _recommend(text, media_type=media, name="pasted text", as_of=as_of)
+            elif example:
+                if example not in examples():
+                    raise InputError(f"no bundled example {example!r}", field="example")
+                outcome = await _recommend(
+                    _example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of
+                )
+            else:
+                raise InputError("choose an example, upload a file or paste a patient", field="patient")
+        except InputError as exc:
+            return _render(request, error=exc, chosen=example or None, as_of=as_of, status=422)
     return _render(request, outcome=outcome, chosen=example or None, as_of=as_of)
 
 

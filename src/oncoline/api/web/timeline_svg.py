@@ -22,7 +22,7 @@ COLOURS = {
 def _ticks(first: dt.date, last: dt.date) -> list[dt.date]:
     months = (last.year - first.year) * 12 + last.month - first.month
     step = 1 if months <= 8 else 3 if months <= 30 else 6 if months <= 72 else 12
-    out = []
+    out: list[dt.date] = []
     y, m = first.year, first.month
     while True:
         m += 1
@@ -48,7 +48,7 @@ def swimmer_svg(timeline: Timeline, /, *, width: int = 760) -> str:
     """
     dated = [ln for ln in timeline.lines if ln.start is not None]
     first = timeline.first_day
-    if first is None or not dated and timeline.metastatic_diagnosis is None:
+    if first is None or (not dated and timeline.metastatic_diagnosis is None):
         return ""
     last = timeline.as_of
     span = max((last - first).days, 30)
@@ -81,7 +81,9 @@ def swimmer_svg(timeline: Timeline, /, *, width: int = 760) -> str:
         x0, x1 = x(ln.start), max(x(end), x(ln.start) + 3)
         name = " + ".join(ln.drugs)
         short = name if len(name) <= 26 else name[:25] + "…"
-        parts.append(f'<text x="{left - 8}" y="{y + 15}" class="label" text-anchor="end">L{ln.ordinal} {escape(short)}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 15}" class="label" text-anchor="end">L{ln.ordinal} {escape(short)}</text>'
+        )
         parts.append(
             f'<rect x="{x0:.1f}" y="{y + 3}" width="{x1 - x0:.1f}" height="{row - 10}" rx="3" fill="{colour}">'
             f"<title>Line {ln.ordinal}: {escape(name)}, {ln.start.isoformat()} to "
@@ -95,6 +97,7 @@ def swimmer_svg(timeline: Timeline, /, *, width: int = 760) -> str:
         parts.append(f'<text x="{mx + 3:.1f}" y="{top - 16}" class="event-label">metastatic diagnosis</text>')
     dx = x(last)
     parts.append(f'<line x1="{dx:.1f}" y1="{top - 12}" x2="{dx:.1f}" y2="{axis_y}" class="decision"/>')
-    parts.append(f'<text x="{dx - 3:.1f}" y="{top - 16}" class="event-label" text-anchor="end">decision {last.isoformat()}</text>')
+    label = f"decision {last.isoformat()}"
+    parts.append(f'<text x="{dx - 3:.1f}" y="{top - 16}" class="event-label" text-anchor="end">{label}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
