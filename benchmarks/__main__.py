@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 BENCHMARKS = {"lines": "benchmarks.bench_lines", "recommend": "benchmarks.bench_recommend"}
+BENCHMARKS["serve"] = "benchmarks.bench_serve"
 
 
 def main(argv: list[str]) -> int:
