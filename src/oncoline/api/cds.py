@@ -369,7 +369,7 @@ def _missing_cards(outcome: RecommendOutcome, state: ServiceState, service: str)
             state,
             service,
             f"missing:{m.code}",
-            summary=_short(f"Missing before choosing line {rec.line}: {m.text}"),
+            summary=_short(f"Needed before choosing line {rec.line}: {m.code.replace('_', ' ')} — {m.text}"),
             indicator="warning",
             detail=f"{m.text}\n\noncoline does not guess a missing critical fact (`{m.code}`).",
             source=_source(rec, state, None, f"missing:{m.code}", "Missing critical fact"),

@@ -52,7 +52,7 @@ def swimmer_svg(timeline: Timeline, /, *, width: int = 760) -> str:
         return ""
     last = timeline.as_of
     span = max((last - first).days, 30)
-    left, right, top, row = 170, 24, 30, 30
+    left, right, top, row = 210, 30, 30, 30
     height = top + row * max(len(dated), 1) + 46
     plot = width - left - right
 
@@ -80,7 +80,7 @@ def swimmer_svg(timeline: Timeline, /, *, width: int = 760) -> str:
         colour, meaning = COLOURS.get(ln.stopped, COLOURS[None])
         x0, x1 = x(ln.start), max(x(end), x(ln.start) + 3)
         name = " + ".join(ln.drugs)
-        short = name if len(name) <= 26 else name[:25] + "…"
+        short = name if len(name) <= 25 else name[:24] + "…"  # ≈ 6.5 px per character at 11 px: fits the margin
         parts.append(
             f'<text x="{left - 8}" y="{y + 15}" class="label" text-anchor="end">L{ln.ordinal} {escape(short)}</text>'
         )
