@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,19 @@ class _Door:
                 status.append(message["status"])
             await inner(message)
 
-        await self.app(scope, receive, send_status)
+        try:
+            await self.app(scope, receive, send_status)
+        except Exception as exc:  # a bug: answer a bare 500 and log where, never the message (it may hold data)
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = "; ".join(f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames[-4:])
+            log.error("internal error (%s) on %s %s at %s", type(exc).__name__, scope.get("method"), path, where)
+            if status:  # the response had started: nothing more can be sent
+                return
+            status.append(500)
+            resp = problem(
+                500, "internal error (a bug: please report it with the time of the request)", kind="internal"
+            )
+            await resp(scope, receive, inner)
         self._log(scope, status[0] if status else 0, started)
 
     @staticmethod
@@ -221,11 +234,6 @@ def create_app(config: ServiceConfig | None = None, /) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}) or None)
-
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, exc: Exception) -> Response:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return problem(500, "internal error (a bug: please report it with the time of the request)", kind="internal")
 
     from oncoline.api import cds, rest, web
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from oncoline.api.state import ServiceState
     from oncoline.app.orders import OrderCheck
     from oncoline.app.recommend import RecommendOutcome
-    from oncoline.model.recommendation import Citation, Option, Recommendation
+    from oncoline.model.recommendation import Citation, Excluded, Option, Recommendation
 
 __all__ = ["PREFETCH", "SERVICES", "TOKEN", "router"]
 
@@ -144,15 +144,15 @@ def hashed(value: str | None, /) -> str:
     return hashlib.sha256((value or "").encode()).hexdigest()[:12]
 
 
-def _auth(request: Request, service: str, *, path: str) -> JSONResponse | None:
+async def _auth(request: Request, service: str, *, path: str) -> JSONResponse | None:
     from oncoline.api.security import AuthError
 
     state = _state(request)
     if state.config.insecure_dev:
         return None
     audience = f"{state.config.public_url}/cds-services/{service}"
-    try:
-        state.verifier.verify(request.headers.get("authorization"), audience=audience)
+    try:  # in a thread: a JWKS URL may be fetched (blocking) on a cache miss
+        await run_in_threadpool(state.verifier.verify, request.headers.get("authorization"), audience=audience)
     except AuthError as exc:
         log.info("cds %s: 401 (%s)", path, exc)
         return problem(
@@ -379,38 +379,54 @@ def _missing_cards(outcome: RecommendOutcome, state: ServiceState, service: str)
 
 
 def _safety_cards(outcome: RecommendOutcome, state: ServiceState, service: str) -> list[dict[str, Any]]:
+    """One warning card per safety finding (one rule), naming every regimen it withholds; one per caution."""
     rec = outcome.recommendation
-    cards = []
+    groups: dict[str, list[Excluded]] = {}
     for x in rec.excluded:
-        if not x.reason_code.startswith(SAFETY):
-            continue
+        if x.reason_code.startswith(SAFETY):
+            groups.setdefault(x.rule, []).append(x)
+    cards = []
+    for rule, items in groups.items():
+        first = items[0]
+        names = ", ".join(x.name for x in items)
+        citations = tuple(dict.fromkeys(c for x in items for c in x.citations))
         cards.append(
             _card(
                 state,
                 service,
-                f"safety:{x.reason_code}",
-                summary=_short(f"Safety: {x.name} withheld — {x.reason}"),
+                f"safety:{first.reason_code}",
+                summary=_short(f"Safety ({first.reason_code.replace('_', ' ')}): withholds {names}"),
                 indicator="warning",
-                detail=f"{x.reason}\n\nRule `{x.rule}`; sources: {', '.join(_cite(c) for c in x.citations) or '—'}.",
+                detail="\n".join(
+                    [
+                        *(f"- **{x.name}**: {x.reason}" for x in items),
+                        "",
+                        f"Rule `{rule}`; sources: {_cites(citations)}.",
+                    ]
+                ),
                 source=_source(
-                    rec, state, x.citations[0] if x.citations else None, f"safety:{x.reason_code}", "Safety"
+                    rec, state, citations[0] if citations else None, f"safety:{first.reason_code}", "Safety"
                 ),
             )
         )
+    cautions: dict[str, list[Option]] = {}
     for o in rec.options:
         for flag in o.flags:
             if flag.lower().startswith("caution"):
-                cards.append(
-                    _card(
-                        state,
-                        service,
-                        "caution",
-                        summary=_short(f"Caution with {o.name}: {flag.split(':', 1)[-1].strip()}"),
-                        indicator="warning",
-                        detail=f"{flag}\n\nSources: {', '.join(_cite(c) for c in o.citations)}.",
-                        source=_source(rec, state, o.citations[0], "caution", "Caution"),
-                    )
-                )
+                cautions.setdefault(flag, []).append(o)
+    for flag, options in cautions.items():
+        cards.append(
+            _card(
+                state,
+                service,
+                "caution",
+                summary=_short(f"Caution: {flag.split(':', 1)[-1].strip()}"),
+                indicator="warning",
+                detail=f"{flag}\n\nApplies to: {', '.join(o.name for o in options)}. "
+                f"Sources: {_cites(options[0].citations)}.",
+                source=_source(rec, state, options[0].citations[0], "caution", "Caution"),
+            )
+        )
     return cards
 
 
@@ -578,7 +594,7 @@ async def call_service(service_id: str, request: Request) -> Response:
     """Answer a hook with cards."""
     if service_id not in SERVICES:
         return problem(404, f"no CDS service {service_id!r}; GET /cds-services lists them", kind="not-found")
-    denied = _auth(request, service_id, path=service_id)
+    denied = await _auth(request, service_id, path=service_id)
     if denied is not None:
         return denied
     state = _state(request)
@@ -663,7 +679,7 @@ async def feedback(service_id: str, request: Request) -> Response:
     """Store what the clinician did with cards (append-only; ``oncoline feedback`` summarises)."""
     if service_id not in SERVICES:
         return problem(404, f"no CDS service {service_id!r}; GET /cds-services lists them", kind="not-found")
-    denied = _auth(request, service_id, path=f"{service_id}/feedback")
+    denied = await _auth(request, service_id, path=f"{service_id}/feedback")
     if denied is not None:
         return denied
     try:

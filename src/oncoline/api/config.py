@@ -102,6 +102,25 @@ def _bad(path: Path, key: str, fix: str) -> InputError:
     return InputError(f"{key}: {fix}", source=str(path), field=key)
 
 
+def _check_jwks(path: Path, where: Path, key: str) -> None:
+    """Refuse at start-up a JWKS file that is not JSON, has no usable key, or holds a symmetric (oct) key."""
+    import json
+
+    import jwt
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        keys = jwt.PyJWKSet.from_dict(data).keys
+    except (OSError, ValueError, jwt.PyJWTError) as exc:
+        raise _bad(where, key, f"{path} is not a usable JWKS ({exc}); give a JSON Web Key Set of public keys") from exc
+    bad = [k.key_id or "?" for k in keys if k.key_type == "oct"]
+    if bad:
+        raise _bad(where, key, f"{path}: symmetric (oct) key(s) {', '.join(bad)} refused; give public keys only")
+    unnamed = [i for i, k in enumerate(keys) if not k.key_id]
+    if unnamed:
+        raise _bad(where, key, f"{path}: key #{unnamed[0]} has no kid; every key needs one (tokens name it)")
+
+
 def load_config(path: Path | None, /, **overrides: Any) -> ServiceConfig:
     """Read a service configuration file (TOML); defaults for every key left out.
 
@@ -173,6 +192,7 @@ def load_config(path: Path | None, /, **overrides: Any) -> ServiceConfig:
             jwks = base / str(item["jwks_file"])
             if not jwks.is_file():
                 raise _bad(where, f"{key}.jwks_file", f"{jwks} does not exist; give the path of the issuer's JWKS")
+            _check_jwks(jwks, where, f"{key}.jwks_file")
             issuers.append(Issuer(item["iss"], jwks_file=jwks))
         else:
             url = str(item["jwks_url"])
