@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.api.conftest import FHIR_BUNDLE, running_server
@@ -59,16 +60,17 @@ def test_open_example_see_preferred_and_citation_print_pdf(base_url: str, browse
     page.goto(base_url + "/")
     expect(page.get_by_role("heading", name="Tumour-board view")).to_be_visible()
     # keyboard and screen reader: labelled controls, landmarks
-    page.get_by_label("Bundled example").select_option(label="Third line after THP and T-DXd, no brain metastases")
+    page.get_by_label("Bundled example").select_option("her2pos-thp-tdxd-brain")  # the FHIR bundle example
     page.get_by_label("Decision date").fill("2026-10-01")
     page.get_by_role("button", name="Show the recommendation").click()
 
     expect(page.get_by_role("heading", name="Line 3")).to_be_visible()
     preferred = page.get_by_role("region", name="Preferred")
     expect(preferred.get_by_role("heading", name="TTC (tucatinib + trastuzumab + capecitabine)")).to_be_visible()
-    citation = preferred.get_by_role("link", name="HER2CLIMB")
+    citation = preferred.get_by_role("link", name="HER2CLIMB", exact=True)
     expect(citation).to_have_attribute("href", "https://doi.org/10.1056/NEJMoa1914609")
     expect(page.get_by_role("region", name="Withheld")).to_contain_text("progressed on trastuzumab deruxtecan")
+    expect(page.get_by_role("region", name="Missing before deciding")).to_contain_text("brain status")
     expect(page.get_by_role("img", name="Lines of therapy up to the decision date")).to_be_visible()
     expect(page.get_by_role("main")).to_be_visible()
     expect(page.get_by_role("navigation", name="Open a patient")).to_be_visible()
@@ -80,8 +82,8 @@ def test_open_example_see_preferred_and_citation_print_pdf(base_url: str, browse
     )
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTEFACTS / "page-3l-after-thp-tdxd.png"), full_page=True)
-    pdf = ARTEFACTS / "handout-3l-after-thp-tdxd.pdf"
+    page.screenshot(path=str(ARTEFACTS / "page-her2pos-thp-tdxd-brain.png"), full_page=True)
+    pdf = ARTEFACTS / "handout-her2pos-thp-tdxd-brain.pdf"
     page.emulate_media(media="print")
     expect(page.get_by_role("navigation", name="Open a patient")).to_be_hidden()  # the print stylesheet applies
     page.pdf(path=str(pdf), format="A4", print_background=True)
@@ -95,7 +97,7 @@ def test_open_example_see_preferred_and_citation_print_pdf(base_url: str, browse
     page.close()
 
 
-def test_upload_fhir_bundle_and_see_the_timeline(base_url: str, browser: object) -> None:
+def test_upload_fhir_bundle_and_see_the_timeline(base_url: str, browser: object, shared_data: Any) -> None:
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
@@ -105,10 +107,16 @@ def test_upload_fhir_bundle_and_see_the_timeline(base_url: str, browser: object)
     page.get_by_label("Decision date").fill("2026-10-01")
     page.get_by_label("Decision date").press("Enter")  # keyboard submit
     expect(page.get_by_role("heading", name="Line 3")).to_be_visible()
-    expect(page.get_by_role("region", name="Missing before deciding")).to_contain_text("brain status")
     table = page.get_by_role("table", name="Metastatic lines up to 2026-10-01")
     expect(table).to_contain_text("trastuzumab deruxtecan")
     expect(table).to_contain_text("derived from the recorded drug exposures")
+    # a real public bundle (shared/data): read, its missing facts first, nothing guessed
+    page.goto(base_url + "/")
+    page.get_by_label("or upload a file (YAML, JSON or FHIR R4 bundle)").set_input_files(
+        str(shared_data("ctm-app-test-patients/TrialMatching_Patient01.json"))
+    )
+    page.get_by_role("button", name="Show the recommendation").click()
+    expect(page.get_by_role("region", name="Missing before deciding")).to_contain_text("metastatic diagnosis")
     page.close()
 
 

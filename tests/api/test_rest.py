@@ -14,7 +14,8 @@ import pytest
 import yaml
 from tests.api.conftest import FHIR_BUNDLE, ROOT, TestClient
 
-EXAMPLES = ROOT / "src" / "oncoline" / "api" / "examples"
+EXAMPLES = ROOT / "src" / "oncoline" / "examples"
+SHARED_CASES = ROOT.parent / "shared" / "cases" / "patients"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -31,11 +32,11 @@ def _first_lines_case(case_path: Callable[[str], Path], tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("file", "media", "query"),
     [
-        (EXAMPLES / "3l-after-thp-tdxd.yaml", "application/yaml", ""),
-        (EXAMPLES / "her2-missing.yaml", "text/yaml", "2026-10-01"),
+        (EXAMPLES / "cureus-2025-de-novo-brain-mets.yaml", "application/yaml", ""),
+        (SHARED_CASES / "p-her2-missing.yaml", "text/yaml", "2026-10-01"),
         (FHIR_BUNDLE, "application/fhir+json", "2026-10-01"),
     ],
-    ids=["yaml", "yaml-as-of", "fhir"],
+    ids=["yaml", "case-file-as-of", "fhir"],
 )
 def test_recommend_is_byte_identical_to_the_cli(
     client: TestClient, file: Path, media: str, query: str, tmp_path: Path
@@ -50,9 +51,12 @@ def test_recommend_is_byte_identical_to_the_cli(
     )
     assert r.status_code == 200, r.text
     assert r.content == expected.stdout
-    if media == "application/yaml":  # the same patient as JSON gives the same bytes too
+    if file.suffix == ".yaml":  # the same patient as JSON gives the same bytes too
         as_json = json.dumps(yaml.safe_load(file.read_text()), default=str).encode()
-        r2 = client.post("/api/v1/recommend", content=as_json, headers={"Content-Type": "application/json"})
+        query_string = f"?as_of={query}" if query else ""
+        r2 = client.post(
+            f"/api/v1/recommend{query_string}", content=as_json, headers={"Content-Type": "application/json"}
+        )
         assert r2.content == expected.stdout
 
 

@@ -242,7 +242,7 @@ def test_omop_reader_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     fake.read_cohort = read_cohort  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "oncoline.io.omop", fake)
     monkeypatch.setattr(
-        "oncoline.app.omop.omop_cut_off", lambda url, **_: CutOff(dt.date(2024, 6, 30), "latest_drug_exposure")
+        "oncoline.app.cutoff.omop_cut_off", lambda url, **_: CutOff(dt.date(2024, 6, 30), "latest_drug_exposure")
     )
     out = tmp_path / "l.csv"
     result = runner.invoke(

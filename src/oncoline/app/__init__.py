@@ -17,6 +17,7 @@ never read the clock), returns a typed result, prints nothing and raises the :mo
 
 from __future__ import annotations
 
+from oncoline.app.cutoff import CutOff, cohort_cut_off, omop_cut_off
 from oncoline.app.dates import parse_as_of, resolve_today
 from oncoline.app.documents import MEDIA_TYPES, DocumentSource, ParsedDocument, read_document
 from oncoline.app.her2 import classify_her2_document, classify_her2_mapping
@@ -24,10 +25,8 @@ from oncoline.app.knowledge import KnowledgeEntry, knowledge_entry, knowledge_su
 from oncoline.app.lines import (
     ENGINES,
     CohortRun,
-    CutOff,
     PatientLines,
     available_engines,
-    cohort_cut_off,
     derive_cohort_lines,
     derive_patient_lines,
     parse_params,
@@ -38,7 +37,6 @@ from oncoline.app.omop import (
     OmopLinesRun,
     derive_omop_lines,
     init_omop,
-    omop_cut_off,
     read_omop_cohort,
     read_omop_episodes,
 )

@@ -20,7 +20,7 @@ _COMPANIONS: tuple[tuple[str, str, str], ...] = (
     ("her2_testing.yaml", "oncoline.engines.her2", "load_her2_rules"),
     ("lines.yaml", "oncoline.engines.lines.params", "load_line_params"),
     ("fhir_codes.yaml", "oncoline.io.fhir_codes", "load_fhir_codes"),
-    ("omop_concepts.yaml", "oncoline.io.omop_concepts", "load_omop_concepts"),
+    ("omop_concepts.yaml", "oncoline.io.omop.concepts", "load_omop_concepts"),
 )
 """Knowledge files beside the recommendation knowledge, each validated by its own loader."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoline.app._json import json_ready
+from oncoline.app.cutoff import CutOff, cohort_cut_off
 from oncoline.app.dates import refuse_future_dates, refuse_future_file_as_of, resolve_today
 from oncoline.app.documents import DocumentSource, read_document
 from oncoline.errors import BackendError, InputError
@@ -60,63 +61,6 @@ _TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
 
 ProgressCallback = Callable[[str, int, "int | None"], None]
 """Called as work advances with (what is being done, steps done, steps in all or None when unknown)."""
-
-_CUT_OFF_TEXT = {
-    "option": "given with --as-of",
-    "file": "the file's as_of; give --as-of to change it",
-    "today": "today; give --as-of to set it",
-    "latest_in_data": "latest date in the data; give --as-of to set it",
-    "observation_period_end": "latest observation_period_end_date in the data; give --as-of to set it",
-    "latest_drug_exposure": "latest drug_exposure date in the data (observation_period has no rows); give --as-of "
-    "to set it",
-    "none": "none: the data hold no date",
-}
-
-
-@dataclass(frozen=True)
-class CutOff:
-    """The data cut-off passed to the line engines, and the rule that chose it.
-
-    Attributes
-    ----------
-    as_of
-        The cut-off date; None only when the data hold no date at all.
-    source
-        ``option`` (given by the caller), ``file`` (the events file's ``as_of``), ``today``, ``latest_in_data``
-        (the latest date in a cohort's exposure table), ``observation_period_end`` or ``latest_drug_exposure``
-        (OMOP), ``none``.
-    latest_in_data
-        Set when the latest date in the data was later than today and the cut-off was brought back to today.
-    """
-
-    as_of: dt.date | None
-    source: str
-    latest_in_data: dt.date | None = None
-
-    def describe(self) -> str:
-        """The rule in words, e.g. ``"latest date in the data; give --as-of to set it"``."""
-        if self.latest_in_data is not None:
-            return (
-                f"today: the latest date in the data, {self.latest_in_data}, is in the future; give --as-of to set it"
-            )
-        return _CUT_OFF_TEXT[self.source]
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"as_of", "as_of_source", "as_of_note"}`` for the JSON outputs (``as_of`` a date or None)."""
-        return {"as_of": self.as_of, "as_of_source": self.source, "as_of_note": self.describe()}
-
-
-def cohort_cut_off(latest: dt.date | None, source: str, *, today: dt.date) -> CutOff:
-    """The cohort-wide cut-off from the latest date in the data, never later than ``today``.
-
-    >>> cohort_cut_off(dt.date(2099, 1, 1), "latest_in_data", today=dt.date(2026, 1, 1)).as_of
-    datetime.date(2026, 1, 1)
-    """
-    if latest is None:
-        return CutOff(None, "none")
-    if latest > today:
-        return CutOff(today, source, latest_in_data=latest)
-    return CutOff(latest, source)
 
 
 def parse_params(values: list[str] | None) -> dict[str, Any]:
@@ -563,7 +507,7 @@ def derive_cohort_lines(
     source_report: Any = None
     cut = CutOff(as_of, "option")
     if omop is not None:
-        from oncoline.app.omop import omop_cut_off
+        from oncoline.app import cutoff
 
         try:
             omop_io = importlib.import_module("oncoline.io.omop")
@@ -574,7 +518,7 @@ def derive_cohort_lines(
             raise BackendError("OMOP input is not available in this build (oncoline.io.omop.read_cohort missing)")
         exposures_table, index_table, source_report = reader(omop)
         if as_of is None:
-            cut = omop_cut_off(omop, today=now)
+            cut = cutoff.omop_cut_off(omop, today=now)
     else:
         assert exposures is not None and index is not None
         exposures_table = read_table(exposures, kind="exposures") if isinstance(exposures, Path) else exposures

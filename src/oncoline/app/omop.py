@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oncoline.app.dates import resolve_today
-from oncoline.app.lines import CutOff, cohort_cut_off, engine_function, line_params
+from oncoline.app.cutoff import CutOff, omop_cut_off
+from oncoline.app.lines import engine_function, line_params
 from oncoline.errors import InputError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ OMOP_ENGINES = ("duckdb", "spark", "reference")
 
 def shown_url(url: str, /) -> str:
     """``url`` with any password replaced, for messages and titles."""
-    from oncoline.io.omop_db import redact_url
+    from oncoline.io.omop.db import redact_url
 
     return redact_url(url)
 
@@ -58,55 +58,6 @@ def check_table_option(path: Path | None, option: str, /) -> None:
     """
     if path is not None and path.suffix.lower() not in (".parquet", ".pq", ".csv"):
         raise InputError(f"{option} {path}: give a .parquet or .csv file", field=option)
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
-def omop_cut_off(url: str, /, *, schema: str | None = None, today: dt.date | None = None) -> CutOff:
-    """The cohort-wide data cut-off of an OMOP CDM: the latest ``observation_period_end_date`` when
-    OBSERVATION_PERIOD has rows, else the latest DRUG_EXPOSURE start or end date; never later than ``today``.
-
-    Parameters
-    ----------
-    url, schema
-        As for :func:`oncoline.io.omop.read_cohort`.
-    today
-        The clock (default: read now); a date from the data later than it is replaced by it.
-
-    Returns
-    -------
-    CutOff
-        ``source`` is ``observation_period_end``, ``latest_drug_exposure`` or ``none`` (no date at all).
-
-    Raises
-    ------
-    InputError
-        A DuckDB file that does not exist, a bad schema name.
-    BackendError
-        The database cannot be reached or rejects the query.
-    """
-    from oncoline.io.omop_db import connect
-
-    now = resolve_today(today)
-    with connect(url, schema=schema) as db:
-        latest: dt.date | None = None
-        if "observation_period" in db.tables():
-            table = db.query(f"SELECT max(observation_period_end_date) AS d FROM {db.table('observation_period')}")
-            latest = _as_date(table.column("d")[0].as_py())
-        if latest is not None:
-            return cohort_cut_off(latest, "observation_period_end", today=now)
-        table = db.query(
-            "SELECT max(drug_exposure_start_date) AS s, max(drug_exposure_end_date) AS e "
-            f"FROM {db.table('drug_exposure')}"
-        )
-    found = [d for d in (_as_date(table.column(c)[0].as_py()) for c in ("s", "e")) if d is not None]
-    return cohort_cut_off(max(found, default=None), "latest_drug_exposure", today=now)
 
 
 def init_omop(url: str, /, *, schema: str | None = None, demo: bool = False, vocabulary: bool = True) -> dict[str, Any]:
@@ -132,8 +83,8 @@ def init_omop(url: str, /, *, schema: str | None = None, demo: bool = False, voc
         A bad URL or schema; the database fails.
     """
     from oncoline.io.omop import init_cdm
-    from oncoline.io.omop_db import connect
-    from oncoline.io.omop_demo import DEMO_AS_OF, load_demo
+    from oncoline.io.omop.db import connect
+    from oncoline.io.omop.demo import DEMO_AS_OF, load_demo
 
     created = init_cdm(url, schema=schema)
     out: dict[str, Any] = {"created_tables": created}

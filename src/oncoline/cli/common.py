@@ -64,8 +64,9 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         except InputError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            # a bad option value (field "--as-of", "--engine" …) is a usage error, like Click's own
-            usage = exc.field is not None and exc.field.startswith("--")
+            # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE") is a usage
+            # error, like Click's own
+            usage = exc.field is not None and (exc.field.startswith("--") or exc.field.isupper())
             raise typer.Exit(EXIT_USAGE if usage else EXIT_INPUT) from None
         except KnowledgeBaseError as exc:
             err_console.print(f"[bold red]knowledge-base error:[/] {exc}", highlight=False)

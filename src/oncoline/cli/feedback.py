@@ -17,13 +17,12 @@ def register(app: typer.Typer) -> None:
     @app.command("feedback")
     @guarded
     def feedback(
-        db: Path | None = typer.Option(
-            None,
+        db: Path = typer.Option(
+            Path("oncoline-feedback.sqlite"),
             "--db",
             metavar="FILE",
-            help="The feedback store (default: feedback_db of --config, else oncoline-feedback.sqlite).",
+            help="The feedback store: feedback_db of the service's configuration (`oncoline serve` names it).",
         ),
-        config: Path | None = typer.Option(None, "--config", metavar="FILE", help="The service's TOML configuration."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Summarise CDS Hooks feedback: cards accepted and overridden by service and card kind, override reasons.
@@ -32,12 +31,4 @@ def register(app: typer.Typer) -> None:
         """
         from oncoline.app.feedback import summarise_feedback
 
-        path = db
-        if path is None:
-            if config is not None:
-                from oncoline.api.config import load_config
-
-                path = load_config(config).feedback_db
-            else:
-                path = Path("oncoline-feedback.sqlite")
-        print_report(f"CDS Hooks feedback in {path}", summarise_feedback(path), as_json=as_json)
+        print_report(f"CDS Hooks feedback in {db}", summarise_feedback(db), as_json=as_json)

@@ -16,14 +16,43 @@ from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
 __all__ = ["register"]
 
 
+def _examples_help() -> str:
+    from oncoline.app.examples import list_examples
+
+    return "; ".join(f"{e.name} ({e.description})" for e in list_examples()) + "."
+
+
+def _document(file: Path | None, example: str | None) -> Path:
+    """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
+    from oncoline.app.examples import example_path
+    from oncoline.errors import InputError
+
+    if file is not None and example is not None:
+        raise InputError("give FILE or --example NAME, not both", field="--example")
+    if example is not None:
+        return example_path(example)
+    if file is None:
+        raise InputError("give a patient FILE (or --example NAME; see oncoline recommend --help)", field="FILE")
+    return file
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``recommend`` command to ``app``."""
 
     @app.command("recommend")
     @guarded
     def recommend_cmd(
-        file: Path = typer.Argument(
-            ..., metavar="FILE", help="Patient file: YAML/JSON patient block or case file, or a FHIR bundle."
+        file: Path | None = typer.Argument(
+            None,
+            metavar="FILE",
+            help="Patient file: YAML/JSON patient block or case file, or a FHIR bundle (or give --example NAME).",
+            show_default=False,
+        ),
+        example: str | None = typer.Option(
+            None,
+            "--example",
+            metavar="NAME",
+            help="Use a patient bundled with oncoline instead of FILE: " + _examples_help(),
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the JSON output contract (shared/cases/FORMAT.md)."),
         as_of: str | None = typer.Option(
@@ -41,6 +70,7 @@ def register(app: typer.Typer) -> None:
         """
         from oncoline.app.recommend import recommend_document
 
+        file = _document(file, example)
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
         for line in outcome.findings:  # ingestion problems (FHIR): one short line each, counted

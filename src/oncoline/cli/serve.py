@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
             )
         err_console.print(
             f"oncoline serving on http://{shown_host}:{port}/ (public URL {settings.public_url}; page /, API /docs, "
-            "CDS Hooks /cds-services) — Ctrl+C stops",
+            f"CDS Hooks /cds-services; feedback to {settings.feedback_db}) — Ctrl+C stops",
             highlight=False,
         )
         log_config = {

@@ -22,10 +22,9 @@ from oncoline.errors import InputError
 if TYPE_CHECKING:
     from oncoline.app.recommend import RecommendOutcome
 
-__all__ = ["EXAMPLES", "examples", "router"]
+__all__ = ["examples", "router"]
 
 router = APIRouter(include_in_schema=False)
-EXAMPLES = Path(__file__).parent.parent / "examples"
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -37,17 +36,18 @@ _SUFFIX_TYPES = {".json": "application/json", ".yaml": "application/yaml", ".yml
 
 
 def examples() -> dict[str, str]:
-    """Bundled example patients: file stem → title (the file's first comment line)."""
-    out = {}
-    for path in sorted(EXAMPLES.glob("*.yaml")):
-        first = path.read_text(encoding="utf-8").splitlines()[0]
-        out[path.stem] = first.lstrip("# ").strip() if first.startswith("#") else path.stem
-    return out
+    """The bundled example patients (:func:`oncoline.app.examples.list_examples`): name → description."""
+    from oncoline.app.examples import list_examples
+
+    return {e.name: e.description for e in list_examples()}
 
 
-def _example(name: str) -> bytes:
-    """A bundled example's content (read as content, so no server path is ever shown)."""
-    return (EXAMPLES / f"{name}.yaml").read_bytes()
+def _example(name: str) -> tuple[bytes, str]:
+    """A bundled example's content and media type (read as content, so no server path is ever shown)."""
+    from oncoline.app.examples import example_path
+
+    path = example_path(name)
+    return path.read_bytes(), _SUFFIX_TYPES.get(path.suffix.lower(), "application/yaml")
 
 
 def _citation_url(c: Any) -> str | None:
@@ -127,9 +127,8 @@ async def view_example(request: Request, example: str = "", as_of: str = "") -> 
         err = InputError(f"no bundled example {example!r}; choose one of {', '.join(known)}", field="example")
         return _render(request, error=err, as_of=as_of, status=404)
     try:
-        outcome = await _recommend(
-            _example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of
-        )
+        content, media = _example(example)
+        outcome = await _recommend(content, media_type=media, name=f"example {example}", as_of=as_of)
     except InputError as exc:
         return _render(request, error=exc, chosen=example, as_of=as_of, status=422)
     return _render(request, outcome=outcome, chosen=example, as_of=as_of)
@@ -157,9 +156,8 @@ async def view_upload(request: Request) -> HTMLResponse:
             elif example:
                 if example not in examples():
                     raise InputError(f"no bundled example {example!r}", field="example")
-                outcome = await _recommend(
-                    _example(example), media_type="application/yaml", name=f"example {example}", as_of=as_of
-                )
+                content, media = _example(example)
+                outcome = await _recommend(content, media_type=media, name=f"example {example}", as_of=as_of)
             else:
                 raise InputError("choose an example, upload a file or paste a patient", field="patient")
         except InputError as exc:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from oncoline.cli.app import app
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 runner = CliRunner()
 
 

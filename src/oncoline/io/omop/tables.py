@@ -8,9 +8,9 @@ tables accept the messy real-world rows oncoline is built to count and report. U
 
 from __future__ import annotations
 
-from oncoline.io.omop_db import OmopDatabase
+from oncoline.io.omop.db import OmopDatabase, connect
 
-__all__ = ["CDM_TABLES", "EPISODE_TABLES", "create_tables"]
+__all__ = ["CDM_TABLES", "EPISODE_TABLES", "create_tables", "init_cdm"]
 
 CDM_TABLES: dict[str, str] = {
     "person": """
@@ -150,7 +150,7 @@ def create_tables(db: OmopDatabase, /, names: tuple[str, ...] = tuple(CDM_TABLES
     Parameters
     ----------
     db
-        An open database (:func:`oncoline.io.omop_db.connect`).
+        An open database (:func:`oncoline.io.omop.db.connect`).
     names
         CDM tables to create; keys of :data:`CDM_TABLES`.
 
@@ -177,3 +177,30 @@ def create_tables(db: OmopDatabase, /, names: tuple[str, ...] = tuple(CDM_TABLES
         db.execute(f"CREATE TABLE {db.table(name)} ({columns}\n)")
         created.append(name)
     return created
+
+
+def init_cdm(url: str, /, *, schema: str | None = None) -> list[str]:
+    """Create the OMOP CDM v5.4 tables oncoline uses (PERSON, OBSERVATION_PERIOD, CONDITION_OCCURRENCE,
+    DRUG_EXPOSURE, MEASUREMENT, CONCEPT, CONCEPT_ANCESTOR, EPISODE, EPISODE_EVENT) where missing.
+
+    Parameters
+    ----------
+    url
+        Where: a DuckDB file (created when absent) or a database URL; ``?schema=`` creates that schema.
+    schema
+        CDM schema; overrides the URL's.
+
+    Returns
+    -------
+    list of str
+        Tables created (existing ones are left untouched).
+
+    Raises
+    ------
+    InputError
+        When the schema name is not a plain identifier.
+    BackendError
+        When the database cannot be reached or refuses the DDL.
+    """
+    with connect(url, schema=schema, must_exist=False) as db:
+        return create_tables(db)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from oncoline.io.omop_db import OmopDatabase
+from oncoline.io.omop.db import OmopDatabase
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.io.fhir.fhir_builders import bundle, med, read, rx
 
-from oncoline.io.fhir_dates import parse_fhir_date
+from oncoline.io.fhir.dates import parse_fhir_date
 
 
 @pytest.mark.parametrize(
@@ -70,3 +71,16 @@ def test_partial_forms_of_any_date_never_invent_a_day(day: dt.date) -> None:
     assert parse_fhir_date(day.isoformat()[:7]).date is None
     assert parse_fhir_date(day.isoformat()[:4]).date is None
     assert parse_fhir_date(day.strftime("%Y%m%d")).date == day
+
+
+def test_us_style_date_is_reported_and_not_used() -> None:
+    patient, report = read(bundle(med("m1", "3/4/2021", medicationCodeableConcept=rx("72962"))))
+    assert patient.exposures == []
+    [bad] = [f for f in report.problems if f.code == "bad_date"]
+    assert bad.resource == "MedicationAdministration/m1" and "ambiguous" in bad.message
+
+
+def test_compact_date_is_read_and_reported() -> None:
+    patient, report = read(bundle(med("m1", "20190312", medicationCodeableConcept=rx("72962"))))
+    assert [(e.drug, e.start) for e in patient.exposures] == [("docetaxel", dt.date(2019, 3, 12))]
+    assert ("MedicationAdministration/m1", "bad_date") in {(f.resource, f.code) for f in report.problems}

@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PartialDate", "Precision", "parse_fhir_date"]
+__all__ = ["PartialDate", "Precision", "parse_fhir_date", "sort_key"]
 
 Precision = Literal["year", "month", "day", "none"]
 
@@ -175,3 +175,8 @@ def parse_fhir_date(value: object) -> PartialDate:
 
 def _month_name(m: int) -> str:
     return dt.date(2000, m, 1).strftime("%B")
+
+
+def sort_key(date: PartialDate | None) -> dt.date:
+    """The first day ``date`` may stand for, for ordering (undated first); never stored as a fact."""
+    return (date.earliest if date else None) or dt.date.min
