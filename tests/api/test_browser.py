@@ -132,3 +132,19 @@ def test_bad_paste_shows_the_error_with_its_field(base_url: str, browser: object
     expect(alert).to_contain_text("pasted text")
     expect(alert).to_contain_text("tumor.er_percent")
     page.close()
+
+
+def test_docs_render_offline(base_url: str, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base_url) else outside.append(r.url))
+    page.goto(base_url + "/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/recommend")).to_be_visible(timeout=15000)
+    assert problems == [] and outside == []
+    page.close()

@@ -93,7 +93,11 @@ class _Door:
         status: list[int] = []
         limit = self.config.max_body_bytes
         length = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
-        if length is not None and (not length.isdigit() or int(length) > limit):
+        if length is not None and not length.isdigit():
+            await self._send_response(problem(400, "Content-Length is not a number", kind="bad-request"), send)
+            self._log(scope, 400, started)
+            return
+        if length is not None and int(length) > limit:
             await self._too_large(send)
             self._log(scope, 413, started)
             return
