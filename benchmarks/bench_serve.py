@@ -5,6 +5,9 @@ verified as in production); 16 concurrent clients (httpx, asyncio) send a patien
 about 150 FHIR resources (a HER2-positive patient after THP and T-DXd with brain metastases: Patient, Conditions,
 Observations and the MedicationAdministration history, plus routine laboratory Observations) for a fixed time.
 
+Each request carries a different chart (one laboratory Observation id differs), so the service's outcome cache
+(same chart again → same answer) never answers; ``--repeat-body`` measures that cached path instead.
+
 Reported: requests/s, latency p50/p95/p99 (ms) and errors, next to a **floor** measured in the same run — the same
 server process and middleware answering a route that only parses the same JSON body (``json.loads``) and
 returns no card. Goals: 0 errors, p95 ≤ 100 ms, at least half the floor's requests/s.
@@ -128,7 +131,7 @@ def serve_child(port: int, config_path: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-async def _drive(url: str, body: bytes, seconds: float, clients: int, sign: Any) -> dict[str, Any]:
+async def _drive(url: str, make_body: Any, seconds: float, clients: int, sign: Any) -> dict[str, Any]:
     import httpx
 
     latencies: list[float] = []
@@ -144,7 +147,7 @@ async def _drive(url: str, body: bytes, seconds: float, clients: int, sign: Any)
                     headers["Authorization"] = f"Bearer {sign()}"
                 t0 = time.perf_counter()
                 try:
-                    r = await client.post(url, content=body, headers=headers)
+                    r = await client.post(url, content=make_body(), headers=headers)
                     ok = r.status_code == 200 and r.json().get("cards") is not None
                     key = "" if ok else f"HTTP {r.status_code}"
                 except httpx.HTTPError as exc:
@@ -175,6 +178,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="duration of each phase (default 60)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--resources", type=int, default=150, help="FHIR resources in the prefetch (default 150)")
+    parser.add_argument(
+        "--repeat-body",
+        action="store_true",
+        help="send the same chart every time (answers then come from the service's outcome cache)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--serve-child", nargs=2, metavar=("PORT", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -222,6 +230,16 @@ def main(argv: list[str]) -> int:
                 "prefetch": pre,
             }
             body = json.dumps(hook).encode()
+            marker = b'"id": "lab-0"'
+            assert marker in body
+            counter = iter(range(10**9))
+
+            def make_body() -> bytes:
+                """Each call a different chart (one lab id differs), so no answer is served from the cache —
+                unless --repeat-body asks to measure the same chart sent again."""
+                if args.repeat_body:
+                    return body
+                return body.replace(marker, f'"id": "lab-0-{next(counter):09d}"'.encode(), 1)
 
             def sign() -> str:
                 now = int(time.time())
@@ -236,14 +254,14 @@ def main(argv: list[str]) -> int:
                 return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench-1"})
 
             # warm-up (imports, FHIR models, first connections), not counted
-            asyncio.run(_drive(f"{base}/cds-services/{SERVICE}", body, min(3.0, args.seconds), 2, sign))
+            asyncio.run(_drive(f"{base}/cds-services/{SERVICE}", make_body, min(3.0, args.seconds), 2, sign))
             print(
                 f"prefetch: {n_resources} FHIR resources, {len(body) / 1024:.0f} KiB; {args.clients} clients, "
                 f"{args.seconds:g} s per phase",
                 file=sys.stderr,
             )
-            floor = asyncio.run(_drive(f"{base}/bench/floor", body, args.seconds, args.clients, None))
-            hookr = asyncio.run(_drive(f"{base}/cds-services/{SERVICE}", body, args.seconds, args.clients, sign))
+            floor = asyncio.run(_drive(f"{base}/bench/floor", make_body, args.seconds, args.clients, None))
+            hookr = asyncio.run(_drive(f"{base}/cds-services/{SERVICE}", make_body, args.seconds, args.clients, sign))
         finally:
             proc.terminate()
             proc.wait(10)
@@ -252,6 +270,7 @@ def main(argv: list[str]) -> int:
         "resources": n_resources,
         "body_bytes": len(body),
         "clients": args.clients,
+        "same_chart_every_time": args.repeat_body,
         "floor": floor,
         "patient_view": hookr,
         "rps_vs_floor": round(ratio, 3),

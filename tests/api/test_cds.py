@@ -335,3 +335,29 @@ def test_one_safety_card_per_finding(case_path: Callable[[str], Any]) -> None:
         _check_card(card)
     ild = _safety_cards(recommend_document(case_path("patients/p-3l-after-ild-grade2.yaml")), state, NEXT_LINE)
     assert [c["summary"] for c in ild] == ["Safety (contraindicated ild): withholds T-DXd (trastuzumab deruxtecan)"]
+
+
+def test_same_chart_again_is_answered_from_the_outcome_cache(
+    client: TestClient,
+    hook: Callable[..., dict[str, Any]],
+    token: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import oncoline.app
+
+    calls: list[int] = []
+    real = oncoline.app.recommend_document
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(oncoline.app, "recommend_document", counting)
+    body = hook()
+    first = client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
+    again = client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
+    assert len(calls) == 1
+    assert [c["summary"] for c in first.json()["cards"]] == [c["summary"] for c in again.json()["cards"]]
+    body["prefetch"]["observations"]["entry"].pop()  # a different chart is computed afresh
+    client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
+    assert len(calls) == 2

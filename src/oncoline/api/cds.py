@@ -625,10 +625,14 @@ async def call_service(service_id: str, request: Request) -> Response:
     today = dt.date.today()
     from oncoline.app import recommend_document
 
+    key = hashlib.sha256(body).hexdigest() + today.isoformat()
     try:
-        outcome = await run_in_threadpool(
-            recommend_document, body, media_type="application/fhir+json", name="CDS Hooks prefetch", today=today
-        )
+        outcome = state.outcomes.get(key)  # the same chart again (order-select fires per selection): same answer
+        if outcome is None:
+            outcome = await run_in_threadpool(
+                recommend_document, body, media_type="application/fhir+json", name="CDS Hooks prefetch", today=today
+            )
+            state.outcomes.put(key, outcome)
     except InputError as exc:
         log.info("cds %s patient=%s: input problem", service_id, hashed(str(patient_ref)))
         card = _card(

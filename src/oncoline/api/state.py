@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from oncoline.app.feedback import FeedbackStore
     from oncoline.app.recommend import RecommendOutcome
 
-__all__ = ["ServiceState", "ViewCache"]
+__all__ = ["OutcomeCache", "ServiceState", "ViewCache"]
 
 
 class ViewCache:
@@ -49,6 +49,39 @@ class ViewCache:
             return item[1]
 
 
+class OutcomeCache:
+    """Recent recommendations by the exact bytes of the record they were computed from (and the day).
+
+    The recommendation is a pure function of the record, the knowledge and the date, so the same chart sent
+    again (``order-select`` fires on every selection, ``patient-view`` on every opening) gets the same answer
+    without recomputing it. In memory only: at most ``size`` entries, ``ttl_seconds`` each.
+    """
+
+    def __init__(self, *, size: int = 128, ttl_seconds: float = 300.0) -> None:
+        self.size = size
+        self.ttl_seconds = ttl_seconds
+        self._items: OrderedDict[str, tuple[float, RecommendOutcome]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, /) -> RecommendOutcome | None:
+        """The outcome stored under ``key``, or None (unknown or expired)."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] > self.ttl_seconds:
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: str, outcome: RecommendOutcome, /) -> None:
+        """Store an outcome under ``key`` (the oldest entry leaves when full)."""
+        with self._lock:
+            self._items[key] = (time.monotonic(), outcome)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 class ServiceState:
     """Per-application state (``app.state.oncoline``)."""
 
@@ -56,6 +89,7 @@ class ServiceState:
         self.config = config
         self.verifier = TokenVerifier(config)
         self.views = ViewCache()
+        self.outcomes = OutcomeCache()
         self._cards: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
         self._feedback: FeedbackStore | None = None
