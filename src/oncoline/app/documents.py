@@ -85,7 +85,7 @@ def read_document(
         A missing, unreadable, empty or non-UTF-8 document, a YAML/JSON syntax error (with line and column), a
         key given twice in one mapping, several YAML documents, an unknown media type or content without one.
     """
-    from oncoline.io.patient_file import load_document, parse_document
+    from oncoline.io.document import load_document, parse_document
 
     if isinstance(source, os.PathLike):
         path = Path(source)

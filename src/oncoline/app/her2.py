@@ -37,7 +37,7 @@ def classify_her2_mapping(doc: Any, /, *, source: str | None = None) -> Her2Clas
     from pydantic import ValidationError
 
     from oncoline.engines.her2 import classify_her2
-    from oncoline.io.patient_file import validation_to_input_error
+    from oncoline.io.document import validation_to_input_error
     from oncoline.model import Her2Raw
 
     if isinstance(doc, dict) and isinstance(doc.get("input"), dict):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.cohort import CohortLines, CohortReport
     from oncoline.engines.lines.params import LineParams
     from oncoline.io.exposures import EventsInput
+    from oncoline.io.lines_partitioned import PartitionedRun
     from oncoline.model.lines import LinesResult
 
 __all__ = [
@@ -64,12 +66,14 @@ ProgressCallback = Callable[[str, int, "int | None"], None]
 
 
 def parse_params(values: list[str] | None) -> dict[str, Any]:
-    """``["gap_days=90", ...]`` → ``{"gap_days": 90}`` (whole numbers; other values kept as text).
+    """``["gap_days=90", ...]`` → ``{"gap_days": 90}`` (whole numbers; other values kept as text), each checked
+    against the line-of-therapy parameters of ``lines.yaml``.
 
     Raises
     ------
     InputError
-        With field ``--param`` (a usage error) when an item is not ``NAME=VALUE``.
+        With field ``--param`` (a usage error) when an item is not ``NAME=VALUE``, names an unknown parameter
+        (the message lists the known ones) or gives an invalid value (the message says what to write).
     """
     out: dict[str, Any] = {}
     for item in values or []:
@@ -78,6 +82,12 @@ def parse_params(values: list[str] | None) -> dict[str, Any]:
             raise InputError(f"--param {item!r}: write NAME=VALUE, e.g. --param gap_days=90", field="--param")
         text = value.strip()
         out[name.strip()] = int(text) if text.lstrip("-").isdigit() else text
+    for name, value in out.items():
+        try:
+            line_params({name: value})
+        except InputError as exc:
+            reason = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
+            raise InputError(f"{name}={value!s}: {reason}", field="--param") from exc
     return out
 
 
@@ -528,7 +538,8 @@ def derive_cohort_lines(
 
             cut = cohort_cut_off(latest_exposure_date(exposures_table), "latest_in_data", today=now)
     step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
-    result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    with _naming(lambda: _input_name(exposures, omop)):
+        result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
     if out is not None:
         step(f"writing {out}", 2)
         write_table(result.lines, out)
@@ -553,8 +564,6 @@ def _partitioned(
     progress: ProgressCallback | None,
 ) -> CohortRun:
     """A cohort from files, one person partition at a time; ``progress`` advances per partition."""
-    from oncoline.io.lines_partitioned import derive_lines_cohort_files
-
     if progress is not None:
         progress(f"partitioning by person ({engine} engine)", 0, partitions)
 
@@ -562,18 +571,19 @@ def _partitioned(
         if progress is not None:
             progress(f"partition {done}/{total}: {rows:,} rows done", done, total)
 
-    run = derive_lines_cohort_files(
-        exposures_path,
-        index_path,
-        out,
-        params=params,
-        as_of=cut.as_of,
-        partitions=partitions,
-        assignments_path=assignments_out,
-        engine=fn,
-        workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
-        on_partition=advance,
-    )
+    with _naming(lambda: str(exposures_path)):
+        run = _run_partitions(
+            exposures_path,
+            index_path,
+            out=out,
+            assignments_out=assignments_out,
+            engine=engine,
+            fn=fn,
+            params=params,
+            cut=cut,
+            partitions=partitions,
+            advance=advance,
+        )
     report = run.report
     dist: Counter[str] = Counter({"0": report.persons - run.persons_with_lines})
     for n, persons in run.lines_per_person.items():
@@ -590,6 +600,57 @@ def _partitioned(
     )
     summary["partitions"] = run.partitions
     return CohortRun(summary, report, cut, engine, partitions=run.partitions)
+
+
+def _run_partitions(
+    exposures_path: Path,
+    index_path: Path,
+    *,
+    out: Path,
+    assignments_out: Path | None,
+    engine: str,
+    fn: Callable[..., CohortLines],
+    params: LineParams,
+    cut: CutOff,
+    partitions: int | None,
+    advance: Callable[[int, int, int], None],
+) -> PartitionedRun:
+    from oncoline.io.lines_partitioned import derive_lines_cohort_files
+
+    return derive_lines_cohort_files(
+        exposures_path,
+        index_path,
+        out,
+        params=params,
+        as_of=cut.as_of,
+        partitions=partitions,
+        assignments_path=assignments_out,
+        engine=fn,
+        workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
+        on_partition=advance,
+    )
+
+
+def _input_name(exposures: Path | pa.Table | None, omop: str | None) -> str | None:
+    if omop is not None:
+        from oncoline.io.omop.db import redact_url
+
+        return redact_url(omop)
+    return str(exposures) if isinstance(exposures, Path) else None
+
+
+@contextmanager
+def _naming(name: Callable[[], str | None]) -> Iterator[None]:
+    """Name the input (``name()``, asked only on error) in an engine's :class:`InputError`: engines know columns
+    and rows, not files."""
+    try:
+        yield
+    except InputError as exc:
+        source = None if exc.source is not None else name()
+        if source is None:
+            raise
+        reason = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
+        raise InputError(reason, source=source, field=exc.field) from exc
 
 
 def _summary_dict(

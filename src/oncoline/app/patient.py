@@ -96,7 +96,8 @@ def read_patient(
     """
     chosen = check_policy(policy)
     doc = read_document(source, media_type=media_type, name=name)
-    from oncoline.io.patient_file import is_fhir, patient_from_mapping
+    from oncoline.io.document import is_fhir
+    from oncoline.io.patient_file import patient_from_mapping
 
     if is_fhir(doc.data):
         from oncoline.io import fhir  # lazy: keeps the FHIR models off the YAML path
@@ -112,7 +113,7 @@ def read_patient(
         )
         return PatientReading(patient, report, doc.source, findings)
     if identify_foreign:
-        from oncoline.io.fhir import not_a_patient_reason
+        from oncoline.io.document import not_a_patient_reason
 
         reason = not_a_patient_reason(doc.data)
         if reason:

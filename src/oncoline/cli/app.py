@@ -6,10 +6,13 @@ inside its body, so ``oncoline recommend`` starts fast.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from oncoline import __version__
 from oncoline.cli import feedback, her2, kb, lines, omop, patient, recommend, schema, serve
+from oncoline.cli.common import report_bug, set_debug
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -42,8 +45,15 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="On an internal error (exit 70), print the traceback instead of writing it to a file "
+        "(also ONCOLINE_DEBUG=1).",
+    ),
 ) -> None:
     """oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer."""
+    set_debug(debug)
 
 
 recommend.register(app)
@@ -58,8 +68,13 @@ feedback.register(app)
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: any exception that escapes a command is a bug, reported in one line (exit 70)."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:
+        sys.exit(report_bug(exc))
 
 
 if __name__ == "__main__":

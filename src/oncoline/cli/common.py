@@ -17,14 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
-from oncoline.errors import BackendError, InputError, KnowledgeBaseError, OncolineError
+from oncoline.errors import BackendError, InputError, KnowledgeBaseError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_BACKEND",
@@ -33,11 +37,16 @@ __all__ = [
     "EXIT_KB",
     "EXIT_OK",
     "EXIT_USAGE",
+    "PIPED_WIDTH",
     "err_console",
+    "esc",
     "guarded",
+    "output_console",
     "parse_as_of",
     "print_json",
     "print_report",
+    "report_bug",
+    "set_debug",
 ]
 
 EXIT_OK = 0
@@ -47,36 +56,117 @@ EXIT_KB = 3
 EXIT_BACKEND = 4
 EXIT_INTERNAL = 70
 
-err_console = Console(stderr=True)
+PIPED_WIDTH = 10_000
+"""Width of output written to a file or a pipe: lines and table cells are never cut at 80 columns there."""
+
+_DEBUG = False
+
+
+def set_debug(value: bool) -> None:
+    """``--debug``: print the traceback of an internal error instead of writing it to a file."""
+    global _DEBUG
+    _DEBUG = value
+
+
+def _debug() -> bool:
+    return _DEBUG or os.environ.get("ONCOLINE_DEBUG", "") not in ("", "0")
+
+
+def esc(value: object) -> str:
+    """``value`` as text that Rich prints as typed: ``[red]`` stays ``[red]`` (user text is never markup)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def output_console(*, stderr: bool = False, max_width: int | None = None) -> Console:
+    """A Rich console for people: on a terminal, its width (at most ``max_width``); written to a file or a
+    pipe, :data:`PIPED_WIDTH` (or ``max_width``) so that nothing is wrapped or cut with "…" at 80 columns.
+    ``COLUMNS`` in the environment wins, as everywhere in Rich."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if "COLUMNS" not in os.environ and not console.is_terminal:
+        return Console(stderr=stderr, width=max_width or PIPED_WIDTH)
+    if max_width is not None and console.width > max_width:
+        return Console(stderr=stderr, width=max_width)
+    return console
+
+
+class _ErrConsole:
+    """stderr for messages, made on first use (Rich stays out of a command that prints none) and anew for each
+    stream (tests swap ``sys.stderr``); behaves as a :class:`rich.console.Console`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(output_console(stderr=True), name)
+
+
+err_console: Any = _ErrConsole()
+"""Where messages go (stderr); use as a Rich console: ``err_console.print(f"[yellow]note:[/] {esc(text)}")``."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def report_bug(exc: BaseException) -> int:
+    """Report an internal error in one line (where the traceback was written) and return :data:`EXIT_INTERNAL`.
+
+    With ``--debug`` (or ``ONCOLINE_DEBUG=1``) the traceback is printed to stderr instead. The file holds the
+    version, Python, the platform and the traceback; not the command line, whose file names may name a patient.
+    """
+    import platform
+    import tempfile
+    import traceback
+
+    from oncoline import __version__
+
+    text = "".join(traceback.format_exception(exc))
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if _debug():
+        sys.stderr.write(text)
+        err_console.print(
+            f"[bold red]internal error:[/] {esc(what)} — a bug in oncoline, not a problem with your input; please "
+            "report it with the traceback above",
+            highlight=False,
+        )
+        return EXIT_INTERNAL
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    fd, name = tempfile.mkstemp(prefix=f"oncoline-crash-{stamp}-", suffix=".txt")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(f"oncoline {__version__}, Python {platform.python_version()}, {platform.platform()}\n\n{text}")
+    err_console.print(
+        f"[bold red]internal error:[/] {esc(what)} — a bug in oncoline, not a problem with your input; please report "
+        f"it with the command you ran. Traceback written to {esc(Path(name))} (run with --debug to print it).",
+        highlight=False,
+    )
+    return EXIT_INTERNAL
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code."""
+    """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code;
+    anything unexpected is a bug: one line saying so and where its traceback is, exit 70."""
+    import click
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except typer.Exit:
+        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
             raise
         except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)
             # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE") is a usage
             # error, like Click's own
             usage = exc.field is not None and (exc.field.startswith("--") or exc.field.isupper())
             raise typer.Exit(EXIT_USAGE if usage else EXIT_INPUT) from None
         except KnowledgeBaseError as exc:
-            err_console.print(f"[bold red]knowledge-base error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]knowledge-base error:[/] {esc(exc)}", highlight=False)
             raise typer.Exit(EXIT_KB) from None
         except BackendError as exc:
-            err_console.print(f"[bold red]back-end error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]back-end error:[/] {esc(exc)}", highlight=False)
             raise typer.Exit(EXIT_BACKEND) from None
-        except OncolineError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(EXIT_INTERNAL) from None
+        except Exception as exc:  # EngineError, any other OncolineError and anything unexpected: a bug
+            raise typer.Exit(report_bug(exc)) from None
 
     return wrapper
 
@@ -122,7 +212,6 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    from rich.console import Console
     from rich.tree import Tree
 
     def add(node: Tree, value: Any) -> None:
@@ -130,20 +219,20 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
             for key, sub in value.items():
                 if sub is None or sub == {} or sub == []:
                     continue
-                label = str(key).replace("_", " ")
+                label = esc(str(key).replace("_", " "))
                 if isinstance(sub, (dict, list)):
                     add(node.add(f"[bold]{label}[/]"), sub)
                 else:
-                    node.add(f"{label}: {_default(sub) if isinstance(sub, (dt.date, dt.datetime)) else sub}")
+                    node.add(f"{label}: {esc(_default(sub) if isinstance(sub, (dt.date, dt.datetime)) else sub)}")
         elif isinstance(value, list):
             for i, item in enumerate(value, start=1):
                 if isinstance(item, dict):
                     add(node.add(f"[dim]{i}[/]"), item)
                 else:
-                    node.add(str(item))
+                    node.add(esc(item))
         else:
-            node.add(str(value))
+            node.add(esc(value))
 
-    tree = Tree(f"[bold]{title}[/]")
+    tree = Tree(f"[bold]{esc(title)}[/]")
     add(tree, data)
-    Console().print(tree)
+    output_console().print(tree)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import guarded, print_json
+from oncoline.cli.common import esc, guarded, output_console, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -34,18 +34,16 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
-        from rich.console import Console
-
         colour = {"positive": "red", "negative": "green", "equivocal": "yellow", "missing": "yellow"}
-        console = Console()
+        console = output_console()
         console.print(
-            f"[bold {colour[result.status]}]{result.category}[/]  (status {result.status}"
+            f"[bold {colour[result.status]}]{esc(result.category)}[/]  (status {esc(result.status)}"
             + (f", ISH group {result.ish_group}" if result.ish_group else "")
             + ")"
         )
-        console.print(f"rule: {result.rule}")
+        console.print(f"rule: {esc(result.rule)}")
         if result.comment:
-            console.print(f"comment: {result.comment}")
+            console.print(f"comment: {esc(result.comment)}")
         if result.next_test:
-            console.print(f"[yellow]further test needed:[/] {result.next_test}")
-        console.print(f"sources: {', '.join(result.citations)}")
+            console.print(f"[yellow]further test needed:[/] {esc(result.next_test)}")
+        console.print(f"sources: {esc(', '.join(result.citations))}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import EXIT_KB, guarded, print_json
+from oncoline.cli.common import EXIT_KB, esc, guarded, output_console, print_json
 
 __all__ = ["register"]
 
@@ -25,20 +25,18 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
     ) -> None:
         """Check schemas, citations, drugs, regimens and contradicting rule pairs (exit 3 on problems)."""
-        from rich.console import Console
-
         from oncoline.app.knowledge import lint_knowledge_base
 
-        console = Console()
+        console = output_console()
         problems = lint_knowledge_base(data_dir)
         errors = [p for p in problems if p.severity == "error"]
         for p in problems:
             style = "bold red" if p.severity == "error" else "yellow"
-            console.print(f"[{style}]{p.severity}[/]: {p.message}", highlight=False)
+            console.print(f"[{style}]{p.severity}[/]: {esc(p.message)}", highlight=False)
         failed = bool(errors) or (strict and bool(problems))
         where = data_dir or "packaged knowledge"
         console.print(
-            f"{where}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)"
+            f"{esc(where)}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)"
             + (" — FAILED" if failed else " — ok"),
             highlight=False,
         )
@@ -61,17 +59,17 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 print_json(summary)
                 return
-            from rich.console import Console
             from rich.table import Table
+            from rich.text import Text
 
             table = Table(title=f"oncoline knowledge {summary['version']} (effective {summary['effective']})")
             for col in ("file", "schema", "version", "effective"):
                 table.add_column(col)
             for stem, h in summary["files"].items():
-                table.add_row(f"{stem}.yaml", h["schema"], h["version"], h["effective"])
-            console = Console()
+                table.add_row(Text(f"{stem}.yaml"), Text(h["schema"]), Text(h["version"]), Text(h["effective"]))
+            console = output_console()
             console.print(table)
-            console.print(", ".join(f"{n} {kind}(s)" for kind, n in summary["counts"].items()))
+            console.print(esc(", ".join(f"{n} {kind}(s)" for kind, n in summary["counts"].items())))
             return
         found = knowledge_entry(entry)
         if as_json:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from oncoline.app.lines import CutOff, check_engine, parse_params
-from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
+from oncoline.cli.common import err_console, esc, guarded, output_console, parse_as_of, print_json
 from oncoline.errors import InputError
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ def _single(
     run = derive_patient_lines(file, as_of=as_of, today=dt.date.today(), params=overrides, engine=engine)
     if run.ignored_fields:
         err_console.print(
-            f"[dim]{file}: a patient file; lines use its metastatic_diagnosis, exposures and as_of and ignore "
-            f"{', '.join(run.ignored_fields)}[/]",
+            f"[dim]{esc(file)}: a patient file; lines use its metastatic_diagnosis, exposures and as_of and ignore "
+            f"{esc(', '.join(run.ignored_fields))}[/]",
             highlight=False,
         )
     if as_json or run.result is None:
@@ -55,18 +55,18 @@ def _single(
 
 
 def _print_result(result: LinesResult, params: LineParams, cut: CutOff) -> None:
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
-    table = Table(title=f"Lines of therapy — {result.person_id} (data cut-off {cut.as_of}: {cut.describe()})")
+    console = output_console()
+    table = Table(title=esc(f"Lines of therapy — {result.person_id} (data cut-off {cut.as_of}: {cut.describe()})"))
     for col in ("line", "regimen", "start", "end", "days on", "TTNT", "opened → closed (end reason)"):
         table.add_column(col, justify="right" if col in ("line", "days on", "TTNT") else "left")
     for ln in result.lines:
         ttnt = f"{ln.time_to_next_treatment_days}" if ln.time_to_next_treatment_days is not None else "censored"
         table.add_row(
             str(ln.line),
-            ln.regimen,
+            Text(ln.regimen),
             ln.start.isoformat(),
             ln.end.isoformat(),
             str(ln.time_on_treatment_days),
@@ -78,8 +78,8 @@ def _print_result(result: LinesResult, params: LineParams, cut: CutOff) -> None:
         console.print("[yellow]no metastatic line:[/] no anticancer exposure on or after the index window")
     if result.excluded:
         parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(result.excluded.items()))
-        console.print(f"rows left out: {parts}")
-    console.print(f"[dim]rules: line-of-therapy parameters {params.version} (knowledge/data/lines.yaml)[/]")
+        console.print(f"rows left out: {esc(parts)}")
+    console.print(f"[dim]rules: line-of-therapy parameters {esc(params.version)} (knowledge/data/lines.yaml)[/]")
 
 
 # ------------------------------------------------------------------------------------------------ cohort
@@ -96,14 +96,13 @@ def _cohort(
     as_json: bool,
     partitions: int | None = None,
 ) -> None:
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from oncoline.app.lines import check_table_path, derive_cohort_lines
 
     for target in (out, assignments_out):  # before the progress display starts
         check_table_path(target)
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -116,7 +115,7 @@ def _cohort(
         task = progress.add_task("reading input", total=None)
 
         def advance(description: str, done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total, description=description)
+            progress.update(task, completed=done, total=total, description=esc(description))
 
         run = derive_cohort_lines(
             exposures_path,
@@ -138,17 +137,17 @@ def _cohort(
 
 
 def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console()
+    console = output_console()
     parts = f", {summary['partitions']} person partitions" if summary.get("partitions") else ""
     console.print(
         f"[bold]{summary['persons']:,}[/] persons, [bold]{summary['lines']:,}[/] lines "
-        f"({summary['persons_with_lines']:,} persons with ≥1 line) — {summary['engine']} engine{parts} → "
-        f"{summary['out']}"
+        f"({summary['persons_with_lines']:,} persons with ≥1 line) — {esc(summary['engine'])} engine{parts} → "
+        f"{esc(summary['out'])}"
     )
-    console.print(f"data cut-off {summary['as_of'] or 'none'} ({summary['as_of_note']})", highlight=False)
+    console.print(esc(f"data cut-off {summary['as_of'] or 'none'} ({summary['as_of_note']})"), highlight=False)
     dist = Table(title="lines per person")
     dist.add_column("lines")
     dist.add_column("persons", justify="right")
@@ -162,19 +161,19 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
         ign.add_column("rows", justify="right")
         ign.add_column("examples (row 1 = first data row)")
         for reason, count in report.excluded.items():
-            ign.add_row(reason, f"{count:,}", "\n".join(report.examples.get(reason, [])))
+            ign.add_row(Text(reason), f"{count:,}", Text("\n".join(report.examples.get(reason, []))))
         console.print(ign)
     if report.unknown_drugs:
         unk = Table(title="unknown drugs (add them to the vocabulary or fix the names)")
         unk.add_column("name")
         unk.add_column("rows", justify="right")
         for name, count in list(report.unknown_drugs.items())[:20]:
-            unk.add_row(name, f"{count:,}")
+            unk.add_row(Text(name), f"{count:,}")
         if len(report.unknown_drugs) > 20:
             unk.add_row(f"… {len(report.unknown_drugs) - 20} more", "")
         console.print(unk)
     if report.repaired:
-        console.print("repaired and kept: " + ", ".join(f"{k} {v:,}" for k, v in report.repaired.items()))
+        console.print(esc("repaired and kept: " + ", ".join(f"{k} {v:,}" for k, v in report.repaired.items())))
     if report.persons_without_index:
         n = report.persons_without_index
         console.print(
@@ -260,9 +259,9 @@ def register(app: typer.Typer) -> None:
         check_engine(engine)
         if omop is not None or index is not None:
             if omop is not None and (file is not None or index is not None):
-                raise InputError("give either --omop URL or an exposure table with --index, not both")
+                raise InputError("give either --omop URL or an exposure table with --index, not both", field="--omop")
             if omop is None and file is None:
-                raise InputError("give the cohort's exposure table before --index")
+                raise InputError("give the cohort's exposure table before --index", field="FILE")
             if omop is not None and partitions is not None:
                 raise InputError(
                     "--partitions applies to exposure files (with --index), not --omop", field="--partitions"
@@ -283,14 +282,20 @@ def register(app: typer.Typer) -> None:
             )
             return
         if file is None:
-            raise InputError("give an events file (one patient) or an exposure table with --index (a cohort)")
+            raise InputError(
+                "give an events file (one patient) or an exposure table with --index (a cohort)", field="FILE"
+            )
         if file.suffix.lower() in (".parquet", ".pq", ".csv"):
             raise InputError(
                 "an exposure table needs --index INDEX (person_id, metastatic_diagnosis) and --out LINES",
                 source=str(file),
+                field="--index",
             )
         if out is not None or assignments is not None or partitions is not None:
-            raise InputError("--out, --assignments and --partitions apply to cohorts (with --index or --omop)")
+            given = "--out" if out is not None else ("--assignments" if assignments is not None else "--partitions")
+            raise InputError(
+                "--out, --assignments and --partitions apply to cohorts (with --index or --omop)", field=given
+            )
         if engine not in (None, "reference") and not as_json:
             raise InputError("for one patient, --engine duckdb|spark prints JSON: add --json", field="--engine")
         _single(file, as_json=as_json, as_of=cut, overrides=overrides, engine=engine)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import err_console, guarded, parse_as_of, print_json
+from oncoline.cli.common import err_console, esc, guarded, output_console, parse_as_of, print_json
 
 __all__ = ["register"]
 
@@ -54,7 +54,9 @@ def register(app: typer.Typer) -> None:
             metavar="NAME",
             help="Use a patient bundled with oncoline instead of FILE: " + _examples_help(),
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the JSON output contract (shared/cases/FORMAT.md)."),
+        as_json: bool = typer.Option(
+            False, "--json", help="Print the JSON output contract (`oncoline schema recommendation`)."
+        ),
         as_of: str | None = typer.Option(
             None,
             "--as-of",
@@ -74,11 +76,11 @@ def register(app: typer.Typer) -> None:
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
         for line in outcome.findings:  # ingestion problems (FHIR): one short line each, counted
-            err_console.print(f"[yellow]data quality:[/] {line}", highlight=False)
+            err_console.print(f"[yellow]data quality:[/] {esc(line)}", highlight=False)
         if outcome.findings:
             err_console.print(
-                f"[yellow]{len(outcome.findings)} data-quality problem(s) in {file}; `oncoline patient {file}` shows "
-                "the mapping[/]",
+                f"[yellow]{len(outcome.findings)} data-quality problem(s) in {esc(file)}; `oncoline patient "
+                f"{esc(file)}` shows the mapping[/]",
                 highlight=False,
             )
         if as_json:
@@ -86,4 +88,4 @@ def register(app: typer.Typer) -> None:
             return
         from oncoline.outputs.recommendation_view import render_recommendation
 
-        render_recommendation(outcome.recommendation, trace=show_trace)
+        render_recommendation(outcome.recommendation, console=output_console(max_width=120), trace=show_trace)

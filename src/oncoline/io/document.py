@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from oncoline.errors import InputError, UnknownDrugError
 
-__all__ = ["is_fhir", "load_document", "not_a_patient_reason", "parse_document", "validation_to_input_error"]
+__all__ = [
+    "PATIENT_FIELDS_HINT",
+    "is_fhir",
+    "load_document",
+    "not_a_patient_reason",
+    "parse_document",
+    "validation_to_input_error",
+]
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -118,7 +125,7 @@ def parse_document(text: str, /, *, source: str, syntax: Literal["json", "yaml"]
     """
     text = text.removeprefix("\ufeff")  # a byte-order mark (an upload, a request body) is not part of the data
     if not text.strip():
-        raise InputError("the file is empty; give a patient block (see shared/cases/FORMAT.md)", source=source)
+        raise InputError(f"the file is empty; give a patient block ({PATIENT_FIELDS_HINT})", source=source)
     try:
         if syntax == "json":
             return json.loads(text, object_pairs_hook=_unique_keys(source))
@@ -133,12 +140,57 @@ def parse_document(text: str, /, *, source: str, syntax: Literal["json", "yaml"]
             ) from exc
         raise InputError(f"not valid YAML: {exc}", source=source) from exc
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=source) from exc
+        raise InputError(
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{_line_shown(text, exc.lineno)}; "
+            f"{_hint(exc.msg, _JSON_HINTS, 'check the commas, quotes and brackets just before this point')}",
+            source=source,
+        ) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", source=source) from exc
+        shown = _line_shown(text, mark.line + 1) if mark is not None else ""
+        fix = _hint(problem, _YAML_HINTS, "write one `key: value` per line, indented with spaces as the lines above")
+        raise InputError(f"not valid YAML{where}: {problem}{shown}; {fix}", source=source) from exc
+
+
+PATIENT_FIELDS_HINT = "`oncoline schema patient` lists every field; `oncoline recommend --help` names bundled examples"
+"""Where a user finds the patient fields (works for an installed package, not only in a checkout)."""
+
+_JSON_HINTS = (
+    ("Expecting ',' delimiter", "a comma is missing between two items, or a quote or bracket before it is open"),
+    ("Expecting property name", "keys are written in double quotes, and no comma follows the last item"),
+    ("Expecting value", "a value is missing here: a trailing comma, or text without double quotes"),
+    ("Extra data", "the document goes on after its end: give one JSON object"),
+    ("Unterminated string", "a string is not closed: add its closing double quote"),
+    ("Invalid control character", "a line break inside a string: close the quote on the same line"),
+)
+_YAML_HINTS = (
+    ("mapping values are not allowed", "a ':' inside a value: put the value in quotes, or give the key its own line"),
+    ("'\\t'", "indent with spaces, not tabs"),
+    ("could not find expected ':'", "a key lacks its ':' (write key: value)"),
+    ("did not find expected key", "this line's indentation does not match the lines above: align it with its siblings"),
+    ("expected <block end>", "this line's indentation does not match the lines above: align it with its siblings"),
+    ("did not find expected ','", "a [...] list or {...} mapping is not closed, or lacks a comma"),
+    ("expected ',' or", "a [...] list or {...} mapping before here is not closed"),
+    ("found unexpected end of stream", "a quote or bracket is not closed"),
+    ("found undefined alias", "'*' starts a YAML alias: put the value in quotes"),
+    ("found character '@'", "'@' and '`' cannot start a value: put the value in quotes"),
+)
+
+
+def _hint(problem: str, hints: tuple[tuple[str, str], ...], default: str) -> str:
+    """The fix for a parser's problem text (first hint whose key it contains), else ``default``."""
+    return next((fix for key, fix in hints if key in problem), default)
+
+
+def _line_shown(text: str, lineno: int) -> str:
+    """`` (line N reads '…')``: what was given, cut to 60 characters; empty when the line does not exist."""
+    lines = text.splitlines()
+    if not 1 <= lineno <= len(lines) or not lines[lineno - 1].strip():
+        return ""
+    line = lines[lineno - 1].strip()
+    return f" (line {lineno} reads {line[:60] + ('…' if len(line) > 60 else '')!r})"
 
 
 def is_fhir(doc: Any) -> bool:
@@ -148,7 +200,7 @@ def is_fhir(doc: Any) -> bool:
 
 _FIXES = {
     "missing": "add it",
-    "extra_forbidden": "remove it or check its spelling against shared/cases/FORMAT.md",
+    "extra_forbidden": "remove it or check its spelling (`oncoline schema patient` lists every field)",
     "date_from_datetime_parsing": "write the date as YYYY-MM-DD",
     "date_parsing": "write the date as YYYY-MM-DD",
     "date_type": "write the date as YYYY-MM-DD",
@@ -159,6 +211,20 @@ _FIXES = {
     "less_than_equal": "give a value in range",
     "list_type": "give a list, e.g. [a, b]",
     "model_type": "give a mapping of fields",
+    "dict_type": "give a mapping of fields (key: value)",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "string_type": "write it as text (in quotes)",
+    "int_type": "give a whole number",
+    "int_from_float": "give a whole number (no decimals)",
+    "float_type": "give a number",
+    "literal_error": "use one of the allowed values",
+    "greater_than": "give a value in range",
+    "less_than": "give a value in range",
+    "too_short": "give at least the number of items named",
+    "too_long": "give no more than the number of items named",
+    "date_from_datetime_inexact": "write the date as YYYY-MM-DD (no time of day)",
+    "datetime_parsing": "write the date as YYYY-MM-DD",
 }
 
 
@@ -174,7 +240,12 @@ def validation_to_input_error(exc: ValidationError, *, source: str | None) -> In
     message = str(first["msg"]).removeprefix("Value error, ")
     fix = _FIXES.get(str(first["type"]), "")
     given = first.get("input")
-    shown = "" if first["type"] == "missing" or isinstance(given, (dict, list)) else f" (got {given!r})"
+    if first["type"] in ("missing", "extra_forbidden"):
+        shown = ""
+    elif isinstance(given, (dict, list)):
+        shown = f" (got a {'mapping' if isinstance(given, dict) else 'list'})"
+    else:
+        shown = f" (got {given!r})"
     more = f" [{len(errors) - 1} more problem(s) in this file]" if len(errors) > 1 else ""
     text = f"{message}{shown}" + (f"; {fix}" if fix and fix not in message else "") + more
     return InputError(text, source=source, field=field)
@@ -198,10 +269,10 @@ def not_a_patient_reason(doc: Any) -> str | None:
     if "cases" in doc and isinstance(doc["cases"], list):
         return (
             "this is a file of test cases (a 'cases' list), not a patient record; give one patient "
-            "(a FHIR Bundle or a patient YAML as in shared/cases/FORMAT.md)"
+            f"(a FHIR Bundle or a patient YAML: {PATIENT_FIELDS_HINT})"
         )
     keys = ", ".join(sorted(map(str, doc))[:6])
     return (
         f"neither a FHIR resource (no 'resourceType') nor a patient block (top-level keys: {keys}); give a FHIR "
-        "Bundle or a patient file as in shared/cases/FORMAT.md"
+        f"Bundle or a patient file ({PATIENT_FIELDS_HINT})"
     )

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from oncoline.errors import InputError
 from oncoline.io.document import (
+    PATIENT_FIELDS_HINT,
     is_fhir,
     load_document,
     not_a_patient_reason,
@@ -45,13 +46,13 @@ def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
     """
     if not isinstance(doc, dict):
         raise InputError(
-            f"expected a mapping of patient fields, got {type(doc).__name__}; see shared/cases/FORMAT.md",
+            f"expected a mapping of patient fields, got {type(doc).__name__}; {PATIENT_FIELDS_HINT}",
             source=source,
         )
     if not doc:
         raise InputError(
             "holds no patient data (an empty mapping); give at least the tumour's HER2/ER/PR results, the metastatic "
-            "diagnosis date, the sites and the treatment history (see shared/cases/FORMAT.md)",
+            f"diagnosis date, the sites and the treatment history ({PATIENT_FIELDS_HINT})",
             source=source,
         )
     if "patient" in doc and isinstance(doc["patient"], dict):  # a whole case file
