@@ -361,3 +361,13 @@ def test_same_chart_again_is_answered_from_the_outcome_cache(
     body["prefetch"]["observations"]["entry"].pop()  # a different chart is computed afresh
     client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
     assert len(calls) == 2
+
+
+@pytest.mark.parametrize("server", ["http://ehr.example.org/fhir", "http://localhost.evil.test/fhir", "ftp://x/fhir"])
+def test_fhir_server_without_tls_is_refused(
+    client: TestClient, hook: Callable[..., dict[str, Any]], token: Callable[..., str], server: str
+) -> None:
+    body = hook(fhirServer=server)
+    del body["prefetch"]
+    r = client.post(f"/cds-services/{NEXT_LINE}", json=body, headers={"Authorization": f"Bearer {token()}"})
+    assert r.status_code == 412 and "https" in r.json()["detail"]

@@ -11,12 +11,15 @@ HL7 CDS Hooks 2.0: https://cds-hooks.hl7.org/2.0/ (discovery, prefetch, cards, f
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import logging
 import re
 import time
+import urllib.parse
 import uuid
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -155,12 +158,13 @@ async def _auth(request: Request, service: str, *, path: str) -> JSONResponse | 
         await run_in_threadpool(state.verifier.verify, request.headers.get("authorization"), audience=audience)
     except AuthError as exc:
         log.info("cds %s: 401 (%s)", path, exc)
+        why = str(exc).replace('"', "'").replace("\\", "/").encode("ascii", "replace").decode()  # RFC 6750 quoted
         return problem(
             401,
             str(exc),
             kind="unauthorized",
             title="A valid CDS Hooks bearer token is required",
-            headers={"WWW-Authenticate": f'Bearer realm="oncoline", error="invalid_token", error_description="{exc}"'},
+            headers={"WWW-Authenticate": f'Bearer realm="oncoline", error="invalid_token", error_description="{why}"'},
         )
     return None
 
@@ -267,13 +271,31 @@ async def gather_resources(hook: HookRequest, state: ServiceState) -> list[dict[
             raise PrefetchUnavailable(
                 f"prefetch {', '.join(sorted(wanted))} absent (or an OperationOutcome) and no fhirServer to fetch from"
             )
-        if not hook.fhirServer.startswith(("https://", "http://127.", "http://localhost", "http://[::1]")):
-            raise PrefetchUnavailable("fhirServer must be https:// (CDS Hooks requires TLS)")
+        if not _tls_or_loopback(hook.fhirServer):
+            raise PrefetchUnavailable("fhirServer must be https:// (CDS Hooks requires TLS; http only on loopback)")
         timeout = httpx.Timeout(state.config.fhir_timeout_seconds)
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            for query in wanted.values():
-                resources.extend(await _fetch(client, hook.fhirServer, query, hook.fhirAuthorization))
+            fetched = await asyncio.gather(
+                *(_fetch(client, hook.fhirServer, query, hook.fhirAuthorization) for query in wanted.values())
+            )
+        for found in fetched:
+            resources.extend(found)
     return resources
+
+
+def _tls_or_loopback(url: str) -> bool:
+    """True for an https URL, or an http URL on a loopback host (a test or a local FHIR server)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return True
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _bundle(resources: list[dict[str, Any]], skip: set[str]) -> bytes:
