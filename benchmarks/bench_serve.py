@@ -35,19 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "tests" / "data" / "her2pos-thp-tdxd-brain.fhir.json"
 ISS = "https://ehr.bench"
 SERVICE = "oncoline-next-line"
-KEYS = {
-    "Patient": "patient",
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationRequest": "medicationRequests",
-    "MedicationStatement": "medicationStatements",
-    "MedicationAdministration": "medicationAdministrations",
-}
 
 
 def prefetch(target: int = 150) -> dict[str, Any]:
     """Prefetch of about ``target`` resources: the test bundle plus routine lab Observations (haemoglobin,
     neutrophils, ALT, creatinine) the reader meets and leaves aside, as a real chart has them."""
+    from oncoline.api.cds.services import PREFETCH_KEY_BY_TYPE as KEYS
+
     bundle = json.loads(BUNDLE.read_text())
     out: dict[str, Any] = {k: {"resourceType": "Bundle", "type": "searchset", "entry": []} for k in KEYS.values()}
     pid = "patient"

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from oncoline.api import ServiceConfig, create_app
+from oncoline.api.cds.services import PREFETCH_KEY_BY_TYPE
 from oncoline.api.config import Issuer
 
 with warnings.catch_warnings():
@@ -97,14 +98,7 @@ def token(keys: dict[str, Any]) -> Callable[..., str]:
 
 
 FHIR_BUNDLE = ROOT / "tests" / "data" / "her2pos-thp-tdxd-brain.fhir.json"
-PREFETCH_KEYS = {
-    "Patient": "patient",
-    "Condition": "conditions",
-    "Observation": "observations",
-    "MedicationRequest": "medicationRequests",
-    "MedicationStatement": "medicationStatements",
-    "MedicationAdministration": "medicationAdministrations",
-}
+PREFETCH_KEYS = PREFETCH_KEY_BY_TYPE
 
 
 def split_bundle(bundle: dict[str, Any]) -> dict[str, Any]:

@@ -319,21 +319,21 @@ def test_feedback_cli_names_a_missing_store(tmp_path: Any) -> None:
 
 
 def test_one_safety_card_per_finding(case_path: Callable[[str], Any]) -> None:
-    from oncoline.api.cds import _safety_cards
+    from oncoline.api.cds.cards import safety_cards
     from oncoline.api.config import ServiceConfig
     from oncoline.api.state import ServiceState
     from oncoline.app import recommend_document
 
     state = ServiceState(ServiceConfig())
     outcome = recommend_document(case_path("patients/p-lvef-30-heart-failure.yaml"))
-    cards = _safety_cards(outcome, state, NEXT_LINE)
+    cards = safety_cards(outcome, state, NEXT_LINE)
     lvef = [c for c in cards if "lvef" in c["summary"]]
     # the HER2-antibody rule and the lapatinib baseline rule: two findings, each naming what it withholds
     assert len(lvef) == 2
     assert "THP" in lvef[0]["summary"] and "T-DXd + pertuzumab" in lvef[0]["detail"]
     for card in cards:
         _check_card(card)
-    ild = _safety_cards(recommend_document(case_path("patients/p-3l-after-ild-grade2.yaml")), state, NEXT_LINE)
+    ild = safety_cards(recommend_document(case_path("patients/p-3l-after-ild-grade2.yaml")), state, NEXT_LINE)
     assert [c["summary"] for c in ild] == ["Safety (contraindicated ild): withholds T-DXd (trastuzumab deruxtecan)"]
 
 
