@@ -54,10 +54,11 @@ def _source(
 
 
 def card(state: ServiceState, service: str, kind: str, **fields: Any) -> dict[str, Any]:
+    """A card dict with a fresh ``uuid`` (its kind remembered for feedback); empty fields left out."""
     card_id = str(uuid.uuid4())
     state.remember_card(card_id, service, kind)
-    card = {"uuid": card_id, **fields}
-    return {k: v for k, v in card.items() if v not in (None, [], {}, "")}
+    body = {"uuid": card_id, **fields}
+    return {k: v for k, v in body.items() if v not in (None, [], {}, "")}
 
 
 def _option_line(o: Option) -> str:
@@ -66,6 +67,9 @@ def _option_line(o: Option) -> str:
 
 
 def next_line_card(outcome: RecommendOutcome, state: ServiceState, service: str, link: str) -> dict[str, Any]:
+    """The info card of the line now being chosen: preferred options in ``summary`` (< 140 characters), a
+    markdown ``detail`` (why, missing facts, options with evidence one-liners and sources, withheld, knowledge
+    version) and a link to this patient's page (``link``)."""
     rec = outcome.recommendation
     preferred = [o for o in rec.options if o.category.value == "preferred"]
     others = [o for o in rec.options if o.category.value != "preferred"]
@@ -100,6 +104,7 @@ def next_line_card(outcome: RecommendOutcome, state: ServiceState, service: str,
 
 
 def missing_cards(outcome: RecommendOutcome, state: ServiceState, service: str) -> list[dict[str, Any]]:
+    """One warning card per missing critical fact (e.g. no HER2 result → test it), in the recommendation's order."""
     rec = outcome.recommendation
     return [
         card(
@@ -195,6 +200,10 @@ def _create_actions(o: Option, check: OrderCheck, subject: str | None) -> list[d
 def order_cards(
     outcome: RecommendOutcome, check: OrderCheck, state: ServiceState, service: str, subject: str | None
 ) -> list[dict[str, Any]]:
+    """Cards for draft orders checked by :func:`oncoline.app.orders.check_orders`: a critical card per withheld
+    regimen (reason, source, ``overrideReasons``, a suggestion to order a preferred regimen instead), a warning when
+    the drugs match no option, an info card for the matching option, warnings for its cautions, an info card per
+    draft whose drug is unknown. ``subject`` is the patient reference put on suggested drafts."""
     rec = outcome.recommendation
     cards: list[dict[str, Any]] = []
     suggestions = [

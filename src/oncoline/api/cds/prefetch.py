@@ -85,6 +85,8 @@ async def _fetch(
 
 
 def resources_of(value: Any) -> list[dict[str, Any]]:
+    """The resources in a prefetch value: a Bundle's entries, a single resource, nothing for null or an
+    OperationOutcome."""
     if not isinstance(value, dict):
         return []
     if value.get("resourceType") == "Bundle":
@@ -155,6 +157,8 @@ def _tls_or_loopback(url: str) -> bool:
 
 
 def bundle_bytes(resources: list[dict[str, Any]], skip: set[str]) -> bytes:
+    """One ``collection`` Bundle (JSON bytes) of the resources, each ``Type/id`` once, leaving out ``skip``
+    (the draft orders, which are not yet part of the record)."""
     seen: set[str] = set()
     entries = []
     for r in resources:
@@ -167,6 +171,7 @@ def bundle_bytes(resources: list[dict[str, Any]], skip: set[str]) -> bytes:
 
 
 def draft_orders(hook: HookRequest) -> list[dict[str, Any]]:
+    """The draft ``MedicationRequest`` resources (and their ``Medication``) of ``context.draftOrders``."""
     drafts = hook.context.get("draftOrders")
     found = resources_of(drafts) if isinstance(drafts, dict) else []
     return [r for r in found if r.get("resourceType") in ("MedicationRequest", "Medication")]

@@ -100,12 +100,16 @@ class HookRequest(BaseModel):
 
 
 class OverrideReason(BaseModel):
+    """Why a clinician overrode a card: a coding from the card's ``overrideReasons`` and a comment."""
+
     model_config = ConfigDict(extra="allow")
     reason: dict[str, Any] | None = None
     userComment: str | None = None
 
 
 class FeedbackItem(BaseModel):
+    """What happened to one card: ``accepted`` (with the suggestions taken) or ``overridden`` (with why)."""
+
     model_config = ConfigDict(extra="allow")
     card: str
     outcome: Literal["accepted", "overridden"]
@@ -115,4 +119,6 @@ class FeedbackItem(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
+    """The body of ``POST /cds-services/{id}/feedback``: one or more feedback items."""
+
     feedback: list[FeedbackItem] = Field(min_length=1)
