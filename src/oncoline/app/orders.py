@@ -37,11 +37,15 @@ class OrderCheck:
     resources
         Drug → the draft resource references (``MedicationRequest/<id>``) that order it.
     withheld
-        Exclusions whose whole regimen is ordered (a drug the recommender withholds for this patient).
+        Exclusions whose regimen the ordered drugs fill (each fixed drug ordered, each slot — a taxane, a
+        chemotherapy partner — filled by any of its choices).
+    withheld_drugs
+        Ordered drugs that belong to no option but to withheld regimens: drug → those exclusions (e.g.
+        trastuzumab with no HER2 result).
     matches
-        Options whose drugs are exactly the ordered anticancer drugs.
+        Options whose regimen the ordered drugs fill, with nothing ordered beyond it.
     partial
-        Options that contain every ordered anticancer drug and more (an order written one drug at a time).
+        Options whose regimen holds every ordered drug but is not yet filled (an order written one drug at a time).
     preferred
         The recommendation's preferred options (what to suggest instead).
     monitoring
@@ -55,6 +59,7 @@ class OrderCheck:
     unknown: tuple[str, ...]
     resources: Mapping[str, tuple[str, ...]]
     withheld: tuple[Excluded, ...]
+    withheld_drugs: Mapping[str, tuple[Excluded, ...]]
     matches: tuple[Option, ...]
     partial: tuple[Option, ...]
     preferred: tuple[Option, ...]
@@ -64,7 +69,27 @@ class OrderCheck:
     @property
     def off_list(self) -> bool:
         """True when anticancer drugs are ordered that neither match an option nor are withheld."""
-        return bool(self.drugs) and not (self.withheld or self.matches or self.partial)
+        return bool(self.drugs) and not (self.withheld or self.withheld_drugs or self.matches or self.partial)
+
+
+def _components(kb: KnowledgeBase, regimen: str, drugs: tuple[str, ...]) -> list[frozenset[str]]:
+    """What each place of a regimen may hold: a fixed drug (a class token expands to its members) or a slot's
+    choices (a taxane, a chemotherapy partner …); the drugs as given when the regimen is the current line's."""
+    spec = kb.regimens.get(regimen)
+    if spec is None or not spec.drugs:
+        return [frozenset({d}) for d in drugs]
+    out = []
+    for part in spec.drugs:
+        if isinstance(part, str):
+            out.append(kb.expand((part,)))
+        else:
+            out.append(frozenset(part.choices))
+    return out
+
+
+def _fills(parts: list[frozenset[str]], ordered: frozenset[str]) -> bool:
+    """True when the ordered drugs fill every place of the regimen."""
+    return bool(parts) and all(part & ordered for part in parts)
 
 
 def _as_orders(draft_orders: Sequence[Mapping[str, Any]], when: str) -> list[dict[str, Any]]:
@@ -128,10 +153,24 @@ def check_orders(
     unknown = tuple(f"{f.resource}: {f.message}" for f in report.problems if f.code == "unknown_drug")
     anticancer = tuple(sorted(d for d in resources if kb.vocab.drug(d).role.value == "anticancer"))
     other = tuple(sorted(set(resources) - set(anticancer)))
-    ordered = set(anticancer)
-    withheld = tuple(x for x in rec.excluded if ordered and set(x.drugs) <= ordered)
-    matches = tuple(o for o in rec.options if ordered and set(o.drugs) == ordered)
-    partial = tuple(o for o in rec.options if ordered and ordered < set(o.drugs))
+    ordered = frozenset(anticancer)
+    withheld = tuple(x for x in rec.excluded if ordered and _fills(_components(kb, x.regimen, x.drugs), ordered))
+    matches: list[Option] = []
+    partial: list[Option] = []
+    for o in rec.options if ordered else ():
+        parts = _components(kb, o.regimen, o.drugs)
+        if ordered <= frozenset().union(*parts):
+            (matches if _fills(parts, ordered) else partial).append(o)
+    in_options = frozenset().union(*(frozenset().union(*_components(kb, o.regimen, o.drugs)) for o in rec.options))
+    flagged = frozenset().union(*(frozenset().union(*_components(kb, x.regimen, x.drugs)) for x in withheld))
+    only_withheld = {
+        d: tuple(
+            x
+            for x in rec.excluded
+            if x not in withheld and d in frozenset().union(*_components(kb, x.regimen, x.drugs))
+        )
+        for d in sorted(ordered - in_options - flagged)
+    }
     preferred = tuple(o for o in rec.options if o.category.value == "preferred")
     monitoring = tuple(m for m in rec.monitoring if ordered & set(m.drugs))
     cautions = tuple(dict.fromkeys(f for o in (*matches, *partial) for f in o.flags if f.lower().startswith("caution")))
@@ -141,8 +180,9 @@ def check_orders(
         unknown=unknown,
         resources=resources,
         withheld=withheld,
-        matches=matches,
-        partial=partial,
+        withheld_drugs={d: xs for d, xs in only_withheld.items() if xs},
+        matches=tuple(matches),
+        partial=tuple(partial),
         preferred=preferred,
         monitoring=monitoring,
         cautions=cautions,

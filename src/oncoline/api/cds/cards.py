@@ -242,6 +242,32 @@ def order_cards(
                 overrideReasons=OVERRIDE_REASONS,
             )
         )
+    for drug, exclusions in check.withheld_drugs.items():
+        first = exclusions[0]
+        citations = tuple(dict.fromkeys(c for x in exclusions for c in x.citations))
+        cards.append(
+            card(
+                state,
+                service,
+                f"withheld-drug:{drug}",
+                summary=_short(f"{drug} is only in regimens withheld for this patient: {first.reason}"),
+                indicator="critical",
+                detail="\n".join(
+                    [
+                        f"No option at line {rec.line} contains **{drug}**; the regimens that do are withheld:",
+                        *(f"- **{x.name}**: {x.reason} (`{x.reason_code}`)" for x in exclusions),
+                        "",
+                        f"Sources: {_cites(citations)}. Knowledge version {rec.kb_version}. {rec.disclaimer}",
+                    ]
+                ),
+                source=_source(
+                    rec, state, citations[0] if citations else None, f"withheld:{first.reason_code}", "Withheld drug"
+                ),
+                suggestions=suggestions,
+                selectionBehavior="at-most-one" if suggestions else None,
+                overrideReasons=OVERRIDE_REASONS,
+            )
+        )
     if check.off_list:
         cards.append(
             card(
