@@ -42,6 +42,14 @@ def _cites(citations: tuple[Citation, ...]) -> str:
     return ", ".join(_cite(c) for c in citations) or "—"
 
 
+_KIND_RANK = {"guideline": 0, "label": 1, "trial": 2}
+
+
+def _best(citations: tuple[Citation, ...]) -> Citation | None:
+    """The citation a card names as its source: a guideline before a label before a trial before the rest."""
+    return min(citations, key=lambda c: _KIND_RANK.get(c.kind, 3), default=None)
+
+
 def _source(
     rec: Recommendation, state: ServiceState, citation: Citation | None, topic: str, display: str
 ) -> dict[str, Any]:
@@ -146,9 +154,7 @@ def safety_cards(outcome: RecommendOutcome, state: ServiceState, service: str) -
                         f"Rule `{rule}`; sources: {_cites(citations)}.",
                     ]
                 ),
-                source=_source(
-                    rec, state, citations[0] if citations else None, f"safety:{first.reason_code}", "Safety"
-                ),
+                source=_source(rec, state, _best(citations), f"safety:{first.reason_code}", "Safety"),
             )
         )
     cautions: dict[str, list[Option]] = {}
@@ -166,7 +172,7 @@ def safety_cards(outcome: RecommendOutcome, state: ServiceState, service: str) -
                 indicator="warning",
                 detail=f"{flag}\n\nApplies to: {', '.join(o.name for o in options)}. "
                 f"Sources: {_cites(options[0].citations)}.",
-                source=_source(rec, state, options[0].citations[0], "caution", "Caution"),
+                source=_source(rec, state, _best(options[0].citations), "caution", "Caution"),
             )
         )
     return cards
@@ -234,9 +240,7 @@ def order_cards(
                         f"Knowledge version {rec.kb_version}. {rec.disclaimer}",
                     ]
                 ),
-                source=_source(
-                    rec, state, x.citations[0] if x.citations else None, f"withheld:{x.reason_code}", "Withheld regimen"
-                ),
+                source=_source(rec, state, _best(x.citations), f"withheld:{x.reason_code}", "Withheld regimen"),
                 suggestions=suggestions,
                 selectionBehavior="at-most-one" if suggestions else None,
                 overrideReasons=OVERRIDE_REASONS,
@@ -260,9 +264,7 @@ def order_cards(
                         f"Sources: {_cites(citations)}. Knowledge version {rec.kb_version}. {rec.disclaimer}",
                     ]
                 ),
-                source=_source(
-                    rec, state, citations[0] if citations else None, f"withheld:{first.reason_code}", "Withheld drug"
-                ),
+                source=_source(rec, state, _best(citations), f"withheld:{first.reason_code}", "Withheld drug"),
                 suggestions=suggestions,
                 selectionBehavior="at-most-one" if suggestions else None,
                 overrideReasons=OVERRIDE_REASONS,
@@ -306,7 +308,7 @@ def order_cards(
                         *(f"- Monitoring: {m.text}" for m in check.monitoring),
                     ]
                 ),
-                source=_source(rec, state, o.citations[0], f"option:{o.category.value}", "Option"),
+                source=_source(rec, state, _best(o.citations), f"option:{o.category.value}", "Option"),
             )
         )
         if exact:
