@@ -8,6 +8,7 @@ BENCHMARKS = {
     "lines": "benchmarks.bench_lines",
     "recommend": "benchmarks.bench_recommend",
     "report": "benchmarks.bench_report",
+    "serve": "benchmarks.bench_serve",
 }
 
 
