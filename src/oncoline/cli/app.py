@@ -13,7 +13,7 @@ import sys
 import typer
 
 from oncoline import __version__
-from oncoline.cli import her2, kb, lines, omop, patient, recommend, schema
+from oncoline.cli import cohort, feedback, her2, kb, lines, omop, patient, recommend, schema, serve
 from oncoline.cli.common import pipe_closed, report_bug, set_debug
 
 HELP = """\
@@ -65,6 +65,9 @@ patient.register(app)
 kb.register(app)
 schema.register(app)
 omop.register(app)
+cohort.register(app)
+serve.register(app)
+feedback.register(app)
 
 
 def main() -> None:

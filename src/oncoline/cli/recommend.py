@@ -53,6 +53,18 @@ def register(app: typer.Typer) -> None:
             help="Answer as the knowledge stood on DATE (YYYY-MM-DD). Default: the file's as_of, else today.",
         ),
         show_trace: bool = typer.Option(False, "--trace", help="Also show the rules that fired (human view)."),
+        audience: str = typer.Option(
+            "clinician", "--for", metavar="READER", help="clinician (default) or patient: a plain-language summary."
+        ),
+        handout: Path | None = typer.Option(
+            None,
+            "--handout",
+            metavar="OUT",
+            help="Write the patient handout to OUT.html or OUT.pdf (implies --for patient).",
+        ),
+        language: str = typer.Option(
+            "en", "--lang", metavar="LANG", help="Language of the patient summary (English fallback)."
+        ),
     ) -> None:
         """Recommend the next systemic options for a patient with HER2-positive MBC, with sources.
 
@@ -61,6 +73,10 @@ def register(app: typer.Typer) -> None:
         """
         from oncoline.app.recommend import recommend_document
 
+        if audience not in ("clinician", "patient"):
+            from oncoline.errors import InputError
+
+            raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
         file = document_or_example(file, example)
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
@@ -72,6 +88,19 @@ def register(app: typer.Typer) -> None:
                 f"{esc(file)}` shows the mapping[/]",
                 highlight=False,
             )
+        if audience == "patient" or handout is not None:
+            from oncoline.knowledge.loader import load_knowledge
+            from oncoline.outputs.patient_summary.door import deliver_patient_summary
+
+            deliver_patient_summary(
+                outcome.recommendation,
+                knowledge=load_knowledge(),
+                language=language,
+                handout=handout,
+                as_json=as_json,
+                console=output_console(max_width=100),
+            )
+            return
         if as_json:
             print_json(outcome.to_json())
             return
