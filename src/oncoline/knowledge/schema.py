@@ -58,7 +58,7 @@ Her2Scope = Literal["positive", "low_ultralow", "negative", "any"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FileHeader(_Strict):
@@ -70,7 +70,7 @@ class FileHeader(_Strict):
     status_date: dt.date | None = Field(default=None, description="Date the content was last checked.")
     note: str = ""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------------------------- sources
@@ -252,7 +252,7 @@ class Condition(_Strict):
     all_of: tuple[Condition, ...] | None = None
     not_: Condition | None = Field(default=None, alias="not")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     def drug_tokens(self) -> list[str]:
         """Every drug/class token this condition names (for lint)."""
