@@ -362,7 +362,7 @@ def test_early_relapse_resistance_extends_to_the_taxane_class_but_not_to_trastuz
 # ---------------------------------------------------------------------------------------------- §0.1 line counting
 def test_a_history_that_starts_at_line_two_is_refused_with_the_reason() -> None:
     """§0.1 (metastatic line): a history recorded from line 2 leaves line 1 unknown - refused, not guessed."""
-    with pytest.raises(ValueError, match=r"names line 2 but line\(s\) 1 are not recorded"):
+    with pytest.raises(ValueError, match=r"numbered up to line 2 but line\(s\) 1 not given"):
         vignette(
             metastatic_diagnosis="2024-01-10",
             history=[{"line": 2, "drugs": ["trastuzumab deruxtecan"], "start": "2025-01-10", "stopped": "ongoing"}],
@@ -390,11 +390,11 @@ def test_a_metastatic_line_dated_before_the_metastatic_diagnosis_says_what_was_a
         history=[{"drugs": THP, "start": "2024-01-10", "end": "2024-06-01", "stopped": "progression"}],
     )
     rec = run(p)
-    said = [w for w in rec.warnings if "366 days before metastatic_diagnosis 2025-01-10" in w]
+    said = [w for w in rec.warnings if "366 days before the metastatic diagnosis (2025-01-10" in w]
     assert said and "assumed to be a metastatic line" in said[0] and "early_therapy" in said[0]
     assert any(t.rule == "HISTORY-BEFORE-DIAGNOSIS" for t in rec.trace)
     near = vignette(
         metastatic_diagnosis="2025-01-10",
         history=[{"drugs": THP, "start": "2024-12-20", "end": "2025-06-01", "stopped": "progression"}],
     )
-    assert not [w for w in run(near).warnings if "before metastatic_diagnosis" in w]  # within the 30-day lookback
+    assert not [w for w in run(near).warnings if "before the metastatic diagnosis" in w]  # within the 30-day lookback

@@ -565,6 +565,11 @@ class WarningRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = ()
+    text_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Sources the wording itself names: before any of them exists the warning is left out (an "
+        "earlier wording with `expires` may apply instead).",
+    )
     expires: dt.date | None = Field(
         default=None,
         description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "

@@ -483,9 +483,9 @@ def _refuse_missing_ordinals(entries: list[HistoryLine]) -> None:
     if len(absent) > unnumbered:
         names = ", ".join(str(n) for n in absent)
         raise ValueError(
-            f"history names line {max(seen)} but line(s) {names} are not recorded: the line now being chosen would be "
-            "guessed - give every metastatic line from line 1 (drugs, dates, how it ended), or leave `line` out to "
-            "count lines from the entries given"
+            f"history is numbered up to line {max(seen)} but line(s) {names} not given: the line now being chosen "
+            "would be guessed - give every metastatic line from line 1 (drugs, dates, how it ended), or leave `line` "
+            "out to count lines from the entries given"
         )
 
 

@@ -175,8 +175,8 @@ def _say_lines_before_diagnosis(
     for h in lines:
         if h.start is not None and (dx - h.start).days > limit:
             text = (
-                f"history line {' + '.join(h.drugs)} starts {h.start}, {(dx - h.start).days} days before "
-                f"metastatic_diagnosis {dx} (more than {limit}): assumed to be a metastatic line as recorded and "
+                f"history line {' + '.join(h.drugs)} starts {h.start}, {(dx - h.start).days} days before the "
+                f"metastatic diagnosis ({dx}; more than {limit}): assumed to be a metastatic line as recorded and "
                 "counted - if it was (neo)adjuvant therapy move it to early_therapy, otherwise correct "
                 "metastatic_diagnosis"
             )
