@@ -398,3 +398,19 @@ def test_a_metastatic_line_dated_before_the_metastatic_diagnosis_says_what_was_a
         history=[{"drugs": THP, "start": "2024-12-20", "end": "2025-06-01", "stopped": "progression"}],
     )
     assert not [w for w in run(near).warnings if "before the metastatic diagnosis" in w]  # within the 30-day lookback
+
+
+def test_ild_that_required_steroids_excludes_tdxd_whatever_its_grade() -> None:
+    """§d.2 T-DXd row (LBL-ENHERTU; NCCN-preDB09 footnote e): a history of ILD requiring steroids - no data, do not
+    recommend T-DXd, also when the recorded grade is 1."""
+    history = [{"drugs": THP, "start": "2024-01-20", "end": "2025-01-10", "stopped": "progression"}]
+    p = vignette(
+        metastatic_diagnosis="2024-01-10", history=history, conditions={"ild_history": {"grade": 1, "steroids": True}}
+    )
+    rec = run(p)
+    assert "tdxd" not in by_regimen(rec)
+    assert next(e for e in rec.excluded if e.regimen == "tdxd").reason_code == "contraindicated_ild"
+    without = run(
+        vignette(metastatic_diagnosis="2024-01-10", history=history, conditions={"ild_history": {"grade": 1}})
+    )
+    assert "tdxd" in by_regimen(without)  # grade 1 without steroids: a caution only (resume after resolution)

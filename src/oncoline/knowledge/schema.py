@@ -227,6 +227,7 @@ class Condition(_Strict):
     hepatic: tuple[Literal["none", "mild", "moderate", "severe"], ...] | None = None
     ild_grade_min: int | None = Field(default=None, description="Any past ILD/pneumonitis of grade ≥.")
     ild_on_any: tuple[str, ...] | None = Field(default=None, description="Past ILD occurred on one of these.")
+    ild_steroids: bool | None = Field(default=None, description="A past ILD/pneumonitis required steroids (§d.2).")
     medication_any: tuple[str, ...] | None = Field(default=None, description="Concomitant drugs or classes.")
     gestational_weeks_below: float | None = Field(
         default=None, description="Gestational age known and < value (completed weeks)."
