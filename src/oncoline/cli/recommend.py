@@ -11,29 +11,18 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import err_console, esc, guarded, output_console, parse_as_of, print_json
+from oncoline.cli.common import (
+    document_or_example,
+    err_console,
+    esc,
+    examples_help,
+    guarded,
+    output_console,
+    parse_as_of,
+    print_json,
+)
 
 __all__ = ["register"]
-
-
-def _examples_help() -> str:
-    from oncoline.app.examples import list_examples
-
-    return "; ".join(f"{e.name} ({e.description})" for e in list_examples()) + "."
-
-
-def _document(file: Path | None, example: str | None) -> Path:
-    """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
-    from oncoline.app.examples import example_path
-    from oncoline.errors import InputError
-
-    if file is not None and example is not None:
-        raise InputError("give FILE or --example NAME, not both", field="--example")
-    if example is not None:
-        return example_path(example)
-    if file is None:
-        raise InputError("give a patient FILE (or --example NAME; see oncoline recommend --help)", field="FILE")
-    return file
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +41,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--example",
             metavar="NAME",
-            help="Use a patient bundled with oncoline instead of FILE: " + _examples_help(),
+            help="Use a patient bundled with oncoline instead of FILE: " + examples_help(),
         ),
         as_json: bool = typer.Option(
             False, "--json", help="Print the JSON output contract (`oncoline schema recommendation`)."
@@ -88,7 +77,7 @@ def register(app: typer.Typer) -> None:
             from oncoline.errors import InputError
 
             raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
-        file = _document(file, example)
+        file = document_or_example(file, example)
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
         for line in outcome.findings:  # ingestion problems (FHIR): one short line each, counted
