@@ -21,6 +21,8 @@ Errors (lint fails):
   §a-§g without an entry, an entry naming a knowledge id that does not exist, an encoded rule without an existing,
   non-xfail test (without the reference file - a pip install - only the matrix itself is checked, and a warning
   says so).
+- a patient text (``patient_texts/<lang>.yaml``) not tied to an existing knowledge entry, above grade 8 or missing
+  for an entry the patient summary can show (:func:`oncoline.knowledge.patient_texts.patient_text_problems`).
 
 >>> [p for p in lint_knowledge() if p.severity == "error"]
 []
@@ -252,6 +254,10 @@ def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
     from oncoline.knowledge.trace import trace_problems
 
     text_errors, text_warnings = _text_problems(files, TEXTS_USED)
+    from oncoline.knowledge.patient_texts import patient_text_problems  # patient texts: entries, sources, grade
+
+    patient_errors, patient_warnings = patient_text_problems(files, data_dir)
+    text_errors, text_warnings = text_errors + patient_errors, text_warnings + patient_warnings
     errors = reference_problems(files, load_vocabulary()) + _contradictions(files) + text_errors
     warnings = _warnings(files) + text_warnings
     matrix = None if data_dir is None else data_dir / "reference_trace.yaml"
