@@ -25,6 +25,7 @@ def test_report_from_demo_omop(tmp_path: Path) -> None:
 def test_report_from_files_and_errors(tmp_path: Path) -> None:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
     from tests.analytics.cohort import small_cohort
 
     _exposures, index, lines = small_cohort(8_000, 3)

@@ -159,9 +159,8 @@ def test_recommender_ignores_presentation(judge: Judge) -> None:
 
 
 def test_worker_processes_give_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.analytics.cohort import small_cohort
-
     import oncoline.analytics.concordance as conc
+    from tests.analytics.cohort import small_cohort
 
     _exposures, index, lines = small_cohort(8_000, 2)
     one = conc.concordance(lines, index, judge=Judge(load_knowledge(), load_line_params()), workers=1)

@@ -71,11 +71,10 @@ def test_pathway_sequence_and_end() -> None:
 
 
 def test_one_colour_per_regimen_in_every_figure() -> None:
-    from tests.analytics.cohort import AS_OF, small_cohort
-
     from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report
     from oncoline.engines.lines.params import load_line_params
     from oncoline.outputs.report import figures as F
+    from tests.analytics.cohort import AS_OF, small_cohort
 
     _exposures, index, lines = small_cohort(20_000, 5)
     inputs = ReportInputs(

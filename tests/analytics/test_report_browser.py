@@ -14,10 +14,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.analytics.cohort import AS_OF, small_cohort
-
     from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report, write_cohort_report
     from oncoline.engines.lines.params import load_line_params
+    from tests.analytics.cohort import AS_OF, small_cohort
 
     exposures, index, lines = small_cohort(20_000, 11)
     inputs = ReportInputs(

@@ -78,11 +78,10 @@ def _check_subtraction(tables: dict[str, pa.Table], min_cell: int) -> None:
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(min_cell=st.integers(2, 12), seed=st.integers(0, 3))
 def test_report_tables_and_html_never_show_a_small_count(min_cell: int, seed: int) -> None:
-    from tests.analytics.cohort import AS_OF, small_cohort
-
     from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report
     from oncoline.engines.lines.params import load_line_params
     from oncoline.outputs.report import render_report
+    from tests.analytics.cohort import AS_OF, small_cohort
 
     exposures, index, lines = small_cohort(8_000, seed)
     inputs = ReportInputs(

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.conftest import FHIR_BUNDLE, running_server
 
 from oncoline.api import ServiceConfig, create_app
+from tests.api.conftest import FHIR_BUNDLE, running_server
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 ARTEFACTS = Path(os.environ.get("ONCOLINE_TEST_ARTEFACTS", Path(__file__).resolve().parents[2] / "test-artefacts"))

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.api.conftest import NEXT_LINE, PUBLIC, FhirStub, TestClient
 from typer.testing import CliRunner
 
 from oncoline.api.cds import PREFETCH, SERVICES
 from oncoline.cli.app import app as cli_app
+from tests.api.conftest import NEXT_LINE, PUBLIC, FhirStub, TestClient
 
 INDICATORS = {"info", "warning", "critical"}
 # CDS Hooks 2.0 §Prefetch tokens: only root-level context fields and the user identifiers

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.conftest import NEXT_LINE, TestClient
 from typer.testing import CliRunner
 
 from oncoline.api import ServiceConfig, create_app, load_config
 from oncoline.cli.app import app as cli_app
 from oncoline.cli.serve import is_loopback
 from oncoline.errors import InputError
+from tests.api.conftest import NEXT_LINE, TestClient
 
 
 def _write(tmp_path: Path, text: str) -> Path:

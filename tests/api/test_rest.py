@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.api.conftest import FHIR_BUNDLE, ROOT, TestClient
 
 EXAMPLES = ROOT / "src" / "oncoline" / "examples"

@@ -13,9 +13,9 @@ from typing import Any
 
 import jwt
 import pytest
-from tests.api.conftest import ISS, NEXT_LINE, PUBLIC, TestClient
 
 from oncoline.api import ServiceConfig, create_app
+from tests.api.conftest import ISS, NEXT_LINE, PUBLIC, TestClient
 
 URL = f"/cds-services/{NEXT_LINE}"
 
