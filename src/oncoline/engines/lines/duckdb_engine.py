@@ -161,7 +161,7 @@ def prepare_kernel_input(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from oncoline.engines.lines.cohort import _require, row_examples
+    from oncoline.engines.lines.cohort import _dates, _require, index_findings, row_examples
 
     _require(exposures, ("person_id", "drug", "start_date"), "exposures")
     _require(index, ("person_id", "metastatic_diagnosis"), "index")
@@ -176,8 +176,12 @@ def prepare_kernel_input(
     n_persons = len(person_ids)
 
     # ---- index dates: earliest per person
-    dx_days, dx_missing, _ = _days(index.column("metastatic_diagnosis"))
-    ok = ~dx_missing & (idx_pidx >= 0)
+    # a bad index value (not YYYY-MM-DD, not on the calendar, before 1900) is ignored, never day 0
+    dx_parsed, _, dx_bad_col = _dates(index.column("metastatic_diagnosis"))
+    idx_counts, idx_examples = index_findings(index, dx_bad_col, dx_parsed, as_of)
+    repaired.update(idx_counts)
+    dx_days = np.asarray(pc.fill_null(pc.cast(dx_parsed, pa.int32()), 0).to_numpy(), dtype=np.int32)
+    ok = np.asarray(pc.is_valid(dx_parsed).to_numpy(zero_copy_only=False), dtype=np.bool_) & (idx_pidx >= 0)
     big = np.iinfo(np.int32).max
     dx_of = np.full(n_persons + 1, big, dtype=np.int64)
     np.minimum.at(dx_of, idx_pidx[ok], dx_days[ok])
@@ -195,15 +199,19 @@ def prepare_kernel_input(
         end, end_missing, end_bad = start.copy(), np.ones(n, np.bool_), np.zeros(n, np.bool_)
     end = np.where(end_missing, start, end).astype(np.int32)
     stop = np.zeros(n, dtype=np.int8)
+    stop_examples: list[str] = []
     if "stopped" in exposures.column_names:
         # few distinct values: normalise the dictionary, not the rows
         (stop_idx,), stop_texts = _encode(pc.cast(exposures.column("stopped"), pa.string()))
         norm = [t.strip().lower() for t in stop_texts.to_pylist()]
         stop_code = np.array([k.STOP_CODES.get(t, 0) for t in norm] + [0], dtype=np.int8)
         unknown = np.array([t not in ("progression", "toxicity", "completed", "ongoing", "") for t in norm] + [False])
-        n_ignored = int(np.count_nonzero(unknown[stop_idx]))
+        ignored_rows = unknown[stop_idx]
+        n_ignored = int(np.count_nonzero(ignored_rows))
         if n_ignored:
             repaired["stopped_ignored"] = n_ignored
+            first = np.flatnonzero(ignored_rows)[:_EXAMPLES_PER_REASON].tolist()
+            stop_examples = row_examples(exposures, first, reason="stopped_ignored")
         stop = stop_code[stop_idx]  # index -1 (null) reads the trailing 0
 
     # ---- drugs: resolve each distinct text once
@@ -269,7 +277,7 @@ def prepare_kernel_input(
             continue
         excluded[rsn.value] = int(counts[r])
         rows = dropped[dropped_reason == r]
-        examples[rsn.value] = row_examples(exposures, rows[:_EXAMPLES_PER_REASON].tolist())
+        examples[rsn.value] = row_examples(exposures, rows[:_EXAMPLES_PER_REASON].tolist(), reason=rsn.value)
         if rsn is ExclusionReason.UNKNOWN_DRUG:
             per_name = np.bincount(name_idx[rows] + 1, minlength=len(names) + 1)
             labels = ["(no drug given)", *names.to_pylist()]
@@ -318,6 +326,9 @@ def prepare_kernel_input(
     drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
     source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
 
+    if stop_examples:
+        examples["stopped_ignored"] = stop_examples
+    examples.update(idx_examples)
     seen = np.zeros(n_persons + 1, dtype=np.bool_)
     seen[pidx_safe] = True
     n_without_index = int(np.count_nonzero(seen[:n_persons] & ~has_dx[:n_persons]))
