@@ -56,6 +56,8 @@ __all__ = ["KernelInput", "derive_lines_cohort", "prepare_kernel_input", "run_ke
 _REASONS = tuple(ExclusionReason)
 _EXAMPLES_PER_REASON = 3
 _EPOCH = dt.date(1970, 1, 1)
+k.preload()  # numba loads the compiled kernel in the background while the caller reads its input
+
 _PACK_BITS = 63
 """Sort keys that fit in this many bits are packed into one int64 (tests lower it to reach the SQL sort)."""
 
