@@ -40,18 +40,33 @@ _MODULES = {
     "spark": "oncoline.engines.lines.spark_engine",
 }
 # hypothesis examples per engine: Spark jobs take seconds each
-_EXAMPLES = {"reference": 60, "duckdb": 30, "spark": 4}
+_EXAMPLES = {"reference": 60, "duckdb": 30, "duckdb-threads": 20, "spark": 4}
 
 ENGINES = [
     pytest.param("reference", id="reference"),
     pytest.param("duckdb", id="duckdb"),
+    pytest.param("duckdb-threads", id="duckdb-threads"),
     pytest.param("spark", id="spark", marks=pytest.mark.spark),
 ]
+
+
+def _threaded(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines:
+    """The DuckDB engine cut into three person ranges on threads, whatever the cohort's size."""
+    from oncoline.engines.lines import duckdb_engine
+
+    before = duckdb_engine.PARALLEL_MIN_ROWS
+    duckdb_engine.PARALLEL_MIN_ROWS = 0
+    try:
+        return duckdb_engine.derive_lines_cohort(exposures, index, workers=3, **kw)
+    finally:
+        duckdb_engine.PARALLEL_MIN_ROWS = before
 
 
 def _load(name: str) -> EngineFn:
     if name == "reference":
         return derive_lines_reference_cohort
+    if name == "duckdb-threads":
+        return _threaded
     try:
         module = importlib.import_module(_MODULES[name])
     except ImportError as exc:

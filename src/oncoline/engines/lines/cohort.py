@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -257,15 +258,47 @@ class PreparedCohort:
     report: CohortReport
 
 
-@dataclass(frozen=True)
 class CohortLines:
-    """The lines of a cohort, the row → line assignment and the input report (any engine)."""
+    """The lines of a cohort, the row → line assignment and the input report (any engine).
+
+    Give ``assignments`` or ``build_assignments`` (a function returning them): an engine may defer the row →
+    line table, which costs about as much as the lines themselves at 10^7 rows, until it is first read — a
+    caller that writes only the lines never pays for it.
+    """
+
+    __slots__ = ("_assignments", "_build", "lines", "report")
 
     lines: pa.Table
     """:func:`lines_schema`; one row per person_id and line, sorted by person_id, line."""
-    assignments: pa.Table
-    """:func:`assignments_schema`; one row per used source row, sorted by person_id, line, exposure_id."""
     report: CohortReport
+
+    def __init__(
+        self,
+        *,
+        lines: pa.Table,
+        report: CohortReport,
+        assignments: pa.Table | None = None,
+        build_assignments: Callable[[], pa.Table] | None = None,
+    ) -> None:
+        if (assignments is None) == (build_assignments is None):
+            raise TypeError("give exactly one of assignments and build_assignments")
+        self.lines = lines
+        self.report = report
+        self._assignments = assignments
+        self._build = build_assignments
+
+    @property
+    def assignments(self) -> pa.Table:
+        """:func:`assignments_schema`; one row per used source row, sorted by person_id, line, exposure_id
+        (built on first read when the engine deferred it)."""
+        if self._assignments is None:
+            assert self._build is not None
+            self._assignments = self._build()
+            self._build = None  # release what the builder held
+        return self._assignments
+
+    def __repr__(self) -> str:
+        return f"CohortLines(lines={self.lines.num_rows} rows, report={self.report!r})"
 
 
 @dataclass(frozen=True)

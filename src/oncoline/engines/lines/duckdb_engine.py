@@ -28,7 +28,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +52,16 @@ from oncoline.model.lines import ExclusionReason
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["KernelInput", "derive_lines_cohort", "prepare_kernel_input", "run_kernel", "with_duplicates"]
+__all__ = [
+    "PARALLEL_MIN_ROWS",
+    "KernelInput",
+    "concat_results",
+    "derive_lines_cohort",
+    "prepare_kernel_input",
+    "run_kernel",
+    "split_by_person",
+    "with_duplicates",
+]
 
 _REASONS = tuple(ExclusionReason)
 _EXAMPLES_PER_REASON = 3
@@ -446,15 +456,16 @@ def _sorted_order(
 
 def run_kernel(
     prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any
-) -> tuple[pa.Table, pa.Table, int]:
-    """Sort, run the kernel and assemble the lines and assignments tables from prepared rows.
+) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
+    """Sort, run the kernel and assemble the lines table from prepared rows.
 
     Returns
     -------
     tuple
-        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`), assignments
-        (:func:`~oncoline.engines.lines.cohort.assignments_schema`), both sorted as the contract says, and the
-        number of duplicate source rows (repeating another used row's person, drug or product, start and end).
+        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`, sorted as the contract says), the line of
+        every input row (0 for rows not used; :func:`assemble_assignments` turns it into the assignments
+        table), and the number of duplicate source rows (repeating another used row's person, drug or
+        product, start and end).
     """
     order, person, start = _sorted_order(prep, con)
     res = k.assign_lines(
@@ -472,7 +483,7 @@ def run_kernel(
     line_of_source[prep.source[order]] = res.row_line
     lines = assemble_lines(res, person, prep)
     duplicates = int(res.n_duplicates.sum())
-    return lines, assemble_assignments(line_of_source, prep, con), duplicates
+    return lines, line_of_source, duplicates
 
 
 def assemble_lines(res: k.KernelLines, sorted_person: npt.NDArray[np.integer[Any]], prep: KernelInput) -> pa.Table:
@@ -614,9 +625,16 @@ def _without_hugepage_hint() -> Iterator[None]:
 
 
 def derive_lines_cohort(
-    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None
+    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None, workers: int | None = None
 ) -> CohortLines:
     """Lines of therapy for a whole cohort (the default, in-process engine).
+
+    With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is cut into
+    ``workers`` contiguous ranges of persons that run on parallel threads (numpy, Arrow, DuckDB and the numba
+    kernel release the GIL); the results concatenate in person order to the single-thread result. Off by
+    default: on 2 cores the copies of the input it makes cost about as much CPU time as the second core
+    saves (benchmarks/README.md). The row → line table is built when :attr:`CohortLines.assignments` is
+    first read.
 
     Parameters
     ----------
@@ -632,6 +650,8 @@ def derive_lines_cohort(
     as_of
         The data cut-off (rows starting later are excluded, later ends clipped); ``None`` censors each
         person at their latest exposure end.
+    workers
+        Threads (person ranges); None: 1.
 
     Returns
     -------
@@ -652,19 +672,114 @@ def derive_lines_cohort(
     and their sources).
     """
     try:
-        import duckdb
+        import duckdb  # noqa: F401 - checked here so that a missing DuckDB is a BackendError
     except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
         raise BackendError("DuckDB is not installed; pip install 'duckdb<2'") from exc
+    n_workers = 1 if workers is None else max(1, workers)
     with _without_hugepage_hint():
-        prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
-        con = duckdb.connect()
-        try:
-            lines, assignments, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
-        except duckdb.Error as exc:
-            raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
-        finally:
-            con.close()
-    return CohortLines(lines=lines, assignments=assignments, report=with_duplicates(prep.report, duplicates))
+        if n_workers == 1 or exposures.num_rows < PARALLEL_MIN_ROWS:
+            return _derive_one(exposures, index, params=params, as_of=as_of)
+        parts = split_by_person(exposures, index, n_workers)
+        with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="oncoline-lines") as pool:
+            results = list(pool.map(lambda part: _derive_one(part[0](), part[1](), params=params, as_of=as_of), parts))
+    return concat_results(results)
+
+
+PARALLEL_MIN_ROWS = 200_000
+"""Cohorts with at least this many exposure rows run as person ranges on parallel threads."""
+
+
+def _derive_one(exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None) -> CohortLines:
+    """One thread's work: the engine on a cohort (or a range of its persons); assignments deferred."""
+    import duckdb
+
+    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+    con = duckdb.connect()
+    try:
+        lines, line_of_source, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
+    except duckdb.Error as exc:
+        raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
+    finally:
+        con.close()
+
+    def build() -> pa.Table:
+        with _without_hugepage_hint():
+            local = duckdb.connect()
+            try:
+                return assemble_assignments(line_of_source, prep, local)
+            except duckdb.Error as exc:
+                raise BackendError(f"DuckDB failed while sorting the row assignments: {exc}") from exc
+            finally:
+                local.close()
+
+    return CohortLines(lines=lines, build_assignments=build, report=with_duplicates(prep.report, duplicates))
+
+
+def split_by_person(
+    exposures: pa.Table, index: pa.Table, parts: int
+) -> list[tuple[Callable[[], pa.Table], Callable[[], pa.Table]]]:
+    """Cut a cohort into ``parts`` contiguous ranges of ``person_id`` text order (the engines' output order).
+
+    Each range holds about as many distinct persons; rows without a person go to the first. Both tables gain a
+    ``source_row`` column (1-based row number in the whole table, unless present) so that default exposure
+    ids and the examples of each part name the rows as a run on the whole cohort does; the part results, in
+    order, concatenate to that run's result (:func:`concat_results`).
+
+    Returns
+    -------
+    list
+        Per part, two functions returning its exposure and index rows (the filtering runs in the caller's
+        thread).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def with_rows(table: pa.Table) -> pa.Table:
+        if "source_row" in table.column_names:
+            return table
+        return table.append_column("source_row", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
+
+    exposures, index = with_rows(exposures), with_rows(index)
+    encoded = []
+    texts = []
+    for table in (exposures, index):
+        col = table.column("person_id")
+        enc = (
+            pc.dictionary_encode(col).combine_chunks()
+            if len(col)
+            else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+        )
+        encoded.append(enc)
+        texts.append(pc.cast(enc.dictionary, pa.string()))
+    values = pc.unique(pa.chunked_array(texts, pa.string())).drop_null()
+    values = values.take(pc.sort_indices(values))
+    bounds = [values[len(values) * j // parts] for j in range(1, parts)] if len(values) else []
+    row_parts = []
+    for enc, text in zip(encoded, texts, strict=True):
+        part_of_value = np.zeros(len(text) + 1, dtype=np.int8)  # the trailing entry: rows without a person
+        for bound in bounds:
+            part_of_value[:-1] += np.asarray(pc.greater_equal(text, bound).to_numpy(zero_copy_only=False), np.int8)
+        idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        row_parts.append(part_of_value[idx])
+
+    def rows_of(table: pa.Table, which: npt.NDArray[np.int8], j: int) -> Callable[[], pa.Table]:
+        return lambda: table.filter(pa.array(which == j))
+
+    return [(rows_of(exposures, row_parts[0], j), rows_of(index, row_parts[1], j)) for j in range(parts)]
+
+
+def concat_results(results: list[CohortLines]) -> CohortLines:
+    """One result from the results of contiguous person ranges, in range order (see :func:`split_by_person`)."""
+    import pyarrow as pa
+
+    from oncoline.engines.lines.cohort import merge_reports
+
+    lines = pa.concat_tables([r.lines for r in results]).combine_chunks()
+
+    def build() -> pa.Table:
+        return pa.concat_tables([r.assignments for r in results]).combine_chunks()
+
+    return CohortLines(lines=lines, build_assignments=build, report=merge_reports([r.report for r in results]))
 
 
 def with_duplicates(report: CohortReport, duplicates: int) -> CohortReport:

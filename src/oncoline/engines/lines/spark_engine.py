@@ -356,12 +356,15 @@ def derive_lines_cohort(
     line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
     line_of_source[prep.source] = line_of_kernel_row
     lines = assemble_lines(res, line_person, prep)
-    import duckdb
 
-    con = duckdb.connect()
-    try:
-        assignments = assemble_assignments(line_of_source, prep, con)
-    finally:
-        con.close()
+    def build() -> pa.Table:
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            return assemble_assignments(line_of_source, prep, con)
+        finally:
+            con.close()
+
     duplicates = int(res.n_duplicates.sum())
-    return CohortLines(lines=lines, assignments=assignments, report=with_duplicates(prep.report, duplicates))
+    return CohortLines(lines=lines, build_assignments=build, report=with_duplicates(prep.report, duplicates))
