@@ -406,8 +406,8 @@ def _read_part(directory: Path, part: int, columns: list[str], original: Path) -
     import pyarrow.parquet as pq
 
     files = sorted((directory / f"_part={part}").glob("*.parquet"))
-    if files:
-        return pq.ParquetDataset(files).read(columns=columns)
+    if files:  # ParquetFile, not the dataset reader: a third of its CPU time (see oncoline.io.exposures)
+        return pa.concat_tables([pq.ParquetFile(f).read(columns=columns) for f in files])
     schema = pq.read_schema(original)
     fields: list[Any] = [
         pa.field("source_row", pa.int64()) if name == "source_row" else schema.field(i)

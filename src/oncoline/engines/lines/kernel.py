@@ -75,16 +75,24 @@ _preload: threading.Thread | None = None
 
 
 def compiled_kernel() -> Callable[..., Any]:
-    """The compiled pass (numba ``njit``, cached on disk, GIL released), built on first use; the plain-Python
-    pass when numba is absent. numba is imported here, not when this module is imported."""
+    """The compiled pass, built on first use: the ahead-of-time module when it exists
+    (:mod:`oncoline.engines.lines.kernel_aot`), else numba ``njit`` (cached on disk, GIL released; the
+    ahead-of-time build then starts in the background for the next process), else the plain-Python pass when
+    numba is absent. numba is imported here, not when this module is imported."""
     global _compiled, _close_line
     with _COMPILE_LOCK:
         if _compiled is None:
-            if HAVE_NUMBA:
+            from oncoline.engines.lines import kernel_aot
+
+            ahead = kernel_aot.load()  # compiled ahead of time: no numba start-up at all
+            if ahead is not None:
+                _compiled = ahead
+            elif HAVE_NUMBA:
                 from numba import njit
 
                 _close_line = njit(cache=True, nogil=True)(_close_line_py)  # the kernel calls it compiled
                 _compiled = njit(cache=True, nogil=True)(_kernel_py)
+                kernel_aot.build_in_background()  # for the next process
             else:  # pragma: no cover - exercised only where numba is absent
                 _compiled = _kernel_py
         return _compiled
