@@ -209,7 +209,7 @@ def prepare_kernel_input(
         end, end_missing, end_bad = _days(exposures.column("end_date"))
     else:
         end, end_missing, end_bad = start.copy(), np.ones(n, np.bool_), np.zeros(n, np.bool_)
-    end = np.where(end_missing, start, end).astype(np.int32)
+    end = np.where(end_missing, start, end)  # int32 (both are): no second copy
     stop = np.zeros(n, dtype=np.int8)
     stop_examples: list[str] = []
     if "stopped" in exposures.column_names:
@@ -225,6 +225,7 @@ def prepare_kernel_input(
             first = np.flatnonzero(ignored_rows)[:_EXAMPLES_PER_REASON].tolist()
             stop_examples = row_examples(exposures, first, reason="stopped_ignored")
         stop = stop_code[stop_idx]  # index -1 (null) reads the trailing 0
+        del stop_idx, ignored_rows  # arrays of n entries: freed as soon as done, they set the peak memory
 
     # ---- drugs: resolve each distinct text once
     (name_idx,), names = _encode(pc.cast(exposures.column("drug"), pa.string()))
@@ -246,6 +247,8 @@ def prepare_kernel_input(
     # ---- exclusion reasons, first match wins (the order of ExclusionReason): written from the last reason to
     # the first, so that the first matching one stays; per-person and per-name facts are looked up in tables
     pidx_safe = np.where(person_of_row >= 0, person_of_row, n_persons)
+    seen = np.zeros(n_persons + 1, dtype=np.bool_)
+    seen[pidx_safe] = True
     cut = None if as_of is None else (as_of - _EPOCH).days
     code = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
     low = np.iinfo(np.int32).min
@@ -262,10 +265,12 @@ def prepare_kernel_input(
     reason[~start_missing & ~end_bad & (end < start)] = code[ExclusionReason.END_BEFORE_START]
     reason[start_bad | end_bad] = code[ExclusionReason.BAD_DATE]
     reason[start_missing] = code[ExclusionReason.MISSING_START]
+    del pidx_safe, by_name
     counts = np.bincount(reason, minlength=len(_REASONS) + 1)
     kept = np.flatnonzero(reason == 0)
     dropped = np.flatnonzero(reason)
     dropped_reason = reason[dropped]
+    del reason
 
     has_ids = "exposure_id" in exposures.column_names
     # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row")
@@ -311,6 +316,7 @@ def prepare_kernel_input(
                 repaired["stopped_after_cutoff"] = int(late_stop.shape[0])
                 stop[late_stop] = 0
 
+    del start_missing, end_missing, start_bad, end_bad
     id_numbers = None
     if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
         id_numbers = np.asarray(exposure_ids.to_numpy(), dtype=np.int64)
@@ -334,6 +340,7 @@ def prepare_kernel_input(
             sources.append(rows_i)
             drugs.append(np.full(rows_i.shape[0], code_j, dtype=np.int32))
             keys.append(np.full(rows_i.shape[0], -1, dtype=np.int32))
+    del row_names, name_idx
     source = np.concatenate(sources) if len(sources) > 1 else kept
     drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
     source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
@@ -341,8 +348,6 @@ def prepare_kernel_input(
     if stop_examples:
         examples["stopped_ignored"] = stop_examples
     examples.update(idx_examples)
-    seen = np.zeros(n_persons + 1, dtype=np.bool_)
-    seen[pidx_safe] = True
     n_without_index = int(np.count_nonzero(seen[:n_persons] & ~has_dx[:n_persons]))
     report = CohortReport(
         persons=n_persons,
@@ -389,8 +394,14 @@ def _check_unique_ids(
         e = None
     if e is not None:
         e0, e1 = int(e.min()), int(e.max())
-        if (int(person.max()) + 1).bit_length() + (e1 - e0 + 1).bit_length() <= 63:
-            key = (person.astype(np.int64) << (e1 - e0 + 1).bit_length()) | (e - e0)
+        bits = e1.bit_length() if e0 >= 0 else (e1 - e0 + 1).bit_length()
+        if (int(person.max()) + 1).bit_length() + bits <= 63:
+            key = person.astype(np.int64)  # in place from here: these arrays have 10^7 entries
+            key <<= bits
+            if e0 >= 0:
+                key |= e
+            else:
+                key |= e - e0
             key.sort()
             if not bool(np.any(key[1:] == key[:-1])):
                 return
@@ -479,9 +490,15 @@ def run_kernel(
         as_of_day=None if as_of is None else (as_of - _EPOCH).days,
         source_key=prep.source_key[order],
     )
+    del start
+    # arrays of one entry per kernel row are released as soon as done: they set the peak memory
+    line_person = person[res.first_row]
+    del person
     line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
     line_of_source[prep.source[order]] = res.row_line
-    lines = assemble_lines(res, person, prep)
+    del order
+    res = replace(res, row_line=np.zeros(0, np.int32), first_row=np.arange(len(res), dtype=np.int64))
+    lines = assemble_lines(res, line_person, prep)
     duplicates = int(res.n_duplicates.sum())
     return lines, line_of_source, duplicates
 
@@ -701,6 +718,18 @@ def _derive_one(exposures: pa.Table, index: pa.Table, /, *, params: LineParams, 
         raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
     finally:
         con.close()
+    # the builder keeps only what the row → line table needs (the kernel rows are freed)
+    none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    prep = replace(
+        prep,
+        person=none32,
+        start=none32,
+        end=none32,
+        drug=none32,
+        stop=np.zeros(0, np.int8),
+        source=none64,
+        source_key=none32,
+    )
 
     def build() -> pa.Table:
         with _without_hugepage_hint():
