@@ -1,28 +1,37 @@
-"""Line-of-therapy benchmark: rows per second and peak memory of each engine, next to two yardsticks.
+"""Line-of-therapy benchmark: each engine in-process and as a whole process, each against its own floor
+measured in the same run (and the same repeat), with CPU time and peak memory beside the wall time.
 
 For each cohort size the generator (:mod:`benchmarks.generate`) writes Parquet once (cached under
-``--data-dir``); then every measurement runs in a fresh process that reads the Parquet files into memory and
-times only the engine call, so peak memory (``ru_maxrss``) belongs to that engine alone (input included).
+``--data-dir``); every measurement then runs in a fresh process.
 
-Measured, in the same run:
+In-process (the clock around the work only; peak memory ``ru_maxrss`` of that process, input included):
 
-- ``sort floor``: DuckDB sorting the same exposures table by person and start date into Arrow — the
-  practical floor for any engine that must look at each person's rows in date order;
-- ``duckdb``: :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort` (the default engine);
-- ``spark``: :func:`oncoline.engines.lines.spark_engine.derive_lines_cohort` in local mode (JVM start not
-  timed; its output is checked equal to the DuckDB engine's in the same process);
-- ``reference``: the pure-Python oracle (up to ``--reference-max`` rows);
-- ``pandas``: a per-patient ``groupby().apply`` written the way analysts write it (same rules, Python loop
-  per day); measured up to ``--pandas-max`` rows and extrapolated linearly beyond (its cost per row is
-  flat, as the table shows);
-- ``floor-files`` and ``duckdb-files``: the same from the Parquet file to Parquet files, for cohorts that do
-  not fit in memory (10^8 rows): DuckDB reading, sorting by person and start date and writing the rows
-  (``memory_limit`` 2 GB, spilling to disk), against
-  :func:`oncoline.io.lines_partitioned.derive_lines_cohort_files` (person partitions of about 10^7 rows,
-  lines and row assignments written). Nothing is loaded before the clock starts.
+- ``floor``: DuckDB sorting the in-memory exposures table by person and start date into Arrow;
+- ``duckdb``: :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort` on the in-memory tables, the
+  row → line table included (the numba kernel warmed first);
+- ``spark-floor``: Spark (local mode, session started before the clock) reading the exposures Parquet file,
+  ``orderBy(person_id, start_date)`` and writing it to Parquet;
+- ``spark``: reading the Parquet files, :func:`oncoline.engines.lines.spark_engine.derive_lines_cohort` and
+  writing the lines to Parquet, as ``oncoline lines --engine spark`` does (output checked equal to the DuckDB
+  engine's in the same process; the JVM and its Python workers are not in the peak memory);
+- ``reference`` and ``pandas`` (an analyst's ``groupby().apply``, extrapolated linearly beyond
+  ``--pandas-max``) against ``floor``.
 
-Run: ``python -m benchmarks lines`` (short default: 1e5,1e6 rows; pandas measured at 1e5) or
-``--rows 1e5,1e6,1e7 --pandas-max 1e6`` (about six minutes on 2 cores).
+Whole process (wall time from start to exit, CPU time user + system of the process and its children, peak
+memory of its largest process, all from ``wait4``):
+
+- ``process-floor``: ``python -c`` with DuckDB copying the exposures file, ordered by person and start date,
+  to a Parquet file;
+- ``process-duckdb``: ``oncoline lines EXPOSURES --index INDEX --out LINES --as-of 2026-01-01``;
+- ``process-spark-floor``: ``python -c`` starting a local Spark session, sorting and writing the file;
+- ``process-spark``: the same ``oncoline lines`` with ``--engine spark``.
+
+Files (10^8 rows, ``--with-1e8``): ``floor-files`` (DuckDB file → sorted file, ``memory_limit`` 2 GB) against
+``duckdb-files`` (:func:`oncoline.io.lines_partitioned.derive_lines_cohort_files`), and the whole processes.
+
+Run: ``python -m benchmarks lines`` (10^6 and 10^7 rows, every DuckDB and Spark measurement) or
+``--engines process-floor,process-duckdb --repeat 3`` (the headline ratio, three times); ``--repeat N``
+prints the median of the per-repeat ratios with their range.
 """
 
 from __future__ import annotations
@@ -426,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
                 floor = measured.get(FLOOR_OF.get(r["engine"], ""))
                 if floor:
                     r["x_floor"] = r["seconds"] / floor["seconds"]
+                    if "spark" in r["engine"]:
+                        continue  # CPU and memory of the Python driver only: the JVM's are not counted
                     if r.get("peak_mb") and floor.get("peak_mb"):
                         r["x_floor_peak"] = r["peak_mb"] / floor["peak_mb"]
                     if r.get("cpu") and floor.get("cpu"):

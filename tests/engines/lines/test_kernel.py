@@ -177,7 +177,7 @@ def ahead_of_time(tmp_path_factory: pytest.TempPathFactory) -> Any:
     pytest.importorskip("numba")
     from oncoline.engines.lines import kernel_aot
 
-    path = kernel_aot.build(tmp_path_factory.mktemp("aot"))
+    path = kernel_aot.build(k._kernel_py, k._close_line_py, tmp_path_factory.mktemp("aot"))
     spec = importlib.util.spec_from_file_location("oncoline_lines_kernel", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

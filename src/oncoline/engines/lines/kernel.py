@@ -84,7 +84,7 @@ def compiled_kernel() -> Callable[..., Any]:
         if _compiled is None:
             from oncoline.engines.lines import kernel_aot
 
-            ahead = kernel_aot.load()  # compiled ahead of time: no numba start-up at all
+            ahead = kernel_aot.load(_kernel_py, _close_line_py)  # compiled ahead of time: no numba start-up
             if ahead is not None:
                 _compiled = ahead
             elif HAVE_NUMBA:
@@ -92,7 +92,7 @@ def compiled_kernel() -> Callable[..., Any]:
 
                 _close_line = njit(cache=True, nogil=True)(_close_line_py)  # the kernel calls it compiled
                 _compiled = njit(cache=True, nogil=True)(_kernel_py)
-                kernel_aot.build_in_background()  # for the next process
+                kernel_aot.build_in_background(_kernel_py, _close_line_py)  # for the next process
             else:  # pragma: no cover - exercised only where numba is absent
                 _compiled = _kernel_py
         return _compiled
@@ -581,3 +581,12 @@ def _run(
         end_reason=l_reason[:n_lines].copy(),
         masks=l_masks[:n_lines].copy(),
     )
+
+
+if __name__ == "__main__":  # pragma: no cover - the ahead-of-time build step (oncoline.engines.lines.kernel_aot)
+    import sys
+    from pathlib import Path
+
+    from oncoline.engines.lines import kernel_aot
+
+    print(kernel_aot.build(_kernel_py, _close_line_py, Path(sys.argv[1]) if len(sys.argv) > 1 else None))

@@ -7,9 +7,12 @@ extension module, loads in about 0.05 s and needs neither numba nor LLVM at run 
 - :func:`load` returns the ahead-of-time kernel when a module built from *this* kernel source, Python and
   platform exists (:func:`key`), else None (the caller falls back to numba's just-in-time pass).
 - :func:`build` compiles it (about 12 s, once; needs numba and a C compiler): ``python -m
-  oncoline.engines.lines.kernel_aot``. When it is missing, the first run starts that build as a detached
+  oncoline.engines.lines.kernel``. When it is missing, the first run starts that build as a detached
   background process (:func:`build_in_background`) and uses the just-in-time pass meanwhile; set
   ``ONCOLINE_NO_AOT=1`` to never build or load it.
+
+The kernel's functions are passed in (this module does not import :mod:`oncoline.engines.lines.kernel`,
+which imports it).
 
 The module is written next to numba's cache (the package's ``__pycache__``) when that is writable, else under
 ``$XDG_CACHE_HOME/oncoline`` (``~/.cache/oncoline``). Both engines and every test run the same pass either
@@ -39,14 +42,11 @@ SIGNATURE = (
 """The exported kernel's numba signature (the argument order of ``kernel._kernel_py``)."""
 
 
-def key() -> str:
-    """A short hash of the kernel's source, the signature, the Python version and the platform."""
-    from oncoline.engines.lines import kernel
-
+def key(*functions: Callable[..., Any]) -> str:
+    """A short hash of the kernel functions' source, the signature, the Python version and the platform."""
     text = "\n".join(
         [
-            inspect.getsource(kernel._kernel_py),
-            inspect.getsource(kernel._close_line_py),
+            *(inspect.getsource(fn) for fn in functions),
             SIGNATURE,
             sys.version,
             platform.machine(),
@@ -65,11 +65,12 @@ def _file_name(k: str) -> str:
     return f"{_NAME}-{k}.so"
 
 
-def load() -> Callable[..., Any] | None:
-    """The ahead-of-time kernel for this source and interpreter, or None (not built, or switched off)."""
+def load(*functions: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The ahead-of-time kernel built from ``functions`` (their source) for this interpreter, or None (not
+    built, or switched off)."""
     if os.environ.get("ONCOLINE_NO_AOT"):
         return None
-    k = key()
+    k = key(*functions)
     for directory in _directories():
         path = directory / _file_name(k)
         if path.exists():
@@ -99,8 +100,9 @@ def _target() -> Path | None:
     return None
 
 
-def build(directory: Path | None = None) -> Path:
-    """Compile the kernel ahead of time; returns the module file.
+def build(kernel_py: Callable[..., Any], close_line_py: Callable[..., Any], directory: Path | None = None) -> Path:
+    """Compile ``kernel_py`` (which calls ``close_line_py`` through its module's ``_close_line``) ahead of
+    time; returns the module file.
 
     Raises
     ------
@@ -117,24 +119,22 @@ def build(directory: Path | None = None) -> Path:
         warnings.simplefilter("ignore")  # numba.pycc is deprecated in favour of a successor not released yet
         from numba import njit
 
-        from oncoline.engines.lines import kernel
-
         cc_class: Any = importlib.import_module("numba.pycc").CC  # untyped
-        kernel.__dict__["_close_line"] = njit(kernel._close_line_py)  # the exported kernel calls it compiled
-        k = key()
+        kernel_py.__globals__["_close_line"] = njit(close_line_py)  # the exported kernel calls it compiled
+        k = key(kernel_py, close_line_py)
         with tempfile.TemporaryDirectory(prefix="oncoline-aot-") as tmp:
             cc = cc_class(_NAME)
             cc.output_dir = tmp
             cc.output_file = _file_name(k)
             cc.verbose = False
-            cc.export("kernel", SIGNATURE)(kernel._kernel_py)
+            cc.export("kernel", SIGNATURE)(kernel_py)
             cc.compile()
             final = target / _file_name(k)
             os.replace(Path(tmp) / _file_name(k), final)  # atomic: a reader never sees half a module
     return final
 
 
-def build_in_background() -> None:
+def build_in_background(*functions: Callable[..., Any]) -> None:
     """Start :func:`build` as a detached process, once per kernel source (a marker file keeps a failed or
     running build from being started again); returns at once. Does nothing with ``ONCOLINE_NO_AOT`` set."""
     if os.environ.get("ONCOLINE_NO_AOT"):
@@ -142,22 +142,17 @@ def build_in_background() -> None:
     target = _target()
     if target is None:
         return
-    marker = target / f"{_NAME}-{key()}.started"
+    marker = target / f"{_NAME}-{key(*functions)}.started"
     try:
         with open(marker, "x", encoding="utf-8") as fh:
             fh.write(str(os.getpid()))
     except OSError:  # started before (or failed): do not try again for this source
         return
     subprocess.Popen(
-        [sys.executable, "-m", "oncoline.engines.lines.kernel_aot", str(target)],
+        [sys.executable, "-m", "oncoline.engines.lines.kernel", str(target)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
     )
-
-
-if __name__ == "__main__":  # pragma: no cover - run as a build step
-    where = build(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
-    print(where)
