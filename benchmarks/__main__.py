@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"lines": "benchmarks.bench_lines", "recommend": "benchmarks.bench_recommend"}
+BENCHMARKS = {
+    "lines": "benchmarks.bench_lines",
+    "recommend": "benchmarks.bench_recommend",
+    "report": "benchmarks.bench_report",
+    "serve": "benchmarks.bench_serve",
+}
 
 
 def main(argv: list[str]) -> int:

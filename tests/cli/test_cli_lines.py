@@ -17,8 +17,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from oncoline.app.lines import CutOff, parse_params
 from oncoline.cli.app import app
-from oncoline.cli.lines import CutOff, parse_params
 from oncoline.errors import InputError
 
 runner = CliRunner()
@@ -84,10 +84,10 @@ def test_single_patient_table_and_overrides(tmp_path: Path) -> None:
             1,
             "exposures[0]",
         ),
-        (EVENTS, ["--param", "gap=3"], 1, "unknown line-of-therapy parameter"),
+        (EVENTS, ["--param", "gap=3"], 2, "unknown line-of-therapy parameter"),  # a bad option value: usage
         (EVENTS, ["--param", "gap_days"], 2, "NAME=VALUE"),
         (EVENTS, ["--as-of", "soon"], 2, "YYYY-MM-DD"),
-        (EVENTS, ["--out", "x.parquet"], 1, "cohorts"),
+        (EVENTS, ["--out", "x.parquet"], 2, "cohorts"),
         (EVENTS, ["--engine", "duckdb"], 2, "add --json"),
     ],
 )
@@ -112,13 +112,15 @@ def test_single_patient_gives_the_same_output_on_every_engine(tmp_path: Path, ca
 
 def test_partitions_apply_to_cohorts_only(tmp_path: Path) -> None:
     result = runner.invoke(app, ["lines", str(write(tmp_path, EVENTS)), "--partitions", "2"])
-    assert result.exit_code == 1 and "apply to cohorts" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "apply to cohorts" in " ".join(result.output.split())
 
 
 def test_parse_params() -> None:
-    assert parse_params(["gap_days=90", "version=x"]) == {"gap_days": 90, "version": "x"}
-    with pytest.raises(InputError):
-        parse_params(["=3"])
+    assert parse_params(["gap_days=90", "regimen_window_days=21"]) == {"gap_days": 90, "regimen_window_days": 21}
+    for bad in ("=3", "version=x", "gap_days=abc"):
+        with pytest.raises(InputError) as info:
+            parse_params([bad])
+        assert info.value.field == "--param"
 
 
 def _cohort_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -205,14 +207,14 @@ def test_cohort_in_partitions_writes_the_same_tables(tmp_path: Path, engine: str
     [
         (["{e}", "--index", "{i}", "--out", "{t}/x.csv", "--partitions", "0"], "--partitions", 2),
         (["--omop", "x.duckdb", "--out", "{t}/x.csv", "--partitions", "2"], "not --omop", 2),
-        (["--index", "{i}"], "exposure table before --index", 1),
+        (["--index", "{i}"], "exposure table before --index", 2),
         (["{e}", "--index", "{i}"], "--out", 2),  # a missing/bad option value is a usage error (exit 2)
-        (["{e}"], "--index", 1),
+        (["{e}"], "--index", 2),
         (["{e}", "--index", "{i}", "--out", "{t}/x.xlsx"], ".parquet or .csv", 1),
         (["{e}", "--index", "{i}", "--out", "{t}/x.csv", "--engine", "pandas"], "choose one of", 2),
         (["{e}", "--index", "{t}/none.csv", "--out", "{t}/x.csv"], "not found", 1),
-        (["--omop", "postgresql://x", "--index", "{i}", "--out", "{t}/x.csv"], "not both", 1),
-        ([], "give an events file", 1),
+        (["--omop", "postgresql://x", "--index", "{i}", "--out", "{t}/x.csv"], "not both", 2),
+        ([], "give an events file", 2),
     ],
 )
 def test_cohort_usage_errors(tmp_path: Path, args: list[str], text: str, code: int) -> None:
@@ -242,7 +244,7 @@ def test_omop_reader_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     fake.read_cohort = read_cohort  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "oncoline.io.omop", fake)
     monkeypatch.setattr(
-        "oncoline.cli.omop.omop_cut_off", lambda url: CutOff(dt.date(2024, 6, 30), "latest_drug_exposure")
+        "oncoline.app.cutoff.omop_cut_off", lambda url, **_: CutOff(dt.date(2024, 6, 30), "latest_drug_exposure")
     )
     out = tmp_path / "l.csv"
     result = runner.invoke(

@@ -1,6 +1,6 @@
 """OMOP CDM in and oncology episodes out, on an embedded DuckDB file and on a real PostgreSQL server.
 
-The same demo CDM (oncoline.io.omop_demo: HER2+ MBC sequences plus defects) is loaded into both back ends;
+The same demo CDM (oncoline.io.omop.demo: HER2+ MBC sequences plus defects) is loaded into both back ends;
 PostgreSQL tests need ONCOLINE_PG_URL (CI starts a server with ``eval "$(scripts/start-postgres)"``).
 """
 
@@ -29,10 +29,10 @@ from oncoline.io.omop import (
     read_episodes,
     write_episodes,
 )
-from oncoline.io.omop_concepts import load_omop_concepts
-from oncoline.io.omop_db import connect
-from oncoline.io.omop_demo import DEMO_AS_OF, demo_tables, load_demo
-from oncoline.io.omop_schema import CDM_TABLES
+from oncoline.io.omop.concepts import load_omop_concepts
+from oncoline.io.omop.db import connect
+from oncoline.io.omop.demo import DEMO_AS_OF, demo_tables, load_demo
+from oncoline.io.omop.tables import CDM_TABLES
 
 PARAMS = load_line_params()
 N_DRUG_EXPOSURES = demo_tables()["drug_exposure"].num_rows

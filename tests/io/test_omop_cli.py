@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from oncoline.app.omop import omop_cut_off
 from oncoline.cli import omop
 from oncoline.cli.app import app as main_app
 
@@ -116,9 +117,9 @@ def test_omop_cut_off_falls_back_to_drug_exposure_dates_and_is_not_per_person(de
             "UPDATE drug_exposure SET drug_exposure_start_date = DATE '2026-01-05', "
             "drug_exposure_end_date = DATE '2026-01-05' WHERE person_id = 1003"
         )
-    cut = omop.omop_cut_off(demo, today=dt.date(2026, 6, 1))
+    cut = omop_cut_off(demo, today=dt.date(2026, 6, 1))
     assert (cut.as_of, cut.source) == (dt.date(2026, 1, 5), "latest_drug_exposure")
-    assert omop.omop_cut_off(demo, today=dt.date(2025, 1, 1)).as_of == dt.date(2025, 1, 1)  # never after today
+    assert omop_cut_off(demo, today=dt.date(2025, 1, 1)).as_of == dt.date(2025, 1, 1)  # never after today
     summary = json.loads(CliRunner().invoke(_app(), ["omop", "lines", demo, "--json"]).output)
     assert (summary["as_of"], summary["as_of_source"]) == ("2026-01-05", "latest_drug_exposure")
     # the other persons' lines, stopped by mid-2024, are closed at the cohort cut-off: no episode is ongoing

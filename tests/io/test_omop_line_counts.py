@@ -10,8 +10,8 @@ from oncoline.engines.lines.duckdb_engine import derive_lines_cohort
 from oncoline.engines.lines.params import load_line_params
 from oncoline.engines.lines.reference import derive_lines_reference_cohort
 from oncoline.io.omop import episodes_from_lines, init_cdm, read_cohort
-from oncoline.io.omop_db import connect
-from oncoline.io.omop_demo import DEMO_AS_OF, load_demo
+from oncoline.io.omop.db import connect
+from oncoline.io.omop.demo import DEMO_AS_OF, load_demo
 
 
 @pytest.fixture(scope="module")

@@ -17,14 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
-from oncoline.errors import BackendError, InputError, KnowledgeBaseError, OncolineError
+from oncoline.errors import BackendError, InputError, KnowledgeBaseError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "EXIT_BACKEND",
@@ -32,13 +36,20 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_KB",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_USAGE",
+    "PIPED_WIDTH",
+    "document_or_example",
     "err_console",
+    "esc",
+    "examples_help",
     "guarded",
+    "output_console",
     "parse_as_of",
     "print_json",
     "print_report",
-    "refuse_future_dates",
+    "report_bug",
+    "set_debug",
 ]
 
 EXIT_OK = 0
@@ -47,62 +58,157 @@ EXIT_USAGE = 2
 EXIT_KB = 3
 EXIT_BACKEND = 4
 EXIT_INTERNAL = 70
+EXIT_PIPE_CLOSED = 141
+"""The reader of our output went away (``oncoline … | head``): stop quietly, as a process killed by SIGPIPE."""
 
-err_console = Console(stderr=True)
+PIPED_WIDTH = 10_000
+"""Width of output written to a file or a pipe: lines and table cells are never cut at 80 columns there."""
+
+_DEBUG = False
+
+
+def set_debug(value: bool) -> None:
+    """``--debug``: print the traceback of an internal error instead of writing it to a file."""
+    global _DEBUG
+    _DEBUG = value
+
+
+def _debug() -> bool:
+    return _DEBUG or os.environ.get("ONCOLINE_DEBUG", "") not in ("", "0")
+
+
+def esc(value: object) -> str:
+    """``value`` as text that Rich prints as typed: ``[red]`` stays ``[red]`` (user text is never markup)."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
+def output_console(*, stderr: bool = False, max_width: int | None = None) -> Console:
+    """A Rich console for people: on a terminal, its width (at most ``max_width``); written to a file or a
+    pipe, :data:`PIPED_WIDTH` (or ``max_width``) so that nothing is wrapped or cut with "…" at 80 columns.
+    ``COLUMNS`` in the environment wins, as everywhere in Rich."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if "COLUMNS" not in os.environ and not console.is_terminal:
+        return Console(stderr=stderr, width=max_width or PIPED_WIDTH)
+    if max_width is not None and console.width > max_width:
+        return Console(stderr=stderr, width=max_width)
+    return console
+
+
+class _ErrConsole:
+    """stderr for messages, made on first use (Rich stays out of a command that prints none) and anew for each
+    stream (tests swap ``sys.stderr``); behaves as a :class:`rich.console.Console`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(output_console(stderr=True), name)
+
+
+err_console: Any = _ErrConsole()
+"""Where messages go (stderr); use as a Rich console: ``err_console.print(f"[yellow]note:[/] {esc(text)}")``."""
+
+_CLI_FLOW: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    # Click's usage-error base, whichever click typer uses (its vendored copy, or click itself)
+    next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def pipe_closed() -> int:
+    """Silence the rest of stdout (its reader is gone) and return :data:`EXIT_PIPE_CLOSED`."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (tests): nothing to silence
+        pass
+    return EXIT_PIPE_CLOSED
+
+
+def report_bug(exc: BaseException) -> int:
+    """Report an internal error in one line (where the traceback was written) and return :data:`EXIT_INTERNAL`.
+
+    With ``--debug`` (or ``ONCOLINE_DEBUG=1``) the traceback is printed to stderr instead. The file holds the
+    version, Python, the platform and the traceback; not the command line, whose file names may name a patient.
+    """
+    import platform
+    import tempfile
+    import traceback
+
+    from oncoline import __version__
+
+    text = "".join(traceback.format_exception(exc))
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if _debug():
+        sys.stderr.write(text)
+        err_console.print(
+            f"[bold red]internal error:[/] {esc(what)} — a bug in oncoline, not a problem with your input; please "
+            "report it with the traceback above",
+            highlight=False,
+        )
+        return EXIT_INTERNAL
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"oncoline-crash-{stamp}-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"oncoline {__version__}, Python {platform.python_version()}, {platform.platform()}\n\n{text}")
+    except OSError:  # nowhere to write it: show it here rather than lose it
+        sys.stderr.write(text)
+        name = "the lines above"
+    err_console.print(
+        f"[bold red]internal error:[/] {esc(what)} — a bug in oncoline, not a problem with your input; please report "
+        f"it with the command you ran. Traceback written to {esc(Path(name))} (run with --debug to print it).",
+        highlight=False,
+    )
+    return EXIT_INTERNAL
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code."""
+    """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code;
+    anything unexpected is a bug: one line saying so and where its traceback is, exit 70."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except typer.Exit:
+        except _CLI_FLOW:  # Exit, Abort and Click's own usage errors keep their meaning
             raise
+        except BrokenPipeError:
+            raise typer.Exit(pipe_closed()) from None
         except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            # a bad option value (field "--as-of", "--engine" …) is a usage error, like Click's own
-            usage = exc.field is not None and exc.field.startswith("--")
+            err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)
+            # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE") is a usage
+            # error, like Click's own
+            usage = exc.field is not None and (exc.field.startswith("--") or exc.field.isupper())
             raise typer.Exit(EXIT_USAGE if usage else EXIT_INPUT) from None
         except KnowledgeBaseError as exc:
-            err_console.print(f"[bold red]knowledge-base error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]knowledge-base error:[/] {esc(exc)}", highlight=False)
             raise typer.Exit(EXIT_KB) from None
         except BackendError as exc:
-            err_console.print(f"[bold red]back-end error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]back-end error:[/] {esc(exc)}", highlight=False)
             raise typer.Exit(EXIT_BACKEND) from None
-        except OncolineError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(EXIT_INTERNAL) from None
+        except Exception as exc:  # EngineError, any other OncolineError and anything unexpected: a bug
+            raise typer.Exit(report_bug(exc)) from None
 
     return wrapper
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
-    """Parse ``--as-of YYYY-MM-DD``.
+    """Parse ``--as-of YYYY-MM-DD`` against the clock (the CLI owns it; see :func:`oncoline.app.parse_as_of`).
 
     Raises
     ------
     InputError
         When the value is not an ISO date, or lies after today (field ``--as-of``: a usage error, exit 2).
     """
-    if value is None:
-        return None
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01", field="--as-of") from None
-    today = dt.date.today()  # the CLI owns the clock
-    if day > today:
-        raise InputError(
-            f"{day} is in the future (today is {today}): oncoline answers as the knowledge and the data stood on a "
-            "date that has come; give today or an earlier date",
-            field="--as-of",
-        )
-    return day
+    from oncoline.app.dates import parse_as_of as parse
+
+    return parse(value, today=dt.date.today())
 
 
 def _default(o: Any) -> Any:
@@ -133,7 +239,6 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    from rich.console import Console
     from rich.tree import Tree
 
     def add(node: Tree, value: Any) -> None:
@@ -141,53 +246,40 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
             for key, sub in value.items():
                 if sub is None or sub == {} or sub == []:
                     continue
-                label = str(key).replace("_", " ")
+                label = esc(str(key).replace("_", " "))
                 if isinstance(sub, (dict, list)):
                     add(node.add(f"[bold]{label}[/]"), sub)
                 else:
-                    node.add(f"{label}: {_default(sub) if isinstance(sub, (dt.date, dt.datetime)) else sub}")
+                    node.add(f"{label}: {esc(_default(sub) if isinstance(sub, (dt.date, dt.datetime)) else sub)}")
         elif isinstance(value, list):
             for i, item in enumerate(value, start=1):
                 if isinstance(item, dict):
                     add(node.add(f"[dim]{i}[/]"), item)
                 else:
-                    node.add(str(item))
+                    node.add(esc(item))
         else:
-            node.add(str(value))
+            node.add(esc(value))
 
-    tree = Tree(f"[bold]{title}[/]")
+    tree = Tree(f"[bold]{esc(title)}[/]")
     add(tree, data)
-    Console().print(tree)
+    output_console().print(tree)
 
 
-def refuse_future_dates(
-    dated: list[tuple[str, dt.date]], /, *, today: dt.date, source: str, what: str = "answer"
-) -> None:
-    """Refuse input dates after ``today`` when the CLI's clock is the cut-off (no ``--as-of`` given).
+def examples_help() -> str:
+    """The bundled examples for an option's help: "NAME (description); …"."""
+    from oncoline.app.examples import list_examples
 
-    Parameters
-    ----------
-    dated
-        ``(field path, date)`` pairs already known to lie after ``today``, in file order (empty: nothing to do).
-    today
-        The clock's date.
-    source
-        The file the dates come from, named in the error.
-    what
-        The verb for the fix text ("answer", "derive lines").
+    return "; ".join(f"{e.name} ({e.description})" for e in list_examples()) + "."
 
-    Raises
-    ------
-    InputError
-        Naming the first such field, how many more there are, and the fix.
-    """
-    if not dated:
-        return
-    field, value = dated[0]
-    more = f" (and {len(dated) - 1} more)" if len(dated) > 1 else ""
-    raise InputError(
-        f"{value} is in the future (today is {today}){more}: a date that has not come cannot be data yet; correct "
-        f"it (to {what} as of an earlier date, give --as-of DATE)",
-        source=source,
-        field=field,
-    )
+
+def document_or_example(file: Path | None, example: str | None) -> Path:
+    """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
+    from oncoline.app.examples import example_path
+
+    if file is not None and example is not None:
+        raise InputError("give FILE or --example NAME, not both", field="--example")
+    if example is not None:
+        return example_path(example)
+    if file is None:
+        raise InputError("give a patient FILE (or --example NAME; --help lists the examples)", field="FILE")
+    return file

@@ -1,15 +1,15 @@
-"""``oncoline her2`` — HER2 status from IHC/ISH values per ASCO/CAP 2018 (affirmed 2023)."""
+"""``oncoline her2`` — HER2 status from IHC/ISH values per ASCO/CAP 2018 (affirmed 2023).
+
+Thin over :func:`oncoline.app.classify_her2_document`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
-from pydantic import ValidationError
 
-from oncoline.cli.common import guarded, print_json
-from oncoline.errors import InputError
+from oncoline.cli.common import esc, guarded, output_console, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -28,39 +28,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Classify HER2 per ASCO/CAP: status, ISH group (1–5), category (HER2-positive / low / ultralow / 0)
         and the further test needed, if any."""
-        from oncoline.engines.her2 import classify_her2
-        from oncoline.io.patient_file import load_document, validation_to_input_error
-        from oncoline.model import Her2Raw
+        from oncoline.app.her2 import classify_her2_document
 
-        doc: Any = load_document(file)
-        if isinstance(doc, dict) and isinstance(doc.get("input"), dict):
-            doc = doc["input"]
-        if isinstance(doc, dict) and isinstance(doc.get("patient"), dict):
-            doc = doc["patient"]
-        if isinstance(doc, dict) and isinstance(doc.get("tumor"), dict):
-            doc = doc["tumor"].get("her2") or {}
-        if not isinstance(doc, dict):
-            raise InputError("expected a mapping of HER2 results (ihc, ish_ratio, her2_copies)", source=str(file))
-        try:
-            raw = Her2Raw.model_validate(doc)
-        except ValidationError as exc:
-            raise validation_to_input_error(exc, source=str(file)) from exc
-        result = classify_her2(raw)
+        result = classify_her2_document(file)
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
-        from rich.console import Console
-
         colour = {"positive": "red", "negative": "green", "equivocal": "yellow", "missing": "yellow"}
-        console = Console()
+        console = output_console()
         console.print(
-            f"[bold {colour[result.status]}]{result.category}[/]  (status {result.status}"
+            f"[bold {colour[result.status]}]{esc(result.category)}[/]  (status {esc(result.status)}"
             + (f", ISH group {result.ish_group}" if result.ish_group else "")
             + ")"
         )
-        console.print(f"rule: {result.rule}")
+        console.print(f"rule: {esc(result.rule)}")
         if result.comment:
-            console.print(f"comment: {result.comment}")
+            console.print(f"comment: {esc(result.comment)}")
         if result.next_test:
-            console.print(f"[yellow]further test needed:[/] {result.next_test}")
-        console.print(f"sources: {', '.join(result.citations)}")
+            console.print(f"[yellow]further test needed:[/] {esc(result.next_test)}")
+        console.print(f"sources: {esc(', '.join(result.citations))}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from oncoline.cli.common import guarded, parse_as_of, print_json
+from oncoline.cli.common import document_or_example, examples_help, guarded, parse_as_of, print_json
 
 if TYPE_CHECKING:
     from oncoline.io.fhir import IngestionReport
@@ -25,45 +25,18 @@ __all__ = ["load_with_report", "register", "summary_text"]
 def load_with_report(
     path: Path, *, policy: str = "warn", as_of: dt.date | None = None
 ) -> tuple[Patient, IngestionReport | None]:
-    """Read a patient from a YAML/JSON patient file, case file or FHIR document.
-
-    Returns
-    -------
-    (Patient, IngestionReport | None)
-        The report is None for YAML/JSON patient files (they are read strictly).
+    """``(patient, FHIR report or None)`` from a document: kept for callers of the old name; use
+    :func:`oncoline.app.read_patient`.
 
     Raises
     ------
     InputError
-        Unreadable file, a document that is not a patient (named specifically: a Synthea module, a file of
-        test cases …), a malformed field, or (policy ``raise``) any problem in a FHIR document.
+        As :func:`oncoline.app.read_patient`.
     """
-    from oncoline.errors import InputError
-    from oncoline.io.fhir import not_a_patient_reason
-    from oncoline.io.patient_file import is_fhir, load_document, patient_from_mapping
+    from oncoline.app.patient import read_patient
 
-    if policy not in ("ignore", "warn", "raise"):
-        raise InputError(f"--policy {policy!r}: use ignore, warn or raise", field="--policy")
-    doc = load_document(path)
-    if is_fhir(doc):
-        import warnings
-
-        from oncoline.io import fhir
-
-        with warnings.catch_warnings():
-            # the summary lists every problem itself; "warn" must not print each one twice
-            warnings.simplefilter("ignore")
-            patient, report = fhir.patient_from_fhir(
-                doc,
-                source=str(path),
-                policy=policy,  # type: ignore[arg-type]
-                as_of=as_of,
-            )
-        return patient, report
-    reason = not_a_patient_reason(doc)
-    if reason:
-        raise InputError(reason, source=str(path))
-    return patient_from_mapping(doc, source=str(path)), None
+    reading = read_patient(path, policy=policy, as_of=as_of)
+    return reading.patient, reading.report
 
 
 def _her2_line(patient: Patient) -> str:
@@ -181,8 +154,14 @@ def register(app: typer.Typer) -> None:
     @app.command("patient")
     @guarded
     def patient(
-        file: Path = typer.Argument(
-            ..., metavar="FILE", help="A patient YAML/JSON file, a case file, or a FHIR R4/mCODE bundle."
+        file: Path | None = typer.Argument(
+            None,
+            metavar="FILE",
+            help="A patient YAML/JSON file, a case file, or a FHIR R4/mCODE bundle (or give --example NAME).",
+            show_default=False,
+        ),
+        example: str | None = typer.Option(
+            None, "--example", metavar="NAME", help="Use a patient bundled with oncoline: " + examples_help()
         ),
         as_json: bool = typer.Option(False, "--json", help='Print {"patient": ..., "report": ...} as JSON.'),
         policy: str = typer.Option(
@@ -197,6 +176,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what oncoline understood from FILE, and the patient file it maps to, so the mapping can be
         checked."""
+        file = document_or_example(file, example)
         patient_obj, report = load_with_report(
             file, policy=policy, as_of=parse_as_of(as_of) or dt.date.today()
         )  # the CLI owns the clock

@@ -115,7 +115,7 @@ def _split_patient_fields(doc: dict[str, Any], source: str | None) -> tuple[dict
     if unknown:
         raise InputError(
             f"unknown field(s) {unknown}; an events block holds {sorted(_EVENTS_FIELDS)} (a patient file may also "
-            "hold the patient fields of shared/cases/FORMAT.md, which lines do not use)",
+            "hold the patient fields (`oncoline schema patient`), which lines do not use)",
             source=source,
             field=unknown[0],
         )
@@ -160,9 +160,7 @@ def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
             block["as_of"] = doc["as_of"]
         doc = block
     if not isinstance(doc, dict):
-        raise InputError(
-            "expected an events block: metastatic_diagnosis, exposures (see shared/cases/FORMAT.md)", source=source
-        )
+        raise InputError("expected an events block: metastatic_diagnosis, exposures (see docs/lines.md)", source=source)
     doc, ignored = _split_patient_fields(doc, source)
     dx = _date(doc.get("metastatic_diagnosis"), field="metastatic_diagnosis", source=source)
     if dx is None:

@@ -1,5 +1,6 @@
 """Read a patient from a YAML or JSON file: the FORMAT.md ``patient`` block, a whole case file, or a FHIR
-bundle (delegated to :mod:`oncoline.io.fhir`).
+bundle (dispatched to :mod:`oncoline.io.fhir`, which does not import this module: both parse documents through
+:mod:`oncoline.io.document`).
 
 Every problem becomes one :class:`~oncoline.errors.InputError` that names the file, the field and the fix —
 never a traceback (issue #2, item 8).
@@ -8,156 +9,30 @@ never a traceback (issue #2, item 8).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ValidationError
 
-from oncoline.errors import InputError, UnknownDrugError
+from oncoline.errors import InputError
+from oncoline.io.document import (
+    PATIENT_FIELDS_HINT,
+    is_fhir,
+    load_document,
+    not_a_patient_reason,
+    parse_document,
+    validation_to_input_error,
+)
 from oncoline.model import Patient
 
-__all__ = ["is_fhir", "load_document", "load_patient", "patient_from_mapping", "validation_to_input_error"]
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key given twice in one mapping (``her2:`` twice must never mean
-    "the last one wins") and leaves dates as text, so that an impossible date (``2024-13-01``) is reported by
-    the model with its field name instead of failing inside the YAML parser."""
-
-
-_UniqueKeyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"key {key!r} is given twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); keep one",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_unique_mapping,
-)
-
-
-def _unique_keys(source: str) -> Any:
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise InputError(f"JSON key {key!r} is given twice in one object; keep one", source=source)
-            out[key] = value
-        return out
-
-    return hook
-
-
-def load_document(path: str | Path) -> Any:
-    """Parse a YAML or JSON file (JSON is YAML, but JSON errors are reported as JSON errors).
-
-    Raises
-    ------
-    InputError
-        When the file is missing, unreadable, empty, not valid YAML/JSON, gives a key twice in one mapping, or
-        holds several YAML documents.
-    """
-    p = Path(path)
-    if not p.exists():
-        raise InputError("file not found; check the path", source=str(p))
-    if p.is_dir():
-        raise InputError("is a directory; give a patient file (.yaml, .yml or .json)", source=str(p))
-    suffix = p.suffix.lower()
-    if suffix in (".csv", ".tsv", ".parquet", ".pq"):
-        raise InputError(
-            "is a table, not a patient file: for a cohort's exposures use `oncoline lines FILE --index INDEX "
-            "--out LINES`; for one patient give a YAML/JSON patient file or a FHIR bundle",
-            source=str(p),
-        )
-    if suffix == ".fsh":
-        raise InputError(
-            "is FHIR Shorthand (FSH) source, not FHIR JSON: compile it with SUSHI (`sushi .` in the IG folder) "
-            "and give the generated JSON bundle or resource",
-            source=str(p),
-        )
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file ({exc}); save it as UTF-8 text", source=str(p)) from exc
-    if not text.strip():
-        raise InputError("the file is empty; give a patient block (see shared/cases/FORMAT.md)", source=str(p))
-    try:
-        if p.suffix.lower() == ".json":
-            return json.loads(text, object_pairs_hook=_unique_keys(str(p)))
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: safe
-    except yaml.composer.ComposerError as exc:
-        if "expected a single document" in str(exc):
-            n = sum(1 for doc in yaml.safe_load_all(text) if doc is not None)
-            raise InputError(
-                f"holds {n} YAML documents (separated by ---); oncoline reads one patient per file: copy one "
-                "document into its own file",
-                source=str(p),
-            ) from exc
-        raise InputError(f"not valid YAML: {exc}", source=str(p)) from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", source=str(p)) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML{where}: {problem}", source=str(p)) from exc
-
-
-def is_fhir(doc: Any) -> bool:
-    """True when ``doc`` looks like a FHIR resource (has ``resourceType``)."""
-    return isinstance(doc, dict) and "resourceType" in doc
-
-
-_FIXES = {
-    "missing": "add it",
-    "extra_forbidden": "remove it or check its spelling against shared/cases/FORMAT.md",
-    "date_from_datetime_parsing": "write the date as YYYY-MM-DD",
-    "date_parsing": "write the date as YYYY-MM-DD",
-    "date_type": "write the date as YYYY-MM-DD",
-    "enum": "use one of the allowed values",
-    "int_parsing": "give a whole number",
-    "float_parsing": "give a number",
-    "greater_than_equal": "give a value in range",
-    "less_than_equal": "give a value in range",
-    "list_type": "give a list, e.g. [a, b]",
-    "model_type": "give a mapping of fields",
-}
-
-
-def validation_to_input_error(exc: ValidationError, *, source: str | None) -> InputError:
-    """Turn a pydantic error into one :class:`InputError` naming the first bad field and how to fix it;
-    further problems are counted in the message."""
-    errors = exc.errors()
-    first = errors[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    ctx_error = (first.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, UnknownDrugError):
-        return UnknownDrugError(ctx_error.name, ctx_error.suggestions, source=source, field=field)
-    message = str(first["msg"]).removeprefix("Value error, ")
-    fix = _FIXES.get(str(first["type"]), "")
-    given = first.get("input")
-    shown = "" if first["type"] == "missing" or isinstance(given, (dict, list)) else f" (got {given!r})"
-    more = f" [{len(errors) - 1} more problem(s) in this file]" if len(errors) > 1 else ""
-    text = f"{message}{shown}" + (f"; {fix}" if fix and fix not in message else "") + more
-    return InputError(text, source=source, field=field)
+__all__ = [
+    "is_fhir",
+    "load_document",
+    "load_patient",
+    "parse_document",
+    "patient_from_mapping",
+    "validation_to_input_error",
+]
 
 
 def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
@@ -171,13 +46,13 @@ def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
     """
     if not isinstance(doc, dict):
         raise InputError(
-            f"expected a mapping of patient fields, got {type(doc).__name__}; see shared/cases/FORMAT.md",
+            f"expected a mapping of patient fields, got {type(doc).__name__}; {PATIENT_FIELDS_HINT}",
             source=source,
         )
     if not doc:
         raise InputError(
             "holds no patient data (an empty mapping); give at least the tumour's HER2/ER/PR results, the metastatic "
-            "diagnosis date, the sites and the treatment history (see shared/cases/FORMAT.md)",
+            f"diagnosis date, the sites and the treatment history ({PATIENT_FIELDS_HINT})",
             source=source,
         )
     if "patient" in doc and isinstance(doc["patient"], dict):  # a whole case file
@@ -191,8 +66,6 @@ def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
         # A foreign document (a Synthea module, a test-vector file) shares no key with the patient model and has
         # several keys; say what it is. A patient block with a misspelt field keeps the field-level message.
         foreign = len(doc) >= 3 and not set(doc) & set(Patient.model_fields)
-        from oncoline.io.fhir import not_a_patient_reason  # error path only
-
         reason = not_a_patient_reason(doc) if foreign else None
         if reason:
             raise InputError(reason, source=source) from exc

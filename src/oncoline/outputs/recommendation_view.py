@@ -1,5 +1,8 @@
 """A readable view of a :class:`~oncoline.model.recommendation.Recommendation` for a tumour board (Rich).
 
+Every text from the patient or the knowledge is a :class:`rich.text.Text`, never markup: a drug, a file or a
+FHIR text holding ``[brackets]`` is shown as typed.
+
 Layout: decision point (HER2/HR, line and why) → facts still needed → options grouped by category, each with its
 evidence one-liner, why it applies, review flags and numbered sources → regimens withheld and why → site and
 safety actions → monitoring → warnings → the numbered source list → knowledge version and disclaimer.
@@ -183,7 +186,7 @@ def build_view(rec: Recommendation) -> RenderableType:
         for a in rec.actions:
             text = Text(a.text)
             text.append(f" {refs.mark(a.citations)}", style="dim")
-            grid.add_row(f"• {_ACTION_TITLE.get(a.code, a.code.replace('_', ' ').capitalize())}", text)
+            grid.add_row(Text(f"• {_ACTION_TITLE.get(a.code, a.code.replace('_', ' ').capitalize())}"), text)
         parts.append(Padding(grid, (0, 0, 0, 1)))
 
     if rec.monitoring:
@@ -194,7 +197,7 @@ def build_view(rec: Recommendation) -> RenderableType:
         for m in rec.monitoring:
             text = Text(m.text)
             text.append(f" {refs.mark(m.citations)}", style="dim")
-            grid.add_row(f"• {', '.join(m.drugs)}", text)
+            grid.add_row(Text(f"• {', '.join(m.drugs)}"), text)
         parts.append(Padding(grid, (0, 0, 0, 1)))
 
     if rec.warnings:
@@ -212,7 +215,7 @@ def build_view(rec: Recommendation) -> RenderableType:
             text.append(f" ({c.date})", style="dim")
         if c.status != "verified":
             text.append(f"  [{c.status.upper()}]", style="yellow")
-        sources.add_row(f"[{i}]", text)
+        sources.add_row(Text(f"[{i}]"), text)
     parts.append(Rule(Text("Sources", style="bold"), align="left"))
     parts.append(sources)
     shown = dict.fromkeys(c.status for c in refs.order.values() if c.status in _STATUS_LEGEND)
@@ -230,7 +233,7 @@ def build_trace(rec: Recommendation) -> RenderableType:
     table.add_column("Rule", no_wrap=True, style="dim")
     table.add_column("Effect")
     for t in rec.trace:
-        table.add_row(t.rule, Text(t.effect))
+        table.add_row(Text(t.rule), Text(t.effect))
     return table
 
 

@@ -1,0 +1,736 @@
+"""Lines of therapy for one patient, a cohort in files or tables, or an OMOP CDM, with the data cut-off policy.
+
+The data cut-off (``as_of``) is always passed to the engines explicitly; the application layer and the doors
+own the clock. Without an as-of date it is, for one patient, the document's ``as_of``, else ``today`` (a date
+in the document later than today is refused); for a cohort file, the latest date anywhere in the exposure table
+(one cut-off for every person); for OMOP, the latest ``observation_period_end_date``, else the latest
+``drug_exposure`` date. A cohort cut-off from the data is never later than today. :class:`CutOff` says which
+rule chose it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from oncoline.app._json import json_ready
+from oncoline.app.cutoff import CutOff, cohort_cut_off
+from oncoline.app.dates import refuse_future_dates, refuse_future_file_as_of, resolve_today
+from oncoline.app.documents import DocumentSource, read_document
+from oncoline.errors import BackendError, InputError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from oncoline.engines.lines.cohort import CohortLines, CohortReport
+    from oncoline.engines.lines.params import LineParams
+    from oncoline.io.exposures import EventsInput
+    from oncoline.io.lines_partitioned import PartitionedRun
+    from oncoline.model.lines import LinesResult
+
+__all__ = [
+    "AUTO_PARTITION_ROWS",
+    "ENGINES",
+    "CohortRun",
+    "CutOff",
+    "PatientLines",
+    "ProgressCallback",
+    "available_engines",
+    "cohort_cut_off",
+    "default_engine",
+    "derive_cohort_lines",
+    "derive_patient_lines",
+    "engine_function",
+    "line_params",
+    "parse_params",
+]
+
+ENGINES = ("duckdb", "spark", "reference")
+AUTO_PARTITION_ROWS = 20_000_000
+"""Exposure files with more rows than this (exact for Parquet, estimated for CSV) are run in person partitions
+of about 10^7 rows each (:mod:`oncoline.io.lines_partitioned`), keeping peak memory near 2-4 GB."""
+_ENGINE_MODULES = {
+    "duckdb": "oncoline.engines.lines.duckdb_engine",
+    "spark": "oncoline.engines.lines.spark_engine",
+}
+_TABLE_SUFFIXES = (".parquet", ".pq", ".csv")
+
+ProgressCallback = Callable[[str, int, "int | None"], None]
+"""Called as work advances with (what is being done, steps done, steps in all or None when unknown)."""
+
+
+def parse_params(values: list[str] | None) -> dict[str, Any]:
+    """``["gap_days=90", ...]`` → ``{"gap_days": 90}`` (whole numbers; other values kept as text), each checked
+    against the line-of-therapy parameters of ``lines.yaml``.
+
+    Raises
+    ------
+    InputError
+        With field ``--param`` (a usage error) when an item is not ``NAME=VALUE``, names an unknown parameter
+        (the message lists the known ones) or gives an invalid value (the message says what to write).
+    """
+    out: dict[str, Any] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--param {item!r}: write NAME=VALUE, e.g. --param gap_days=90", field="--param")
+        text = value.strip()
+        out[name.strip()] = int(text) if text.lstrip("-").isdigit() else text
+    for name, value in out.items():
+        try:
+            line_params({name: value})
+        except InputError as exc:
+            reason = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
+            raise InputError(f"{name}={value!s}: {reason}", field="--param") from exc
+    return out
+
+
+def line_params(overrides: Mapping[str, Any] | None = None, /) -> LineParams:
+    """The line-of-therapy parameters of ``knowledge/data/lines.yaml`` with ``overrides`` applied.
+
+    Raises
+    ------
+    InputError
+        An unknown parameter or an invalid value.
+    KnowledgeBaseError
+        ``lines.yaml`` is malformed.
+    """
+    from oncoline.engines.lines.params import load_line_params
+
+    return load_line_params(dict(overrides or {}))
+
+
+def available_engines() -> list[str]:
+    """Engines whose module imports here (``reference`` always)."""
+    found = []
+    for name, module in _ENGINE_MODULES.items():
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        found.append(name)
+    return [*found, "reference"]
+
+
+def check_engine(engine: str | None, /) -> None:
+    """Refuse an engine name not in :data:`ENGINES`.
+
+    Raises
+    ------
+    InputError
+        Field ``--engine`` (a usage error).
+    """
+    if engine is not None and engine not in ENGINES:
+        raise InputError(f"--engine {engine!r}: choose one of {', '.join(ENGINES)}", field="--engine")
+
+
+def engine_function(engine: str, /) -> Callable[..., CohortLines]:
+    """The cohort function of a line engine: ``fn(exposures, index, /, *, params, as_of) -> CohortLines``.
+
+    Raises
+    ------
+    BackendError
+        The engine's library is not installed (names the extra to install).
+    """
+    if engine == "reference":
+        from oncoline.engines.lines.reference import derive_lines_reference_cohort
+
+        return derive_lines_reference_cohort
+    try:
+        module = importlib.import_module(_ENGINE_MODULES[engine])
+    except ImportError as exc:
+        raise BackendError(
+            f"the {engine} line engine is not available ({exc}); install its extra "
+            f"(pip install 'oncoline[{engine}]') or use --engine reference"
+        ) from exc
+    fn = getattr(module, "derive_lines_cohort", None)
+    if fn is None:
+        raise BackendError(f"{_ENGINE_MODULES[engine]} has no derive_lines_cohort; use --engine reference")
+    return fn  # type: ignore[no-any-return]
+
+
+def default_engine() -> str:
+    """``duckdb`` when its engine imports, else ``reference``."""
+    try:
+        importlib.import_module(_ENGINE_MODULES["duckdb"])
+    except ImportError:
+        return "reference"
+    return "duckdb"
+
+
+# ------------------------------------------------------------------------------------------- one patient
+@dataclass(frozen=True)
+class PatientLines:
+    """One patient's lines and the cut-off they were derived at.
+
+    Attributes
+    ----------
+    person_id
+        The events block's ``person_id`` (or ``id``).
+    cut
+        The data cut-off and the rule that chose it.
+    params
+        The line-of-therapy parameters used.
+    engine
+        ``reference``, ``duckdb`` or ``spark``.
+    source
+        The document's name (path or upload name).
+    ignored_fields
+        Patient-file fields that play no part in lines (a patient file given as events), sorted.
+    result
+        The reference engine's typed result; None when a cohort engine ran (see ``data``).
+    data
+        The JSON contract (``oncoline lines FILE --json``): person_id, as_of, as_of_source, as_of_note, lines
+        (one mapping per line, numbered from 1), assignments (exposure_id → line), excluded, unknown_drugs,
+        examples, params_version. Dates as :class:`datetime.date`; :meth:`to_json` gives ISO text.
+    """
+
+    person_id: str
+    cut: CutOff
+    params: LineParams
+    engine: str
+    source: str
+    ignored_fields: tuple[str, ...]
+    result: LinesResult | None
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """:attr:`data` with dates as ISO text."""
+        return json_ready(self.data)  # type: ignore[no-any-return]
+
+
+def _patient_cut_off(events: EventsInput, as_of: dt.date | None, source: str, today: dt.date) -> CutOff:
+    """``as_of`` given, else the file's ``as_of``, else today, refusing dates later than today."""
+    if as_of is not None:
+        return CutOff(as_of, "option")
+    if events.as_of is not None:
+        refuse_future_file_as_of(events.as_of, today=today, source=source)
+        return CutOff(events.as_of, "file")
+    found: list[tuple[str, dt.date | None]] = [("metastatic_diagnosis", events.metastatic_diagnosis)]
+    for i, row in enumerate(events.exposures):
+        found += [(f"exposures[{i}].start", row.start), (f"exposures[{i}].end", row.end)]
+    future = [(name, day) for name, day in found if day is not None and day > today]
+    refuse_future_dates(future, today=today, source=source, what="derive lines (or as_of in the file)")
+    return CutOff(today, "today")
+
+
+def derive_patient_lines(
+    source: DocumentSource,
+    /,
+    *,
+    media_type: str | None = None,
+    name: str | None = None,
+    as_of: dt.date | None = None,
+    today: dt.date | None = None,
+    params: Mapping[str, Any] | None = None,
+    engine: str | None = None,
+) -> PatientLines:
+    """Derive one patient's metastatic lines of therapy from an events document.
+
+    Parameters
+    ----------
+    source, media_type, name
+        An events block (``metastatic_diagnosis``, ``exposures``, ``params``?, ``as_of``?), a ``kind: lines`` case
+        or a patient file: a path, or content with its media type.
+    as_of
+        The data cut-off. Default: the document's ``as_of``, else ``today`` (no date may then lie after it).
+    today
+        The clock's date, injected by the door (default: read now).
+    params
+        Parameter overrides (``{"gap_days": 90}``) applied over the document's own ``params``.
+    engine
+        ``reference`` (default), or ``duckdb`` / ``spark`` to run the patient through a cohort engine (the same
+        JSON contract; no typed ``result``).
+
+    Returns
+    -------
+    PatientLines
+
+    Raises
+    ------
+    InputError
+        A malformed document (row and fix named), a date after ``today`` without an as-of date, an unknown
+        parameter or invalid value, an unknown engine (field ``--engine``).
+    UnknownDrugError
+        An unknown drug.
+    BackendError
+        The engine's library is not installed.
+    """
+    from oncoline.engines.lines.reference import derive_lines
+    from oncoline.io.exposures import events_from_mapping
+
+    check_engine(engine)
+    doc = read_document(source, media_type=media_type, name=name)
+    events = events_from_mapping(doc.data, source=doc.source)
+    cut = _patient_cut_off(events, as_of, doc.source, resolve_today(today))
+    chosen = line_params({**events.params, **(params or {})})
+    if engine is not None and engine != "reference":
+        data = _patient_on_engine(events, params=chosen, cut=cut, engine=engine)
+        return PatientLines(events.person_id, cut, chosen, engine, doc.source, events.ignored_fields, None, data)
+    result = derive_lines(
+        list(events.exposures),
+        metastatic_diagnosis=events.metastatic_diagnosis,
+        params=chosen,
+        as_of=cut.as_of,
+        person_id=events.person_id,
+    )
+    data = _result_json(result, chosen, cut)
+    return PatientLines(events.person_id, cut, chosen, "reference", doc.source, events.ignored_fields, result, data)
+
+
+def _patient_on_engine(events: EventsInput, *, params: LineParams, cut: CutOff, engine: str) -> dict[str, Any]:
+    """One patient through a cohort engine (DuckDB or Spark): the same JSON contract as the reference, so the
+    shared line cases can be checked against every engine."""
+    import pyarrow as pa
+
+    rows = events.exposures
+    exposures = pa.table(
+        {
+            "person_id": pa.array([events.person_id] * len(rows), pa.string()),
+            "exposure_id": pa.array([r.exposure_id for r in rows], pa.string()),
+            "drug": pa.array([r.drug for r in rows], pa.string()),
+            "start_date": pa.array([r.start for r in rows], pa.date32()),
+            "end_date": pa.array([r.end for r in rows], pa.date32()),
+            "stopped": pa.array([r.stopped for r in rows], pa.string()),
+        }
+    )
+    index = pa.table(
+        {
+            "person_id": pa.array([events.person_id], pa.string()),
+            "metastatic_diagnosis": pa.array([events.metastatic_diagnosis], pa.date32()),
+        }
+    )
+    result = engine_function(engine)(exposures, index, params=params, as_of=cut.as_of)
+    assignments = {str(r["exposure_id"]): int(r["line"]) for r in result.assignments.to_pylist()}
+    lines = sorted(result.lines.to_pylist(), key=lambda r: r["line"])
+    return {
+        "person_id": events.person_id,
+        **cut.to_json(),
+        "lines": [
+            {
+                "line": r["line"],
+                "drugs": list(r["drugs"]),
+                "regimen": r["regimen"],
+                "start": r["start_date"],
+                "end": r["end_date"],
+                "n_exposures": r["n_exposures"],
+                "open_rule": r["open_rule"],
+                "close_rule": r["close_rule"],
+                "end_reason": r["end_reason"],
+                "time_on_treatment_days": r["time_on_treatment_days"],
+                "time_to_next_treatment_days": r["time_to_next_treatment_days"],
+                "ttnt_censored": r["ttnt_censored"],
+            }
+            for r in lines
+        ],
+        "assignments": assignments,
+        "excluded": dict(result.report.excluded),
+        "unknown_drugs": dict(result.report.unknown_drugs),
+        "examples": dict(result.report.examples),
+        "params_version": params.version,
+    }
+
+
+def _result_json(result: LinesResult, params: LineParams, cut: CutOff) -> dict[str, Any]:
+    return {
+        "person_id": result.person_id,
+        **cut.to_json(),
+        "lines": [
+            {
+                "line": ln.line,
+                "drugs": list(ln.drugs),
+                "regimen": ln.regimen,
+                "start": ln.start,
+                "end": ln.end,
+                "n_exposures": ln.n_exposures,
+                "open_rule": ln.open_rule.value,
+                "close_rule": ln.close_rule.value,
+                "end_reason": ln.end_reason.value,
+                "time_on_treatment_days": ln.time_on_treatment_days,
+                "time_to_next_treatment_days": ln.time_to_next_treatment_days,
+                "ttnt_censored": ln.ttnt_censored,
+            }
+            for ln in result.lines
+        ],
+        "assignments": result.assignments,
+        "excluded": result.excluded,
+        "unknown_drugs": result.unknown_drugs,
+        "examples": result.examples,
+        "params_version": params.version,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ cohort
+@dataclass(frozen=True)
+class CohortRun:
+    """A cohort's lines, what happened to its rows, and the summary every door shows.
+
+    Attributes
+    ----------
+    summary
+        engine, as_of, as_of_source, as_of_note, out, assignments, persons, persons_with_lines, lines,
+        lines_per_person ("0".."4", "5+" → persons), rows_in, rows_used, excluded, examples, unknown_drugs,
+        repaired, persons_without_index; ``partitions`` (partitioned run) and ``source_report`` (OMOP) when
+        they apply. Dates as :class:`datetime.date`; :meth:`to_json` gives ISO text.
+    report
+        The engine's row accounting (``rows_in == rows_used + sum(excluded)``).
+    cut
+        The data cut-off and the rule that chose it.
+    engine
+        The engine that ran.
+    lines, assignments
+        The lines table (one row per person_id and line) and the row → line table; None after a partitioned
+        run (written straight to ``out`` partition by partition).
+    """
+
+    summary: dict[str, Any]
+    report: CohortReport
+    cut: CutOff
+    engine: str
+    lines: pa.Table | None = None
+    assignments: pa.Table | None = None
+    partitions: int | None = field(default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """:attr:`summary` with dates as ISO text (``oncoline lines ... --json``)."""
+        return json_ready(self.summary)  # type: ignore[no-any-return]
+
+
+def check_table_path(path: Path | None, /) -> None:
+    """Refuse an output table path that is not ``.parquet``/``.pq``/``.csv``.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the formats.
+    """
+    if path is not None and path.suffix.lower() not in _TABLE_SUFFIXES:
+        raise InputError(f"unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path))
+
+
+def derive_cohort_lines(
+    exposures: str | os.PathLike[str] | pa.Table | None = None,
+    index: str | os.PathLike[str] | pa.Table | None = None,
+    /,
+    *,
+    omop: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    assignments_out: str | os.PathLike[str] | None = None,
+    engine: str | None = None,
+    as_of: dt.date | None = None,
+    today: dt.date | None = None,
+    params: Mapping[str, Any] | None = None,
+    partitions: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> CohortRun:
+    """Derive a cohort's lines of therapy from exposure and index tables (files or in memory) or an OMOP CDM.
+
+    Parameters
+    ----------
+    exposures, index
+        The exposure table (person_id, drug, start_date, end_date?, exposure_id?, stopped?; one row per drug
+        exposure) and the index table (person_id, metastatic_diagnosis; one row per person): ``.parquet``/``.csv``
+        paths or :class:`pyarrow.Table` objects. Leave both out with ``omop``.
+    omop
+        Read the cohort from this OMOP CDM URL instead (a DuckDB file or ``postgresql://...``).
+    out, assignments_out
+        Write the lines (one row per person_id and line) and the row → line table here (``.parquet``/``.csv``).
+        ``out`` is needed for a partitioned run; otherwise the tables are also returned.
+    engine
+        ``duckdb`` (default when installed), ``spark`` or ``reference``.
+    as_of
+        The data cut-off. Default: the latest date in the exposure table (files), or the latest
+        observation_period_end_date, else drug_exposure date (OMOP); never later than ``today``.
+    today
+        The clock's date, injected by the door (default: read now).
+    params
+        Line-of-therapy parameter overrides (``{"gap_days": 90}``).
+    partitions
+        Run exposure files in N person partitions (bounded memory, same output); default: automatic above
+        :data:`AUTO_PARTITION_ROWS` input rows.
+    progress
+        Called as work advances (see :data:`ProgressCallback`).
+
+    Returns
+    -------
+    CohortRun
+
+    Raises
+    ------
+    InputError
+        Missing or malformed tables (file, column and fix named), an unknown output format, both or neither of
+        ``omop`` and tables, partitions with OMOP or in-memory tables, unknown parameters or values.
+    BackendError
+        The engine or database is not available or fails.
+    """
+    check_engine(engine)
+    ex: Path | pa.Table | None = _as_path(exposures)
+    ix: Path | pa.Table | None = _as_path(index)
+    out_path: Path | None = None if out is None else Path(out)
+    asg: Path | None = None if assignments_out is None else Path(assignments_out)
+    if omop is not None and (ex is not None or ix is not None):
+        raise InputError("give either --omop URL or an exposure table with --index, not both")
+    if omop is None and (ex is None or ix is None):
+        raise InputError("give the cohort's exposure table and its --index table (or --omop URL)", field="--index")
+    if omop is not None and partitions is not None:
+        raise InputError("--partitions applies to exposure files (with --index), not --omop", field="--partitions")
+    now = resolve_today(today)
+    chosen_params = line_params(params)
+    for target in (out_path, asg):
+        check_table_path(target)
+    chosen = engine or default_engine()
+    fn = engine_function(chosen)
+    if isinstance(ex, Path) and isinstance(ix, Path):
+        from oncoline.io.lines_partitioned import estimate_rows
+
+        if partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS:
+            if out_path is None:
+                raise InputError("a partitioned run writes its lines to a file: give --out", field="--out")
+            from oncoline.io.exposures import latest_exposure_date
+
+            cut = CutOff(as_of, "option")
+            if as_of is None:
+                cut = cohort_cut_off(latest_exposure_date(ex), "latest_in_data", today=now)
+            return _partitioned(
+                ex,
+                ix,
+                out=out_path,
+                assignments_out=asg,
+                engine=chosen,
+                fn=fn,
+                params=chosen_params,
+                cut=cut,
+                partitions=partitions,
+                progress=progress,
+            )
+    elif partitions is not None:
+        raise InputError("--partitions applies to exposure files, not tables in memory", field="--partitions")
+    from oncoline.io.exposures import read_table, write_table
+
+    def step(description: str, done: int) -> None:
+        if progress is not None:
+            progress(description, done, 4)
+
+    step("reading input", 0)
+    source_report: Any = None
+    cut = CutOff(as_of, "option")
+    if omop is not None:
+        from oncoline.app import cutoff
+
+        try:
+            omop_io = importlib.import_module("oncoline.io.omop")
+        except ImportError as exc:
+            raise BackendError(f"OMOP input is not available in this build (oncoline.io.omop: {exc})") from exc
+        reader = getattr(omop_io, "read_cohort", None)
+        if reader is None:
+            raise BackendError("OMOP input is not available in this build (oncoline.io.omop.read_cohort missing)")
+        exposures_table, index_table, source_report = reader(omop)
+        if as_of is None:
+            cut = cutoff.omop_cut_off(omop, today=now)
+    else:
+        assert ex is not None and ix is not None
+        exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
+        index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
+        if as_of is None:
+            from oncoline.io.exposures import latest_exposure_date
+
+            cut = cohort_cut_off(latest_exposure_date(exposures_table), "latest_in_data", today=now)
+    step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
+    with _naming(lambda: _input_name(ex, omop)):
+        result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    if out_path is not None:
+        step(f"writing {out_path}", 2)
+        write_table(result.lines, out_path)
+    if asg is not None:
+        write_table(result.assignments, asg)
+    step("done", 4)
+    summary = _summary(result, chosen, out_path, asg, source_report, cut)
+    return CohortRun(summary, result.report, cut, chosen, result.lines, result.assignments)
+
+
+def _as_path(value: str | os.PathLike[str] | pa.Table | None) -> Path | pa.Table | None:
+    """A path given as text or any ``os.PathLike`` becomes a :class:`~pathlib.Path`; a table or None is kept."""
+    return Path(value) if isinstance(value, (str, os.PathLike)) else value
+
+
+def _partitioned(
+    exposures_path: Path,
+    index_path: Path,
+    *,
+    out: Path,
+    assignments_out: Path | None,
+    engine: str,
+    fn: Callable[..., CohortLines],
+    params: LineParams,
+    cut: CutOff,
+    partitions: int | None,
+    progress: ProgressCallback | None,
+) -> CohortRun:
+    """A cohort from files, one person partition at a time; ``progress`` advances per partition."""
+    if progress is not None:
+        progress(f"partitioning by person ({engine} engine)", 0, partitions)
+
+    def advance(done: int, total: int, rows: int) -> None:
+        if progress is not None:
+            progress(f"partition {done}/{total}: {rows:,} rows done", done, total)
+
+    with _naming(lambda: str(exposures_path)):
+        run = _run_partitions(
+            exposures_path,
+            index_path,
+            out=out,
+            assignments_out=assignments_out,
+            engine=engine,
+            fn=fn,
+            params=params,
+            cut=cut,
+            partitions=partitions,
+            advance=advance,
+        )
+    report = run.report
+    dist: Counter[str] = Counter({"0": report.persons - run.persons_with_lines})
+    for n, persons in run.lines_per_person.items():
+        dist[str(n) if n < 5 else "5+"] += persons
+    summary = _summary_dict(
+        report,
+        engine=engine,
+        out=out,
+        assignments_out=assignments_out,
+        persons_with_lines=run.persons_with_lines,
+        n_lines=run.n_lines,
+        dist=dist,
+        cut=cut,
+    )
+    summary["partitions"] = run.partitions
+    return CohortRun(summary, report, cut, engine, partitions=run.partitions)
+
+
+def _run_partitions(
+    exposures_path: Path,
+    index_path: Path,
+    *,
+    out: Path,
+    assignments_out: Path | None,
+    engine: str,
+    fn: Callable[..., CohortLines],
+    params: LineParams,
+    cut: CutOff,
+    partitions: int | None,
+    advance: Callable[[int, int, int], None],
+) -> PartitionedRun:
+    from oncoline.io.lines_partitioned import derive_lines_cohort_files
+
+    return derive_lines_cohort_files(
+        exposures_path,
+        index_path,
+        out,
+        params=params,
+        as_of=cut.as_of,
+        partitions=partitions,
+        assignments_path=assignments_out,
+        engine=fn,
+        workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
+        on_partition=advance,
+    )
+
+
+def _input_name(exposures: Path | pa.Table | None, omop: str | None) -> str | None:
+    if omop is not None:
+        from oncoline.io.omop.db import redact_url
+
+        return redact_url(omop)
+    return str(exposures) if isinstance(exposures, Path) else None
+
+
+@contextmanager
+def _naming(name: Callable[[], str | None]) -> Iterator[None]:
+    """Name the input (``name()``, asked only on error) in an engine's :class:`InputError`: engines know columns
+    and rows, not files."""
+    try:
+        yield
+    except InputError as exc:
+        source = None if exc.source is not None else name()
+        if source is None:
+            raise
+        reason = str(exc).split(": ", 1)[-1] if exc.field else str(exc)
+        raise InputError(reason, source=source, field=exc.field) from exc
+
+
+def _summary_dict(
+    report: CohortReport,
+    *,
+    engine: str,
+    out: Path | None,
+    assignments_out: Path | None,
+    persons_with_lines: int,
+    n_lines: int,
+    dist: Counter[str],
+    cut: CutOff,
+) -> dict[str, Any]:
+    return {
+        "engine": engine,
+        **cut.to_json(),
+        "out": None if out is None else str(out),
+        "assignments": None if assignments_out is None else str(assignments_out),
+        "persons": report.persons,
+        "persons_with_lines": persons_with_lines,
+        "lines": n_lines,
+        "lines_per_person": dict(sorted(dist.items(), key=lambda kv: (kv[0] == "5+", kv[0]))),
+        "rows_in": report.rows_in,
+        "rows_used": report.rows_used,
+        "excluded": report.excluded,
+        "examples": report.examples,
+        "unknown_drugs": report.unknown_drugs,
+        "repaired": report.repaired,
+        "persons_without_index": report.persons_without_index,
+    }
+
+
+def _summary(
+    result: CohortLines,
+    engine: str,
+    out: Path | None,
+    assignments_out: Path | None,
+    source_report: Any,
+    cut: CutOff,
+) -> dict[str, Any]:
+    report = result.report
+    per_person = Counter(result.lines.column("person_id").to_pylist())
+    persons_with_lines = len(per_person)
+    dist: Counter[str] = Counter({"0": report.persons - persons_with_lines})
+    for n in per_person.values():
+        dist[str(n) if n < 5 else "5+"] += 1
+    summary = _summary_dict(
+        report,
+        engine=engine,
+        out=out,
+        assignments_out=assignments_out,
+        persons_with_lines=persons_with_lines,
+        n_lines=result.lines.num_rows,
+        dist=dist,
+        cut=cut,
+    )
+    if source_report is not None:
+        summary["source_report"] = _plain(source_report)
+    return summary
+
+
+def _plain(obj: Any) -> Any:
+    """A JSON-ready view of a reader's report (mapping, dataclass or pydantic model)."""
+    import dataclasses
+
+    if isinstance(obj, dict):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(obj)
