@@ -59,8 +59,10 @@ class Counts:
         return {k: v for k, v in self.problems.items() if v}
 
     def render(self) -> str:
-        rows = [f"fuzz campaign: {self.variants:,} variants in {self.seconds:.0f} s "
-                f"({self.subprocess_runs} through a real process)"]
+        rows = [
+            f"fuzz campaign: {self.variants:,} variants in {self.seconds:.0f} s "
+            f"({self.subprocess_runs} through a real process)"
+        ]
         rows.append("variants by target: " + ", ".join(f"{t} {n}" for t, n in sorted(self.by_target.items())))
         rows.append("exits by code:      " + ", ".join(f"{c}: {n}" for c, n in sorted(self.exits.items())))
         for kind, label in PROBLEM_KINDS.items():
@@ -154,7 +156,7 @@ def run_campaign(
                 saved = counts.saved.setdefault(kind, [])
                 if len(saved) < keep:
                     saved.append(_save(outcome, kind, i, seed, out))
-            if progress and (i + 1) % 50 == 0 or progress and i + 1 == variants:
+            if (progress and (i + 1) % 50 == 0) or (progress and i + 1 == variants):
                 spent = time.monotonic() - started
                 eta = spent / (i + 1) * (variants - i - 1)
                 found = sum(counts.problems.values())

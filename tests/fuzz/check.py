@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from tests.fuzz.mutate import HER2_LOINC, Variant
 
 EXIT_OK_CODES = (0, 1, 2)
@@ -300,7 +299,7 @@ def count_rows(path: Path) -> int | None:
 
             return int(pq.ParquetFile(path).metadata.num_rows)
         text = path.read_bytes().decode("utf-8")
-    except Exception:  # noqa: BLE001 - a file oncoline read but this count cannot: reported as None
+    except Exception:  # a file oncoline read but this count cannot: reported as None
         return None
     records = [r for r in csv.reader(io.StringIO(text.removeprefix("\ufeff"))) if r]
     return max(len(records) - 1, 0)

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from tests.fuzz.mutate import Seeds, load_seeds
 
 

@@ -358,7 +358,7 @@ def _her2_targets(doc: Any) -> list[Path_]:
         node = _get(doc, p)
         if p and p[-1] == "her2" and isinstance(node, dict):
             out.extend((*p, k) for k in node)
-        if isinstance(node, dict) and node.get("resourceType") == "Observation" and HER2_LOINC_TEXT(node):
+        if isinstance(node, dict) and node.get("resourceType") == "Observation" and _her2_coded(node):
             out.extend((*p, k) for k in node if k.startswith("value") or k in ("interpretation", "component"))
             out.append((*p, "valueString"))
     if isinstance(doc, dict) and any(k in doc for k in ("ihc", "ish_ratio", "her2_copies", "status", "ish_result")):
@@ -366,7 +366,7 @@ def _her2_targets(doc: Any) -> list[Path_]:
     return out
 
 
-def HER2_LOINC_TEXT(node: dict[str, Any]) -> bool:  # noqa: N802 - reads as a predicate on the resource
+def _her2_coded(node: dict[str, Any]) -> bool:
     text = json.dumps(node.get("code", {}), default=str)
     return any(code in text for code in HER2_LOINC) or "her2" in text.lower() or "erbb2" in text.lower()
 
@@ -519,7 +519,7 @@ def make_variant(seeds: Seeds, target: str, rng: random.Random, *, max_mutations
         data = byte_op[1]
     name = f"input.{'fhir.json' if syntax == 'json' and 'resourceType' in json.dumps(doc, default=str) else syntax}"
     argv = [target, "{" + name + "}"]
-    if target in ("recommend", "patient", "her2") and rng.random() < 0.7 or target == "lines":
+    if (target in ("recommend", "patient", "her2") and rng.random() < 0.7) or target == "lines":
         argv.append("--json")
     return Variant(target, seed.name, mutations, {name: data}, argv, {"document": doc})
 

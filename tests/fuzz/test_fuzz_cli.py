@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-
 from tests.fuzz.check import run_variant
 from tests.fuzz.mutate import Seeds, make_variant
 
