@@ -6,28 +6,74 @@ Decision support for clinicians, not a prescription: every output carries its so
 
 from __future__ import annotations
 
-from oncoline.engines.her2 import Her2Classification, classify_her2
-from oncoline.engines.lines.params import LineParams, load_line_params
-from oncoline.engines.lines.reference import derive_lines
-from oncoline.engines.recommend import recommend
-from oncoline.errors import (
-    BackendError,
-    DataQualityWarning,
-    EngineError,
-    InputError,
-    KnowledgeBaseError,
-    OncolineError,
-    OncolineWarning,
-    UnknownDrugError,
-)
-from oncoline.io.patient_file import load_patient
-from oncoline.knowledge.drugs import load_vocabulary
-from oncoline.knowledge.loader import KnowledgeBase, load_knowledge
-from oncoline.model import Exposure, HistoryLine, Patient
-from oncoline.model.lines import Line, LinesResult
-from oncoline.model.recommendation import Recommendation
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from oncoline._version import __version__
+
+if TYPE_CHECKING:  # the names below are imported on first use (a command pays only for what it uses)
+    from oncoline.engines.her2 import Her2Classification, classify_her2
+    from oncoline.engines.lines.params import LineParams, load_line_params
+    from oncoline.engines.lines.reference import derive_lines
+    from oncoline.engines.recommend import recommend
+    from oncoline.errors import (
+        BackendError,
+        DataQualityWarning,
+        EngineError,
+        InputError,
+        KnowledgeBaseError,
+        OncolineError,
+        OncolineWarning,
+        UnknownDrugError,
+    )
+    from oncoline.io.patient_file import load_patient
+    from oncoline.knowledge.drugs import load_vocabulary
+    from oncoline.knowledge.loader import KnowledgeBase, load_knowledge
+    from oncoline.model import Exposure, HistoryLine, Patient
+    from oncoline.model.lines import Line, LinesResult
+    from oncoline.model.recommendation import Recommendation
+
+_LAZY: dict[str, str] = {
+    "BackendError": "oncoline.errors",
+    "DataQualityWarning": "oncoline.errors",
+    "EngineError": "oncoline.errors",
+    "Exposure": "oncoline.model",
+    "Her2Classification": "oncoline.engines.her2",
+    "HistoryLine": "oncoline.model",
+    "InputError": "oncoline.errors",
+    "KnowledgeBase": "oncoline.knowledge.loader",
+    "KnowledgeBaseError": "oncoline.errors",
+    "Line": "oncoline.model.lines",
+    "LineParams": "oncoline.engines.lines.params",
+    "LinesResult": "oncoline.model.lines",
+    "OncolineError": "oncoline.errors",
+    "OncolineWarning": "oncoline.errors",
+    "Patient": "oncoline.model",
+    "Recommendation": "oncoline.model.recommendation",
+    "UnknownDrugError": "oncoline.errors",
+    "classify_her2": "oncoline.engines.her2",
+    "derive_lines": "oncoline.engines.lines.reference",
+    "load_knowledge": "oncoline.knowledge.loader",
+    "load_line_params": "oncoline.engines.lines.params",
+    "load_patient": "oncoline.io.patient_file",
+    "load_vocabulary": "oncoline.knowledge.drugs",
+    "recommend": "oncoline.engines.recommend",
+}
+"""Public name → the module that defines it, imported on first access (PEP 562)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'oncoline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "BackendError",

@@ -129,7 +129,9 @@ def test_brain_only_progression_continues_the_current_line_with_local_therapy() 
     sites = [{"site": "liver"}, {"site": "brain", "status": "progressing", "lesions": 1, "largest_mm": 8}]
     rec = run(patient(history=history, sites=sites))
     assert (rec.line, rec.algorithm) == (2, "continue")
-    assert drug_sets(rec) == [frozenset({"trastuzumab deruxtecan"})]
+    assert drug_sets(rec, "preferred") == [frozenset({"trastuzumab deruxtecan"})]
+    # reference §b.3 rule 5: the CNS-active switch options are shown beside it (issue 8 item 3)
+    assert frozenset({"tucatinib", "trastuzumab", "capecitabine"}) in drug_sets(rec, "other")
     assert "brain_local_therapy" in {a.code for a in rec.actions}
 
 

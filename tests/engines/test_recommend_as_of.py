@@ -177,10 +177,12 @@ def test_chemotherapy_after_chemotherapy_in_her2_low_hr_negative_cites_db04_not_
     assert "DESTINY-Breast06" not in chemo.rationale
 
 
-def test_chemotherapy_for_her2_null_cites_only_the_generic_note() -> None:
+def test_chemotherapy_for_her2_null_cites_only_the_generic_sources() -> None:
     p = patient(tumor={"her2": {"ihc": "0"}}, metastatic_diagnosis="2026-09-01")
     chemo = option(run(p, TODAY), "chemo_mono")
-    assert {c.id for c in chemo.citations} == {"ONC-REF"}
+    assert {c.id for c in chemo.citations} == {"ABC5"}  # ONC-REF: not listed before 2026-11-29
+    later = option(run(p, dt.date(2026, 12, 1)), "chemo_mono")
+    assert {c.id for c in later.citations} == {"ONC-REF", "ABC5"}
 
 
 # ------------------------------------------------------------------------------------------ issue: engine errors

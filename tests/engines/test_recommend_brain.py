@@ -93,4 +93,5 @@ def test_systemic_options_are_flagged_local_therapy_first_with_mass_effect_sympt
         hit = [f for f in option.flags if "local therapy first" in f.lower()]
         assert bool(hit) is flagged, (option.regimen, option.flags)
         if flagged:
-            assert {"ASCO-BM-2022", "ONC-REF"} <= {c.id for c in option.citations}
+            # ONC-REF (compiled 2026-11-29) is not listed as a source before its date (issue 8 item 3)
+            assert "ASCO-BM-2022" in {c.id for c in option.citations}

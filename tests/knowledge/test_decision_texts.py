@@ -15,7 +15,8 @@ import pytest
 import yaml
 from tests.engines.patients import merged_patient
 
-from oncoline.engines.recommend import engine, recommend
+import oncoline.engines.recommend as recommend_package
+from oncoline.engines.recommend import engine, line_decision, recommend
 from oncoline.errors import KnowledgeBaseError
 from oncoline.knowledge.lint import lint_knowledge
 from oncoline.knowledge.loader import KNOWLEDGE_FILES, load_knowledge
@@ -60,10 +61,12 @@ def test_packaged_texts_cover_every_id_the_engine_uses_with_resolving_sources() 
 
 
 def _calls_in_engine() -> dict[str, set[frozenset[str]]]:
-    """Text id → the keyword sets of every ``kb.text(...)`` call in engine.py (a conditional id counts for both)."""
-    tree = ast.parse(inspect.getsource(engine))
+    """Text id → the keyword sets of every ``kb.text(...)`` call in the recommender package's modules (a conditional
+    id counts for both)."""
+    folder = Path(inspect.getfile(recommend_package)).parent
+    nodes = [n for f in sorted(folder.glob("*.py")) for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))]
     calls: dict[str, set[frozenset[str]]] = {}
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "text":
             first = node.args[0]
             options = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
@@ -110,7 +113,7 @@ def test_lint_reports_a_text_the_engine_needs_but_the_file_lacks(texts_copy: Edi
     assert _errors(folder) == ["decision_texts.yaml: text 'CNS-UNTREATED' is used by the recommender but not defined"]
     p = merged_patient({"id": "T", "age": 55, "metastatic_diagnosis": "2026-09-01"}, {})
     with pytest.raises(KnowledgeBaseError, match="CNS-UNTREATED"):
-        engine._ongoing_cns_text(
+        line_decision.ongoing_cns_text(
             load_knowledge(folder), progressing=False, untreated=True, status_unknown=False, leptomeningeal=False
         )
     assert recommend(p, knowledge=load_knowledge(folder), as_of=AS_OF).algorithm_rationale  # other texts still load

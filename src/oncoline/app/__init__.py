@@ -17,31 +17,85 @@ never read the clock), returns a typed result, prints nothing and raises the :mo
 
 from __future__ import annotations
 
-from oncoline.app.cutoff import CutOff, cohort_cut_off, omop_cut_off
-from oncoline.app.dates import parse_as_of, resolve_today
-from oncoline.app.documents import MEDIA_TYPES, DocumentSource, ParsedDocument, read_document
-from oncoline.app.her2 import classify_her2_document, classify_her2_mapping
-from oncoline.app.knowledge import KnowledgeEntry, knowledge_entry, knowledge_summary, lint_knowledge_base
-from oncoline.app.lines import (
-    ENGINES,
-    CohortRun,
-    PatientLines,
-    available_engines,
-    derive_cohort_lines,
-    derive_patient_lines,
-    parse_params,
-)
-from oncoline.app.omop import (
-    OmopCohort,
-    OmopEpisodes,
-    OmopLinesRun,
-    derive_omop_lines,
-    init_omop,
-    read_omop_cohort,
-    read_omop_episodes,
-)
-from oncoline.app.patient import PatientReading, read_patient
-from oncoline.app.recommend import RecommendOutcome, recommend_document
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported on first use: a door pays only for the use cases it calls
+    from oncoline.app.cutoff import CutOff, cohort_cut_off, omop_cut_off
+    from oncoline.app.dates import parse_as_of, resolve_today
+    from oncoline.app.documents import MEDIA_TYPES, DocumentSource, ParsedDocument, read_document
+    from oncoline.app.her2 import classify_her2_document, classify_her2_mapping
+    from oncoline.app.knowledge import KnowledgeEntry, knowledge_entry, knowledge_summary, lint_knowledge_base
+    from oncoline.app.lines import (
+        ENGINES,
+        CohortRun,
+        PatientLines,
+        available_engines,
+        derive_cohort_lines,
+        derive_patient_lines,
+        parse_params,
+    )
+    from oncoline.app.omop import (
+        OmopCohort,
+        OmopEpisodes,
+        OmopLinesRun,
+        derive_omop_lines,
+        init_omop,
+        read_omop_cohort,
+        read_omop_episodes,
+    )
+    from oncoline.app.patient import PatientReading, read_patient
+    from oncoline.app.recommend import RecommendOutcome, recommend_document
+
+_LAZY: dict[str, str] = {
+    "CohortRun": "oncoline.app.lines",
+    "CutOff": "oncoline.app.cutoff",
+    "DocumentSource": "oncoline.app.documents",
+    "ENGINES": "oncoline.app.lines",
+    "KnowledgeEntry": "oncoline.app.knowledge",
+    "MEDIA_TYPES": "oncoline.app.documents",
+    "OmopCohort": "oncoline.app.omop",
+    "OmopEpisodes": "oncoline.app.omop",
+    "OmopLinesRun": "oncoline.app.omop",
+    "ParsedDocument": "oncoline.app.documents",
+    "PatientLines": "oncoline.app.lines",
+    "PatientReading": "oncoline.app.patient",
+    "RecommendOutcome": "oncoline.app.recommend",
+    "available_engines": "oncoline.app.lines",
+    "classify_her2_document": "oncoline.app.her2",
+    "classify_her2_mapping": "oncoline.app.her2",
+    "cohort_cut_off": "oncoline.app.cutoff",
+    "derive_cohort_lines": "oncoline.app.lines",
+    "derive_omop_lines": "oncoline.app.omop",
+    "derive_patient_lines": "oncoline.app.lines",
+    "init_omop": "oncoline.app.omop",
+    "knowledge_entry": "oncoline.app.knowledge",
+    "knowledge_summary": "oncoline.app.knowledge",
+    "lint_knowledge_base": "oncoline.app.knowledge",
+    "omop_cut_off": "oncoline.app.cutoff",
+    "parse_as_of": "oncoline.app.dates",
+    "parse_params": "oncoline.app.lines",
+    "read_document": "oncoline.app.documents",
+    "read_omop_cohort": "oncoline.app.omop",
+    "read_omop_episodes": "oncoline.app.omop",
+    "read_patient": "oncoline.app.patient",
+    "recommend_document": "oncoline.app.recommend",
+    "resolve_today": "oncoline.app.dates",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'oncoline.app' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "ENGINES",

@@ -30,7 +30,8 @@ def list_examples() -> tuple[Example, ...]:
     import yaml
 
     text = resources.files("oncoline").joinpath("examples", "index.yaml").read_text(encoding="utf-8")
-    return tuple(Example(**item) for item in yaml.safe_load(text)["examples"])
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # safe; the C parser when PyYAML has it
+    return tuple(Example(**item) for item in yaml.load(text, Loader=loader)["examples"])
 
 
 def example_path(name: str, /) -> Path:

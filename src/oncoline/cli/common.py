@@ -104,6 +104,13 @@ class _ErrConsole:
 err_console: Any = _ErrConsole()
 """Where messages go (stderr); use as a Rich console: ``err_console.print(f"[yellow]note:[/] {esc(text)}")``."""
 
+_CLI_FLOW: tuple[type[BaseException], ...] = (
+    typer.Exit,
+    typer.Abort,
+    # Click's usage-error base, whichever click typer uses (its vendored copy, or click itself)
+    next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -131,9 +138,13 @@ def report_bug(exc: BaseException) -> int:
         )
         return EXIT_INTERNAL
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    fd, name = tempfile.mkstemp(prefix=f"oncoline-crash-{stamp}-", suffix=".txt")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(f"oncoline {__version__}, Python {platform.python_version()}, {platform.platform()}\n\n{text}")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"oncoline-crash-{stamp}-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"oncoline {__version__}, Python {platform.python_version()}, {platform.platform()}\n\n{text}")
+    except OSError:  # nowhere to write it: show it here rather than lose it
+        sys.stderr.write(text)
+        name = "the lines above"
     err_console.print(
         f"[bold red]internal error:[/] {esc(what)} — a bug in oncoline, not a problem with your input; please report "
         f"it with the command you ran. Traceback written to {esc(Path(name))} (run with --debug to print it).",
@@ -145,13 +156,12 @@ def report_bug(exc: BaseException) -> int:
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code;
     anything unexpected is a bug: one line saying so and where its traceback is, exit 70."""
-    import click
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        except _CLI_FLOW:  # Exit, Abort and Click's own usage errors keep their meaning
             raise
         except InputError as exc:
             err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)

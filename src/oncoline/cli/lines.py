@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from oncoline.app.lines import CutOff, check_engine, parse_params
 from oncoline.cli.common import err_console, esc, guarded, output_console, parse_as_of, print_json
 from oncoline.errors import InputError
 
 if TYPE_CHECKING:
+    from oncoline.app.lines import CutOff
     from oncoline.engines.lines.cohort import CohortReport
     from oncoline.engines.lines.params import LineParams
     from oncoline.model.lines import LinesResult
@@ -254,6 +254,8 @@ def register(app: typer.Typer) -> None:
         table (a cohort); the latest observation_period_end_date, else drug_exposure date (--omop). The output
         names the cut-off and the rule that chose it.
         """
+        from oncoline.app.lines import check_engine, parse_params
+
         cut = parse_as_of(as_of)
         overrides = parse_params(param)
         check_engine(engine)

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import typer
 
-from oncoline.app.lines import parse_params
 from oncoline.cli.common import guarded, parse_as_of, print_report
 
 __all__ = ["register"]
@@ -113,6 +112,7 @@ def register(app: typer.Typer) -> None:
         Without --as-of the data cut-off is the latest observation_period_end_date (else drug_exposure date) in
         the CDM, so a line stopped long before it is closed, not ongoing; the summary names the cut-off.
         """
+        from oncoline.app.lines import parse_params
         from oncoline.app.omop import check_table_option, derive_omop_lines, shown_url
 
         check_table_option(out, "--out")

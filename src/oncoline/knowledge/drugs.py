@@ -53,7 +53,7 @@ class DrugRole(StrEnum):
 class Drug(BaseModel):
     """One canonical drug (an ingredient)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str = Field(description="Canonical lowercase generic (INN) name.")
     role: DrugRole = Field(description="anticancer drugs form lines; supportive and concomitant drugs never do.")
@@ -76,7 +76,7 @@ class Drug(BaseModel):
 class Product(BaseModel):
     """A fixed-dose product holding several canonical drugs (e.g. Phesgo)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str
     components: tuple[str, ...]
@@ -244,5 +244,10 @@ def load_vocabulary() -> DrugVocabulary:
     KnowledgeBaseError
         When ``drugs.yaml`` fails its schema (see :class:`DrugVocabulary`).
     """
-    text = resources.files("oncoline.knowledge").joinpath("data/drugs.yaml").read_text(encoding="utf-8")
-    return _parse(yaml.safe_load(text))
+    from oncoline.knowledge.cache import cache_dir, cached, packaged_inputs
+
+    def build() -> DrugVocabulary:
+        text = resources.files("oncoline.knowledge").joinpath("data/drugs.yaml").read_text(encoding="utf-8")
+        return _parse(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))  # safe; C when built
+
+    return cached("drugs", build, inputs=packaged_inputs(), directory=cache_dir())

@@ -422,7 +422,13 @@ def build_knowledge(files: dict[str, FileHeader]) -> KnowledgeBase:
 
 @cache
 def _packaged() -> KnowledgeBase:
-    return build_knowledge(read_files(None))
+    """The packaged knowledge, from the validated on-disk cache when it holds one for exactly these files
+    (:mod:`oncoline.knowledge.cache`), else loaded, validated and cached."""
+    from oncoline.knowledge.cache import cache_dir, cached, packaged_inputs
+
+    return cached(
+        "knowledge", lambda: build_knowledge(read_files(None)), inputs=packaged_inputs(), directory=cache_dir()
+    )
 
 
 def load_knowledge(data_dir: Path | None = None) -> KnowledgeBase:

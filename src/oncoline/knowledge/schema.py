@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -58,7 +58,7 @@ Her2Scope = Literal["positive", "low_ultralow", "negative", "any"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class FileHeader(_Strict):
@@ -70,7 +70,7 @@ class FileHeader(_Strict):
     status_date: dt.date | None = Field(default=None, description="Date the content was last checked.")
     note: str = ""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------------------------- sources
@@ -241,11 +241,18 @@ class Condition(_Strict):
     option_any: tuple[str, ...] | None = Field(
         default=None, description="Actions/monitoring only: some option holds one of these drugs/classes."
     )
+    convention: tuple[str, ...] | None = Field(
+        default=None,
+        description="A factor of one of these named conventions holds (statements.yaml parameters.conventions).",
+    )
+    age_min: float | None = Field(default=None, description="Age known and ≥ value (years).")
+    g8_max: float | None = Field(default=None, description="G8 geriatric screen known and ≤ value (abnormal ≤ 14).")
+    lung_disease: bool | None = Field(default=None, description="Known significant lung disease (reference §d.2).")
     any_of: tuple[Condition, ...] | None = None
     all_of: tuple[Condition, ...] | None = None
     not_: Condition | None = Field(default=None, alias="not")
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     def drug_tokens(self) -> list[str]:
         """Every drug/class token this condition names (for lint)."""
@@ -338,6 +345,27 @@ class RegimenFile(FileHeader):
 
 
 # ------------------------------------------------------------------------------------------ statements
+class ConventionFactor(_Strict):
+    """One factor of a convention: its label for people and the condition that makes it hold."""
+
+    label: str = Field(description="How the factor is named in a caution (e.g. 'ECOG ≥2').")
+    when: Condition
+
+
+class Convention(_Strict):
+    """A named population the knowledge base defines itself (e.g. who counts as chemotherapy-unsuitable).
+
+    A condition ``convention: [name]`` holds when any factor holds; a text may name the factors that hold with the
+    placeholder ``{factors:name}``.
+    """
+
+    description: str
+    status: Literal["verified", "probable", "unconfirmed"] = Field(
+        description="unconfirmed: a KB convention no retrieved source defines (shown as needing review)."
+    )
+    factors: tuple[ConventionFactor, ...] = Field(min_length=1)
+
+
 class StatementParameters(_Strict):
     """Thresholds of the line/algorithm logic (with sources)."""
 
@@ -349,6 +377,14 @@ class StatementParameters(_Strict):
     )
     days_per_month: float = 30.4375
     coverage_start: dt.date = Field(description="Earliest date the encoded knowledge answers for.")
+    history_before_diagnosis_days: int = Field(
+        default=30,
+        description="A metastatic line may start at most this many days before the metastatic diagnosis (the "
+        "line-of-therapy index lookback); an earlier start is refused as (neo)adjuvant or a wrong date.",
+    )
+    conventions: dict[str, Convention] = Field(
+        default_factory=dict, description="Named populations the knowledge base defines (reference §a.2)."
+    )
     citations: tuple[str, ...] = ()
 
 
@@ -404,11 +440,16 @@ class SafetyRule(_Strict):
         default=None,
         description="Cautions only: the option is shown at best in this category (e.g. 'other' = to discuss).",
     )
+    favours: tuple[str, ...] = Field(
+        default=(),
+        description="Cautions only: regimen ids this caution favours. When one of them is placed for the patient, "
+        "a hit option is never ranked above it, nor left alone as preferred (reference §a.2).",
+    )
 
     @model_validator(mode="after")
     def _cap_on_caution(self) -> SafetyRule:
-        if self.category_cap is not None and self.severity != "caution":
-            raise ValueError(f"safety rule {self.id!r}: category_cap applies to cautions only")
+        if (self.category_cap is not None or self.favours) and self.severity != "caution":
+            raise ValueError(f"safety rule {self.id!r}: category_cap and favours apply to cautions only")
         return self
 
 
@@ -434,6 +475,17 @@ class EarlyEndocrineResistance(_Strict):
     citations: tuple[str, ...] = Field(min_length=1)
 
 
+class EarlyRelapseResistance(_Strict):
+    """Relapse during or soon after (neo)adjuvant exposure to a drug counts as resistance to it (reference §a.5)."""
+
+    relapse_within_months: float = Field(
+        description="Relapse during, or ≤ this many months after the last (neo)adjuvant dose of, the drug."
+    )
+    classes: tuple[str, ...] = Field(description="Drug classes (or drugs) the rule applies to.")
+    note: str = ""
+    citations: tuple[str, ...] = Field(min_length=1)
+
+
 class ProgressionPolicy(_Strict):
     """How progression and toxicity on earlier lines exclude options (shared/reference §a.6)."""
 
@@ -445,6 +497,9 @@ class ProgressionPolicy(_Strict):
     )
     early_endocrine_resistance: EarlyEndocrineResistance | None = Field(
         default=None, description="When (neo)adjuvant endocrine therapy counts as progressed on."
+    )
+    early_relapse_resistance: EarlyRelapseResistance | None = Field(
+        default=None, description="When (neo)adjuvant exposure to a drug counts as progressed on (e.g. T-DM1)."
     )
     ild_terms: tuple[str, ...] = Field(description="Toxicity-event words that mean ILD/pneumonitis.")
     citations: tuple[str, ...] = Field(min_length=1)
@@ -474,6 +529,23 @@ class MonitoringRule(_Strict):
     when: Condition = Field(default_factory=Condition)
     text: str
     citations: tuple[str, ...] = Field(min_length=1)
+    text_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Sources the wording itself names (e.g. a trial): before any of them exists the rule is left "
+        "out, so a later rule of the same code with earlier wording applies (no later source in an earlier answer).",
+    )
+    expires: dt.date | None = Field(
+        default=None,
+        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
+        "earlier date keep this one).",
+    )
+
+    @model_validator(mode="after")
+    def _text_sources_cited(self) -> Self:
+        extra = sorted(set(self.text_sources) - set(self.citations))
+        if extra:
+            raise ValueError(f"{self.id!r}: text_sources {extra} must also be listed in citations")
+        return self
 
 
 class MissingRule(_Strict):
@@ -493,6 +565,11 @@ class WarningRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = ()
+    expires: dt.date | None = Field(
+        default=None,
+        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
+        "earlier date keep this one).",
+    )
 
 
 class SafetyFile(FileHeader):
@@ -516,6 +593,23 @@ class ActionRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = Field(min_length=1)
+    text_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Sources the wording itself names (e.g. a trial): before any of them exists the rule is left "
+        "out, so a later rule of the same code with earlier wording applies (no later source in an earlier answer).",
+    )
+    expires: dt.date | None = Field(
+        default=None,
+        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
+        "earlier date keep this one).",
+    )
+
+    @model_validator(mode="after")
+    def _text_sources_cited(self) -> Self:
+        extra = sorted(set(self.text_sources) - set(self.citations))
+        if extra:
+            raise ValueError(f"{self.id!r}: text_sources {extra} must also be listed in citations")
+        return self
 
 
 class SiteActionFile(FileHeader):

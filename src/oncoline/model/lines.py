@@ -8,10 +8,11 @@ The vocabulary of rules and reasons is closed (house style S6): :class:`OpenRule
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from oncoline.model.dates import CalendarDate
 
 __all__ = [
     "CloseRule",
@@ -91,8 +92,8 @@ class Line(BaseModel):
     line: int = Field(ge=1, description="Ordinal, 1..n without holes, in start order.")
     drugs: tuple[str, ...] = Field(description="Canonical (INN) drugs of the line's rows, sorted alphabetically.")
     regimen: str = Field(description='The drugs joined with " + ".')
-    start: dt.date = Field(description="Earliest start of the line's rows.")
-    end: dt.date = Field(
+    start: CalendarDate = Field(description="Earliest start of the line's rows.")
+    end: CalendarDate = Field(
         description="Latest end of the line's rows (clipped to the data cut-off), and no later than the day "
         "before the next line starts (lines never overlap)."
     )
@@ -119,7 +120,7 @@ class LinesResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     person_id: str = Field(description="The person.")
-    as_of: dt.date | None = Field(
+    as_of: CalendarDate | None = Field(
         description="The data cut-off used (the given one, else the latest exposure end; None without exposures)."
     )
     lines: tuple[Line, ...] = Field(description="Lines in order, numbered 1..n.")

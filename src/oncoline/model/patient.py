@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from oncoline.knowledge.drugs import load_vocabulary
+from oncoline.model.dates import CalendarDate
 
 __all__ = [
     "BrainStatus",
@@ -25,6 +26,7 @@ __all__ = [
     "HistoryLine",
     "IhcScore",
     "IldHistory",
+    "LungDisease",
     "MetastaticSite",
     "Patient",
     "Preferences",
@@ -164,6 +166,11 @@ class Tumor(_Frozen):
     pr_percent: float | None = Field(default=None, ge=0, le=100, description="% nuclei PR-positive.")
     er_status: str | None = Field(default=None, description="positive | negative when no percentage is reported.")
     pr_status: str | None = Field(default=None, description="positive | negative when no percentage is reported.")
+    hr_status: str | None = Field(
+        default=None,
+        description="A lab's overall hormone-receptor call (positive | negative); used when ER and PR do not both "
+        "decide it, and must agree with them when they do.",
+    )
     her2: Her2Raw = Field(default_factory=Her2Raw, description="Raw HER2 results.")
     histology: str | None = None
     earlier: Tumor | None = Field(
@@ -172,7 +179,7 @@ class Tumor(_Frozen):
         "biopsy: a change of HR or HER2 status raises a receptor-discordance action for MDT review (reference §a.7).",
     )
 
-    @field_validator("er_status", "pr_status", mode="before")
+    @field_validator("er_status", "pr_status", "hr_status", mode="before")
     @classmethod
     def _status(cls, v: Any) -> Any:
         if v is None:
@@ -197,17 +204,43 @@ class Tumor(_Frozen):
         return None if self.pr_status is None else self.pr_status == "positive"
 
     @property
-    def hr_positive(self) -> bool | None:
-        """HR-positive = ER and/or PR ≥ 1 %. None when neither is known, or when the known one is negative
-        and the other unknown for ER (ER decides: PR alone cannot make a tumour HR-negative)."""
+    def hr_from_receptors(self) -> bool | None:
+        """HR status from ER and PR alone: positive when either is ≥ 1 %, negative only when **both** are known and
+        < 1 %; None otherwise (a missing result is not a negative one — reference §0.1, ASCO/CAP ER/PgR 2020)."""
         er, pr = self.er_positive, self.pr_positive
         if er is True or pr is True:
             return True
         if er is False and pr is False:
             return False
-        if er is False and pr is None:
-            return False
         return None
+
+    @property
+    def hr_positive(self) -> bool | None:
+        """HR-positive = ER and/or PR ≥ 1 %; HR-negative = both < 1 %. A lab's ``hr_status`` decides when ER and PR
+        do not (one of them missing); None when still unknown (``missing: hr_status``)."""
+        derived = self.hr_from_receptors
+        if derived is not None or self.hr_status is None:
+            return derived
+        return self.hr_status == "positive"
+
+    @property
+    def hr_missing_results(self) -> tuple[str, ...]:
+        """The receptor results still needed to call HR status (``("PR",)``, ``("ER", "PR")``); empty when known."""
+        if self.hr_positive is not None:
+            return ()
+        return tuple(name for name, value in (("ER", self.er_positive), ("PR", self.pr_positive)) if value is None)
+
+    @model_validator(mode="after")
+    def _hr_agrees(self) -> Tumor:
+        derived = self.hr_from_receptors
+        if self.hr_status is not None and derived is not None and (self.hr_status == "positive") != derived:
+            er = self.er_percent if self.er_percent is not None else self.er_status
+            pr = self.pr_percent if self.pr_percent is not None else self.pr_status
+            raise ValueError(
+                f"hr_status {self.hr_status!r} contradicts the receptor results (ER {er}, PR {pr}); correct one or "
+                "leave hr_status out"
+            )
+        return self
 
 
 class EarlyTherapy(_Frozen):
@@ -215,8 +248,8 @@ class EarlyTherapy(_Frozen):
 
     setting: str = Field(description="neoadjuvant | adjuvant")
     drugs: DrugList
-    start: dt.date | None = None
-    end: dt.date | None = Field(default=None, description="Date of the last dose.")
+    start: CalendarDate | None = None
+    end: CalendarDate | None = Field(default=None, description="Date of the last dose.")
 
     @field_validator("setting")
     @classmethod
@@ -275,8 +308,8 @@ class HistoryLine(_Frozen):
 
     line: int | None = Field(default=None, ge=1, description="Ordinal as recorded (re-derived from order).")
     drugs: DrugList
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: CalendarDate | None = None
+    end: CalendarDate | None = None
     stopped: StopReason | None = Field(default=None, description="progression | toxicity | completed | ongoing")
     toxicity: Toxicity | None = None
     best_response: str | None = Field(default=None, description="CR | PR | SD | PD, when known.")
@@ -292,8 +325,8 @@ class Exposure(_Frozen):
     """One raw administration or dispensing (the ``events.exposures`` rows of FORMAT.md)."""
 
     drug: str = Field(description="As recorded: a name, brand or RxNorm code (resolved by the line engine).")
-    start: dt.date
-    end: dt.date | None = Field(default=None, description="Defaults to start.")
+    start: CalendarDate
+    end: CalendarDate | None = Field(default=None, description="Defaults to start.")
     stopped: StopReason | None = Field(default=None, description="A documented reason the drug stopped.")
 
     @model_validator(mode="after")
@@ -318,6 +351,16 @@ class Preferences(_Frozen):
     declines_intravenous: bool = False
 
 
+class LungDisease(StrEnum):
+    """Known lung disease that is a pulmonary-risk fact for HER2 therapy (reference §d.2: fibrosis, home oxygen)."""
+
+    FIBROSIS = "fibrosis"
+    HOME_OXYGEN = "home_oxygen"
+    COPD = "copd"
+    RADIATION_PNEUMONITIS = "radiation_pneumonitis"
+    OTHER = "other"
+
+
 class IldHistory(_Frozen):
     """A past interstitial lung disease / pneumonitis event."""
 
@@ -335,6 +378,11 @@ class Conditions(_Frozen):
     )
     heart_failure_nyha: int | None = Field(default=None, ge=0, le=4, description="0 none, 1-4 = NYHA I-IV.")
     ild_history: IldHistory | None = None
+    lung_disease: list[LungDisease] = Field(
+        default_factory=list,
+        description="Known significant lung disease besides an ILD event: fibrosis | home_oxygen | copd | "
+        "radiation_pneumonitis | other (reference §d.2); empty = none recorded.",
+    )
     pregnant: bool | None = None
     gestational_age_weeks: float | None = Field(
         default=None, ge=0, le=45, description="Completed weeks of gestation when pregnant (2nd trimester from 14)."
@@ -348,6 +396,9 @@ class Conditions(_Frozen):
     platelets_per_mm3: float | None = Field(default=None, ge=0)
     neuropathy_grade: int | None = Field(default=None, ge=0, le=4, description="CTCAE grade.")
     crcl_ml_min: float | None = Field(default=None, ge=0, description="Creatinine clearance, mL/min.")
+    g8_score: float | None = Field(
+        default=None, ge=0, le=17, description="G8 geriatric screening score, 0-17; ≤ 14 is abnormal (FORMAT.md)."
+    )
     medications: DrugList = Field(default_factory=list, description="Concomitant drugs relevant to interactions.")
 
     @field_validator("hepatic_impairment", mode="before")
@@ -369,6 +420,42 @@ class Conditions(_Frozen):
         return text
 
 
+def _entry(i: int, h: HistoryLine) -> str:
+    when = f"{h.start or '?'} → {h.end or 'open'}"
+    return f"history[{i}] ({' + '.join(h.drugs)}, {when})"
+
+
+def _refuse_repeated_lines(entries: list[HistoryLine]) -> None:
+    """Refuse a metastatic line written twice or two lines whose dates overlap (issue 12 item 4).
+
+    Each entry is one line: a copy of an entry, or two entries sharing days, would count one line twice and move the
+    patient one line further on (options whose label needs more prior lines would then appear). Lines may touch (one
+    ends the day the next starts) but never overlap (reference §0.1); entries without dates are compared whole.
+
+    Raises
+    ------
+    ValueError
+        Naming both entries by their index in the input and how to fix them.
+    """
+    for j, b in enumerate(entries):
+        for i, a in enumerate(entries[:j]):
+            ignore = {"line"} if a.start is not None else set()  # undated copies differ only by their ordinal
+            if a.model_dump(exclude=ignore) == b.model_dump(exclude=ignore):
+                raise ValueError(
+                    f"{_entry(i, a)} and history[{j}] are the same line written twice; remove one (each entry of "
+                    "history is one metastatic line)"
+                )
+            if a.start is None or b.start is None:
+                continue
+            first, second, fi, si = (a, b, i, j) if (a.start, i) <= (b.start, j) else (b, a, j, i)
+            starts_inside = first.end is not None and b.start is not None and max(a.start, b.start) < first.end
+            if a.start == b.start or starts_inside:
+                raise ValueError(
+                    f"{_entry(fi, first)} and {_entry(si, second)} overlap; metastatic lines do not overlap — "
+                    "merge them into one entry if they are one regimen, or correct the dates"
+                )
+
+
 class Patient(_Frozen):
     """One patient with metastatic breast cancer at a treatment decision.
 
@@ -387,8 +474,8 @@ class Patient(_Frozen):
     tumor: Tumor = Field(default_factory=Tumor)
     presentation: str | None = Field(default=None, description="de_novo | recurrent")
     early_therapy: list[EarlyTherapy] = Field(default_factory=list)
-    metastatic_diagnosis: dt.date | None = None
-    recurrence_date: dt.date | None = Field(
+    metastatic_diagnosis: CalendarDate | None = None
+    recurrence_date: CalendarDate | None = Field(
         default=None, description="Documented recurrence (defaults to metastatic_diagnosis)."
     )
     sites: list[MetastaticSite] = Field(default_factory=list)
@@ -399,7 +486,7 @@ class Patient(_Frozen):
     primary_tumor: PrimaryTumor | None = None
     preferences: Preferences = Field(default_factory=Preferences)
     conditions: Conditions = Field(default_factory=Conditions)
-    as_of: dt.date | None = Field(default=None, description="Answer as the knowledge stood on this date.")
+    as_of: CalendarDate | None = Field(default=None, description="Answer as the knowledge stood on this date.")
 
     @field_validator("menopausal_status", mode="before")
     @classmethod
@@ -426,6 +513,7 @@ class Patient(_Frozen):
     @classmethod
     def _order(cls, v: list[HistoryLine]) -> list[HistoryLine]:
         # Input order of history entries must not change the answer: order by start, then recorded ordinal.
+        _refuse_repeated_lines(v)
         far = dt.date.max
         return sorted(v, key=lambda h: (h.start or far, h.line or 0, tuple(h.drugs)))
 

@@ -7,11 +7,12 @@ plus the richer fields people read: ``line_rationale``, ``algorithm``, ``monitor
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from oncoline.model.dates import CalendarDate
 
 __all__ = [
     "Action",
@@ -64,7 +65,7 @@ class Citation(_Frozen):
     pmid: str | None = None
     url: str | None = None
     section: str | None = Field(default=None, description="Guideline section / recommendation number.")
-    date: dt.date | None = Field(default=None, description="Publication or approval date.")
+    date: CalendarDate | None = Field(default=None, description="Publication or approval date.")
     status: str = Field(default="verified", description="verified | probable (†) | unconfirmed")
 
 
@@ -85,7 +86,7 @@ class Option(_Frozen):
     )
     notes: tuple[str, ...] = Field(default=(), description="Partner-drug alternatives, adjuncts, dosing hints.")
     guideline_status: str | None = Field(default=None, description="Set when no retrieved guideline ranks it.")
-    effective: dt.date = Field(description="Date the statement took effect (approval or guideline release).")
+    effective: CalendarDate = Field(description="Date the statement took effect (approval or guideline release).")
 
 
 class Excluded(_Frozen):
@@ -144,7 +145,7 @@ class Recommendation(_Frozen):
     """
 
     patient_id: str
-    as_of: dt.date
+    as_of: CalendarDate
     kb_version: str
     line: int = Field(ge=1, description="Ordinal of the metastatic line now being chosen (or continued).")
     line_rationale: str

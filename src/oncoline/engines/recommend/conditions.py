@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from oncoline.errors import KnowledgeBaseError
 from oncoline.knowledge.loader import KnowledgeBase
-from oncoline.knowledge.schema import Condition
+from oncoline.knowledge.schema import Condition, Convention
 
-__all__ = ["Facts", "Predicate", "compile_condition"]
+__all__ = ["Facts", "Predicate", "compile_condition", "convention_factors"]
 
 Predicate = Callable[["Facts"], bool]
 
@@ -71,6 +72,9 @@ class Facts:
     declines_chemotherapy: bool = False
     declines_brain_local_therapy: bool = False
     ecog: int | None = None
+    age: float | None = None
+    g8_score: float | None = None
+    lung_disease: bool = False
     receptor_discordance: bool = False
     option_drugs: frozenset[str] = field(default_factory=frozenset)
 
@@ -152,7 +156,15 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
     def gestational_age_unknown(value: Any) -> Predicate:
         return lambda f: (f.gestational_age_weeks is None) is bool(value)
 
+    def convention(value: Any) -> Predicate:
+        subs = [compile_condition(f.when, kb) for name in value for f in _convention(kb, name).factors]
+        return lambda f: any(p(f) for p in subs)
+
     return {
+        "convention": convention,
+        "age_min": _ge("age"),
+        "g8_max": _le("g8_score"),
+        "lung_disease": _eq("lung_disease"),
         "algorithm": _in("algorithm"),
         "her2_category": _in("her2_category"),
         "hr": _eq("hr"),
@@ -209,6 +221,26 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "receptor_discordance": _eq("receptor_discordance"),
         "option_any": _intersects("option_drugs", kb),
     }
+
+
+def _convention(kb: KnowledgeBase, name: str) -> Convention:
+    found = kb.params.conventions.get(name)
+    if found is None:
+        raise KnowledgeBaseError(
+            f"statements.yaml parameters.conventions: no convention {name!r} (a condition names it); define it"
+        )
+    return found
+
+
+def convention_factors(kb: KnowledgeBase, name: str, facts: Facts, /) -> list[str]:
+    """The labels of the factors of convention ``name`` that hold for ``facts``, in file order.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        When no convention of that name is defined.
+    """
+    return [f.label for f in _convention(kb, name).factors if compile_condition(f.when, kb)(facts)]
 
 
 _COMPILED: dict[tuple[int, int], tuple[Condition, Predicate]] = {}
