@@ -3,7 +3,8 @@
 Properties
 ----------
 exit
-    No traceback, and no exit other than 0 (ok), 1 (bad input) or 2 (usage); a refusal says why on stderr.
+    No traceback, and no exit other than 0 (ok), 1 (bad input) or 2 (usage); a refusal says why on stderr. As
+    every variant's command line is well formed (only its files are mutated), exit 2 is a mislabelled refusal.
     Exit 70 (the CLI's "this is a bug") or an exception escaping the command is a crash.
 safety
     On exit 0, ``recommend`` offers no HER2-directed drug (``drugs.yaml`` class ``her2_directed``: antibodies,
@@ -153,6 +154,8 @@ def _check_exit(outcome: Outcome, run: Run) -> None:
         outcome.problems.append(("crash", f"exit {run.code}: " + _last_line(run.traceback or run.stderr)))
     elif run.code not in EXIT_OK_CODES:
         outcome.problems.append(("exit", f"exit {run.code} (expected 0, 1 or 2)"))
+    elif run.code == 2:  # every variant's command line is well formed: only its files are mutated
+        outcome.problems.append(("exit", "exit 2 (usage) for a problem inside a file: that is bad input, exit 1"))
     elif run.code != 0 and not run.stderr.strip():
         outcome.problems.append(("exit", f"exit {run.code} without a word on stderr"))
 
