@@ -294,6 +294,27 @@ def _check_safety(outcome: Outcome, data: dict[str, Any], paths: dict[str, Path]
 
 
 # ------------------------------------------------------------------------------------------------ cohorts
+def engines_disagree_on_a_bad_index_date() -> bool:
+    """Whether the DuckDB and reference engines still disagree on an index date that is not a date (finding 1 of
+    notes/fuzz-findings.md: issue 12 item 3, fixed on branch perf). Probed on the code under test, so the xfail
+    mark of its regression test and the fuzz suite's cohort budget lift themselves once the fix is merged."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from oncoline.app.lines import derive_cohort_lines
+
+    exposures = pa.table(
+        {"person_id": ["1"], "drug": ["trastuzumab"], "start_date": ["2022-02-01"], "end_date": ["2022-02-01"]}
+    )
+    index = pa.table({"person_id": ["1"], "metastatic_diagnosis": ["01/05/2022"]})
+    used = []
+    for engine in ("duckdb", "reference"):
+        run = derive_cohort_lines(exposures, index, engine=engine, today=dt.date(2026, 12, 6))
+        used.append((run.report.rows_used, dict(run.report.excluded)))
+    return used[0] != used[1]
+
+
 def count_rows(path: Path) -> int | None:
     """Data rows in a CSV (blank lines skipped, as the reader does) or Parquet file; None when unreadable."""
     try:

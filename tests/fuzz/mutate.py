@@ -410,6 +410,26 @@ def m_drug(rng: random.Random, doc: Any) -> str | None:
     return f"drug {_describe(path)} := {value!r}"
 
 
+RESOURCE_TYPES = ("Foo", "observation", "Observation ", "\ufeffObservation", "GenomicStudy", "", "[red]Observation")
+
+
+def m_resource_type(rng: random.Random, doc: Any) -> str | None:
+    """A FHIR resource of an unknown, misspelt or other-version type (issue 12 item 5), or a stray R5 entry."""
+    paths = [p for p in _paths(doc) if p[-1] == "resourceType" and len(p) > 1]
+    if not paths:
+        return None
+    if rng.random() < 0.3 and isinstance(doc, dict) and isinstance(doc.get("entry"), list):
+        doc["entry"].insert(
+            rng.randint(0, len(doc["entry"])),
+            {"resource": {"resourceType": "GenomicStudy", "id": "r5", "status": "available", "subject": {}}},
+        )
+        return "R5 GenomicStudy entry added"
+    path = rng.choice(paths)
+    value = rng.choice(RESOURCE_TYPES)
+    _set(doc, path, value)
+    return f"resourceType {_describe(path)} := {value!r}"
+
+
 TREE_MUTATIONS: dict[str, Mutation] = {
     "delete": m_delete,
     "swap_type": m_swap_type,
@@ -421,6 +441,7 @@ TREE_MUTATIONS: dict[str, Mutation] = {
     "rename_key": m_rename_key,
     "her2": m_her2,
     "drug": m_drug,
+    "resource_type": m_resource_type,
 }
 
 
@@ -503,10 +524,13 @@ class Variant:
         return f"{self.target} {self.seed}: " + ("; ".join(self.mutations) or "unmutated")
 
 
-def make_variant(seeds: Seeds, target: str, rng: random.Random, *, max_mutations: int = 3) -> Variant:
-    """A random variant for ``target`` (one of :data:`TARGETS`)."""
+def make_variant(
+    seeds: Seeds, target: str, rng: random.Random, *, max_mutations: int = 3, bad_index_dates: bool = True
+) -> Variant:
+    """A random variant for ``target`` (one of :data:`TARGETS`); ``bad_index_dates`` see
+    :func:`make_cohort_variant`."""
     if target == "cohort":
-        return make_cohort_variant(seeds, rng, max_mutations=max_mutations)
+        return make_cohort_variant(seeds, rng, max_mutations=max_mutations, bad_index_dates=bad_index_dates)
     seed = rng.choice(seeds.for_target(target))
     doc = copy.deepcopy(seed.data)
     mutations = mutate_tree(rng, doc, rng.randint(0 if rng.random() < 0.05 else 1, max_mutations))
@@ -560,13 +584,16 @@ def cohort_rows(
     return exposures, index
 
 
-def _mutate_rows(rng: random.Random, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str | None:
+def _mutate_rows(
+    rng: random.Random, rows: list[dict[str, Any]], columns: tuple[str, ...], *, keep: tuple[str, ...] = ()
+) -> str | None:
     if not rows:
         return None
     i = rng.randrange(len(rows))
     row = rows[i]
     col = rng.choice(columns)
-    kind = rng.choice(["null", "date", "markup", "unicode", "drug", "stopped", "dup", "delete", "swap", "number"])
+    kinds = ["null", "date", "markup", "unicode", "drug", "stopped", "dup", "delete", "swap", "number"]
+    kind = rng.choice(["dup", "delete"] if keep else kinds)  # kept values: rows only duplicated or removed
     if kind == "null":
         row[col] = rng.choice([None, ""])
     elif kind == "date":
@@ -629,8 +656,13 @@ def _write_parquet(rows: list[dict[str, Any]], columns: list[str], rng: random.R
     return buf.getvalue()
 
 
-def make_cohort_variant(seeds: Seeds, rng: random.Random, *, max_mutations: int = 3) -> Variant:
-    """Exposure and index tables for 1–6 line-case persons, with mutated rows, columns or files."""
+def make_cohort_variant(
+    seeds: Seeds, rng: random.Random, *, max_mutations: int = 3, bad_index_dates: bool = True
+) -> Variant:
+    """Exposure and index tables for 1–6 line-case persons, with mutated rows, columns or files.
+
+    ``bad_index_dates=False`` leaves the index values alone (rows may still be duplicated or removed): for a
+    branch where a finding about them is known and routed (tests/fuzz/test_fuzz_findings.py decides)."""
     ids = sorted(seeds.persons)
     chosen = rng.sample(ids, rng.randint(1, min(6, len(ids))))
     exposures, index = cohort_rows(seeds.persons, chosen)
@@ -646,7 +678,8 @@ def make_cohort_variant(seeds: Seeds, rng: random.Random, *, max_mutations: int 
             what = _mutate_rows(rng, exposures, tuple(c for c in exp_cols if c != "exposure_id" or rng.random() < 0.2))
             what = what and f"exposures {what}"
         elif roll < 0.8:
-            what = _mutate_rows(rng, index, tuple(idx_cols))
+            keep = () if bad_index_dates else ("metastatic_diagnosis", "person_id")
+            what = _mutate_rows(rng, index, tuple(idx_cols), keep=keep)
             what = what and f"index {what}"
         elif roll < 0.85:
             index.append({"person_id": "P-extra", "metastatic_diagnosis": "2024-01-01"})

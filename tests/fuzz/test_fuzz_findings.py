@@ -3,8 +3,11 @@ and fails on the code before its fix. Findings routed to another branch are list
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+from tests.fuzz.check import engines_disagree_on_a_bad_index_date
 from typer.testing import CliRunner
 
 from oncoline.cli.app import app
@@ -31,3 +34,39 @@ def test_a_missing_file_argument_is_still_usage() -> None:
     assert result.exit_code == 2, result.stderr
     result = runner.invoke(app, ["recommend", "--as-of", "soon", "x.yaml"])
     assert result.exit_code == 2, result.stderr
+
+
+BAD_INDEX_DATE_OPEN = engines_disagree_on_a_bad_index_date()
+
+
+@pytest.mark.xfail(BAD_INDEX_DATE_OPEN, reason="fixed on branch perf (issue 12 item 3), not merged here", strict=True)
+@pytest.mark.parametrize("value", ["01/05/2022", "2024-06", "1e-300", "True"])
+def test_engines_agree_on_an_index_date_that_is_not_a_date(tmp_path: Path, value: str) -> None:
+    """Found: the DuckDB engine anchored a person whose index date is not a date and derived lines; the reference
+    engine counted the rows as no_index_date. Both must give the same lines and counts."""
+    (tmp_path / "e.csv").write_text(
+        "person_id,drug,start_date,end_date\n1,trastuzumab,2022-02-01,2022-02-01\n1,pertuzumab,2022-02-01,\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "i.csv").write_text(f"person_id,metastatic_diagnosis\n1,{value}\n", encoding="utf-8")
+    summaries = []
+    for engine in ("duckdb", "reference"):
+        result = runner.invoke(
+            app,
+            [
+                "lines",
+                str(tmp_path / "e.csv"),
+                "--index",
+                str(tmp_path / "i.csv"),
+                "--out",
+                str(tmp_path / f"{engine}.csv"),
+                "--json",
+                "--engine",
+                engine,
+            ],
+        )
+        assert result.exit_code in (0, 1), result.stderr
+        data = json.loads(result.stdout) if result.exit_code == 0 else {"exit": 1}
+        summaries.append({k: v for k, v in data.items() if k not in ("engine", "out")})
+    assert summaries[0] == summaries[1]
+    assert summaries[0].get("rows_used") in (0, None), summaries[0]
