@@ -15,7 +15,8 @@ safety
     classifies so, or a HER2-coded FHIR Observation. An output ``her2_category`` of HER2-positive needs the same.
 rows
     Cohort ``lines`` on exit 0: ``rows_in`` equals the data rows in the exposure file (counted here, not by
-    oncoline), and ``rows_in == rows_used + sum(excluded)``.
+    oncoline), and ``rows_in == rows_used + sum(excluded)``. One patient's ``lines``: the exposures in the file
+    (counted here) equal the rows assigned to a line plus those excluded.
 engines
     Cohort ``lines``: the DuckDB and reference engines exit alike and, on exit 0, write the same lines and row
     assignments and report the same summary.
@@ -146,7 +147,25 @@ def run_variant(variant: Variant, workdir: Path, *, subprocess_run: bool = False
             return outcome
         if variant.target == "recommend":
             _check_safety(outcome, data, paths)
+        if variant.target == "lines":
+            _check_patient_rows(outcome, data, next(iter(paths.values())))
     return outcome
+
+
+def _check_patient_rows(outcome: Outcome, data: dict[str, Any], path: Path) -> None:
+    """One patient's lines: every exposure of the input is assigned to a line or counted as excluded."""
+    doc = _parse_input(path)
+    for key in ("events", "patient"):
+        if isinstance(doc, dict) and isinstance(doc.get(key), dict):
+            doc = doc[key]
+    rows = doc.get("exposures") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        return
+    assigned, excluded = len(data.get("assignments") or {}), sum((data.get("excluded") or {}).values())
+    if assigned + excluded != len(rows):
+        outcome.problems.append(
+            ("rows", f"{len(rows)} exposures in, {assigned} assigned + {excluded} excluded ({data.get('excluded')})")
+        )
 
 
 def _check_exit(outcome: Outcome, run: Run) -> None:
@@ -351,6 +370,11 @@ def _run_cohort(
         outcome.runs.append(run)
         _check_exit(outcome, run)
         results[engine] = (run, out, assigned)
+    if outcome.variant.meta.get("text_view"):  # the readable summary (markup in names, reasons, examples)
+        text = [a for a in argv if a != "--json"]
+        run = _invoke([*text, "--out", str(workdir / "lines-text.csv")], subprocess_run=subprocess_run)
+        outcome.runs.append(run)
+        _check_exit(outcome, run)
     (duck, duck_out, duck_rows), (ref, ref_out, ref_rows) = results["duckdb"], results["reference"]
     if duck.code != ref.code:
         outcome.problems.append(("engines", f"duckdb exits {duck.code}, reference exits {ref.code}"))

@@ -543,7 +543,7 @@ def make_variant(
         data = byte_op[1]
     name = f"input.{'fhir.json' if syntax == 'json' and 'resourceType' in json.dumps(doc, default=str) else syntax}"
     argv = [target, "{" + name + "}"]
-    if (target in ("recommend", "patient", "her2") and rng.random() < 0.7) or target == "lines":
+    if rng.random() < 0.7:  # else the readable view (markup, unicode and widths meet Rich)
         argv.append("--json")
     return Variant(target, seed.name, mutations, {name: data}, argv, {"document": doc})
 
@@ -597,12 +597,12 @@ def _mutate_rows(
     if kind == "null":
         row[col] = rng.choice([None, ""])
     elif kind == "date":
-        col = rng.choice([c for c in columns if "date" in c or "diagnosis" in c])
+        col = rng.choice([c for c in columns if "date" in c or "diagnosis" in c] or list(columns))
         row[col] = _text(rng.choice(ABSURD_DATES))
     elif kind == "markup":
-        row[col] = _inject(rng, row[col] or "", MARKUP)
+        row[col] = _inject(rng, row.get(col) or "", MARKUP)
     elif kind == "unicode":
-        row[col] = _inject(rng, row[col] or "", UNICODE)
+        row[col] = _inject(rng, row.get(col) or "", UNICODE)
     elif kind == "drug" and "drug" in row:
         col = "drug"
         row[col] = rng.choice(DRUG_NAMES)
@@ -719,4 +719,5 @@ def make_cohort_variant(
             files["exposures.parquet"] = data[:cut]
     exp_name, idx_name = (f"exposures.{fmt}", f"index.{fmt}")
     argv = ["lines", "{" + exp_name + "}", "--index", "{" + idx_name + "}", "--json"]
-    return Variant("cohort", "cases/lines:" + ",".join(chosen), mutations, files, argv, {"format": fmt})
+    meta = {"format": fmt, "text_view": rng.random() < 0.4}  # also run the readable summary once
+    return Variant("cohort", "cases/lines:" + ",".join(chosen), mutations, files, argv, meta)
