@@ -119,6 +119,8 @@ def test_omop_round_trip(tmp_path: Path) -> None:
     assert run.cut.source == "observation_period_end" and run.episodes is not None
     back = app.read_omop_episodes(url)
     assert len(back.rows) == run.result.lines.num_rows and all(r["n_events"] > 0 for r in back.rows)
+    again = app.write_omop_episodes(url, run.result)
+    assert again.n_replaced_episodes == run.result.lines.num_rows  # the same persons' derived regimens replaced
     via_cohort = app.derive_cohort_lines(omop=url, today=TODAY)
     assert via_cohort.summary["lines"] == run.result.lines.num_rows and "source_report" in via_cohort.summary
 
@@ -140,3 +142,19 @@ def test_no_module_outside_the_entry_point_imports_the_cli() -> None:
         if p.parent.name != "cli" and "oncoline.cli" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_app_names_are_unique_and_importable() -> None:
+    """Order is ruff's (RUF022); every listed name resolves through the lazy import."""
+    assert len(app.__all__) == len(set(app.__all__))
+    for name in app.__all__:
+        assert getattr(app, name) is not None, name
+
+
+def test_cohort_lines_from_paths_given_as_text(tmp_path: Path) -> None:
+    (tmp_path / "e.csv").write_text("person_id,drug,start_date\n1,trastuzumab,2024-01-10\n", encoding="utf-8")
+    (tmp_path / "i.csv").write_text("person_id,metastatic_diagnosis\n1,2024-01-01\n", encoding="utf-8")
+    run = app.derive_cohort_lines(
+        str(tmp_path / "e.csv"), str(tmp_path / "i.csv"), out=str(tmp_path / "o.csv"), today=TODAY
+    )
+    assert run.summary["lines"] == 1 and (tmp_path / "o.csv").exists() and run.summary["out"] == str(tmp_path / "o.csv")

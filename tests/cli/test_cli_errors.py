@@ -206,3 +206,21 @@ def test_validation_messages_name_field_given_and_fix_never_format_md(
     assert result.exit_code == 1 and "FORMAT.md" not in result.stderr
     for part in expected:
         assert part in result.stderr, result.stderr
+
+
+def test_a_closed_output_pipe_is_not_a_bug() -> None:
+    """``oncoline … | head`` closes the pipe early: exit quietly (141, as SIGPIPE), never "internal error"."""
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("oncoline")
+    proc = subprocess.Popen(
+        [str(exe), "patient", "--example", "her2pos-thp-tdxd-brain"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "internal error" not in err and "Traceback" not in err, err

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # imported on first use: a door pays only for the use cases i
         init_omop,
         read_omop_cohort,
         read_omop_episodes,
+        write_omop_episodes,
     )
     from oncoline.app.patient import PatientReading, read_patient
     from oncoline.app.recommend import RecommendOutcome, recommend_document
@@ -81,6 +82,7 @@ _LAZY: dict[str, str] = {
     "read_patient": "oncoline.app.patient",
     "recommend_document": "oncoline.app.recommend",
     "resolve_today": "oncoline.app.dates",
+    "write_omop_episodes": "oncoline.app.omop",
 }
 
 
@@ -131,4 +133,5 @@ __all__ = [
     "read_patient",
     "recommend_document",
     "resolve_today",
+    "write_omop_episodes",
 ]

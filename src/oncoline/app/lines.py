@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -415,13 +416,13 @@ def check_table_path(path: Path | None, /) -> None:
 
 
 def derive_cohort_lines(
-    exposures: Path | pa.Table | None = None,
-    index: Path | pa.Table | None = None,
+    exposures: str | os.PathLike[str] | pa.Table | None = None,
+    index: str | os.PathLike[str] | pa.Table | None = None,
     /,
     *,
     omop: str | None = None,
-    out: Path | None = None,
-    assignments_out: Path | None = None,
+    out: str | os.PathLike[str] | None = None,
+    assignments_out: str | os.PathLike[str] | None = None,
     engine: str | None = None,
     as_of: dt.date | None = None,
     today: dt.date | None = None,
@@ -470,34 +471,38 @@ def derive_cohort_lines(
         The engine or database is not available or fails.
     """
     check_engine(engine)
-    if omop is not None and (exposures is not None or index is not None):
+    ex: Path | pa.Table | None = _as_path(exposures)
+    ix: Path | pa.Table | None = _as_path(index)
+    out_path: Path | None = None if out is None else Path(out)
+    asg: Path | None = None if assignments_out is None else Path(assignments_out)
+    if omop is not None and (ex is not None or ix is not None):
         raise InputError("give either --omop URL or an exposure table with --index, not both")
-    if omop is None and (exposures is None or index is None):
+    if omop is None and (ex is None or ix is None):
         raise InputError("give the cohort's exposure table and its --index table (or --omop URL)", field="--index")
     if omop is not None and partitions is not None:
         raise InputError("--partitions applies to exposure files (with --index), not --omop", field="--partitions")
     now = resolve_today(today)
     chosen_params = line_params(params)
-    for target in (out, assignments_out):
+    for target in (out_path, asg):
         check_table_path(target)
     chosen = engine or default_engine()
     fn = engine_function(chosen)
-    if isinstance(exposures, Path) and isinstance(index, Path):
+    if isinstance(ex, Path) and isinstance(ix, Path):
         from oncoline.io.lines_partitioned import estimate_rows
 
-        if partitions is not None or estimate_rows(exposures) > AUTO_PARTITION_ROWS:
-            if out is None:
+        if partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS:
+            if out_path is None:
                 raise InputError("a partitioned run writes its lines to a file: give --out", field="--out")
             from oncoline.io.exposures import latest_exposure_date
 
             cut = CutOff(as_of, "option")
             if as_of is None:
-                cut = cohort_cut_off(latest_exposure_date(exposures), "latest_in_data", today=now)
+                cut = cohort_cut_off(latest_exposure_date(ex), "latest_in_data", today=now)
             return _partitioned(
-                exposures,
-                index,
-                out=out,
-                assignments_out=assignments_out,
+                ex,
+                ix,
+                out=out_path,
+                assignments_out=asg,
                 engine=chosen,
                 fn=fn,
                 params=chosen_params,
@@ -530,24 +535,29 @@ def derive_cohort_lines(
         if as_of is None:
             cut = cutoff.omop_cut_off(omop, today=now)
     else:
-        assert exposures is not None and index is not None
-        exposures_table = read_table(exposures, kind="exposures") if isinstance(exposures, Path) else exposures
-        index_table = read_table(index, kind="index") if isinstance(index, Path) else index
+        assert ex is not None and ix is not None
+        exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
+        index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
         if as_of is None:
             from oncoline.io.exposures import latest_exposure_date
 
             cut = cohort_cut_off(latest_exposure_date(exposures_table), "latest_in_data", today=now)
     step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
-    with _naming(lambda: _input_name(exposures, omop)):
+    with _naming(lambda: _input_name(ex, omop)):
         result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
-    if out is not None:
-        step(f"writing {out}", 2)
-        write_table(result.lines, out)
-    if assignments_out is not None:
-        write_table(result.assignments, assignments_out)
+    if out_path is not None:
+        step(f"writing {out_path}", 2)
+        write_table(result.lines, out_path)
+    if asg is not None:
+        write_table(result.assignments, asg)
     step("done", 4)
-    summary = _summary(result, chosen, out, assignments_out, source_report, cut)
+    summary = _summary(result, chosen, out_path, asg, source_report, cut)
     return CohortRun(summary, result.report, cut, chosen, result.lines, result.assignments)
+
+
+def _as_path(value: str | os.PathLike[str] | pa.Table | None) -> Path | pa.Table | None:
+    """A path given as text or any ``os.PathLike`` becomes a :class:`~pathlib.Path`; a table or None is kept."""
+    return Path(value) if isinstance(value, (str, os.PathLike)) else value
 
 
 def _partitioned(

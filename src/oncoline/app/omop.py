@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from oncoline.engines.lines.cohort import CohortLines
-    from oncoline.io.omop import EpisodeWriteReport, OmopReadReport
+    from oncoline.io.omop import EpisodeWriteReport, LinesLike, OmopReadReport
 
 __all__ = [
     "OMOP_ENGINES",
@@ -36,6 +36,7 @@ __all__ = [
     "read_omop_cohort",
     "read_omop_episodes",
     "shown_url",
+    "write_omop_episodes",
 ]
 
 OMOP_ENGINES = ("duckdb", "spark", "reference")
@@ -268,6 +269,35 @@ def derive_omop_lines(
         write_table(result.assignments, assignments_out)
     episodes = omop_io.write_episodes(url, result, schema=schema) if write_episodes else None
     return OmopLinesRun(result, report, cut, engine, out, episodes)
+
+
+def write_omop_episodes(url: str, lines: LinesLike, /, *, schema: str | None = None) -> EpisodeWriteReport:
+    """Store derived lines as OMOP oncology episodes: EPISODE (Treatment Regimen, ``episode_number`` = line) and
+    EPISODE_EVENT rows, replacing earlier oncoline-derived regimens of the same persons.
+
+    Parameters
+    ----------
+    url, schema
+        The CDM the cohort was read from.
+    lines
+        A cohort line result whose rows came from that CDM: :attr:`OmopLinesRun.result`, or any object with
+        ``lines`` and ``assignments`` tables (:class:`~oncoline.engines.lines.cohort.CohortLines`).
+
+    Returns
+    -------
+    EpisodeWriteReport
+        Rows written and replaced, tables created (``to_dict()`` is JSON-ready).
+
+    Raises
+    ------
+    InputError
+        Lines whose exposure ids are not DRUG_EXPOSURE ids of an OMOP cohort; a bad URL or schema.
+    BackendError
+        The database fails.
+    """
+    from oncoline.io.omop import write_episodes
+
+    return write_episodes(url, lines, schema=schema)
 
 
 @dataclass(frozen=True)

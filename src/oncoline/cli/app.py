@@ -6,13 +6,15 @@ inside its body, so ``oncoline recommend`` starts fast.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import typer
 
 from oncoline import __version__
-from oncoline.cli import her2, kb, lines, omop, patient, recommend, schema
-from oncoline.cli.common import report_bug, set_debug
+from oncoline.cli import cohort, feedback, her2, kb, lines, omop, patient, recommend, schema, serve
+from oncoline.cli.common import pipe_closed, report_bug, set_debug
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -63,14 +65,23 @@ patient.register(app)
 kb.register(app)
 schema.register(app)
 omop.register(app)
+cohort.register(app)
+serve.register(app)
+feedback.register(app)
 
 
 def main() -> None:
     """Console entry point: any exception that escapes a command is a bug, reported in one line (exit 70)."""
+    # A command's objects die with its process: skip the interpreter's final full collection of every object
+    # (~40 ms of a 0.2 s recommend). Outputs are written and closed by then (explicitly, or by reference counting,
+    # which freezing does not stop); only cyclic garbage is left for the operating system to reclaim.
+    atexit.register(gc.freeze)
     try:
         app()
     except SystemExit:
         raise
+    except BrokenPipeError:
+        sys.exit(pipe_closed())
     except Exception as exc:
         sys.exit(report_bug(exc))
 

@@ -36,10 +36,13 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_KB",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_USAGE",
     "PIPED_WIDTH",
+    "document_or_example",
     "err_console",
     "esc",
+    "examples_help",
     "guarded",
     "output_console",
     "parse_as_of",
@@ -55,6 +58,8 @@ EXIT_USAGE = 2
 EXIT_KB = 3
 EXIT_BACKEND = 4
 EXIT_INTERNAL = 70
+EXIT_PIPE_CLOSED = 141
+"""The reader of our output went away (``oncoline … | head``): stop quietly, as a process killed by SIGPIPE."""
 
 PIPED_WIDTH = 10_000
 """Width of output written to a file or a pipe: lines and table cells are never cut at 80 columns there."""
@@ -115,6 +120,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def pipe_closed() -> int:
+    """Silence the rest of stdout (its reader is gone) and return :data:`EXIT_PIPE_CLOSED`."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (tests): nothing to silence
+        pass
+    return EXIT_PIPE_CLOSED
+
+
 def report_bug(exc: BaseException) -> int:
     """Report an internal error in one line (where the traceback was written) and return :data:`EXIT_INTERNAL`.
 
@@ -163,6 +178,8 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except _CLI_FLOW:  # Exit, Abort and Click's own usage errors keep their meaning
             raise
+        except BrokenPipeError:
+            raise typer.Exit(pipe_closed()) from None
         except InputError as exc:
             err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)
             # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE", no file
@@ -248,3 +265,23 @@ def print_report(title: str, data: Any, /, *, as_json: bool) -> None:
     tree = Tree(f"[bold]{esc(title)}[/]")
     add(tree, data)
     output_console().print(tree)
+
+
+def examples_help() -> str:
+    """The bundled examples for an option's help: "NAME (description); …"."""
+    from oncoline.app.examples import list_examples
+
+    return "; ".join(f"{e.name} ({e.description})" for e in list_examples()) + "."
+
+
+def document_or_example(file: Path | None, example: str | None) -> Path:
+    """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
+    from oncoline.app.examples import example_path
+
+    if file is not None and example is not None:
+        raise InputError("give FILE or --example NAME, not both", field="--example")
+    if example is not None:
+        return example_path(example)
+    if file is None:
+        raise InputError("give a patient FILE (or --example NAME; --help lists the examples)", field="FILE")
+    return file

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from oncoline.cli.common import guarded, parse_as_of, print_json
+from oncoline.cli.common import document_or_example, examples_help, guarded, parse_as_of, print_json
 
 if TYPE_CHECKING:
     from oncoline.io.fhir import IngestionReport
@@ -154,8 +154,14 @@ def register(app: typer.Typer) -> None:
     @app.command("patient")
     @guarded
     def patient(
-        file: Path = typer.Argument(
-            ..., metavar="FILE", help="A patient YAML/JSON file, a case file, or a FHIR R4/mCODE bundle."
+        file: Path | None = typer.Argument(
+            None,
+            metavar="FILE",
+            help="A patient YAML/JSON file, a case file, or a FHIR R4/mCODE bundle (or give --example NAME).",
+            show_default=False,
+        ),
+        example: str | None = typer.Option(
+            None, "--example", metavar="NAME", help="Use a patient bundled with oncoline: " + examples_help()
         ),
         as_json: bool = typer.Option(False, "--json", help='Print {"patient": ..., "report": ...} as JSON.'),
         policy: str = typer.Option(
@@ -170,6 +176,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what oncoline understood from FILE, and the patient file it maps to, so the mapping can be
         checked."""
+        file = document_or_example(file, example)
         patient_obj, report = load_with_report(
             file, policy=policy, as_of=parse_as_of(as_of) or dt.date.today()
         )  # the CLI owns the clock

@@ -11,29 +11,18 @@ from pathlib import Path
 
 import typer
 
-from oncoline.cli.common import err_console, esc, guarded, output_console, parse_as_of, print_json
+from oncoline.cli.common import (
+    document_or_example,
+    err_console,
+    esc,
+    examples_help,
+    guarded,
+    output_console,
+    parse_as_of,
+    print_json,
+)
 
 __all__ = ["register"]
-
-
-def _examples_help() -> str:
-    from oncoline.app.examples import list_examples
-
-    return "; ".join(f"{e.name} ({e.description})" for e in list_examples()) + "."
-
-
-def _document(file: Path | None, example: str | None) -> Path:
-    """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
-    from oncoline.app.examples import example_path
-    from oncoline.errors import InputError
-
-    if file is not None and example is not None:
-        raise InputError("give FILE or --example NAME, not both", field="--example")
-    if example is not None:
-        return example_path(example)
-    if file is None:
-        raise InputError("give a patient FILE (or --example NAME; see oncoline recommend --help)", field="FILE")
-    return file
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +41,7 @@ def register(app: typer.Typer) -> None:
             None,
             "--example",
             metavar="NAME",
-            help="Use a patient bundled with oncoline instead of FILE: " + _examples_help(),
+            help="Use a patient bundled with oncoline instead of FILE: " + examples_help(),
         ),
         as_json: bool = typer.Option(
             False, "--json", help="Print the JSON output contract (`oncoline schema recommendation`)."
@@ -64,6 +53,18 @@ def register(app: typer.Typer) -> None:
             help="Answer as the knowledge stood on DATE (YYYY-MM-DD). Default: the file's as_of, else today.",
         ),
         show_trace: bool = typer.Option(False, "--trace", help="Also show the rules that fired (human view)."),
+        audience: str = typer.Option(
+            "clinician", "--for", metavar="READER", help="clinician (default) or patient: a plain-language summary."
+        ),
+        handout: Path | None = typer.Option(
+            None,
+            "--handout",
+            metavar="OUT",
+            help="Write the patient handout to OUT.html or OUT.pdf (implies --for patient).",
+        ),
+        language: str = typer.Option(
+            "en", "--lang", metavar="LANG", help="Language of the patient summary (English fallback)."
+        ),
     ) -> None:
         """Recommend the next systemic options for a patient with HER2-positive MBC, with sources.
 
@@ -72,7 +73,11 @@ def register(app: typer.Typer) -> None:
         """
         from oncoline.app.recommend import recommend_document
 
-        file = _document(file, example)
+        if audience not in ("clinician", "patient"):
+            from oncoline.errors import InputError
+
+            raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
+        file = document_or_example(file, example)
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
         for line in outcome.findings:  # ingestion problems (FHIR): one short line each, counted
@@ -83,6 +88,19 @@ def register(app: typer.Typer) -> None:
                 f"{esc(file)}` shows the mapping[/]",
                 highlight=False,
             )
+        if audience == "patient" or handout is not None:
+            from oncoline.knowledge.loader import load_knowledge
+            from oncoline.outputs.patient_summary.door import deliver_patient_summary
+
+            deliver_patient_summary(
+                outcome.recommendation,
+                knowledge=load_knowledge(),
+                language=language,
+                handout=handout,
+                as_json=as_json,
+                console=output_console(max_width=100),
+            )
+            return
         if as_json:
             print_json(outcome.to_json())
             return

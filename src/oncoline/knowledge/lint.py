@@ -16,7 +16,13 @@ Errors (lint fails):
 - a safety rule for a band of a measurement (``crcl_at_least`` + ``crcl_below``, the same for LVEF) whose
   drugs have no rule below the band: a patient worse off than the band would silently get nothing;
 - a decision text the recommender uses (``engine.TEXTS_USED``) missing from ``decision_texts.yaml``, or holding a
-  placeholder the recommender does not supply (warning: a text no code uses).
+  placeholder the recommender does not supply (warning: a text no code uses);
+- the traceability matrix (``reference_trace.yaml``, :mod:`oncoline.knowledge.trace`): a rule of the reference
+  §a-§g without an entry, an entry naming a knowledge id that does not exist, an encoded rule without an existing,
+  non-xfail test (without the reference file - a pip install - only the matrix itself is checked, and a warning
+  says so).
+- a patient text (``patient_texts/<lang>.yaml``) not tied to an existing knowledge entry, above grade 8 or missing
+  for an entry the patient summary can show (:func:`oncoline.knowledge.patient_texts.patient_text_problems`).
 
 >>> [p for p in lint_knowledge() if p.severity == "error"]
 []
@@ -245,8 +251,20 @@ def lint_knowledge(data_dir: Path | None = None) -> list[LintProblem]:
     except KnowledgeBaseError as exc:
         return [LintProblem("error", str(exc))]
     from oncoline.engines.recommend.engine import TEXTS_USED  # lazily: the engine imports the knowledge loader
+    from oncoline.knowledge.trace import trace_problems
 
     text_errors, text_warnings = _text_problems(files, TEXTS_USED)
+    from oncoline.knowledge.patient_texts import patient_text_problems  # patient texts: entries, sources, grade
+
+    patient_errors, patient_warnings = patient_text_problems(files, data_dir)
+    text_errors, text_warnings = text_errors + patient_errors, text_warnings + patient_warnings
     errors = reference_problems(files, load_vocabulary()) + _contradictions(files) + text_errors
     warnings = _warnings(files) + text_warnings
+    matrix = None if data_dir is None else data_dir / "reference_trace.yaml"
+    if matrix is None or matrix.is_file():
+        traced = trace_problems(trace_path=matrix, data_dir=data_dir)
+        errors += traced.errors
+        warnings += [*traced.warnings, *traced.notes]
+    else:
+        warnings.append(f"{matrix} absent: the reference traceability matrix was not checked for this folder")
     return [LintProblem("error", m) for m in errors] + [LintProblem("warning", m) for m in warnings]

@@ -1,0 +1,118 @@
+"""Cohort report benchmark: the whole ``oncoline cohort report`` against ``oncoline lines`` on the same data.
+
+For each size the generator (:mod:`benchmarks.generate`) writes the cohort once (cached under ``--data-dir``);
+the index gets the report's optional columns (HER2 positive, HR status, birth year, presentation; seeded draws,
+:func:`add_index_columns`). Then, in the same run and as a user runs them (fresh processes, wall time, reading and
+writing files included):
+
+- ``lines``: ``oncoline lines EXPOSURES --index INDEX --out lines.parquet`` (the baseline);
+- ``report``: ``oncoline cohort report lines.parquet --index INDEX --exposures EXPOSURES --out DIR`` — attrition,
+  pathways, Kaplan–Meier, concordance, the 12-cell sensitivity grid, HTML and every table;
+- ``report --no-concordance``: the same without the guideline concordance (the recommender calls), to show
+  where the time goes.
+
+The target (issue 10) is report ≤ 3 × lines at 10^7 exposure rows. Results: ``benchmarks/out/report.json``.
+
+Run: ``python -m benchmarks report`` (1e5 rows) or ``--rows 1e7``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_index_columns", "main", "prepare"]
+
+DEFAULT_DATA = Path(os.environ.get("ONCOLINE_BENCH_DATA", "/tmp/oncoline-bench"))
+
+
+def add_index_columns(index: Any, *, seed: int = 20261206) -> Any:
+    """The generator's index with ``her2_status`` (positive), ``hr_status`` (about 55 % positive, 3 % unknown),
+    ``birth_year`` (age at index about 57 ± 12) and ``presentation`` (about 30 % de novo) — seeded."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    n = index.num_rows
+    years = np.asarray(index.column("metastatic_diagnosis").cast(pa.int32()).to_numpy(zero_copy_only=False))
+    index_year = 1970 + (years / 365.25).astype(np.int64)
+    age = np.clip(rng.normal(57, 12, n), 25, 95).astype(np.int64)
+    hr = np.where(rng.random(n) < 0.55, "positive", "negative").astype(object)
+    hr[rng.random(n) < 0.03] = None
+    return (
+        index.append_column("her2_status", pa.array(["positive"] * n, pa.string()))
+        .append_column("hr_status", pa.array(hr, pa.string()))
+        .append_column("birth_year", pa.array(index_year - age, pa.int32()))
+        .append_column("presentation", pa.array(np.where(rng.random(n) < 0.3, "de_novo", "recurrent"), pa.string()))
+    )
+
+
+def prepare(rows: int, data_dir: Path) -> tuple[Path, Path]:
+    """Write (once) the exposures and the report index for a cohort of about ``rows`` rows."""
+    import pyarrow.parquet as pq
+
+    from benchmarks.generate import generate_cohort, write_cohort
+
+    directory = data_dir / f"report-{rows}"
+    exposures, index = directory / "exposures.parquet", directory / "index_report.parquet"
+    if exposures.is_file() and index.is_file():
+        return exposures, index
+    cohort = generate_cohort(rows)
+    exp, idx = write_cohort(cohort, directory)
+    pq.write_table(add_index_columns(pq.read_table(idx)), index)
+    return exp, index
+
+
+def _run(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark; print one line per size and write ``benchmarks/out/report.json``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks report", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="1e5", help="comma-separated cohort sizes in exposure rows")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--as-of", default=None, help="data cut-off for both commands (default: from the data)")
+    args = parser.parse_args(argv)
+    oncoline = [sys.executable, "-m", "oncoline.cli.app"]
+    results = []
+    for size in (int(float(v)) for v in args.rows.split(",")):
+        exposures, index = prepare(size, args.data_dir)
+        work = args.data_dir / f"report-{size}" / "run"
+        work.mkdir(parents=True, exist_ok=True)
+        lines = work / "lines.parquet"
+        cut = ["--as-of", args.as_of] if args.as_of else []
+        t_lines = _run([*oncoline, "lines", str(exposures), "--index", str(index), "--out", str(lines), *cut])
+        report = [*oncoline, "cohort", "report", str(lines), "--index", str(index), "--exposures", str(exposures)]
+        t_report = _run([*report, "--out", str(work / "report"), *cut])
+        t_plain = _run([*report, "--out", str(work / "report-plain"), "--no-concordance", *cut])
+        row = {
+            "rows": size,
+            "lines_s": round(t_lines, 2),
+            "report_s": round(t_report, 2),
+            "ratio": round(t_report / t_lines, 2),
+            "report_no_concordance_s": round(t_plain, 2),
+            "ratio_no_concordance": round(t_plain / t_lines, 2),
+            "target_ratio": 3.0,
+        }
+        results.append(row)
+        print(
+            f"{size:>12,} rows: lines {t_lines:7.1f} s, report {t_report:7.1f} s (ratio {row['ratio']:.2f}, target "
+            f"≤ 3); without concordance {t_plain:7.1f} s (ratio {row['ratio_no_concordance']:.2f})",
+            flush=True,
+        )
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "report.json").write_text(json.dumps({"results": results, "cpus": os.cpu_count()}, indent=2) + "\n")
+    return 0

@@ -1,0 +1,6 @@
+"""Cohort analytics on Arrow tables: attrition, treatment pathways, small-cell suppression, Kaplan–Meier time on
+treatment and time to next treatment, guideline concordance and sensitivity to the line rules.
+
+Pure computations (no files, no clock): tables in, tables out. The cohort report
+(:mod:`oncoline.app.cohort_report`) puts them together; each module documents its tables.
+"""

@@ -1,0 +1,423 @@
+"""Guideline concordance of real-world lines: the point-of-care recommender, as of each line's start date.
+
+For every line the patient's state at that line's start is rebuilt from the index and the lines before it — HER2
+and HR status (index columns, or OMOP measurements), the earlier metastatic lines with the drugs
+and why they stopped (``progression`` or ``toxicity`` when documented; otherwise the stop is unknown and the
+recommender does not re-propose those drugs) — and :func:`oncoline.engines.recommend.recommend` is asked, as the
+knowledge stood on that date, what it would offer. The line's drugs are then matched against its answer:
+
+* ``concordant_preferred`` — an option with category *preferred* has the line's drugs;
+* ``concordant_other`` — an option of another category (other, certain circumstances) has them;
+* ``not_concordant`` — no option has them; the reason is the ``reason_code`` of the excluded regimen with those
+  drugs (``progressed_on``, ``not_her2_positive``, ``label_prerequisite``, …) or ``not_an_option`` when the
+  knowledge names the regimen nowhere at that line and state;
+* ``not_assessable`` — a fact the judgement needs is missing (its code: ``her2_status``, ``reflex_ish``,
+  ``hr_status`` for a line with endocrine therapy, …).
+
+Matching: drugs are canonical (INN) names; the drugs of a substitution class of the line rules (taxanes) stand
+for each other; ovarian suppression is an adjunct and left out; when the tumour is HR-positive, maintenance
+additions of the line rules (endocrine therapy, CDK4/6 inhibitor) added to an option's drugs still match it
+(HP + endocrine maintenance after induction is one line, reference §0.1).
+
+Not concordant is not the same as worse care: a trial, a patient's choice, a toxicity not recorded in the data
+or a newer regimen explain many such lines. The report shows the reasons, not only a rate.
+
+Presentation (de novo vs recurrent) is a stratum of the report but not a fact the recommender reads, so it is
+not part of the state (a test fails if the recommender starts to read it). Early (neo)adjuvant therapy is not in
+the lines table and not in the state: a relapse within 12 months of adjuvant HER2 therapy, which the reference
+treats as second line, is judged as a first line here.
+
+Cost: the answer depends only on the state and on the knowledge in effect, which changes on a few dates (every
+date in the knowledge base: statements taking effect or expiring, approvals). Each distinct (knowledge period,
+state, regimen) is judged once, so a cohort of 10^6 persons needs a few thousand recommender calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from oncoline.engines.lines.params import LineParams
+    from oncoline.knowledge.loader import KnowledgeBase
+    from oncoline.model.recommendation import Recommendation
+
+__all__ = ["ConcordanceCategory", "Judge", "Judgement", "LineState", "concordance", "knowledge_dates"]
+
+_BLOCKING_MISSING = ("her2_status", "reflex_ish", "metastatic_diagnosis", "line_unknown")
+"""Missing facts that leave no line assessable (others block only the lines that need them)."""
+
+
+class ConcordanceCategory(StrEnum):
+    """Concordance of one real-world line with the recommendation as of its start."""
+
+    CONCORDANT_PREFERRED = "concordant_preferred"
+    CONCORDANT_OTHER = "concordant_other"
+    NOT_CONCORDANT = "not_concordant"
+    NOT_ASSESSABLE = "not_assessable"
+
+
+@dataclass(frozen=True)
+class LineState:
+    """The patient state at a line's start that the judgement depends on (hashable: the memo key).
+
+    Attributes
+    ----------
+    period_start
+        First day of the knowledge period holding the line's start date (see :func:`knowledge_dates`).
+    her2_status, hr_status
+        ``positive`` | ``negative`` | ``equivocal`` (HER2) | None when not given.
+    prior
+        Earlier lines, oldest first: (canonical drugs, ``progression`` | ``toxicity`` | None).
+    """
+
+    period_start: dt.date
+    her2_status: str | None
+    hr_status: str | None
+    prior: tuple[tuple[tuple[str, ...], str | None], ...]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The category of one line and its reason (an exclusion ``reason_code``, ``not_an_option`` or a missing
+    fact code; empty for concordant lines), with the option or exclusion that decided it."""
+
+    category: ConcordanceCategory
+    reason: str
+    matched: str
+
+
+def knowledge_dates(kb: KnowledgeBase, /) -> list[dt.date]:
+    """Every date found in the knowledge base (statements, regimens, sources…), sorted and distinct.
+
+    Between two consecutive dates nothing in the knowledge changes, so one recommender answer serves the whole
+    period. The walk is deliberately broad (any :class:`datetime.date` anywhere): a superset of the dates that
+    matter costs a few more periods, never a wrong answer.
+    """
+    from pydantic import BaseModel
+
+    found: set[dt.date] = set()
+    seen: set[int] = set()
+
+    def walk(obj: Any, depth: int) -> None:
+        if depth > 12 or id(obj) in seen:
+            return
+        if isinstance(obj, dt.date):
+            found.add(obj if not isinstance(obj, dt.datetime) else obj.date())
+            return
+        if isinstance(obj, str | bytes | int | float | bool) or obj is None:
+            return
+        seen.add(id(obj))
+        if isinstance(obj, BaseModel):
+            for name in type(obj).model_fields:
+                walk(getattr(obj, name), depth + 1)
+        elif isinstance(obj, dict):
+            for v in obj.values():
+                walk(v, depth + 1)
+        elif isinstance(obj, list | tuple | set | frozenset):
+            for v in obj:
+                walk(v, depth + 1)
+        elif hasattr(obj, "__dict__"):
+            for v in vars(obj).values():
+                walk(v, depth + 1)
+
+    walk(kb, 0)
+    return sorted(found)
+
+
+class Judge:
+    """Judges lines against the recommender, memoised by state (one recommender call per distinct state).
+
+    Parameters
+    ----------
+    knowledge
+        :func:`~oncoline.knowledge.loader.load_knowledge`.
+    params
+        Line-of-therapy parameters (their substitution and maintenance-addition classes are used for matching).
+    """
+
+    def __init__(self, knowledge: KnowledgeBase, params: LineParams) -> None:
+        self.kb = knowledge
+        self.vocab = knowledge.vocab
+        self.dates = knowledge_dates(knowledge)
+        self.substitution = tuple(params.substitution_classes)
+        self.additions = tuple(c for c in params.maintenance_addition_classes if c != "ovarian_suppression")
+        self._answers: dict[LineState, Recommendation] = {}
+        self._judged: dict[tuple[LineState, tuple[str, ...]], Judgement] = {}
+        self.calls = 0
+
+    def period_start(self, day: dt.date) -> dt.date:
+        """The first day of the knowledge period holding ``day`` (the latest knowledge date on or before it)."""
+        import bisect
+
+        i = bisect.bisect_right(self.dates, day)
+        return self.dates[i - 1] if i else dt.date(1900, 1, 1)
+
+    def _norm(self, drugs: Iterable[str]) -> frozenset[str]:
+        out = set()
+        for d in drugs:
+            if self._is(d, "ovarian_suppression"):
+                continue
+            cls = next((c for c in self.substitution if self._is(d, c)), None)
+            out.add(f"class:{cls}" if cls else d)
+        return frozenset(out)
+
+    def _is(self, drug: str, cls: str) -> bool:
+        try:
+            return bool(self.vocab.in_class(drug, cls))
+        except Exception:  # an unknown name belongs to no class
+            return False
+
+    def recommendation(self, state: LineState) -> Recommendation:
+        """The recommender's answer for ``state`` (computed once per state)."""
+        answer = self._answers.get(state)
+        if answer is None:
+            answer = self._ask(state)
+            self._answers[state] = answer
+        return answer
+
+    def _ask(self, state: LineState) -> Recommendation:
+        from oncoline.engines.recommend import recommend
+        from oncoline.model import Patient
+
+        tumor: dict[str, Any] = {"her2": {"status": state.her2_status} if state.her2_status else {}}
+        if state.hr_status == "positive":
+            tumor["er_status"] = "positive"
+        elif state.hr_status == "negative":
+            tumor |= {"er_status": "negative", "pr_status": "negative"}
+        day = state.period_start
+        history = [
+            {"line": i, "drugs": list(drugs), "end": day, **({"stopped": stop} if stop else {})}
+            for i, (drugs, stop) in enumerate(state.prior, start=1)
+        ]
+        patient = Patient(
+            id="cohort-state",
+            tumor=tumor,
+            metastatic_diagnosis=day,
+            history=history,
+        )
+        self.calls += 1
+        return recommend(patient, knowledge=self.kb, as_of=day)
+
+    def judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
+        """The concordance of a line with ``drugs`` started in ``state`` (memoised)."""
+        key = (state, drugs)
+        done = self._judged.get(key)
+        if done is None:
+            done = self._judge(state, drugs)
+            self._judged[key] = done
+        return done
+
+    def _judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
+        rec = self.recommendation(state)
+        missing = [m.code for m in rec.missing]
+        blocking = next((m for m in missing if m in _BLOCKING_MISSING), None)
+        if blocking is not None:
+            return Judgement(ConcordanceCategory.NOT_ASSESSABLE, blocking, "")
+        line = self._norm(drugs)
+        hr_positive = rec.hr_status == "positive"
+        core = self._norm(d for d in drugs if not any(self._is(d, c) for c in self.additions))
+        targets = {line} | ({core} if hr_positive and core and core != line else set())
+        found = [o for o in rec.options if self._norm(o.drugs) in targets]
+        if found:
+            best = min(found, key=lambda o: 0 if o.category.value == "preferred" else 1)
+            cat = (
+                ConcordanceCategory.CONCORDANT_PREFERRED
+                if best.category.value == "preferred"
+                else ConcordanceCategory.CONCORDANT_OTHER
+            )
+            return Judgement(cat, "", best.name)
+        has_endocrine = any(self._is(d, "endocrine_therapy") for d in drugs)
+        if "hr_status" in missing and has_endocrine:
+            return Judgement(ConcordanceCategory.NOT_ASSESSABLE, "hr_status", "")
+        excluded = [e for e in rec.excluded if self._norm(e.drugs) in targets]
+        if excluded:
+            return Judgement(ConcordanceCategory.NOT_CONCORDANT, excluded[0].reason_code, excluded[0].name)
+        return Judgement(ConcordanceCategory.NOT_CONCORDANT, "not_an_option", "")
+
+
+_WORKER_JUDGE: Judge | None = None
+"""The judge a forked worker process inherits (set just before the pool starts)."""
+PARALLEL_MIN_STATES = 2000
+"""Distinct states from which :func:`concordance` spreads the recommender calls over worker processes."""
+
+
+def _worker_judge(chunk: list[tuple[LineState, tuple[str, ...]]]) -> tuple[list[Judgement], int]:
+    judge = _WORKER_JUDGE
+    assert judge is not None
+    before = judge.calls
+    return [judge.judge(state, drugs) for state, drugs in chunk], judge.calls - before
+
+
+def _judge_all(
+    judge: Judge,
+    tasks: list[tuple[LineState, tuple[str, ...]]],
+    *,
+    workers: int | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> list[Judgement]:
+    """Judge every (state, drugs), in this process or — for many states, where ``fork`` exists — spread over
+    worker processes that inherit the loaded knowledge (the recommender is pure, so the answers are the same)."""
+    import multiprocessing as mp
+    import os
+
+    n = len(tasks)
+    wanted = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if wanted <= 1 or n < PARALLEL_MIN_STATES or "fork" not in mp.get_all_start_methods():
+        out = []
+        for i, (state, drugs) in enumerate(tasks, start=1):
+            out.append(judge.judge(state, drugs))
+            if on_progress is not None and i % 500 == 0:
+                on_progress(i, n)
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _WORKER_JUDGE
+    _WORKER_JUDGE = judge
+    size = max(50, n // (wanted * 8))
+    # states sharing a prior history go to one chunk, so each worker's memo is used
+    order = sorted(range(n), key=lambda i: (repr(tasks[i][0].prior), tasks[i][0].period_start))
+    chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
+    results: list[Judgement] = [None] * n  # type: ignore[list-item]
+    try:
+        with ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context("fork")) as pool:
+            done = 0
+            for k, (judged, calls) in enumerate(pool.map(_worker_judge, chunks)):
+                for j, i in zip(judged, order[k * size : k * size + len(judged)], strict=True):
+                    results[i] = j
+                judge.calls += calls
+                done += len(judged)
+                if on_progress is not None:
+                    on_progress(done, n)
+    finally:
+        _WORKER_JUDGE = None
+    return results
+
+
+def concordance(
+    lines: pa.Table,
+    index: pa.Table,
+    /,
+    *,
+    judge: Judge,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> pa.Table:
+    """Judge every line of a cohort.
+
+    Parameters
+    ----------
+    lines
+        The lines table of ``oncoline lines`` (``person_id``, ``line``, ``drugs``, ``start_date``, ``end_reason``).
+    index
+        The cohort index; optional ``her2_status``, ``hr_status``, ``presentation`` (absent = not given).
+    judge
+        A :class:`Judge` (it keeps its memo between calls made in this process).
+    workers
+        Processes for the recommender calls (default: the CPUs, at most 4; 1 = in this process). Used only from
+        :data:`PARALLEL_MIN_STATES` distinct states on and where ``fork`` is available.
+    on_progress
+        Called with ``(states judged, distinct states)`` as the work advances.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per line, in the order of ``lines``: ``person_id``, ``line``, ``regimen``, ``start_date``,
+        ``category`` (:class:`ConcordanceCategory`), ``reason``, ``matched`` (option or excluded regimen name),
+        ``ttnt_days``/``ttnt_event`` are not here (see the report).
+
+    References
+    ----------
+    shared/reference/her2-mbc.md (the algorithm the recommender encodes); ASCO-HER2-2022.
+    """
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    cols = set(index.column_names)
+
+    def opt(name: str) -> str:
+        return (
+            f"arg_min(lower(CAST({name} AS VARCHAR)), "
+            "coalesce(TRY_CAST(metastatic_diagnosis AS DATE), DATE '9999-12-31'))"
+            if (name in cols)
+            else "CAST(NULL AS VARCHAR)"
+        )
+
+    con = duckdb.connect()
+    try:
+        con.register("lines_in", lines.select(["person_id", "line", "regimen", "drugs", "start_date", "end_reason"]))
+        con.register("idx", index)
+        table = con.execute(
+            f"""WITH i AS (SELECT CAST(person_id AS VARCHAR) AS person_id, {opt("her2_status")} AS her2,
+                                  {opt("hr_status")} AS hr
+                           FROM idx GROUP BY 1),
+                 l AS (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(line AS INTEGER) AS line, regimen,
+                              array_to_string(list_sort(drugs), '|') AS drugs_key, start_date,
+                              CASE end_reason WHEN 'progression' THEN 'progression'
+                                              WHEN 'toxicity' THEN 'toxicity' ELSE '' END AS stop,
+                              row_number() OVER () AS pos
+                       FROM lines_in)
+            SELECT l.person_id, l.line, l.regimen, l.start_date, l.drugs_key, i.her2, i.hr,
+                   coalesce(array_to_string(list(l.drugs_key || '#' || l.stop) OVER (
+                       PARTITION BY l.person_id ORDER BY l.line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                       ';'), '') AS prior_key, l.pos
+            FROM l LEFT JOIN i USING (person_id) ORDER BY l.pos"""
+        ).to_arrow_table()
+        # knowledge period of each start date
+        epoch = dt.date(1970, 1, 1)
+        bounds = np.array([(d - epoch).days for d in judge.dates], dtype=np.int64)
+        start_days = np.asarray(
+            table.column("start_date").cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64
+        )
+        period = np.searchsorted(bounds, start_days, side="right") - 1
+        table = table.append_column("period", pa.array(period.astype(np.int32)))
+        con.register("t", table)
+        distinct = (
+            con.execute("SELECT DISTINCT period, her2, hr, prior_key, drugs_key FROM t").to_arrow_table().to_pylist()
+        )
+        tasks = []
+        for row in distinct:
+            prior: list[tuple[tuple[str, ...], str | None]] = []
+            if row["prior_key"]:
+                for item in row["prior_key"].split(";"):
+                    d, _, s = item.rpartition("#")
+                    prior.append((tuple(d.split("|")), s or None))
+            p = int(row["period"])
+            state = LineState(
+                period_start=judge.dates[p] if p >= 0 else dt.date(1900, 1, 1),
+                her2_status=row["her2"],
+                hr_status=row["hr"],
+                prior=tuple(prior),
+            )
+            tasks.append((state, tuple(row["drugs_key"].split("|"))))
+        results = _judge_all(judge, tasks, workers=workers, on_progress=on_progress)
+        cat = [j.category.value for j in results]
+        reason = [j.reason for j in results]
+        matched = [j.matched for j in results]
+        judged = pa.table(
+            {
+                **{
+                    k: pa.array([r[k] for r in distinct], table.schema.field(k).type)
+                    for k in ("period", "her2", "hr", "prior_key", "drugs_key")
+                },
+                "category": pa.array(cat, pa.string()),
+                "reason": pa.array(reason, pa.string()),
+                "matched": pa.array(matched, pa.string()),
+            }
+        )
+        con.register("j", judged)
+        return con.execute(
+            """SELECT t.person_id, t.line, t.regimen, t.start_date, j.category, j.reason, j.matched
+               FROM t JOIN j ON t.period = j.period AND t.her2 IS NOT DISTINCT FROM j.her2
+                    AND t.hr IS NOT DISTINCT FROM j.hr
+                    AND t.prior_key = j.prior_key AND t.drugs_key = j.drugs_key
+               ORDER BY t.pos"""
+        ).to_arrow_table()
+    finally:
+        con.close()

@@ -1,0 +1,200 @@
+"""Sensitivity of the lines to the line rules: line counts, regimen shares and median TTNT over a parameter grid.
+
+Every published line-of-therapy study picks one setting of the rules; this shows how much the answer moves.
+The cohort is prepared once for the default DuckDB engine (reading, vocabulary, exclusions, cut-off clipping;
+:func:`oncoline.engines.lines.duckdb_engine.prepare_kernel_input`) and sorted once; only the one-pass kernel runs
+again for each cell of the grid (``gap_days`` × ``regimen_window_days``), so the whole grid costs little more
+than one derivation. The lines of each cell equal those of ``oncoline lines --param gap_days=G --param
+regimen_window_days=W`` (the kernel is the engine's own).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from oncoline.engines.lines.params import LineParams
+
+__all__ = ["GAP_DAYS", "REGIMEN_WINDOW_DAYS", "replace_params", "sensitivity_grid"]
+
+GAP_DAYS = (60, 90, 120, 180)
+"""Default ``gap_days`` values of the grid (120 is the default rule)."""
+REGIMEN_WINDOW_DAYS = (21, 28, 35)
+"""Default ``regimen_window_days`` values of the grid (28 is the default rule)."""
+
+
+def sensitivity_grid(
+    exposures: pa.Table,
+    index: pa.Table,
+    /,
+    *,
+    params: LineParams,
+    as_of: dt.date,
+    gap_days: Sequence[int] = GAP_DAYS,
+    regimen_window_days: Sequence[int] = REGIMEN_WINDOW_DAYS,
+    top_regimens: int = 5,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> tuple[pa.Table, pa.Table]:
+    """Derive the lines under every cell of the grid and summarise each.
+
+    Parameters
+    ----------
+    exposures, index
+        The cohort's exposure and index tables (as for ``oncoline lines``).
+    params
+        The base line parameters; the grid overrides ``gap_days`` and ``regimen_window_days``.
+    as_of
+        The data cut-off (the same for every cell).
+    gap_days, regimen_window_days
+        Grid values (days).
+    top_regimens
+        First-line regimens whose share is reported (the most frequent under the base parameters).
+    on_cell
+        Called after each cell with ``(cells done, cells in all)`` (progress).
+
+    Returns
+    -------
+    tuple of pyarrow.Table
+        ``summary``: one row per cell — ``gap_days``, ``regimen_window_days``, ``is_default``, ``persons`` (with ≥ 1
+        line), ``lines``, ``lines_per_person``, ``persons_2l`` (with ≥ 2 lines), ``median_ttnt_1l_days``,
+        ``median_ttnt_1l_lower``/``_upper`` (95 % CI; null = not reached), ``median_ttnt_2l_days``.
+        ``regimens``: one row per cell and first-line regimen — ``gap_days``, ``regimen_window_days``,
+        ``regimen``, ``persons``, ``share`` (of persons with a first line).
+
+    Raises
+    ------
+    InputError
+        As :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort`.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    from oncoline.analytics.survival import durations, km_fit
+    from oncoline.engines.lines import kernel as k
+    from oncoline.engines.lines.duckdb_engine import assemble_lines, prepare_kernel_input
+
+    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+    order = np.lexsort((prep.start, prep.person))  # stable: rows of one day keep their order, as in the engine
+    person = prep.person[order].astype(np.int64)
+    start = prep.start[order]
+    end, drug, stop, source_key = prep.end[order], prep.drug[order], prep.stop[order], prep.source_key[order]
+    as_of_day = (as_of - dt.date(1970, 1, 1)).days
+    cells = [(g, w) for g in gap_days for w in regimen_window_days]
+    summary: dict[str, list[object]] = {
+        c: []
+        for c in (
+            "gap_days",
+            "regimen_window_days",
+            "is_default",
+            "persons",
+            "lines",
+            "lines_per_person",
+            "persons_2l",
+            "median_ttnt_1l_days",
+            "median_ttnt_1l_lower",
+            "median_ttnt_1l_upper",
+            "median_ttnt_2l_days",
+        )
+    }
+    shares: list[pa.Table] = []
+    top: list[str] | None = None
+    base = (params.gap_days, params.regimen_window_days)
+    ordered_cells = sorted(cells, key=lambda c: c != base)  # the base cell first: it names the top regimens
+    results: dict[tuple[int, int], tuple[dict[str, object], pa.Table]] = {}
+    for done, (g, w) in enumerate(ordered_cells, start=1):
+        cell_params = replace_params(params, gap_days=g, regimen_window_days=w)
+        res = k.assign_lines(
+            person,
+            start,
+            end,
+            drug,
+            stop,
+            codes=prep.codes,
+            params=cell_params,
+            as_of_day=as_of_day,
+            source_key=source_key,
+        )
+        lines = assemble_lines(res, person, prep)
+        first = lines.filter(pa.compute.equal(lines.column("line"), 1))
+        regimens = first.column("regimen").value_counts().to_pylist()
+        counts = {r["values"]: int(r["counts"]) for r in regimens}
+        if top is None:
+            top = [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_regimens]]
+        n_first = max(first.num_rows, 1)
+        shares.append(
+            pa.table(
+                {
+                    "gap_days": pa.array([g] * len(top), pa.int32()),
+                    "regimen_window_days": pa.array([w] * len(top), pa.int32()),
+                    "regimen": pa.array(top, pa.string()),
+                    "persons": pa.array([counts.get(r, 0) for r in top], pa.int64()),
+                    "share": pa.array([counts.get(r, 0) / n_first for r in top], pa.float64()),
+                }
+            )
+        )
+        ttnt, _ = durations(
+            lines.select(
+                [
+                    "person_id",
+                    "line",
+                    "regimen",
+                    "start_date",
+                    "time_to_next_treatment_days",
+                    "time_on_treatment_days",
+                    "end_reason",
+                ]
+            ),
+            endpoint="ttnt",
+            as_of=as_of,
+        )
+        line_no = np.asarray(ttnt.column("line").to_numpy(zero_copy_only=False))
+        days = np.asarray(ttnt.column("days").to_numpy(zero_copy_only=False), dtype=np.float64)
+        event = np.asarray(ttnt.column("event").to_numpy(zero_copy_only=False), dtype=bool)
+        km1 = km_fit(days[line_no == 1], event[line_no == 1]) if (line_no == 1).any() else None
+        km2 = km_fit(days[line_no == 2], event[line_no == 2]) if (line_no == 2).any() else None
+        n_persons = first.num_rows
+        row = {
+            "gap_days": g,
+            "regimen_window_days": w,
+            "is_default": (g, w) == base,
+            "persons": n_persons,
+            "lines": lines.num_rows,
+            "lines_per_person": lines.num_rows / n_persons if n_persons else None,
+            "persons_2l": int(pa.compute.sum(pa.compute.equal(lines.column("line"), 2)).as_py() or 0),
+            "median_ttnt_1l_days": km1.median if km1 else None,
+            "median_ttnt_1l_lower": km1.median_lower if km1 else None,
+            "median_ttnt_1l_upper": km1.median_upper if km1 else None,
+            "median_ttnt_2l_days": km2.median if km2 else None,
+        }
+        results[(g, w)] = (row, shares[-1])
+        if on_cell is not None:
+            on_cell(done, len(cells))
+    for cell in cells:
+        row, _ = results[cell]
+        for key, value in row.items():
+            summary[key].append(value)
+    types = {
+        "gap_days": pa.int32(),
+        "regimen_window_days": pa.int32(),
+        "is_default": pa.bool_(),
+        "persons": pa.int64(),
+        "lines": pa.int64(),
+        "lines_per_person": pa.float64(),
+        "persons_2l": pa.int64(),
+        "median_ttnt_1l_days": pa.float64(),
+        "median_ttnt_1l_lower": pa.float64(),
+        "median_ttnt_1l_upper": pa.float64(),
+        "median_ttnt_2l_days": pa.float64(),
+    }
+    summary_tbl = pa.table({c: pa.array(v, types[c]) for c, v in summary.items()})
+    regimen_tbl = pa.concat_tables([results[c][1] for c in cells]) if cells else pa.table({})
+    return summary_tbl, regimen_tbl
+
+
+def replace_params(params: LineParams, /, **changes: int) -> LineParams:
+    """``params`` with some values changed (validated again by pydantic)."""
+    return type(params).model_validate({**params.model_dump(), **changes})

@@ -1,0 +1,76 @@
+"""What a door does with a patient summary: print it, print its JSON, or write the handout (HTML or PDF)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from oncoline.errors import InputError
+from oncoline.knowledge.loader import KnowledgeBase
+from oncoline.model.recommendation import Recommendation
+
+__all__ = ["HANDOUT_SUFFIXES", "deliver_patient_summary"]
+
+HANDOUT_SUFFIXES = {".html": "html", ".htm": "html", ".pdf": "pdf"}
+"""Handout file suffix → format."""
+
+
+def deliver_patient_summary(
+    recommendation: Recommendation,
+    /,
+    *,
+    knowledge: KnowledgeBase,
+    language: str = "en",
+    handout: Path | None = None,
+    as_json: bool = False,
+    console: Console | None = None,
+) -> Path | None:
+    """Build the patient summary and print it (readable, or JSON with ``as_json``), or write it to ``handout``.
+
+    Returns
+    -------
+    Path or None
+        The handout written, if any.
+
+    Raises
+    ------
+    InputError
+        ``handout`` does not end in ``.html``, ``.htm`` or ``.pdf`` (field ``--handout``), or cannot be written.
+    KnowledgeBaseError
+        The patient texts fail to load or are of another knowledge version.
+    """
+    from oncoline.outputs.patient_summary import (
+        render_handout_html,
+        render_handout_pdf,
+        render_patient_summary,
+        summarize_for_patient,
+    )
+
+    kind = "html"
+    if handout is not None:
+        found = HANDOUT_SUFFIXES.get(handout.suffix.lower())
+        if found is None:
+            raise InputError(
+                f"{handout}: the handout is written as HTML or PDF - end the file name in .html or .pdf",
+                field="--handout",
+            )
+        kind = found
+    summary = summarize_for_patient(recommendation, knowledge=knowledge, language=language)
+    if handout is None:
+        if as_json:
+            sys.stdout.write(json.dumps(summary.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
+        else:
+            render_patient_summary(summary, console=console)
+        return None
+    try:
+        if kind == "pdf":
+            handout.write_bytes(render_handout_pdf(summary))
+        else:
+            handout.write_text(render_handout_html(summary), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{handout}: cannot write the handout ({exc.strerror})", field="--handout") from exc
+    Console(stderr=True).print(f"wrote the patient handout {handout} ({kind.upper()})", highlight=False, markup=False)
+    return handout

@@ -1,0 +1,313 @@
+"""Plotly figures of the cohort report, drawn only from the suppressed tables (every number shown is exported).
+
+One colour per regimen label, the same in every figure and every stratum (:func:`regimen_colours`); suppressed
+cells (null counts) are left out of the figures, never drawn as small numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from plotly.graph_objects import Figure
+
+__all__ = [
+    "CATEGORY_COLOURS",
+    "concordance_bars",
+    "km_figure",
+    "regimen_colours",
+    "sankey",
+    "sensitivity_multiples",
+    "strata_bars",
+    "sunburst",
+]
+
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+    "#ad494a",
+    "#637939",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+)
+_GREY = "#9e9e9e"
+_END_COLOUR = "#e0e0e0"
+CATEGORY_COLOURS = {
+    "concordant_preferred": "#1b7837",
+    "concordant_other": "#7fbf7b",
+    "not_concordant": "#af8dc3",
+    "not_assessable": "#bdbdbd",
+}
+"""Concordance categories; not concordant is purple, not red: it is not a verdict of worse care."""
+
+
+def regimen_colours(regimens: pa.Table) -> dict[str, str]:
+    """Regimen label → colour, by frequency rank (``other regimens`` grey, ``(no further line)`` light grey)."""
+    from oncoline.analytics.pathways import END, OTHER
+
+    out: dict[str, str] = {}
+    for label in regimens.column("label").to_pylist():
+        if label not in out and label != OTHER:
+            out[label] = _PALETTE[len(out) % len(_PALETTE)]
+    out[OTHER] = _GREY
+    out[END] = _END_COLOUR
+    return out
+
+
+def _layout(fig: Figure, title: str, height: int = 420) -> Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01},
+        height=height,
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        font={"family": "system-ui, sans-serif", "size": 12},
+        legend={"font": {"size": 11}},
+        template="plotly_white",
+    )
+    return fig
+
+
+def sunburst(steps: pa.Table, colours: dict[str, str], *, stratum_kind: str = "all", stratum: str = "all") -> Figure:
+    """Sunburst of the pathways of one stratum from ``pathway_steps`` (shown nodes only; their descendants are
+    dropped with a suppressed node; the ``(no further line)`` ring is left out)."""
+    import plotly.graph_objects as go
+
+    from oncoline.analytics.pathways import END
+
+    rows = [
+        r
+        for r in steps.to_pylist()
+        if r["stratum_kind"] == stratum_kind and r["stratum"] == stratum and r["regimen"] != END
+    ]
+    shown = {r["id"] for r in rows if r["persons"] is not None}
+    keep = [r for r in rows if r["id"] in shown and (r["parent"] == "" or r["parent"] in shown)]
+    # a parent may itself be dropped: keep only nodes whose whole ancestry is kept
+    kept_ids: set[str] = set()
+    final = []
+    for r in sorted(keep, key=lambda r: r["depth"]):
+        if r["parent"] == "" or r["parent"] in kept_ids:
+            kept_ids.add(r["id"])
+            final.append(r)
+    fig = go.Figure(
+        go.Sunburst(
+            ids=[r["id"] for r in final],
+            labels=[r["regimen"] for r in final],
+            parents=[r["parent"] for r in final],
+            values=[r["persons"] for r in final],
+            branchvalues="total",
+            marker={"colors": [colours.get(r["regimen"], _GREY) for r in final]},
+            hovertemplate="%{id}<br>%{value} persons<extra></extra>",
+            maxdepth=4,
+        )
+    )
+    return _layout(fig, "Treatment pathways (inner ring = first line)", height=560)
+
+
+def sankey(transitions: pa.Table, colours: dict[str, str], *, max_lines: int) -> Figure:
+    """Sankey of line-to-line transitions of the whole cohort (shown links only)."""
+    import plotly.graph_objects as go
+
+    rows = [r for r in transitions.to_pylist() if r["stratum_kind"] == "all" and r["persons"] is not None]
+    nodes: dict[tuple[int, str], int] = {}
+
+    def node(line: int, regimen: str) -> int:
+        return nodes.setdefault((line, regimen), len(nodes))
+
+    src, dst, val = [], [], []
+    for r in rows:
+        src.append(node(r["line"], r["from_regimen"]))
+        dst.append(node(r["line"] + 1, r["to_regimen"]))
+        val.append(r["persons"])
+    labels = [f"{line}L {reg}" if not reg.startswith("(") else reg for (line, reg) in nodes]
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "color": [colours.get(reg, _GREY) for (_, reg) in nodes],
+                "pad": 12,
+                "thickness": 14,
+            },
+            link={"source": src, "target": dst, "value": val, "color": "rgba(120,120,120,0.25)"},
+        )
+    )
+    return _layout(fig, f"Line-to-line transitions (lines 1–{max_lines})", height=560)
+
+
+def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kind: str, line: int = 1) -> Figure:
+    """Stacked bars: the regimen shares of ``line`` in each stratum of ``stratum_kind``."""
+    import plotly.graph_objects as go
+
+    rows = [
+        r
+        for r in line_regimens.to_pylist()
+        if r["stratum_kind"] == stratum_kind and r["line"] == line and r["share"] is not None
+    ]
+    strata = sorted({r["stratum"] for r in rows})
+    fig = go.Figure()
+    for regimen, colour in colours.items():
+        ys = {r["stratum"]: r["share"] for r in rows if r["regimen"] == regimen}
+        if not ys:
+            continue
+        fig.add_trace(
+            go.Bar(
+                name=regimen,
+                x=strata,
+                y=[ys.get(s) for s in strata],
+                marker_color=colour,
+                hovertemplate=f"{regimen}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="stack", yaxis={"tickformat": ".0%", "title": f"share of line {line}"})
+    return _layout(fig, f"Line {line} regimens by {stratum_kind.replace('_', ' ')}", height=380)
+
+
+def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict[str, str] | None = None) -> Figure:
+    """Kaplan–Meier curves (step lines) with 95 % CI bands, one per group, time in months."""
+    import plotly.graph_objects as go
+
+    from oncoline.analytics.survival import DAYS_PER_MONTH
+
+    rows = [r for r in curves.to_pylist() if r["endpoint"] == endpoint and r["group_kind"] == group_kind]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["group"], []).append(r)
+    fig = go.Figure()
+    for i, (name, pts) in enumerate(groups.items()):
+        colour = (colours or {}).get(name) or CATEGORY_COLOURS.get(name) or _PALETTE[i % len(_PALETTE)]
+        x = [p["time_days"] / DAYS_PER_MONTH for p in pts]
+        label = f"line {name}" if group_kind == "line" else name
+        upper = [p["upper"] if p["upper"] is not None else 1.0 for p in pts]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=upper,
+                mode="lines",
+                line={"width": 0, "shape": "hv"},
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=label,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[p["lower"] for p in pts],
+                mode="lines",
+                line={"width": 0, "shape": "hv"},
+                fill="tonexty",
+                fillcolor=_rgba(colour, 0.15),
+                showlegend=False,
+                hoverinfo="skip",
+                legendgroup=label,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[p["survival"] for p in pts],
+                mode="lines",
+                name=label,
+                legendgroup=label,
+                line={"color": colour, "shape": "hv", "width": 2},
+                hovertemplate=f"{label}<br>%{{x:.1f}} months: %{{y:.2f}}<extra></extra>",
+            )
+        )
+    what = "Time on treatment" if endpoint == "tot" else "Time to next treatment"
+    fig.update_layout(xaxis={"title": "months from line start"}, yaxis={"title": "probability", "range": [0, 1.02]})
+    return _layout(fig, f"{what} by {group_kind}")
+
+
+def concordance_bars(table: pa.Table, *, by: str) -> Figure:
+    """Stacked bars of concordance categories (shares) by ``line`` or ``index_year``."""
+    import plotly.graph_objects as go
+
+    rows = [r for r in table.to_pylist() if r["share"] is not None]
+    xs = sorted({r[by] for r in rows}, key=lambda v: (str(type(v)), v))
+    fig = go.Figure()
+    for cat, colour in CATEGORY_COLOURS.items():
+        ys = {r[by]: r["share"] for r in rows if r["category"] == cat}
+        if ys:
+            fig.add_trace(
+                go.Bar(
+                    name=cat.replace("_", " "), x=[str(x) for x in xs], y=[ys.get(x) for x in xs], marker_color=colour
+                )
+            )
+    fig.update_layout(
+        barmode="stack",
+        yaxis={"tickformat": ".0%", "title": "share of lines"},
+        xaxis={"title": by.replace("_", " "), "type": "category"},
+    )
+    return _layout(fig, f"Guideline concordance by {by.replace('_', ' ')}", height=380)
+
+
+def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[str, str]) -> Figure:
+    """Small multiples over the grid: lines per person, median 1L TTNT (months), persons with ≥ 2 lines, and the
+    share of each top first-line regimen — x = gap_days, one line per regimen_window_days."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from oncoline.analytics.survival import DAYS_PER_MONTH
+
+    rows = summary.to_pylist()
+    windows = sorted({r["regimen_window_days"] for r in rows})
+    regs = list(dict.fromkeys(regimens.column("regimen").to_pylist()))[:3]
+    titles = [
+        "lines per person",
+        "median TTNT, line 1 (months)",
+        "persons with ≥ 2 lines",
+        *[f"line-1 share: {r}" for r in regs],
+    ]
+    cols = 3
+    n_rows = (len(titles) + cols - 1) // cols
+    fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.18)
+    dash = ("dot", "solid", "dash", "dashdot")
+    for wi, w in enumerate(windows):
+        sub = sorted((r for r in rows if r["regimen_window_days"] == w), key=lambda r: r["gap_days"])
+        x = [r["gap_days"] for r in sub]
+        series = [
+            [r["lines_per_person"] for r in sub],
+            [None if r["median_ttnt_1l_days"] is None else r["median_ttnt_1l_days"] / DAYS_PER_MONTH for r in sub],
+            [r["persons_2l"] for r in sub],
+        ]
+        for reg in regs:
+            by = {
+                (r["gap_days"]): r["share"]
+                for r in regimens.to_pylist()
+                if r["regimen_window_days"] == w and r["regimen"] == reg
+            }
+            series.append([by.get(g) for g in x])
+        for k, ys in enumerate(series):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=ys,
+                    mode="lines+markers",
+                    name=f"window {w} d",
+                    legendgroup=str(w),
+                    showlegend=k == 0,
+                    line={"dash": dash[wi % len(dash)], "color": "#444"},
+                ),
+                row=k // cols + 1,
+                col=k % cols + 1,
+            )
+    fig.update_xaxes(title_text="gap_days", tickvals=sorted({r["gap_days"] for r in rows}))
+    return _layout(fig, "Sensitivity to the line rules (gap_days × regimen_window_days)", height=300 * n_rows + 60)
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
+    return f"rgba({r},{g},{b},{alpha})"
