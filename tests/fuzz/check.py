@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from tests.fuzz.mutate import HER2_LOINC, Variant
 
 EXIT_OK_CODES = (0, 1, 2)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from tests.fuzz.mutate import Seeds, load_seeds
 
 

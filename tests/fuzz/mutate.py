@@ -445,10 +445,16 @@ TREE_MUTATIONS: dict[str, Mutation] = {
 }
 
 
-def mutate_tree(rng: random.Random, doc: Any, n: int) -> list[str]:
-    """Apply ``n`` mutations (each a random kind that finds something to act on) to ``doc`` in place."""
+GENTLE = ("delete", "duplicate", "her2", "drug")
+"""Mutations that often leave a valid document (a key left out, an entry twice, a HER2 result reworded, another
+drug): the variants that reach the recommender, where the safety property bites."""
+
+
+def mutate_tree(rng: random.Random, doc: Any, n: int, kinds: tuple[str, ...] | None = None) -> list[str]:
+    """Apply ``n`` mutations (each a random kind, of ``kinds`` if given, that finds something to act on) to
+    ``doc`` in place."""
     done: list[str] = []
-    names = list(TREE_MUTATIONS)
+    names = list(kinds or TREE_MUTATIONS)
     for _ in range(n):
         for _attempt in range(8):
             what = TREE_MUTATIONS[rng.choice(names)](rng, doc)
@@ -533,7 +539,12 @@ def make_variant(
         return make_cohort_variant(seeds, rng, max_mutations=max_mutations, bad_index_dates=bad_index_dates)
     seed = rng.choice(seeds.for_target(target))
     doc = copy.deepcopy(seed.data)
-    mutations = mutate_tree(rng, doc, rng.randint(0 if rng.random() < 0.05 else 1, max_mutations))
+    kinds = GENTLE if target == "recommend" and rng.random() < 0.4 else None
+    mutations = mutate_tree(rng, doc, rng.randint(0 if rng.random() < 0.05 else 1, max_mutations), kinds)
+    if target == "recommend" and rng.random() < 0.3:  # safety probes: a HER2 result written ambiguously
+        probe = m_her2(rng, doc)
+        if probe is not None:
+            mutations.append(probe)
     syntax = seed.syntax if rng.random() < 0.9 else ("json" if seed.syntax == "yaml" else "yaml")
     data, notes = dump(doc, syntax, rng)
     mutations += notes

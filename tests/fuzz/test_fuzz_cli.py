@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
 from tests.fuzz.check import engines_disagree_on_a_bad_index_date, run_variant
 from tests.fuzz.mutate import Seeds, make_variant
 

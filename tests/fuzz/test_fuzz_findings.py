@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.fuzz.check import engines_disagree_on_a_bad_index_date
 from typer.testing import CliRunner
 
 from oncoline.cli.app import app
+from tests.fuzz.check import engines_disagree_on_a_bad_index_date
 
 runner = CliRunner()
 
