@@ -231,7 +231,8 @@ FHIR_HER2_OBSERVATION = "a HER2-coded FHIR Observation"
 def input_evidence(doc: Any) -> set[str]:
     """HER2 evidence visible in the input itself (not through oncoline's reader): the HER2 engine's category of
     every ``her2`` block in a YAML/JSON document, and :data:`FHIR_HER2_OBSERVATION` when a FHIR document holds an
-    Observation coded as a HER2 test (LOINC codes of ``fhir_codes.yaml``, or HER2/ERBB2 in its code)."""
+    Observation coded as a HER2 test (LOINC codes of ``fhir_codes.yaml``, or HER2/ERBB2 in its code) whose value
+    could say positive at all (:func:`_positive_signal`)."""
     found: set[str] = set()
     for node in _walk(doc):
         if not isinstance(node, dict):
@@ -240,9 +241,28 @@ def input_evidence(doc: Any) -> set[str]:
             found.add(category)
         if node.get("resourceType") == "Observation":
             code = json.dumps(node.get("code"), default=str)
-            if any(c in code for c in HER2_LOINC) or "her2" in code.lower() or "erbb2" in code.lower():
+            her2 = any(c in code for c in HER2_LOINC) or "her2" in code.lower() or "erbb2" in code.lower()
+            if her2 and _positive_signal(node):
                 found.add(FHIR_HER2_OBSERVATION)
     return found
+
+
+_POSITIVE_WORDS = ("3+", "positive", "amplified", "pos", "detected", "present", "overexpress", "la6576-8")
+
+
+def _positive_signal(observation: dict[str, Any]) -> bool:
+    """A HER2 Observation whose value could say positive at all: a positive word or score in its value,
+    interpretation or components, or a number that could be a 3+ score, an ISH ratio >= 2 or >= 4 copies. Broad on
+    purpose (a reader may still rightly refuse it); what it rules out is positivity read from nothing."""
+    parts = {k: v for k, v in observation.items() if k.startswith("value") or k in ("interpretation", "component")}
+    text = json.dumps(parts, default=str, ensure_ascii=False).lower()
+    if any(word in text for word in _POSITIVE_WORDS):
+        return True
+    numbers = []
+    for node in _walk(parts):
+        if isinstance(node, dict) and isinstance(node.get("value"), int | float):
+            numbers.append(float(node["value"]))
+    return any(n >= 2 for n in numbers)
 
 
 def reader_evidence(path: Path) -> tuple[set[str], str]:
