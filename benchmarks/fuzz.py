@@ -138,6 +138,8 @@ def run_campaign(
 
     seeds = load_seeds(SHARED)
     out.mkdir(parents=True, exist_ok=True)
+    for kind in PROBLEM_KINDS:  # reproducers of an earlier campaign in the same folder would mislead
+        shutil.rmtree(out / kind, ignore_errors=True)
     counts = Counts()
     work = Path(tempfile.mkdtemp(prefix="oncoline-fuzz-"))
     started = time.monotonic()
