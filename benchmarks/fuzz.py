@@ -64,7 +64,12 @@ class Counts:
             f"({self.subprocess_runs} through a real process)"
         ]
         rows.append("variants by target: " + ", ".join(f"{t} {n}" for t, n in sorted(self.by_target.items())))
-        rows.append("exits by code:      " + ", ".join(f"{c}: {n}" for c, n in sorted(self.exits.items())))
+        rows.append(
+            "exits by code:      "
+            + ", ".join(f"{c}: {n}" for c, n in sorted(self.exits.items()))
+            + "  (commands: a recommend variant in the readable view also runs --json, a cohort variant runs both "
+            "engines and sometimes the readable summary)"
+        )
         for kind, label in PROBLEM_KINDS.items():
             rows.append(f"{label:<52} {self.problems.get(kind, 0):>6}")
             for where in self.saved.get(kind, []):
