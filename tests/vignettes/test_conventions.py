@@ -13,7 +13,7 @@ from oncoline.errors import InputError
 def _said_or_refused(change: dict[str, object], words: tuple[str, ...]) -> bool:
     try:
         rec = run(change)
-    except InputError:
+    except (InputError, ValueError):  # refused: by the recommender, or by the patient model (pydantic)
         return True
     text = " ".join(rec.warnings).lower() + " " + rec.line_rationale.lower().split(":", 1)[0]
     return any(w in text for w in words)
