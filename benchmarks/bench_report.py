@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,8 +64,13 @@ def prepare(rows: int, data_dir: Path) -> tuple[Path, Path]:
     exposures, index = directory / "exposures.parquet", directory / "index_report.parquet"
     if exposures.is_file() and index.is_file():
         return exposures, index
-    cohort = generate_cohort(rows)
-    exp, idx = write_cohort(cohort, directory)
+    cached = data_dir / f"rows-{rows}"  # the same seeded cohort, written by `python -m benchmarks lines`
+    if (cached / "exposures.parquet").is_file() and (cached / "index.parquet").is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached / "exposures.parquet", exposures)
+        exp, idx = exposures, cached / "index.parquet"
+    else:
+        exp, idx = write_cohort(generate_cohort(rows), directory)
     pq.write_table(add_index_columns(pq.read_table(idx)), index)
     return exp, index
 
