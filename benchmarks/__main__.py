@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 BENCHMARKS = {
+    "fuzz": "benchmarks.fuzz",  # the long fuzzing campaign (issue 12 item 8)
     "lines": "benchmarks.bench_lines",
     "recommend": "benchmarks.bench_recommend",
     "report": "benchmarks.bench_report",

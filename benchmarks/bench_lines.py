@@ -1,28 +1,37 @@
-"""Line-of-therapy benchmark: rows per second and peak memory of each engine, next to two yardsticks.
+"""Line-of-therapy benchmark: each engine in-process and as a whole process, each against its own floor
+measured in the same run (and the same repeat), with CPU time and peak memory beside the wall time.
 
 For each cohort size the generator (:mod:`benchmarks.generate`) writes Parquet once (cached under
-``--data-dir``); then every measurement runs in a fresh process that reads the Parquet files into memory and
-times only the engine call, so peak memory (``ru_maxrss``) belongs to that engine alone (input included).
+``--data-dir``); every measurement then runs in a fresh process.
 
-Measured, in the same run:
+In-process (the clock around the work only; peak memory ``ru_maxrss`` of that process, input included):
 
-- ``sort floor``: DuckDB sorting the same exposures table by person and start date into Arrow — the
-  practical floor for any engine that must look at each person's rows in date order;
-- ``duckdb``: :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort` (the default engine);
-- ``spark``: :func:`oncoline.engines.lines.spark_engine.derive_lines_cohort` in local mode (JVM start not
-  timed; its output is checked equal to the DuckDB engine's in the same process);
-- ``reference``: the pure-Python oracle (up to ``--reference-max`` rows);
-- ``pandas``: a per-patient ``groupby().apply`` written the way analysts write it (same rules, Python loop
-  per day); measured up to ``--pandas-max`` rows and extrapolated linearly beyond (its cost per row is
-  flat, as the table shows);
-- ``floor-files`` and ``duckdb-files``: the same from the Parquet file to Parquet files, for cohorts that do
-  not fit in memory (10^8 rows): DuckDB reading, sorting by person and start date and writing the rows
-  (``memory_limit`` 2 GB, spilling to disk), against
-  :func:`oncoline.io.lines_partitioned.derive_lines_cohort_files` (person partitions of about 10^7 rows,
-  lines and row assignments written). Nothing is loaded before the clock starts.
+- ``floor``: DuckDB sorting the in-memory exposures table by person and start date into Arrow;
+- ``duckdb``: :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort` on the in-memory tables, the
+  row → line table included (the numba kernel warmed first);
+- ``spark-floor``: Spark (local mode, session started before the clock) reading the exposures Parquet file,
+  ``orderBy(person_id, start_date)`` and writing it to Parquet;
+- ``spark``: reading the Parquet files, :func:`oncoline.engines.lines.spark_engine.derive_lines_cohort` and
+  writing the lines to Parquet, as ``oncoline lines --engine spark`` does (output checked equal to the DuckDB
+  engine's in the same process; the JVM and its Python workers are not in the peak memory);
+- ``reference`` and ``pandas`` (an analyst's ``groupby().apply``, extrapolated linearly beyond
+  ``--pandas-max``) against ``floor``.
 
-Run: ``python -m benchmarks lines`` (short default: 1e5,1e6 rows; pandas measured at 1e5) or
-``--rows 1e5,1e6,1e7 --pandas-max 1e6`` (about six minutes on 2 cores).
+Whole process (wall time from start to exit, CPU time user + system of the process and its children, peak
+memory of its largest process, all from ``wait4``):
+
+- ``process-floor``: ``python -c`` with DuckDB copying the exposures file, ordered by person and start date,
+  to a Parquet file;
+- ``process-duckdb``: ``oncoline lines EXPOSURES --index INDEX --out LINES --as-of 2026-01-01``;
+- ``process-spark-floor``: ``python -c`` starting a local Spark session, sorting and writing the file;
+- ``process-spark``: the same ``oncoline lines`` with ``--engine spark``.
+
+Files (10^8 rows, ``--with-1e8``): ``floor-files`` (DuckDB file → sorted file, ``memory_limit`` 2 GB) against
+``duckdb-files`` (:func:`oncoline.io.lines_partitioned.derive_lines_cohort_files`), and the whole processes.
+
+Run: ``python -m benchmarks lines`` (10^6 and 10^7 rows, every DuckDB and Spark measurement) or
+``--engines process-floor,process-duckdb --repeat 3`` (the headline ratio, three times); ``--repeat N``
+prints the median of the per-repeat ratios with their range.
 """
 
 from __future__ import annotations
@@ -197,28 +206,60 @@ def _measure(kind: str, directory: str, queue: Any) -> None:
         con = duckdb.connect()
         con.register("exposures", exposures)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         con.execute("SELECT * FROM exposures ORDER BY person_id, start_date").to_arrow_table()
         seconds = time.perf_counter() - t0
+        extra["cpu"] = time.process_time() - c0
     elif kind == "duckdb":
         from oncoline.engines.lines import duckdb_engine
 
         duckdb_engine.derive_lines_cohort(exposures.slice(0, 1000), index, params=params, as_of=AS_OF)  # JIT warm
         t0 = time.perf_counter()
+        c0 = time.process_time()
         res = duckdb_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF)
+        res.assignments  # noqa: B018 - built on first read: the in-process figure includes the row → line table
         seconds = time.perf_counter() - t0
+        extra["cpu"] = time.process_time() - c0
         extra["lines"] = res.lines.num_rows
     elif kind == "spark":
+        import tempfile
+
+        import pyarrow.parquet as pq
+
         from oncoline.engines.lines import duckdb_engine, spark_engine
 
         spark = spark_engine.local_session()
         spark_engine.derive_lines_cohort(exposures.slice(0, 1000), index, params=params, as_of=AS_OF, spark=spark)
-        t0 = time.perf_counter()
-        res = spark_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF, spark=spark)
-        seconds = time.perf_counter() - t0
+        del exposures, index  # the Spark floor reads the file too: read, derive and write inside the clock
+        src = Path(directory)
+        with tempfile.TemporaryDirectory(prefix="oncoline-bench-") as tmp:
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            exposures, index = pq.read_table(src / "exposures.parquet"), pq.read_table(src / "index.parquet")
+            res = spark_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF, spark=spark)
+            pq.write_table(res.lines, Path(tmp) / "lines.parquet")
+            seconds = time.perf_counter() - t0
+            extra["cpu"] = time.process_time() - c0
         other = duckdb_engine.derive_lines_cohort(exposures, index, params=params, as_of=AS_OF)
         extra["identical_to_duckdb"] = bool(
             res.lines.equals(other.lines) and res.assignments.equals(other.assignments) and res.report == other.report
         )
+        spark.stop()
+    elif kind == "spark-floor":
+        import tempfile
+
+        from oncoline.engines.lines import spark_engine
+
+        spark = spark_engine.local_session()
+        src = Path(directory) / "exposures.parquet"
+        del exposures, index
+        with tempfile.TemporaryDirectory(prefix="oncoline-bench-") as tmp:
+            spark.read.parquet(str(src)).limit(1000).orderBy("person_id").write.parquet(f"{tmp}/warm")  # JIT warm
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            spark.read.parquet(str(src)).orderBy("person_id", "start_date").write.parquet(f"{tmp}/sorted")
+            seconds = time.perf_counter() - t0
+            extra["cpu"] = time.process_time() - c0
         spark.stop()
     elif kind == "reference":
         from oncoline.engines.lines.reference import derive_lines_reference_cohort
@@ -237,7 +278,54 @@ def _measure(kind: str, directory: str, queue: Any) -> None:
     queue.put({"seconds": seconds, "peak_mb": peak_mb, **extra})
 
 
+PROCESS_AS_OF = "2026-01-01"
+"""Cut-off given to ``oncoline lines`` in the whole-process runs (the CLI refuses a date after today)."""
+
+PROCESS_KINDS = ("process-floor", "process-duckdb", "process-spark-floor", "process-spark")
+"""Whole-process measurements: a fresh interpreter from start to exit, as a user runs it."""
+
+
+def _process_argv(kind: str, directory: Path, out: Path) -> list[str]:
+    exp, idx = directory / "exposures.parquet", directory / "index.parquet"
+    if kind == "process-floor":
+        sql = f"COPY (SELECT * FROM read_parquet('{exp}') ORDER BY person_id, start_date) TO '{out}' (FORMAT parquet)"
+        return [sys.executable, "-c", f"import duckdb; duckdb.sql({sql!r})"]
+    if kind == "process-spark-floor":
+        code = (
+            "from oncoline.engines.lines.spark_engine import local_session\n"
+            "s = local_session()\n"
+            f"s.read.parquet({str(exp)!r}).orderBy('person_id', 'start_date').write.parquet({str(out)!r})\n"
+            "s.stop()\n"
+        )
+        return [sys.executable, "-c", code]
+    engine = "spark" if kind == "process-spark" else "duckdb"
+    oncoline = str(Path(sys.executable).with_name("oncoline"))
+    argv = [oncoline, "lines", str(exp), "--index", str(idx), "--out", str(out)]
+    return [*argv, "--as-of", PROCESS_AS_OF, "--engine", engine]
+
+
+def _run_process(kind: str, directory: Path) -> dict[str, Any]:
+    """Run one whole process; wall seconds, CPU seconds (user + system, its children included) and the peak
+    resident memory of its largest process (``wait4``)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="oncoline-bench-") as tmp:
+        argv = _process_argv(kind, directory, Path(tmp) / "out.parquet")
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.returncode != 0:
+            raise RuntimeError(f"{kind} failed ({proc.returncode}): {err[-1500:]}")
+    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+
+
 def _run_child(kind: str, directory: Path) -> dict[str, Any]:
+    if kind in PROCESS_KINDS:
+        return _run_process(kind, directory)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_measure, args=(kind, str(directory), queue))
@@ -269,15 +357,33 @@ def _n_rows(directory: Path) -> int:
     return int(pq.ParquetFile(directory / "exposures.parquet").metadata.num_rows)
 
 
+FLOOR_OF = {
+    "duckdb": "floor",
+    "reference": "floor",
+    "pandas": "floor",
+    "spark": "spark-floor",
+    "process-duckdb": "process-floor",
+    "process-spark": "process-spark-floor",
+    "duckdb-files": "floor-files",
+}
+"""Each measurement's floor, measured in the same run (and the same repeat)."""
+
+DEFAULT_ENGINES = "floor,duckdb,process-floor,process-duckdb,spark-floor,spark,process-spark-floor,process-spark"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``python -m benchmarks lines``; prints a Markdown table (and JSON with ``--json``)."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks lines", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", default="1e5,1e6", help="comma-separated cohort sizes (default 1e5,1e6)")
+    ap.add_argument("--rows", default="1e6,1e7", help="comma-separated cohort sizes (default 1e6,1e7)")
     ap.add_argument(
         "--engines",
-        default="floor,duckdb,spark,reference,pandas",
-        help="any of floor, duckdb, spark, reference, pandas, floor-files, duckdb-files",
+        default=DEFAULT_ENGINES,
+        help="any of floor, duckdb, spark-floor, spark, process-floor, process-duckdb, process-spark-floor, "
+        "process-spark, reference, pandas, floor-files, duckdb-files (default: the in-process and whole-process "
+        "DuckDB and Spark measurements with their floors)",
     )
+    ap.add_argument("--with-1e8", action="store_true", help="also 10^8 rows: file floor, partitioned path, processes")
+    ap.add_argument("--repeat", type=int, default=1, help="measure everything this many times (ratios per repeat)")
     ap.add_argument("--pandas-max", type=float, default=1e5, help="largest size the pandas baseline runs at")
     ap.add_argument("--reference-max", type=float, default=1e6, help="largest size the reference runs at")
     ap.add_argument("--spark-max", type=float, default=1e7, help="largest size Spark runs at")
@@ -287,7 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sizes = [int(float(x)) for x in args.rows.split(",") if x.strip()]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    limits = {"pandas": args.pandas_max, "reference": args.reference_max, "spark": args.spark_max}
+    if args.with_1e8 and 100_000_000 not in sizes:
+        sizes.append(100_000_000)
+        for kind in ("floor-files", "duckdb-files", "process-floor", "process-duckdb"):
+            if kind not in engines:
+                engines.append(kind)
+    limits = {"pandas": args.pandas_max, "reference": args.reference_max}
+    for kind in ("spark", "spark-floor", "process-spark", "process-spark-floor"):
+        limits[kind] = args.spark_max
     for kind in ("floor", "duckdb"):
         limits[kind] = min(limits.get(kind, float("inf")), args.memory_max)
     results: list[dict[str, Any]] = []
@@ -295,53 +408,117 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         directory = _cohort_dir(size, args.data_dir)
         rows = _n_rows(directory)
-        measured: dict[str, dict[str, Any]] = {}
-        for kind in engines:
-            if size > limits.get(kind, float("inf")):
-                continue
-            measured[kind] = _run_child(kind, directory)
-            print(f"{rows:>12,} rows  {kind:<9} {measured[kind]['seconds']:8.2f} s", file=sys.stderr)
-        if "pandas" in measured:
-            pandas_rate = rows / measured["pandas"]["seconds"]
-        floor = measured.get("floor", {}).get("seconds")
-        floor_files = measured.get("floor-files", {}).get("seconds")
-        for kind, m in measured.items():
-            results.append({"rows": rows, "engine": kind, **m})
-        if "pandas" not in measured and pandas_rate and "pandas" in engines:
-            results.append({"rows": rows, "engine": "pandas", "seconds": rows / pandas_rate, "extrapolated": True})
-        for r in results:
-            yardstick = floor_files if r["engine"].endswith("-files") else floor
-            if r["rows"] == rows and yardstick:
-                r["x_floor"] = r["seconds"] / yardstick
-        pandas_s = next((r["seconds"] for r in results if r["rows"] == rows and r["engine"] == "pandas"), None)
-        for r in results:
-            if r["rows"] == rows and pandas_s and not r["engine"].endswith("-files"):
-                r["pandas_over_this"] = pandas_s / r["seconds"]
+        for repeat in range(1, args.repeat + 1):
+            measured: dict[str, dict[str, Any]] = {}
+            for kind in engines:
+                if size > limits.get(kind, float("inf")):
+                    continue
+                measured[kind] = _run_child(kind, directory)
+                print(
+                    f"{rows:>12,} rows  {kind:<20} {measured[kind]['seconds']:8.2f} s  (repeat {repeat})",
+                    file=sys.stderr,
+                )
+            if "pandas" in measured:
+                pandas_rate = rows / measured["pandas"]["seconds"]
+            batch = [{"rows": rows, "engine": kind, "repeat": repeat, **m} for kind, m in measured.items()]
+            if "pandas" not in measured and pandas_rate and "pandas" in engines:
+                batch.append(
+                    {
+                        "rows": rows,
+                        "engine": "pandas",
+                        "repeat": repeat,
+                        "seconds": rows / pandas_rate,
+                        "extrapolated": True,
+                    }
+                )
+            for r in batch:
+                floor = measured.get(FLOOR_OF.get(r["engine"], ""))
+                if floor:
+                    r["x_floor"] = r["seconds"] / floor["seconds"]
+                    if "spark" in r["engine"]:
+                        continue  # CPU and memory of the Python driver only: the JVM's are not counted
+                    if r.get("peak_mb") and floor.get("peak_mb"):
+                        r["x_floor_peak"] = r["peak_mb"] / floor["peak_mb"]
+                    if r.get("cpu") and floor.get("cpu"):
+                        r["x_floor_cpu"] = r["cpu"] / floor["cpu"]
+            pandas_s = next((r["seconds"] for r in batch if r["engine"] == "pandas"), None)
+            for r in batch:
+                if pandas_s and r["engine"] in ("floor", "duckdb", "reference", "pandas"):
+                    r["pandas_over_this"] = pandas_s / r["seconds"]
+            results.extend(batch)
     print(_markdown(results))
+    if args.repeat > 1:
+        print()
+        print(_medians(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
+_MODE = {
+    "floor": "in-process",
+    "duckdb": "in-process",
+    "reference": "in-process",
+    "pandas": "in-process",
+    "spark-floor": "in-process",
+    "spark": "in-process",
+    "floor-files": "files",
+    "duckdb-files": "files",
+}
+
+
 def _markdown(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| rows | engine | seconds | rows/s | peak RSS MB | × sort floor | pandas ÷ engine | note |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| rows | mode | engine | rep | seconds | CPU s | peak MB | floor | × floor | × floor CPU | × floor peak "
+        "| note |",
+        "|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     for r in results:
         note = "extrapolated (linear)" if r.get("extrapolated") else ""
         if "partitions" in r:
-            note = f"{r['partitions']} person partitions; × floor-files"
+            note = f"{r['partitions']} person partitions"
         if r["engine"] == "floor-files":
             note = "Parquet → sorted Parquet, DuckDB memory_limit 2 GB"
         if "identical_to_duckdb" in r:
             note = "output identical to duckdb" if r["identical_to_duckdb"] else "OUTPUT DIFFERS"
+        if "pandas_over_this" in r and r["engine"] != "pandas":
+            note = (note + "; " if note else "") + f"pandas ÷ this {r['pandas_over_this']:,.0f}"
+
+        def num(key: str, fmt: str, r: dict[str, Any] = r) -> str:
+            value = r.get(key)
+            return "—" if value is None else format(value, fmt)
+
         lines.append(
-            f"| {r['rows']:,} | {r['engine']} | {r['seconds']:.2f} | {r['rows'] / r['seconds']:,.0f} | "
-            f"{r.get('peak_mb', float('nan')):,.0f} | {r.get('x_floor', float('nan')):.2f} | "
-            f"{r.get('pandas_over_this', float('nan')):,.0f} | {note} |"
+            f"| {r['rows']:,} | {_MODE.get(r['engine'], 'whole process')} | {r['engine']} | {r.get('repeat', 1)} | "
+            f"{r['seconds']:.2f} | {num('cpu', '.2f')} | {num('peak_mb', ',.0f')} | {FLOOR_OF.get(r['engine'], '—')} | "
+            f"{num('x_floor', '.2f')} | {num('x_floor_cpu', '.2f')} | {num('x_floor_peak', '.2f')} | {note} |"
         )
     return "\n".join(lines)
+
+
+def _medians(results: list[dict[str, Any]]) -> str:
+    """Median over repeats of each ratio (each computed within one repeat), with its range."""
+    import statistics
+
+    out = [
+        "| rows | engine | repeats | median s | median × floor (min–max) | median × floor CPU | median × floor peak |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    keys = sorted({(r["rows"], r["engine"]) for r in results}, key=lambda k: (k[0], list(FLOOR_OF).count(k[1])))
+    for rows, engine in keys:
+        group = [r for r in results if r["rows"] == rows and r["engine"] == engine]
+
+        def med(key: str, group: list[dict[str, Any]] = group) -> str:
+            values = [r[key] for r in group if key in r]
+            return f"{statistics.median(values):.2f}" if values else "—"
+
+        ratios = [r["x_floor"] for r in group if "x_floor" in r]
+        span = f" ({min(ratios):.2f}–{max(ratios):.2f})" if ratios else ""
+        out.append(
+            f"| {rows:,} | {engine} | {len(group)} | {med('seconds')} | {med('x_floor')}{span} | "
+            f"{med('x_floor_cpu')} | {med('x_floor_peak')} |"
+        )
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -148,3 +148,19 @@ def test_docs_render_offline(base_url: str, browser: object) -> None:
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/recommend")).to_be_visible(timeout=15000)
     assert problems == [] and outside == []
     page.close()
+
+
+def test_for_the_patient_link_opens_the_plain_language_handout(base_url: str, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(base_url + "/view?example=cureus-2025-de-novo-brain-mets")
+    page.get_by_role("link", name="For the patient: a plain-language summary").click()
+    expect(page.get_by_role("heading", name="What are my options?")).to_be_visible()
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / "patient-handout-cureus.png"), full_page=True)
+    assert problems == []
+    page.close()

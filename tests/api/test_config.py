@@ -107,3 +107,19 @@ def test_a_bug_is_a_bare_500_and_its_message_is_not_logged(
     assert r.status_code == 500 and r.headers["content-type"] == "application/problem+json"
     assert "P004" not in r.text and "P004" not in caplog.text
     assert "RuntimeError" in caplog.text
+
+
+def test_patient_handout_from_the_page(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    import re
+
+    caplog.set_level(logging.INFO, logger="oncoline")
+    page = client.get("/view?example=cureus-2025-de-novo-brain-mets")
+    link = re.search(r'href="(/patient/[^"]+)"', page.text)
+    assert link, "the page links the patient summary"
+    handout = client.get(link.group(1))
+    assert handout.status_code == 200
+    assert "What are my options?" in handout.text
+    csp = handout.headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'none'" in csp  # its own inline style, never a script
+    assert link.group(1).rsplit("/", 1)[1] not in caplog.text and "/patient/<token>" in caplog.text
+    assert client.get("/patient/not-a-token").status_code == 404

@@ -357,3 +357,60 @@ def test_early_relapse_resistance_extends_to_the_taxane_class_but_not_to_trastuz
         )
     )
     assert not any("trastuzumab is not re-offered" in e.reason for e in during.excluded)
+
+
+# ---------------------------------------------------------------------------------------------- §0.1 line counting
+def test_a_history_that_starts_at_line_two_is_refused_with_the_reason() -> None:
+    """§0.1 (metastatic line): a history recorded from line 2 leaves line 1 unknown - refused, not guessed."""
+    with pytest.raises(ValueError, match=r"numbered up to line 2 but line\(s\) 1 not given"):
+        vignette(
+            metastatic_diagnosis="2024-01-10",
+            history=[{"line": 2, "drugs": ["trastuzumab deruxtecan"], "start": "2025-01-10", "stopped": "ongoing"}],
+        )
+    with pytest.raises(ValueError, match="both recorded as line 1"):
+        vignette(
+            metastatic_diagnosis="2024-01-10",
+            history=[
+                {"line": 1, "drugs": THP, "start": "2024-01-20", "end": "2024-12-01", "stopped": "progression"},
+                {"line": 1, "drugs": ["trastuzumab deruxtecan"], "start": "2025-01-10", "stopped": "ongoing"},
+            ],
+        )
+    unnumbered = vignette(
+        metastatic_diagnosis="2024-01-10",
+        history=[{"drugs": ["trastuzumab deruxtecan"], "start": "2025-01-10", "stopped": "ongoing"}],
+    )
+    assert run(unnumbered).line == 1  # without numbers, lines count from the entries given
+
+
+def test_a_metastatic_line_dated_before_the_metastatic_diagnosis_says_what_was_assumed() -> None:
+    """§0.1 / §a.5: a line a year before the metastatic diagnosis may be (neo)adjuvant therapy or a wrong date - the
+    answer says it was counted as a metastatic line and how to correct the input."""
+    p = vignette(
+        metastatic_diagnosis="2025-01-10",
+        history=[{"drugs": THP, "start": "2024-01-10", "end": "2024-06-01", "stopped": "progression"}],
+    )
+    rec = run(p)
+    said = [w for w in rec.warnings if "366 days before the metastatic diagnosis (2025-01-10" in w]
+    assert said and "assumed to be a metastatic line" in said[0] and "early_therapy" in said[0]
+    assert any(t.rule == "HISTORY-BEFORE-DIAGNOSIS" for t in rec.trace)
+    near = vignette(
+        metastatic_diagnosis="2025-01-10",
+        history=[{"drugs": THP, "start": "2024-12-20", "end": "2025-06-01", "stopped": "progression"}],
+    )
+    assert not [w for w in run(near).warnings if "before the metastatic diagnosis" in w]  # within the 30-day lookback
+
+
+def test_ild_that_required_steroids_excludes_tdxd_whatever_its_grade() -> None:
+    """§d.2 T-DXd row (LBL-ENHERTU; NCCN-preDB09 footnote e): a history of ILD requiring steroids - no data, do not
+    recommend T-DXd, also when the recorded grade is 1."""
+    history = [{"drugs": THP, "start": "2024-01-20", "end": "2025-01-10", "stopped": "progression"}]
+    p = vignette(
+        metastatic_diagnosis="2024-01-10", history=history, conditions={"ild_history": {"grade": 1, "steroids": True}}
+    )
+    rec = run(p)
+    assert "tdxd" not in by_regimen(rec)
+    assert next(e for e in rec.excluded if e.regimen == "tdxd").reason_code == "contraindicated_ild"
+    without = run(
+        vignette(metastatic_diagnosis="2024-01-10", history=history, conditions={"ild_history": {"grade": 1}})
+    )
+    assert "tdxd" in by_regimen(without)  # grade 1 without steroids: a caution only (resume after resolution)

@@ -103,8 +103,34 @@ def test_read_csv_as_text_with_aliases_and_counts_bad_rows(tmp_path: Path) -> No
     prepared = prepare_cohort(table, index, params=load_line_params(), as_of=None)
     assert prepared.report.excluded == {"bad_date": 1}
     # 1-based data row (line 4 of the file, after the header); the empty end is left out
-    assert prepared.report.examples["bad_date"] == ["row 3 (person 1): drug 'trastuzumab', start 10/01/2024"]
+    assert prepared.report.examples["bad_date"] == [
+        "row 3 (person 1): drug 'trastuzumab', start 10/01/2024 — start_date '10/01/2024' is not a date in the form "
+        "YYYY-MM-DD (day and month order is ambiguous; write the year first)"
+    ]
     assert sorted(prepared.rows.column("drug").to_pylist()) == ["docetaxel", "docetaxel", "trastuzumab"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_csv_with_semicolons_or_tabs_is_read(tmp_path: Path, sep: str) -> None:
+    """A spreadsheet saved in a decimal-comma locale separates fields by ';' (or a tab export): recognised."""
+    path = tmp_path / "exp.csv"
+    path.write_text(f"person_id{sep}drug{sep}start_date\n1{sep}Herceptin{sep}2024-01-10\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.column_names == ["person_id", "drug", "start_date"]
+    assert table.to_pylist() == [{"person_id": "1", "drug": "Herceptin", "start_date": "2024-01-10"}]
+    assert latest_exposure_date(path) == dt.date(2024, 1, 10)
+
+
+def test_csv_not_utf8_says_save_as_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "exp.csv"
+    path.write_bytes("person_id,drug,start_date\nJosé,trastuzumab,2024-01-10\n".encode("latin-1"))
+    with pytest.raises(InputError, match="save the file as UTF-8") as err:
+        read_table(path)
+    assert err.value.source == str(path)
+    header = tmp_path / "hdr.csv"
+    header.write_bytes("person_id,médicament,start_date\n".encode("latin-1"))
+    with pytest.raises(InputError, match="save the file as UTF-8"):
+        read_table(header)
 
 
 def test_parquet_round_trip_and_csv_lists(tmp_path: Path) -> None:
@@ -171,7 +197,10 @@ def test_exposure_examples_show_given_ids_and_omit_empty_fields() -> None:
     report = prepare_cohort(exposures, index, params=load_line_params(), as_of=None).report
     assert report.examples == {
         "missing_start": ["row 1 (person 1, exposure_id e7): drug 'foo'"],
-        "bad_date": ["row 2 (person 1): drug 'docetaxel', start 2024-13-01, end 2024-01-01"],
+        "bad_date": [
+            "row 2 (person 1): drug 'docetaxel', start 2024-13-01, end 2024-01-01 — start_date '2024-13-01' is "
+            "not a date in the form YYYY-MM-DD"
+        ],
     }
 
 

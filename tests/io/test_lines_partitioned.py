@@ -44,8 +44,18 @@ def _messy(cohort: Cohort) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
         text["start_date"].append(start)
         text["end_date"].append(None)
         text["stopped"].append(stopped)
-    index = cohort.index_columns()
-    return text, {k: [None if v is None else str(v) for v in vals] for k, vals in index.items()}
+    more = [("Pbad", "eribulin", "2024-01-01", "PD"), ("P1", "eribulin", "2024-02-30", None)]
+    for person, drug, start, stopped in more:
+        text["person_id"].append(person)
+        text["exposure_id"].append(None)
+        text["drug"].append(drug)
+        text["start_date"].append(start)
+        text["end_date"].append(None)
+        text["stopped"].append(stopped)
+    index = {k: [None if v is None else str(v) for v in vals] for k, vals in cohort.index_columns().items()}
+    index["person_id"].append("Pbad")  # a bad index value: ignored and counted, never day 0
+    index["metastatic_diagnosis"].append("01/05/2022")
+    return text, index
 
 
 def _write(table: pa.Table, path: Path) -> Path:
@@ -84,6 +94,8 @@ def test_partitions_equal_in_memory(tmp_path: Path, cohort: Cohort, parts: int, 
         on_partition=lambda *a: done.append(a),
     )
     assert run.report == want.report
+    assert run.report.repaired["index_bad_dates"] == 1 and run.report.repaired["stopped_ignored"] >= 1
+    assert run.report.examples["index_bad_dates"][0].startswith("row ")
     assert run.n_lines == want.lines.num_rows and run.partitions == parts
     assert [d[:2] for d in done] == [(i, parts) for i in range(1, parts + 1)]
     assert done[-1][2] == exposures.num_rows

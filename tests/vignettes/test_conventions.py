@@ -13,7 +13,7 @@ from oncoline.errors import InputError
 def _said_or_refused(change: dict[str, object], words: tuple[str, ...]) -> bool:
     try:
         rec = run(change)
-    except InputError:
+    except (InputError, ValueError):  # refused: by the recommender, or by the patient model (pydantic)
         return True
     text = " ".join(rec.warnings).lower() + " " + rec.line_rationale.lower().split(":", 1)[0]
     return any(w in text for w in words)
@@ -28,9 +28,6 @@ def test_history_starting_at_line_two_is_said() -> None:
     assert _said_or_refused(change, ("numbered", "assum", "renumber", "line 1 is missing", "not given"))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gap: a metastatic line dated before the metastatic diagnosis is accepted silently"
-)
 def test_metastatic_line_before_metastatic_diagnosis_is_said() -> None:
     """A metastatic line starting a year before the metastatic diagnosis: say what is assumed, or refuse."""
     change = {"metastatic_diagnosis": "2025-01-10", "history": [

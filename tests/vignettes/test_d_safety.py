@@ -237,7 +237,6 @@ def test_d8_capecitabine_contraindicated_below_crcl_30() -> None:
     assert {"ttc", "neratinib_cape", "lapatinib_cape"} <= set(excluded(rec))
 
 
-@pytest.mark.xfail(strict=True, reason="gap: d.2 grade 1 ILD that required steroids only cautions T-DXd")
 def test_d2_ild_requiring_steroids_excludes_tdxd_whatever_grade() -> None:
     """§d.2 T-DXd row: "History of ILD requiring steroids / current ILD: excluded from trials; 'no data' (NCCN
     footnote e) → KB: do not recommend T-DXd" - also when the recorded grade is 1."""

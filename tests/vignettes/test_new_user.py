@@ -168,3 +168,25 @@ def test_new_user_patients_through_the_command_line(path: Path) -> None:
     rec = run_file(path.stem)
     assert out["line"] == rec.line
     assert [o["drugs"] for o in out["options"]] == [list(o.drugs) for o in rec.options]
+
+
+def test_new_user_patients_pass_the_shared_case_checker() -> None:
+    """Each file's ``expected`` block (what the reference says, FORMAT.md contract) holds when the shared
+    ``check_cases.py`` runs it through ``oncoline recommend {file} --json``."""
+    import subprocess
+    import sys
+
+    checker = PATIENTS.parents[2].parent / "shared" / "cases" / "check_cases.py"
+    if not checker.is_file():
+        pytest.skip("shared/cases/check_cases.py not beside this checkout")
+    bin_dir = Path(sys.executable).parent
+    cmd = f"{bin_dir / 'oncoline'} recommend {{file}} --json"
+    done = subprocess.run(
+        [sys.executable, str(checker), "--cmd-recommend", cmd, str(PATIENTS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "10 passed, 0 failed" in done.stdout

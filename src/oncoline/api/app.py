@@ -150,8 +150,8 @@ class _Door:
     @staticmethod
     def _log(scope: Scope, status: int, started: float) -> None:
         route = scope.get("path", "")
-        if route.startswith("/view/"):
-            route = "/view/<token>"  # the token opens a patient's view: never logged
+        if route.startswith(("/view/", "/patient/")):
+            route = f"/{route.split('/')[1]}/<token>"  # a token opens a patient's view: never logged
         log.info("%s %s %d %.0f ms", scope.get("method"), route, status, (time.perf_counter() - started) * 1000)
 
 

@@ -182,9 +182,11 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(pipe_closed()) from None
         except InputError as exc:
             err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)
-            # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE") is a usage
-            # error, like Click's own
-            usage = exc.field is not None and (exc.field.startswith("--") or exc.field.isupper())
+            # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE", no file
+            # named) is a usage error, like Click's own; a key inside a file (the error names the file) is bad
+            # input even when written in capitals ("TUMOR:" in a patient file)
+            field = exc.field or ""
+            usage = field.startswith("--") or (exc.source is None and field.isupper())
             raise typer.Exit(EXIT_USAGE if usage else EXIT_INPUT) from None
         except KnowledgeBaseError as exc:
             err_console.print(f"[bold red]knowledge-base error:[/] {esc(exc)}", highlight=False)

@@ -227,6 +227,7 @@ class Condition(_Strict):
     hepatic: tuple[Literal["none", "mild", "moderate", "severe"], ...] | None = None
     ild_grade_min: int | None = Field(default=None, description="Any past ILD/pneumonitis of grade ≥.")
     ild_on_any: tuple[str, ...] | None = Field(default=None, description="Past ILD occurred on one of these.")
+    ild_steroids: bool | None = Field(default=None, description="A past ILD/pneumonitis required steroids (§d.2).")
     medication_any: tuple[str, ...] | None = Field(default=None, description="Concomitant drugs or classes.")
     gestational_weeks_below: float | None = Field(
         default=None, description="Gestational age known and < value (completed weeks)."
@@ -565,6 +566,11 @@ class WarningRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = ()
+    text_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Sources the wording itself names: before any of them exists the warning is left out (an "
+        "earlier wording with `expires` may apply instead).",
+    )
     expires: dt.date | None = Field(
         default=None,
         description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "

@@ -456,6 +456,39 @@ def _refuse_repeated_lines(entries: list[HistoryLine]) -> None:
                 )
 
 
+def _refuse_missing_ordinals(entries: list[HistoryLine]) -> None:
+    """Refuse recorded line numbers that leave earlier lines out (a history starting at ``line: 2``) or repeat one.
+
+    Counting from the entries given would call the next regimen one line too early, and options whose label needs
+    more prior lines would be withheld on a guess (issue 8 item 3). Without ``line`` numbers lines are counted from
+    the entries given, oldest first.
+
+    Raises
+    ------
+    ValueError
+        Naming the line(s) not recorded and the two ways to fix it.
+    """
+    recorded = [(h.line, i) for i, h in enumerate(entries) if h.line is not None]
+    if not recorded:
+        return
+    seen: dict[int, int] = {}
+    for n, i in recorded:
+        if n in seen:
+            raise ValueError(
+                f"history[{seen[n]}] and history[{i}] are both recorded as line {n}; number each metastatic line once"
+            )
+        seen[n] = i
+    absent = [n for n in range(1, max(seen) + 1) if n not in seen]
+    unnumbered = len(entries) - len(recorded)
+    if len(absent) > unnumbered:
+        names = ", ".join(str(n) for n in absent)
+        raise ValueError(
+            f"history is numbered up to line {max(seen)} but line(s) {names} not given: the line now being chosen "
+            "would be guessed - give every metastatic line from line 1 (drugs, dates, how it ended), or leave `line` "
+            "out to count lines from the entries given"
+        )
+
+
 class Patient(_Frozen):
     """One patient with metastatic breast cancer at a treatment decision.
 
@@ -514,6 +547,7 @@ class Patient(_Frozen):
     def _order(cls, v: list[HistoryLine]) -> list[HistoryLine]:
         # Input order of history entries must not change the answer: order by start, then recorded ordinal.
         _refuse_repeated_lines(v)
+        _refuse_missing_ordinals(v)
         far = dt.date.max
         return sorted(v, key=lambda h: (h.start or far, h.line or 0, tuple(h.drugs)))
 

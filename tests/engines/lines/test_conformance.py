@@ -40,18 +40,33 @@ _MODULES = {
     "spark": "oncoline.engines.lines.spark_engine",
 }
 # hypothesis examples per engine: Spark jobs take seconds each
-_EXAMPLES = {"reference": 60, "duckdb": 30, "spark": 4}
+_EXAMPLES = {"reference": 60, "duckdb": 30, "duckdb-threads": 20, "spark": 4}
 
 ENGINES = [
     pytest.param("reference", id="reference"),
     pytest.param("duckdb", id="duckdb"),
+    pytest.param("duckdb-threads", id="duckdb-threads"),
     pytest.param("spark", id="spark", marks=pytest.mark.spark),
 ]
+
+
+def _threaded(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines:
+    """The DuckDB engine cut into three person ranges on threads, whatever the cohort's size."""
+    from oncoline.engines.lines import duckdb_engine
+
+    before = duckdb_engine.PARALLEL_MIN_ROWS
+    duckdb_engine.PARALLEL_MIN_ROWS = 0
+    try:
+        return duckdb_engine.derive_lines_cohort(exposures, index, workers=3, **kw)
+    finally:
+        duckdb_engine.PARALLEL_MIN_ROWS = before
 
 
 def _load(name: str) -> EngineFn:
     if name == "reference":
         return derive_lines_reference_cohort
+    if name == "duckdb-threads":
+        return _threaded
     try:
         module = importlib.import_module(_MODULES[name])
     except ImportError as exc:
@@ -99,6 +114,16 @@ def assignment_map(result: CohortLines) -> dict[tuple[str, str], int]:
     return out
 
 
+def _start(value: Any) -> dt.date | None:
+    """A row's start as a date (None for a bad one: such a row is never assigned)."""
+    if not isinstance(value, str):
+        return value  # type: ignore[no-any-return]
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def check_invariants(result: CohortLines, exposures: pa.Table) -> None:
     """Partition, numbering, ordering and accounting properties every engine must satisfy."""
     assert result.lines.schema.equals(lines_schema()), result.lines.schema
@@ -113,12 +138,7 @@ def check_invariants(result: CohortLines, exposures: pa.Table) -> None:
     by_person: dict[str, list[dict[str, Any]]] = {}
     for ln in lines_rows(result):
         by_person.setdefault(ln["person_id"], []).append(ln)
-    starts = {
-        (r["person_id"], r["exposure_id"]): dt.date.fromisoformat(r["start_date"])
-        if isinstance(r["start_date"], str)
-        else r["start_date"]
-        for r in exposures.to_pylist()
-    }
+    starts = {(r["person_id"], r["exposure_id"]): _start(r["start_date"]) for r in exposures.to_pylist()}
     for person, lines in by_person.items():
         assert [ln["line"] for ln in lines] == list(range(1, len(lines) + 1))
         for a, b in itertools.pairwise(lines):
@@ -357,6 +377,98 @@ def test_person_without_index(engine: tuple[str, EngineFn]) -> None:
     assert result.report.excluded == {"no_index_date": 1}
     assert result.report.persons_without_index == 1
     assert [r["person_id"] for r in lines_rows(result)] == ["Y"]
+
+
+def test_impossible_calendar_dates_are_bad_dates(engine: tuple[str, EngineFn]) -> None:
+    """2024-02-30 and 2023-02-29 do not exist: bad dates on every engine, never rolled over to March."""
+    _, fn = engine
+    exposures = pa.table(
+        {
+            "person_id": ["A", "A", "A", "A"],
+            "exposure_id": ["1", "2", "3", "4"],
+            "drug": ["trastuzumab", "trastuzumab", "docetaxel", "trastuzumab"],
+            "start_date": ["2024-02-01", "2024-02-30", "2024-02-01", "1899-12-31"],
+            "end_date": [None, None, "2023-02-29", None],
+        }
+    )
+    index = pa.table({"person_id": ["A"], "metastatic_diagnosis": ["2024-01-15"]})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2024, 6, 1))
+    assert result.report.excluded == {"bad_date": 3}
+    assert [(r["line"], r["drugs"]) for r in lines_rows(result)] == [(1, ["trastuzumab"])]
+    shown = result.report.examples["bad_date"]
+    assert "start_date '2024-02-30' is not a date in the form YYYY-MM-DD" in shown[0]
+    assert "end_date '2023-02-29' is not a date in the form YYYY-MM-DD" in shown[1]
+    assert "before 1900" in shown[2]
+    check_invariants(result, exposures)
+
+
+BAD_INDEX_VALUES = ["01/05/2022", "2022-02-30", "1850-01-01", "soon", "2022-01-05x"]
+
+
+@pytest.mark.parametrize("value", BAD_INDEX_VALUES)
+def test_bad_index_value_means_no_index_date_on_every_engine(engine: tuple[str, EngineFn], value: str) -> None:
+    """An index value that is not a plausible YYYY-MM-DD date is ignored and counted — never day 0 (1970), which
+    would make adjuvant therapy line 1 — and the person's rows are ``no_index_date`` (engines agree)."""
+    name, fn = engine
+    exposures = pa.table(
+        {
+            "person_id": ["A", "A", "B"],
+            "exposure_id": ["1", "2", "1"],
+            "drug": ["trastuzumab", "Enhertu", "trastuzumab"],
+            "start_date": ["2019-03-01", "2022-02-01", "2022-02-01"],  # A: adjuvant 2019, metastatic 2022
+        }
+    )
+    index = pa.table({"person_id": ["A", "B"], "metastatic_diagnosis": [value, "2022-01-05"]})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2022, 6, 1))
+    assert result.report.excluded == {"no_index_date": 2}
+    assert result.report.persons_without_index == 1
+    assert result.report.repaired["index_bad_dates"] == 1
+    assert result.report.examples["index_bad_dates"][0].startswith("row 1 of the index (person A): ")
+    assert [r["person_id"] for r in lines_rows(result)] == ["B"]
+    check_invariants(result, exposures)
+    if name != "reference":
+        oracle = derive_lines_reference_cohort(exposures, index, params=load_line_params(), as_of=dt.date(2022, 6, 1))
+        assert comparable(result) == comparable(oracle) and result.report == oracle.report
+
+
+def test_bad_index_value_beside_a_good_one_keeps_the_good_one(engine: tuple[str, EngineFn]) -> None:
+    _, fn = engine
+    exposures = pa.table({"person_id": ["A"], "drug": ["trastuzumab"], "start_date": ["2022-02-01"]})
+    index = pa.table({"person_id": ["A", "A"], "metastatic_diagnosis": ["2022-01-32", "2022-01-05"]})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2022, 6, 1))
+    assert result.report.rows_used == 1 and result.report.repaired == {
+        "index_bad_dates": 1,
+        "end_defaulted_to_start": 1,
+    }
+
+
+def test_index_after_the_cutoff_is_reported(engine: tuple[str, EngineFn]) -> None:
+    _, fn = engine
+    exposures = pa.table({"person_id": ["A"], "drug": ["trastuzumab"], "start_date": ["2022-02-01"]})
+    index = pa.table({"person_id": ["A"], "metastatic_diagnosis": ["2023-01-05"]})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2022, 6, 1))
+    assert result.report.repaired["index_after_cutoff"] == 1
+    assert "after the data cut-off 2022-06-01" in result.report.examples["index_after_cutoff"][0]
+
+
+def test_undocumented_stop_and_unknown_drug_are_explained(engine: tuple[str, EngineFn]) -> None:
+    """Never a silent drop: an undocumented ``stopped`` value is counted with the rows and the words "no line
+    boundary"; an unknown drug's example names the closest known drug."""
+    _, fn = engine
+    exposures = pa.table(
+        {
+            "person_id": ["A", "A", "A"],
+            "drug": ["trastuzumab", "Herceptn", "docetaxel"],
+            "start_date": ["2022-02-01", "2022-02-01", "2022-02-01"],
+            "stopped": ["PD", None, "Progression "],
+        }
+    )
+    index = pa.table({"person_id": ["A"], "metastatic_diagnosis": ["2022-01-05"]})
+    result = fn(exposures, index, params=load_line_params(), as_of=dt.date(2022, 6, 1))
+    assert result.report.repaired["stopped_ignored"] == 1
+    (stop_example,) = result.report.examples["stopped_ignored"]
+    assert stop_example.startswith("row 1 ") and "'PD'" in stop_example and "no line boundary" in stop_example
+    assert "did you mean herceptin (trastuzumab)" in result.report.examples["unknown_drug"][0]
 
 
 def test_empty_cohort(engine: tuple[str, EngineFn]) -> None:

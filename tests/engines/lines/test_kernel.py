@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oncoline.engines.lines import kernel as k
@@ -165,3 +167,39 @@ def test_source_key_counts_input_rows_and_duplicates() -> None:
     assert res.n_exposures.tolist() == [3] and res.n_duplicates.tolist() == [1]
     with pytest.raises(EngineError, match="length"):
         k.assign_lines(z, z, z, drug, z, codes=CODES, params=PARAMS, as_of_day=0, source_key=key[:2])
+
+
+@pytest.fixture(scope="module")
+def ahead_of_time(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The kernel compiled ahead of time (numba.pycc) into a temporary directory, loaded from there."""
+    import importlib.util
+
+    pytest.importorskip("numba")
+    from oncoline.engines.lines import kernel_aot
+
+    path = kernel_aot.build(k._kernel_py, k._close_line_py, tmp_path_factory.mktemp("aot"))
+    spec = importlib.util.spec_from_file_location("oncoline_lines_kernel", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.kernel
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(_ROW, max_size=40), as_of=st.one_of(st.none(), st.integers(300, 700)))
+def test_ahead_of_time_kernel_equals_plain_python(
+    ahead_of_time: Any, rows: list[tuple[int, int, int, str, int]], as_of: int | None
+) -> None:
+    from oncoline.engines.lines import kernel
+
+    full = [(p, s, s + d, drug, x) for p, s, d, drug, x in rows]
+    before = kernel._compiled
+    kernel._compiled = ahead_of_time
+    try:
+        a = run(full, as_of, compiled=True)
+    finally:
+        kernel._compiled = before
+    b = run(full, as_of, compiled=False)
+    for name in ("row_line", "first_row", "line", "start", "end", "as_of", "n_exposures", "n_duplicates", "open_rule",
+                 "close_rule", "end_reason", "masks"):  # fmt: skip
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name

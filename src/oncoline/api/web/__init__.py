@@ -71,6 +71,7 @@ def _render(
     chosen: str | None = None,
     as_of: str | None = None,
     status: int = 200,
+    token: str | None = None,
 ) -> HTMLResponse:
     from oncoline import __version__
     from oncoline.knowledge.loader import load_knowledge
@@ -90,7 +91,9 @@ def _render(
 
         rec = outcome.recommendation
         timeline = patient_timeline(outcome.patient, as_of=outcome.as_of)
+        token = token or request.app.state.oncoline.views.put(outcome)  # for the patient handout link
         context.update(
+            token=token,
             rec=rec,
             outcome=outcome,
             preferred=[o for o in rec.options if o.category.value == "preferred"],
@@ -172,4 +175,22 @@ def view_token(request: Request, token: str) -> HTMLResponse:
     if outcome is None:
         err = InputError("this link has expired (views are kept 30 minutes); open the chart again", field="token")
         return _render(request, error=err, status=404)
-    return _render(request, outcome=outcome)
+    return _render(request, outcome=outcome, token=token)
+
+
+_HANDOUT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
+"""The patient handout is one self-contained page with its own <style> and no script."""
+
+
+@router.get("/patient/{token}", response_class=HTMLResponse)
+def patient_handout(request: Request, token: str) -> HTMLResponse:
+    """The plain-language summary for the patient of a view (:mod:`oncoline.outputs.patient_summary`)."""
+    outcome = request.app.state.oncoline.views.get(token)
+    if outcome is None:
+        err = InputError("this link has expired (views are kept 30 minutes); open the patient again", field="token")
+        return _render(request, error=err, status=404)
+    from oncoline.knowledge.loader import load_knowledge
+    from oncoline.outputs.patient_summary import render_handout_html, summarize_for_patient
+
+    summary = summarize_for_patient(outcome.recommendation, knowledge=load_knowledge())
+    return HTMLResponse(render_handout_html(summary), headers={"Content-Security-Policy": _HANDOUT_CSP})

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -189,7 +190,10 @@ class CohortReport:
     clipped to the cut-off: it had not happened by then, so it is ignored), ``duplicate_rows`` (used input rows
     repeating another used row's person, drug or product as resolved, start and end: they count once for the
     line rules and each still counts in ``n_exposures`` and the assignments), ``index_duplicates`` (persons with
-    several index dates: the earliest is used). All counts are input rows."""
+    several index dates: the earliest is used). All counts are input rows. Index-table findings (index rows,
+    :func:`index_findings`): ``index_bad_dates`` (a metastatic diagnosis that is not a YYYY-MM-DD date, does not
+    exist on the calendar or lies before 1900: ignored) and ``index_after_cutoff`` (after the data cut-off).
+    Examples for ``stopped_ignored`` and the index findings are in :attr:`examples` under the same names."""
     persons_without_index: int = 0
     """Persons with exposures but no index date."""
 
@@ -225,7 +229,11 @@ def merge_reports(reports: list[CohortReport]) -> CohortReport:
         rows_used=sum(r.rows_used for r in reports),
         excluded={k: excluded[k] for k in reasons if excluded[k]},
         unknown_drugs=dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
-        examples={k: sorted(examples[k], key=_example_number)[:_EXAMPLES_PER_REASON] for k in reasons if k in examples},
+        examples={
+            k: sorted(examples[k], key=_example_number)[:_EXAMPLES_PER_REASON]
+            for k in [*reasons, *sorted(set(examples) - set(reasons))]
+            if k in examples
+        },
         repaired={k: v for k, v in repaired.items() if v},
         persons_without_index=sum(r.persons_without_index for r in reports),
     )
@@ -250,15 +258,47 @@ class PreparedCohort:
     report: CohortReport
 
 
-@dataclass(frozen=True)
 class CohortLines:
-    """The lines of a cohort, the row → line assignment and the input report (any engine)."""
+    """The lines of a cohort, the row → line assignment and the input report (any engine).
+
+    Give ``assignments`` or ``build_assignments`` (a function returning them): an engine may defer the row →
+    line table, which costs about as much as the lines themselves at 10^7 rows, until it is first read — a
+    caller that writes only the lines never pays for it.
+    """
+
+    __slots__ = ("_assignments", "_build", "lines", "report")
 
     lines: pa.Table
     """:func:`lines_schema`; one row per person_id and line, sorted by person_id, line."""
-    assignments: pa.Table
-    """:func:`assignments_schema`; one row per used source row, sorted by person_id, line, exposure_id."""
     report: CohortReport
+
+    def __init__(
+        self,
+        *,
+        lines: pa.Table,
+        report: CohortReport,
+        assignments: pa.Table | None = None,
+        build_assignments: Callable[[], pa.Table] | None = None,
+    ) -> None:
+        if (assignments is None) == (build_assignments is None):
+            raise TypeError("give exactly one of assignments and build_assignments")
+        self.lines = lines
+        self.report = report
+        self._assignments = assignments
+        self._build = build_assignments
+
+    @property
+    def assignments(self) -> pa.Table:
+        """:func:`assignments_schema`; one row per used source row, sorted by person_id, line, exposure_id
+        (built on first read when the engine deferred it)."""
+        if self._assignments is None:
+            assert self._build is not None
+            self._assignments = self._build()
+            self._build = None  # release what the builder held
+        return self._assignments
+
+    def __repr__(self) -> str:
+        return f"CohortLines(lines={self.lines.num_rows} rows, report={self.report!r})"
 
 
 @dataclass(frozen=True)
@@ -293,8 +333,20 @@ def drug_flags(name: str, params: LineParams) -> DrugFlags:
 
 
 # ---------------------------------------------------------------------------------------------- preparation
+PLAUSIBLE_FROM = dt.date(1900, 1, 1)
+"""Dates before this day are not plausible for a treatment or a diagnosis: counted as bad dates."""
+
+DATE_FORMAT_HINT = "YYYY-MM-DD"
+"""The one text date format the cohort tables accept (a time part after the date is allowed and ignored)."""
+
+
 def _dates(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
-    """(parsed date32, missing mask, unparseable mask) for a date, timestamp or text column."""
+    """(parsed date32, missing mask, bad mask) for a date, timestamp or text column.
+
+    Text is read as ``YYYY-MM-DD`` (optionally followed by ``T…`` or `` …``): a calendar date that does not
+    exist (2024-02-30, 2023-02-29) is bad, never rolled over to March; so is any date before
+    :data:`PLAUSIBLE_FROM`, whatever the column type. Bad values are null in the parsed column.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -310,15 +362,62 @@ def _dates(col: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.C
         text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
         head = pc.utf8_slice_codeunits(text, 0, 10)
         stamp = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
-        # only a date, or a date followed by a time part ("T..." or " ...") is accepted
+        # only a date, or a date followed by a time part ("T..." or " ...") is accepted; and the date must
+        # exist: strptime rolls 2024-02-30 over to 2024-03-01, which no longer prints as written
         tail = pc.utf8_slice_codeunits(text, 10, 11)
         ok_tail = pc.or_(pc.equal(pc.utf8_length(text), 10), pc.is_in(tail, pa.array(["T", " "])))
-        stamp = pc.if_else(ok_tail, stamp, pa.scalar(None, stamp.type))
+        exists = pc.equal(pc.strftime(stamp, format="%Y-%m-%d"), head)
+        stamp = pc.if_else(pc.and_(ok_tail, exists), stamp, pa.scalar(None, stamp.type))
         parsed = pc.cast(stamp, pa.date32())
         missing = pc.is_null(text)
-        return parsed, missing, pc.and_(pc.invert(missing), pc.is_null(parsed))
+        return _plausible(parsed, missing, pc.and_(pc.invert(missing), pc.is_null(parsed)))
     missing = pc.is_null(parsed)
-    return parsed, missing, pc.and_(missing, pc.invert(missing))
+    return _plausible(parsed, missing, pc.and_(missing, pc.invert(missing)))
+
+
+def _plausible(
+    parsed: pa.ChunkedArray, missing: pa.ChunkedArray, bad: pa.ChunkedArray
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
+    """Dates before :data:`PLAUSIBLE_FROM` become bad (null in ``parsed``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(parsed) == 0 or parsed.null_count == len(parsed):
+        return parsed, missing, bad
+    early = pc.less(parsed, pa.scalar(PLAUSIBLE_FROM, pa.date32()))
+    if not pc.any(early).as_py():
+        return parsed, missing, bad
+    early = pc.fill_null(early, False)
+    return pc.if_else(early, pa.scalar(None, pa.date32()), parsed), missing, pc.or_(bad, early)
+
+
+def date_problem(value: Any) -> str | None:
+    """Why one cohort date value is bad, in words naming the expected format (None when it is a good date).
+
+    The Python twin of the column parser used by every engine, for messages on a few example rows.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        day = value
+    else:
+        text = str(value).strip()
+        head = text[:10]
+        try:
+            if len(head) != 10 or (len(text) > 10 and text[10] not in "T "):
+                raise ValueError(text)
+            day = dt.datetime.strptime(head, "%Y-%m-%d").date()
+        except ValueError:
+            hint = ""
+            parts = text.replace(".", "/").replace("-", "/").split("/")
+            if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[2]) == 4:
+                hint = " (day and month order is ambiguous; write the year first)"
+            return f"{text!r} is not a date in the form {DATE_FORMAT_HINT}{hint}"
+    if day < PLAUSIBLE_FROM:
+        return f"{day.isoformat()} is before {PLAUSIBLE_FROM.year}: not a plausible date"
+    return None
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
@@ -352,12 +451,34 @@ def describe_row(number: int, *, person: Any = None, exposure_id: Any = None, fi
     return f"{head}: {', '.join(parts)}" if parts else f"{head}: no drug or dates given"
 
 
-def row_examples(exposures: pa.Table, rows: Any) -> list[str]:
+_STOP_VALUES = ("progression", "toxicity", "completed", "ongoing")
+"""The documented values of ``stopped`` (progression and toxicity end a line; the others do not)."""
+
+
+def _row_note(r: dict[str, Any], reason: str | None) -> str:
+    """What is wrong with one example row, in words, for the exclusion or repair ``reason``."""
+    if reason == ExclusionReason.BAD_DATE.value:
+        notes = [f"{col} {p}" for col in ("start_date", "end_date") if (p := date_problem(r.get(col)))]
+        return "; ".join(notes)
+    if reason == ExclusionReason.UNKNOWN_DRUG.value and _given(r.get("drug")):
+        close = load_vocabulary().suggest(str(r["drug"]))
+        return f"did you mean {' or '.join(close)}?" if close else "not in the drug vocabulary (oncoline kb show)"
+    if reason == "stopped_ignored":
+        return (
+            f"stopped {str(r.get('stopped'))!r} is not one of {', '.join(_STOP_VALUES)}: the row is used, "
+            "but no line boundary is drawn from it"
+        )
+    return ""
+
+
+def row_examples(exposures: pa.Table, rows: Any, *, reason: str | None = None) -> list[str]:
     """:func:`describe_row` for input rows ``rows`` (0-based indices) of a cohort exposures table, values as given.
 
     Shared by every engine so that their reports are identical. A ``source_row`` column, when present, gives
     the row's 1-based number in the file it came from (a partition of a larger file); otherwise it is the
-    position + 1.
+    position + 1. With ``reason`` (an exclusion or repair name) the text ends with what is wrong and the fix:
+    the column and the expected format of a bad date, the closest known names of an unknown drug, the
+    undocumented ``stopped`` value.
     """
 
     def text(value: Any) -> Any:
@@ -368,15 +489,60 @@ def row_examples(exposures: pa.Table, rows: Any) -> list[str]:
         # a one-row slice: taking from a many-chunk column would first concatenate it
         r = exposures.slice(int(row), 1).to_pylist()[0]
         number = r.get("source_row")
-        out.append(
-            describe_row(
-                int(row) + 1 if number is None else int(number),
-                person=text(r.get("person_id")),
-                exposure_id=text(r.get("exposure_id")),
-                fields={"drug": text(r.get("drug")), "start": r.get("start_date"), "end": r.get("end_date")},
-            )
+        described = describe_row(
+            int(row) + 1 if number is None else int(number),
+            person=text(r.get("person_id")),
+            exposure_id=text(r.get("exposure_id")),
+            fields={"drug": text(r.get("drug")), "start": r.get("start_date"), "end": r.get("end_date")},
         )
+        note = _row_note(r, reason)
+        out.append(f"{described} — {note}" if note else described)
     return out
+
+
+INDEX_FINDINGS = ("index_bad_dates", "index_after_cutoff")
+"""Index-table findings counted in :attr:`CohortReport.repaired` (with examples)."""
+
+
+def index_findings(
+    index: pa.Table, bad: pa.ChunkedArray, parsed: pa.ChunkedArray, as_of: dt.date | None
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Counts and examples of index rows whose ``metastatic_diagnosis`` is not usable or not plausible.
+
+    ``index_bad_dates``: not a date in the form YYYY-MM-DD, a calendar date that does not exist or a date
+    before 1900 — the row is ignored, so a person without another index date counts as ``no_index_date``
+    (every engine). ``index_after_cutoff``: a metastatic diagnosis after the data cut-off ``as_of`` (kept;
+    such a person's exposures are mostly early-setting or after the cut-off). Shared by every engine.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    masks = {"index_bad_dates": bad}
+    if as_of is not None:
+        masks["index_after_cutoff"] = pc.fill_null(pc.greater(parsed, pa.scalar(as_of, pa.date32())), False)
+    for name, mask in masks.items():
+        n = int(pc.sum(mask).as_py() or 0)
+        if not n:
+            continue
+        counts[name] = n
+        rows = pc.indices_nonzero(mask.combine_chunks() if isinstance(mask, pa.ChunkedArray) else mask)
+        shown = []
+        for row in rows[:_EXAMPLES_PER_REASON].to_pylist():
+            r = index.slice(int(row), 1).to_pylist()[0]
+            number = r.get("source_row")
+            value = r.get("metastatic_diagnosis")
+            if name == "index_bad_dates":
+                why = date_problem(value) or f"{value!r} is not a date in the form {DATE_FORMAT_HINT}"
+                why += "; the row is ignored"
+            else:
+                why = f"metastatic_diagnosis {value} is after the data cut-off {as_of}"
+            person = r.get("person_id")
+            who = f" (person {person})" if _given(person) else ""
+            shown.append(f"row {int(row) + 1 if number is None else int(number)} of the index{who}: {why}")
+        examples[name] = shown
+    return counts, examples
 
 
 def prepare_cohort(
@@ -446,6 +612,7 @@ def prepare_cohort(
         end_bad = pc.invert(end_missing)
     stop_col = _column(exposures, "stopped")
     repaired: Counter[str] = Counter()
+    stop_examples: list[str] = []
     if stop_col is not None:
         stop_text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(stop_col, pa.string())))
         stop_text = pc.if_else(pc.equal(stop_text, ""), pa.scalar(None, pa.string()), stop_text)
@@ -454,6 +621,8 @@ def prepare_cohort(
         n_ignored = int(pc.sum(ignored).as_py() or 0)
         if n_ignored:
             repaired["stopped_ignored"] = n_ignored
+            first = pc.indices_nonzero(pc.fill_null(ignored, False).combine_chunks())[:_EXAMPLES_PER_REASON]
+            stop_examples = row_examples(exposures, first.to_pylist(), reason="stopped_ignored")
         stopped = pc.if_else(
             pc.is_in(stop_text, pa.array(["progression", "toxicity"])), stop_text, pa.scalar(None, pa.string())
         )
@@ -488,7 +657,9 @@ def prepare_cohort(
 
     # ---- index dates
     idx_person = pc.cast(index.column("person_id"), pa.string())
-    idx_date, _, _ = _dates(index.column("metastatic_diagnosis"))
+    idx_date, _, idx_bad = _dates(index.column("metastatic_diagnosis"))
+    idx_counts, idx_examples = index_findings(index, idx_bad, idx_date, as_of)
+    repaired.update(idx_counts)
     idx = pa.table({"person_id": idx_person, "metastatic_diagnosis": idx_date}).filter(pc.is_valid(idx_date))
     idx_grouped = idx.group_by("person_id").aggregate(
         [("metastatic_diagnosis", "min"), ("metastatic_diagnosis", "count")]
@@ -547,7 +718,7 @@ def prepare_cohort(
         if count:
             excluded[reason.value] = count
             sample = joined.filter(hit).slice(0, _EXAMPLES_PER_REASON)
-            examples[reason.value] = row_examples(exposures, sample.column("_row").to_pylist())
+            examples[reason.value] = row_examples(exposures, sample.column("_row").to_pylist(), reason=reason.value)
             if reason is ExclusionReason.UNKNOWN_DRUG:
                 names = joined.filter(hit).column("drug_raw")
                 for item in pc.value_counts(names).to_pylist():
@@ -688,6 +859,9 @@ def prepare_cohort(
     all_persons = set(pc.unique(person).to_pylist()) | set(pc.unique(idx_person).to_pylist())
     all_persons.discard(None)
     without_index = pc.unique(joined.filter(pc.is_null(dx)).column("person_id")).to_pylist()
+    if stop_examples:
+        examples["stopped_ignored"] = stop_examples
+    examples.update(idx_examples)
     report = CohortReport(
         persons=len(all_persons),
         rows_in=n,

@@ -28,7 +28,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -51,11 +52,22 @@ from oncoline.model.lines import ExclusionReason
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["KernelInput", "derive_lines_cohort", "prepare_kernel_input", "run_kernel", "with_duplicates"]
+__all__ = [
+    "PARALLEL_MIN_ROWS",
+    "KernelInput",
+    "concat_results",
+    "derive_lines_cohort",
+    "prepare_kernel_input",
+    "run_kernel",
+    "split_by_person",
+    "with_duplicates",
+]
 
 _REASONS = tuple(ExclusionReason)
 _EXAMPLES_PER_REASON = 3
 _EPOCH = dt.date(1970, 1, 1)
+k.preload()  # numba loads the compiled kernel in the background while the caller reads its input
+
 _PACK_BITS = 63
 """Sort keys that fit in this many bits are packed into one int64 (tests lower it to reach the SQL sort)."""
 
@@ -161,7 +173,7 @@ def prepare_kernel_input(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from oncoline.engines.lines.cohort import _require, row_examples
+    from oncoline.engines.lines.cohort import _dates, _require, index_findings, row_examples
 
     _require(exposures, ("person_id", "drug", "start_date"), "exposures")
     _require(index, ("person_id", "metastatic_diagnosis"), "index")
@@ -176,8 +188,12 @@ def prepare_kernel_input(
     n_persons = len(person_ids)
 
     # ---- index dates: earliest per person
-    dx_days, dx_missing, _ = _days(index.column("metastatic_diagnosis"))
-    ok = ~dx_missing & (idx_pidx >= 0)
+    # a bad index value (not YYYY-MM-DD, not on the calendar, before 1900) is ignored, never day 0
+    dx_parsed, _, dx_bad_col = _dates(index.column("metastatic_diagnosis"))
+    idx_counts, idx_examples = index_findings(index, dx_bad_col, dx_parsed, as_of)
+    repaired.update(idx_counts)
+    dx_days = np.asarray(pc.fill_null(pc.cast(dx_parsed, pa.int32()), 0).to_numpy(), dtype=np.int32)
+    ok = np.asarray(pc.is_valid(dx_parsed).to_numpy(zero_copy_only=False), dtype=np.bool_) & (idx_pidx >= 0)
     big = np.iinfo(np.int32).max
     dx_of = np.full(n_persons + 1, big, dtype=np.int64)
     np.minimum.at(dx_of, idx_pidx[ok], dx_days[ok])
@@ -193,18 +209,23 @@ def prepare_kernel_input(
         end, end_missing, end_bad = _days(exposures.column("end_date"))
     else:
         end, end_missing, end_bad = start.copy(), np.ones(n, np.bool_), np.zeros(n, np.bool_)
-    end = np.where(end_missing, start, end).astype(np.int32)
+    end = np.where(end_missing, start, end)  # int32 (both are): no second copy
     stop = np.zeros(n, dtype=np.int8)
+    stop_examples: list[str] = []
     if "stopped" in exposures.column_names:
         # few distinct values: normalise the dictionary, not the rows
         (stop_idx,), stop_texts = _encode(pc.cast(exposures.column("stopped"), pa.string()))
         norm = [t.strip().lower() for t in stop_texts.to_pylist()]
         stop_code = np.array([k.STOP_CODES.get(t, 0) for t in norm] + [0], dtype=np.int8)
         unknown = np.array([t not in ("progression", "toxicity", "completed", "ongoing", "") for t in norm] + [False])
-        n_ignored = int(np.count_nonzero(unknown[stop_idx]))
+        ignored_rows = unknown[stop_idx]
+        n_ignored = int(np.count_nonzero(ignored_rows))
         if n_ignored:
             repaired["stopped_ignored"] = n_ignored
+            first = np.flatnonzero(ignored_rows)[:_EXAMPLES_PER_REASON].tolist()
+            stop_examples = row_examples(exposures, first, reason="stopped_ignored")
         stop = stop_code[stop_idx]  # index -1 (null) reads the trailing 0
+        del stop_idx, ignored_rows  # arrays of n entries: freed as soon as done, they set the peak memory
 
     # ---- drugs: resolve each distinct text once
     (name_idx,), names = _encode(pc.cast(exposures.column("drug"), pa.string()))
@@ -226,6 +247,8 @@ def prepare_kernel_input(
     # ---- exclusion reasons, first match wins (the order of ExclusionReason): written from the last reason to
     # the first, so that the first matching one stays; per-person and per-name facts are looked up in tables
     pidx_safe = np.where(person_of_row >= 0, person_of_row, n_persons)
+    seen = np.zeros(n_persons + 1, dtype=np.bool_)
+    seen[pidx_safe] = True
     cut = None if as_of is None else (as_of - _EPOCH).days
     code = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
     low = np.iinfo(np.int32).min
@@ -242,10 +265,12 @@ def prepare_kernel_input(
     reason[~start_missing & ~end_bad & (end < start)] = code[ExclusionReason.END_BEFORE_START]
     reason[start_bad | end_bad] = code[ExclusionReason.BAD_DATE]
     reason[start_missing] = code[ExclusionReason.MISSING_START]
+    del pidx_safe, by_name
     counts = np.bincount(reason, minlength=len(_REASONS) + 1)
     kept = np.flatnonzero(reason == 0)
     dropped = np.flatnonzero(reason)
     dropped_reason = reason[dropped]
+    del reason
 
     has_ids = "exposure_id" in exposures.column_names
     # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row")
@@ -269,7 +294,7 @@ def prepare_kernel_input(
             continue
         excluded[rsn.value] = int(counts[r])
         rows = dropped[dropped_reason == r]
-        examples[rsn.value] = row_examples(exposures, rows[:_EXAMPLES_PER_REASON].tolist())
+        examples[rsn.value] = row_examples(exposures, rows[:_EXAMPLES_PER_REASON].tolist(), reason=rsn.value)
         if rsn is ExclusionReason.UNKNOWN_DRUG:
             per_name = np.bincount(name_idx[rows] + 1, minlength=len(names) + 1)
             labels = ["(no drug given)", *names.to_pylist()]
@@ -291,6 +316,7 @@ def prepare_kernel_input(
                 repaired["stopped_after_cutoff"] = int(late_stop.shape[0])
                 stop[late_stop] = 0
 
+    del start_missing, end_missing, start_bad, end_bad
     id_numbers = None
     if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
         id_numbers = np.asarray(exposure_ids.to_numpy(), dtype=np.int64)
@@ -314,12 +340,14 @@ def prepare_kernel_input(
             sources.append(rows_i)
             drugs.append(np.full(rows_i.shape[0], code_j, dtype=np.int32))
             keys.append(np.full(rows_i.shape[0], -1, dtype=np.int32))
+    del row_names, name_idx
     source = np.concatenate(sources) if len(sources) > 1 else kept
     drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
     source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
 
-    seen = np.zeros(n_persons + 1, dtype=np.bool_)
-    seen[pidx_safe] = True
+    if stop_examples:
+        examples["stopped_ignored"] = stop_examples
+    examples.update(idx_examples)
     n_without_index = int(np.count_nonzero(seen[:n_persons] & ~has_dx[:n_persons]))
     report = CohortReport(
         persons=n_persons,
@@ -366,8 +394,14 @@ def _check_unique_ids(
         e = None
     if e is not None:
         e0, e1 = int(e.min()), int(e.max())
-        if (int(person.max()) + 1).bit_length() + (e1 - e0 + 1).bit_length() <= 63:
-            key = (person.astype(np.int64) << (e1 - e0 + 1).bit_length()) | (e - e0)
+        bits = e1.bit_length() if e0 >= 0 else (e1 - e0 + 1).bit_length()
+        if (int(person.max()) + 1).bit_length() + bits <= 63:
+            key = person.astype(np.int64)  # in place from here: these arrays have 10^7 entries
+            key <<= bits
+            if e0 >= 0:
+                key |= e
+            else:
+                key |= e - e0
             key.sort()
             if not bool(np.any(key[1:] == key[:-1])):
                 return
@@ -433,15 +467,16 @@ def _sorted_order(
 
 def run_kernel(
     prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any
-) -> tuple[pa.Table, pa.Table, int]:
-    """Sort, run the kernel and assemble the lines and assignments tables from prepared rows.
+) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
+    """Sort, run the kernel and assemble the lines table from prepared rows.
 
     Returns
     -------
     tuple
-        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`), assignments
-        (:func:`~oncoline.engines.lines.cohort.assignments_schema`), both sorted as the contract says, and the
-        number of duplicate source rows (repeating another used row's person, drug or product, start and end).
+        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`, sorted as the contract says), the line of
+        every input row (0 for rows not used; :func:`assemble_assignments` turns it into the assignments
+        table), and the number of duplicate source rows (repeating another used row's person, drug or
+        product, start and end).
     """
     order, person, start = _sorted_order(prep, con)
     res = k.assign_lines(
@@ -455,11 +490,17 @@ def run_kernel(
         as_of_day=None if as_of is None else (as_of - _EPOCH).days,
         source_key=prep.source_key[order],
     )
+    del start
+    # arrays of one entry per kernel row are released as soon as done: they set the peak memory
+    line_person = person[res.first_row]
+    del person
     line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
     line_of_source[prep.source[order]] = res.row_line
-    lines = assemble_lines(res, person, prep)
+    del order
+    res = replace(res, row_line=np.zeros(0, np.int32), first_row=np.arange(len(res), dtype=np.int64))
+    lines = assemble_lines(res, line_person, prep)
     duplicates = int(res.n_duplicates.sum())
-    return lines, assemble_assignments(line_of_source, prep, con), duplicates
+    return lines, line_of_source, duplicates
 
 
 def assemble_lines(res: k.KernelLines, sorted_person: npt.NDArray[np.integer[Any]], prep: KernelInput) -> pa.Table:
@@ -601,9 +642,16 @@ def _without_hugepage_hint() -> Iterator[None]:
 
 
 def derive_lines_cohort(
-    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None
+    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None, workers: int | None = None
 ) -> CohortLines:
     """Lines of therapy for a whole cohort (the default, in-process engine).
+
+    With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is cut into
+    ``workers`` contiguous ranges of persons that run on parallel threads (numpy, Arrow, DuckDB and the numba
+    kernel release the GIL); the results concatenate in person order to the single-thread result. Off by
+    default: on 2 cores the copies of the input it makes cost about as much CPU time as the second core
+    saves (benchmarks/README.md). The row → line table is built when :attr:`CohortLines.assignments` is
+    first read.
 
     Parameters
     ----------
@@ -619,6 +667,8 @@ def derive_lines_cohort(
     as_of
         The data cut-off (rows starting later are excluded, later ends clipped); ``None`` censors each
         person at their latest exposure end.
+    workers
+        Threads (person ranges); None: 1.
 
     Returns
     -------
@@ -639,19 +689,126 @@ def derive_lines_cohort(
     and their sources).
     """
     try:
-        import duckdb
+        import duckdb  # noqa: F401 - checked here so that a missing DuckDB is a BackendError
     except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
         raise BackendError("DuckDB is not installed; pip install 'duckdb<2'") from exc
+    n_workers = 1 if workers is None else max(1, workers)
     with _without_hugepage_hint():
-        prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
-        con = duckdb.connect()
-        try:
-            lines, assignments, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
-        except duckdb.Error as exc:
-            raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
-        finally:
-            con.close()
-    return CohortLines(lines=lines, assignments=assignments, report=with_duplicates(prep.report, duplicates))
+        if n_workers == 1 or exposures.num_rows < PARALLEL_MIN_ROWS:
+            return _derive_one(exposures, index, params=params, as_of=as_of)
+        parts = split_by_person(exposures, index, n_workers)
+        with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="oncoline-lines") as pool:
+            results = list(pool.map(lambda part: _derive_one(part[0](), part[1](), params=params, as_of=as_of), parts))
+    return concat_results(results)
+
+
+PARALLEL_MIN_ROWS = 200_000
+"""Cohorts with at least this many exposure rows run as person ranges on parallel threads."""
+
+
+def _derive_one(exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None) -> CohortLines:
+    """One thread's work: the engine on a cohort (or a range of its persons); assignments deferred."""
+    import duckdb
+
+    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+    con = duckdb.connect()
+    try:
+        lines, line_of_source, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
+    except duckdb.Error as exc:
+        raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
+    finally:
+        con.close()
+    # the builder keeps only what the row → line table needs (the kernel rows are freed)
+    none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+    prep = replace(
+        prep,
+        person=none32,
+        start=none32,
+        end=none32,
+        drug=none32,
+        stop=np.zeros(0, np.int8),
+        source=none64,
+        source_key=none32,
+    )
+
+    def build() -> pa.Table:
+        with _without_hugepage_hint():
+            local = duckdb.connect()
+            try:
+                return assemble_assignments(line_of_source, prep, local)
+            except duckdb.Error as exc:
+                raise BackendError(f"DuckDB failed while sorting the row assignments: {exc}") from exc
+            finally:
+                local.close()
+
+    return CohortLines(lines=lines, build_assignments=build, report=with_duplicates(prep.report, duplicates))
+
+
+def split_by_person(
+    exposures: pa.Table, index: pa.Table, parts: int
+) -> list[tuple[Callable[[], pa.Table], Callable[[], pa.Table]]]:
+    """Cut a cohort into ``parts`` contiguous ranges of ``person_id`` text order (the engines' output order).
+
+    Each range holds about as many distinct persons; rows without a person go to the first. Both tables gain a
+    ``source_row`` column (1-based row number in the whole table, unless present) so that default exposure
+    ids and the examples of each part name the rows as a run on the whole cohort does; the part results, in
+    order, concatenate to that run's result (:func:`concat_results`).
+
+    Returns
+    -------
+    list
+        Per part, two functions returning its exposure and index rows (the filtering runs in the caller's
+        thread).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def with_rows(table: pa.Table) -> pa.Table:
+        if "source_row" in table.column_names:
+            return table
+        return table.append_column("source_row", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
+
+    exposures, index = with_rows(exposures), with_rows(index)
+    encoded = []
+    texts = []
+    for table in (exposures, index):
+        col = table.column("person_id")
+        enc = (
+            pc.dictionary_encode(col).combine_chunks()
+            if len(col)
+            else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+        )
+        encoded.append(enc)
+        texts.append(pc.cast(enc.dictionary, pa.string()))
+    values = pc.unique(pa.chunked_array(texts, pa.string())).drop_null()
+    values = values.take(pc.sort_indices(values))
+    bounds = [values[len(values) * j // parts] for j in range(1, parts)] if len(values) else []
+    row_parts = []
+    for enc, text in zip(encoded, texts, strict=True):
+        part_of_value = np.zeros(len(text) + 1, dtype=np.int8)  # the trailing entry: rows without a person
+        for bound in bounds:
+            part_of_value[:-1] += np.asarray(pc.greater_equal(text, bound).to_numpy(zero_copy_only=False), np.int8)
+        idx = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        row_parts.append(part_of_value[idx])
+
+    def rows_of(table: pa.Table, which: npt.NDArray[np.int8], j: int) -> Callable[[], pa.Table]:
+        return lambda: table.filter(pa.array(which == j))
+
+    return [(rows_of(exposures, row_parts[0], j), rows_of(index, row_parts[1], j)) for j in range(parts)]
+
+
+def concat_results(results: list[CohortLines]) -> CohortLines:
+    """One result from the results of contiguous person ranges, in range order (see :func:`split_by_person`)."""
+    import pyarrow as pa
+
+    from oncoline.engines.lines.cohort import merge_reports
+
+    lines = pa.concat_tables([r.lines for r in results]).combine_chunks()
+
+    def build() -> pa.Table:
+        return pa.concat_tables([r.assignments for r in results]).combine_chunks()
+
+    return CohortLines(lines=lines, build_assignments=build, report=merge_reports([r.report for r in results]))
 
 
 def with_duplicates(report: CohortReport, duplicates: int) -> CohortReport:

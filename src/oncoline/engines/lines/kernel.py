@@ -21,6 +21,8 @@ function runs as plain Python — identical results, roughly a hundred times slo
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -42,6 +44,8 @@ __all__ = [
     "DrugCodes",
     "KernelLines",
     "assign_lines",
+    "compiled_kernel",
+    "preload",
 ]
 
 WORD_BITS: Final = 63
@@ -62,21 +66,66 @@ _END_ONGOING, _END_GAP, _END_PROG, _END_TOX, _END_SWITCHED = 0, 1, 2, 3, 4
 _NO_DAY: Final = -(2**31) + 1
 """Sentinel for "no such day" (no HER2 antibody yet, no pending documented stop)."""
 
-try:  # numba is optional (extra ``bench``); the kernel is valid plain Python as well.
-    from numba import njit as _numba_njit
+HAVE_NUMBA: Final = importlib.util.find_spec("numba") is not None
+"""True when numba is installed (found without importing it: importing numba costs most of a second)."""
 
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - exercised only where numba is absent
-    HAVE_NUMBA = False
+_COMPILE_LOCK = threading.Lock()
+_compiled: Callable[..., Any] | None = None
+_preload: threading.Thread | None = None
 
 
-def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Compile ``fn`` with numba (cached on disk, GIL released) when available; keep ``py_func`` for tests."""
-    if not HAVE_NUMBA:
-        fn.__dict__["py_func"] = fn
-        return fn
-    compiled: Callable[..., Any] = _numba_njit(cache=True, nogil=True)(fn)
-    return compiled
+def compiled_kernel() -> Callable[..., Any]:
+    """The compiled pass, built on first use: the ahead-of-time module when it exists
+    (:mod:`oncoline.engines.lines.kernel_aot`), else numba ``njit`` (cached on disk, GIL released; the
+    ahead-of-time build then starts in the background for the next process), else the plain-Python pass when
+    numba is absent. numba is imported here, not when this module is imported."""
+    global _compiled, _close_line
+    with _COMPILE_LOCK:
+        if _compiled is None:
+            from oncoline.engines.lines import kernel_aot
+
+            ahead = kernel_aot.load(_kernel_py, _close_line_py)  # compiled ahead of time: no numba start-up
+            if ahead is not None:
+                _compiled = ahead
+            elif HAVE_NUMBA:
+                from numba import njit
+
+                _close_line = njit(cache=True, nogil=True)(_close_line_py)  # the kernel calls it compiled
+                _compiled = njit(cache=True, nogil=True)(_kernel_py)
+                kernel_aot.build_in_background(_kernel_py, _close_line_py)  # for the next process
+            else:  # pragma: no cover - exercised only where numba is absent
+                _compiled = _kernel_py
+        return _compiled
+
+
+def preload() -> None:
+    """Start loading the compiled pass in a background thread (once per process); returns at once.
+
+    Importing numba and loading the cached machine code take about half a second of one core; the engines
+    call this when they are imported so that the load runs while the input is read (Parquet and DuckDB release
+    the GIL) instead of after it. :func:`assign_lines` waits for it when it is still running.
+    """
+    global _preload
+    with _COMPILE_LOCK:
+        if _preload is not None or not HAVE_NUMBA:
+            return
+        _preload = threading.Thread(target=_warm, name="oncoline-kernel-preload", daemon=True)
+        _preload.start()
+
+
+def _warm() -> None:
+    try:
+        one = np.zeros(1, np.int32)
+        codes = DrugCodes(
+            names=("x",),
+            is_base=np.zeros(1, np.bool_),
+            is_addition=np.zeros(1, np.bool_),
+            subst=np.zeros(1, np.int64),
+            her2_directed=np.zeros(1, np.bool_),
+        )
+        _run(np.zeros(1, np.int64), one, one, one, np.zeros(1, np.int8), one, codes, 0, 1, 0, None, True)
+    except Exception:  # a failed warm-up is not an error: the real call compiles and reports it
+        return
 
 
 @dataclass(frozen=True)
@@ -211,8 +260,7 @@ class KernelLines:
         return int(self.line.shape[0])
 
 
-@_jit
-def _close_line(
+def _close_line_py(
     li: int,
     rule: int,
     reason: int,
@@ -232,8 +280,11 @@ def _close_line(
         l_reason[li] = reason
 
 
-@_jit
-def _kernel(  # one state machine, kept in one place on purpose
+_close_line = _close_line_py
+"""Replaced by its compiled twin in :func:`compiled_kernel` (numba resolves it when the kernel compiles)."""
+
+
+def _kernel_py(  # one state machine, kept in one place on purpose
     person: npt.NDArray[np.int64],
     start: npt.NDArray[np.int32],
     end: npt.NDArray[np.int32],
@@ -425,7 +476,7 @@ def assign_lines(
     n = int(person.shape[0])
     if not (start.shape[0] == end.shape[0] == drug.shape[0] == stop.shape[0] == n):
         raise EngineError("kernel input arrays differ in length")
-    person = np.ascontiguousarray(person, dtype=np.int64)
+    person64: npt.NDArray[np.int64] = np.ascontiguousarray(person, dtype=np.int64)
     start = np.ascontiguousarray(start, dtype=np.int32)
     end = np.ascontiguousarray(end, dtype=np.int32)
     drug = np.ascontiguousarray(drug, dtype=np.int32)
@@ -434,11 +485,43 @@ def assign_lines(
     if skey.shape[0] != n:
         raise EngineError("kernel input arrays differ in length")
     if n > 1:
-        same = person[1:] == person[:-1]
+        same = person64[1:] == person64[:-1]
         if bool(np.any(same & (start[1:] < start[:-1]))):
             raise EngineError("kernel rows are not sorted by (person, start)")
     if n and (int(drug.min()) < 0 or int(drug.max()) >= len(codes.names)):
         raise EngineError("kernel drug code out of range")
+    return _run(
+        person64,
+        start,
+        end,
+        drug,
+        stop,
+        skey,
+        codes,
+        params.regimen_window_days,
+        params.gap_days,
+        params.maintenance_ongoing_days,
+        as_of_day,
+        compiled,
+    )
+
+
+def _run(
+    person: npt.NDArray[np.int64],
+    start: npt.NDArray[np.int32],
+    end: npt.NDArray[np.int32],
+    drug: npt.NDArray[np.int32],
+    stop: npt.NDArray[np.int8],
+    skey: npt.NDArray[np.int32],
+    codes: DrugCodes,
+    window_days: int,
+    gap_days: int,
+    ongoing_days: int,
+    as_of_day: int | None,
+    compiled: bool,
+) -> KernelLines:
+    """Allocate the outputs and run the pass on validated, contiguous arrays."""
+    n = int(person.shape[0])
     n_words = codes.n_words
     row_line = np.zeros(n, dtype=np.int32)
     l_first = np.empty(n, dtype=np.int64)
@@ -452,7 +535,7 @@ def assign_lines(
     l_close = np.empty(n, dtype=np.int8)
     l_reason = np.empty(n, dtype=np.int8)
     l_masks = np.zeros((n, n_words), dtype=np.int64)
-    fn = _kernel if compiled else _kernel.py_func  # type: ignore[attr-defined]
+    fn = compiled_kernel() if compiled else _kernel_py
     n_lines = int(
         fn(
             person,
@@ -465,9 +548,9 @@ def assign_lines(
             codes.is_addition,
             codes.subst,
             n_words,
-            params.regimen_window_days,
-            params.gap_days,
-            params.maintenance_ongoing_days,
+            window_days,
+            gap_days,
+            ongoing_days,
             0 if as_of_day is None else int(as_of_day),
             as_of_day is not None,
             row_line,
@@ -498,3 +581,12 @@ def assign_lines(
         end_reason=l_reason[:n_lines].copy(),
         masks=l_masks[:n_lines].copy(),
     )
+
+
+if __name__ == "__main__":  # pragma: no cover - the ahead-of-time build step (oncoline.engines.lines.kernel_aot)
+    import sys
+    from pathlib import Path
+
+    from oncoline.engines.lines import kernel_aot
+
+    print(kernel_aot.build(_kernel_py, _close_line_py, Path(sys.argv[1]) if len(sys.argv) > 1 else None))

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from oncoline.engines.lines.cohort import DrugFlags, describe_row, drug_flags
+from oncoline.engines.lines.cohort import PLAUSIBLE_FROM, DrugFlags, describe_row, drug_flags
 from oncoline.engines.lines.params import LineParams
 from oncoline.errors import InputError, UnknownDrugError
 from oncoline.knowledge.drugs import load_vocabulary
@@ -191,11 +191,12 @@ def _as_date(value: Any) -> dt.date | Literal["bad"] | None:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
-        return value
+        return "bad" if value < PLAUSIBLE_FROM else value
     try:
-        return dt.date.fromisoformat(str(value).strip()[:10])
+        day = dt.date.fromisoformat(str(value).strip()[:10])
     except ValueError:
         return "bad"
+    return "bad" if day < PLAUSIBLE_FROM else day
 
 
 def _stop_text(value: Any) -> str | None:

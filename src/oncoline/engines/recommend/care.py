@@ -37,7 +37,7 @@ def site_actions(clock: Clock, facts: Facts, /) -> tuple[Action, ...]:
             continue
         if clock.expired(rule.expires):
             continue
-        if not clock.all_in_effect(rule.text_sources, where=rule.id, what=f"action {rule.code} wording"):
+        if clock.worded_later(rule.text_sources):
             continue
         cites = clock.keep(rule.citations, where=rule.id)
         done.add(rule.code)
@@ -64,7 +64,7 @@ def monitoring_for(clock: Clock, facts: Facts, options: Sequence[Option], /) -> 
     for rule in kb.safety.monitoring:
         if (
             not clock.any_in_effect(rule.citations)
-            or not clock.all_in_effect(rule.text_sources, where=rule.id, what="monitoring wording")
+            or clock.worded_later(rule.text_sources)
             or clock.expired(rule.expires)
         ):
             continue
@@ -85,6 +85,11 @@ def safety_warnings(clock: Clock, facts: Facts, warnings: list[str], /) -> None:
     """Append the text of every safety warning rule that holds (``safety.yaml`` ``warnings``) and trace it."""
     kb = clock.kb
     for w in kb.safety.warnings:
-        if clock.any_in_effect(w.citations) and compile_condition(w.when, kb)(facts) and not clock.expired(w.expires):
+        if (
+            clock.any_in_effect(w.citations)
+            and compile_condition(w.when, kb)(facts)
+            and not clock.expired(w.expires)
+            and not clock.worded_later(w.text_sources)
+        ):
             warnings.append(w.text)
             clock.trace.append(TraceEntry(rule=w.id, effect="warning"))

@@ -60,6 +60,11 @@ class Clock:
         newer rule is what the answer shows)."""
         return expires is not None and self.as_of >= expires
 
+    def worded_later(self, text_sources: Sequence[str], /) -> bool:
+        """True when a rule's wording names a source dated after ``as_of`` (its earlier wording applies instead; not
+        traced, so an earlier answer never names the later source even in its trace)."""
+        return any(self.late(i) for i in text_sources)
+
     def citable(self, ids: Sequence[str], /) -> bool:
         """True when at least one of ``ids`` may be cited on ``as_of`` (dated on or before it; see :meth:`keep`)."""
         return any(self.kb.sources[i].date <= self.as_of for i in ids)

@@ -75,6 +75,7 @@ class Facts:
     age: float | None = None
     g8_score: float | None = None
     lung_disease: bool = False
+    ild_steroids: bool = False
     receptor_discordance: bool = False
     option_drugs: frozenset[str] = field(default_factory=frozenset)
 
@@ -165,6 +166,7 @@ def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
         "age_min": _ge("age"),
         "g8_max": _le("g8_score"),
         "lung_disease": _eq("lung_disease"),
+        "ild_steroids": _eq("ild_steroids"),
         "algorithm": _in("algorithm"),
         "her2_category": _in("her2_category"),
         "hr": _eq("hr"),

@@ -134,6 +134,7 @@ def gather_facts(
         age=patient.age,
         g8_score=c.g8_score,
         lung_disease=bool(c.lung_disease),
+        ild_steroids=bool(c.ild_history and c.ild_history.steroids),
         receptor_discordance=_discordant(patient, her2, hr),
     )
 

@@ -79,6 +79,7 @@ def read_history(
             f"({', '.join(' + '.join(h.drugs) for h in dropped)})"
         )
     kept = [h for h in entries if h.start is None or h.start <= as_of]
+    _say_lines_before_diagnosis(patient, kept, kb, warnings, trace)
     out: list[PastLine] = []
     for i, h in enumerate(kept, start=1):
         stopped = h.stopped.value if h.stopped is not None else None
@@ -156,3 +157,28 @@ def _derive_from_exposures(
         )
         for ln in result.lines
     ]
+
+
+def _say_lines_before_diagnosis(
+    patient: Patient, lines: Sequence[HistoryLine], kb: KnowledgeBase, warnings: list[str], trace: list[TraceEntry]
+) -> None:
+    """Say what is assumed when a metastatic line starts well before the metastatic diagnosis (issue 8 item 3).
+
+    A line may open up to ``history_before_diagnosis_days`` (statements.yaml; the line-of-therapy index lookback)
+    before the diagnosis date. An earlier one is still counted - ``history`` lists metastatic lines - but the answer
+    says so, with both dates and the two fixes, in ``warnings`` and the trace (rule ``HISTORY-BEFORE-DIAGNOSIS``).
+    """
+    dx = patient.metastatic_diagnosis
+    if dx is None:
+        return
+    limit = kb.params.history_before_diagnosis_days
+    for h in lines:
+        if h.start is not None and (dx - h.start).days > limit:
+            text = (
+                f"history line {' + '.join(h.drugs)} starts {h.start}, {(dx - h.start).days} days before the "
+                f"metastatic diagnosis ({dx}; more than {limit}): assumed to be a metastatic line as recorded and "
+                "counted - if it was (neo)adjuvant therapy move it to early_therapy, otherwise correct "
+                "metastatic_diagnosis"
+            )
+            warnings.append(text)
+            trace.append(TraceEntry(rule="HISTORY-BEFORE-DIAGNOSIS", effect=text))
