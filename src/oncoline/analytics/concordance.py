@@ -28,8 +28,12 @@ the lines table and not in the state: a relapse within 12 months of adjuvant HER
 treats as second line, is judged as a first line here.
 
 Cost: the answer depends only on the state and on the knowledge in effect, which changes on a few dates (every
-date in the knowledge base: statements taking effect or expiring, approvals). Each distinct (knowledge period,
-state, regimen) is judged once, so a cohort of 10^6 persons needs a few thousand recommender calls.
+date in the knowledge base: statements taking effect or expiring, approvals; 63 dates in the bundled knowledge,
+each one compared with the decision date somewhere in the recommender). The state is made canonical first
+(:func:`canonical_state`: the earlier lines as a sorted multiset, progression and an undocumented stop alike —
+what the recommender reads of them), and each distinct (knowledge period, canonical state) costs one recommender
+call. The generated benchmark cohort of 10^7 exposure rows (52,351 persons, 181,468 lines) holds 36,314 full
+states and 26,648 canonical ones: varied histories times knowledge periods, so the calls still dominate the report.
 """
 
 from __future__ import annotations
