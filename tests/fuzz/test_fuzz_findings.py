@@ -70,3 +70,39 @@ def test_engines_agree_on_an_index_date_that_is_not_a_date(tmp_path: Path, value
         summaries.append({k: v for k, v in data.items() if k not in ("engine", "out")})
     assert summaries[0] == summaries[1]
     assert summaries[0].get("rows_used") in (0, None), summaries[0]
+
+
+LIMITED_RECOMMEND = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))  # 1.5 GB: the old code needed ~18 GB
+from oncoline.cli.app import main
+sys.argv = ["oncoline", "recommend", sys.argv[1], "--json"]
+main()
+"""
+
+
+@pytest.mark.parametrize("line", [10**9, 2**63])
+def test_a_huge_history_line_number_is_bad_input_not_a_memory_blowup(tmp_path: Path, line: int) -> None:
+    """Found: `history[0].line: 9223372036854775808` made the history check list every absent line number from 1
+    up — the campaign's process grew to 18 GB and was killed by the OOM killer (model/patient.py
+    _refuse_missing_ordinals). Run in a process with 1.5 GB of address space: exit 1 naming the field, not exit
+    70 (MemoryError) or a kill."""
+    import subprocess
+    import sys
+
+    patient = tmp_path / "p.yaml"
+    patient.write_text(
+        "id: P1\nmetastatic_diagnosis: 2024-01-10\ntumor: {her2: {ihc: 3+}, er_percent: 0, pr_percent: 0}\n"
+        f"history:\n- {{line: {line}, drugs: [docetaxel], start: 2024-01-20, end: 2024-06-01, stopped: progression}}\n"
+        "as_of: 2026-06-01\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", LIMITED_RECOMMEND, str(patient)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "history" in proc.stderr and "more" in proc.stderr and "MemoryError" not in proc.stderr

@@ -9,6 +9,7 @@ closest known names. Units are in field names (house style S4); dates are :class
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -478,12 +479,15 @@ def _refuse_missing_ordinals(entries: list[HistoryLine]) -> None:
                 f"history[{seen[n]}] and history[{i}] are both recorded as line {n}; number each metastatic line once"
             )
         seen[n] = i
-    absent = [n for n in range(1, max(seen) + 1) if n not in seen]
+    top = max(seen)
+    missing = top - len(seen)  # the recorded numbers are distinct and >= 1: the rest of 1..top are absent
     unnumbered = len(entries) - len(recorded)
-    if len(absent) > unnumbered:
-        names = ", ".join(str(n) for n in absent)
+    if missing > unnumbered:
+        # named lazily: `line: 1000000000` must not list (or hold in memory) a billion absent numbers
+        first = list(itertools.islice((n for n in range(1, top + 1) if n not in seen), 5))
+        names = ", ".join(str(n) for n in first) + (f" and {missing - len(first):,} more" if missing > 5 else "")
         raise ValueError(
-            f"history is numbered up to line {max(seen)} but line(s) {names} not given: the line now being chosen "
+            f"history is numbered up to line {top} but line(s) {names} not given: the line now being chosen "
             "would be guessed - give every metastatic line from line 1 (drugs, dates, how it ended), or leave `line` "
             "out to count lines from the entries given"
         )
