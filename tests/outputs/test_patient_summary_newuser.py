@@ -24,6 +24,7 @@ from oncoline.knowledge.loader import load_knowledge
 from oncoline.outputs.patient_summary import PatientSummary, summarize_for_patient
 
 ROOT = Path(__file__).resolve().parents[2]
+ONCOLINE = str(Path(sys.executable).with_name("oncoline"))  # the installed entry point, as a user runs it
 AS_OF = dt.date(2026, 12, 1)
 
 PATIENT_C: dict[str, Any] = {
@@ -120,7 +121,9 @@ def test_aim_tells_the_real_reason_the_last_line_stopped() -> None:
     assert "STOP-TOXICITY" in aim and "STOP-PROGRESSION" not in aim
     assert "STOP-PROGRESSION" in _texts(_summary(_with_stop("progression")), "aim")
     assert "STOP-UNKNOWN" in _texts(_summary(_with_stop(None)), "aim")
-    text = " ".join(ln.text for ln in _summary(PATIENT_C).sections[1].intro)
+    aim_section = _summary(PATIENT_C).section("aim")
+    assert aim_section is not None
+    text = " ".join(ln.text for ln in aim_section.intro)
     assert "grew" not in text and "side effects" in text
 
 
@@ -189,13 +192,6 @@ def test_glossary_lists_only_words_the_summary_uses_and_dates_read_plainly() -> 
     assert "1 December 2026" in summary.made.text
 
 
-def _run(args: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", "oncoline", *args], capture_output=True, text=True, env=env, timeout=240, **kw
-    )
-
-
 def _write(tmp_path: Path, doc: dict[str, Any]) -> str:
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -206,7 +202,7 @@ def _write(tmp_path: Path, doc: dict[str, Any]) -> str:
 def test_a_closed_pipe_exits_141(tmp_path: Path, reader: str) -> None:
     patient = _write(tmp_path, PATIENT_A)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oncoline", "recommend", patient, "--as-of", "2026-12-01", "--for", reader],
+        [ONCOLINE, "recommend", patient, "--as-of", "2026-12-01", "--for", reader],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -222,7 +218,7 @@ def test_a_full_disk_is_an_output_error_not_a_bug(tmp_path: Path) -> None:
     patient = _write(tmp_path, PATIENT_A)
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
-            [sys.executable, "-m", "oncoline", "recommend", patient, "--as-of", "2026-12-01", "--for", "patient"],
+            [ONCOLINE, "recommend", patient, "--as-of", "2026-12-01", "--for", "patient"],
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,

@@ -198,10 +198,12 @@ def build_patient_summary(
 
     aim = [w.need("recommendation_field", "algorithm", "why")]
     her2_options = any(knowledge.in_class(d, "her2_directed") for o in rec.options for d in o.drugs)
+    if her2_options:
+        aim.append(w.frame("aim_her2_first"))
     if rec.algorithm.value in ("second_line", "later_line"):
         aim.append(w.need("stop_reason", last_stop if last_stop in STOP_REASONS else "unknown", "why"))
     if her2_options:
-        aim.extend((w.frame("aim_her2_first"), w.need("algorithm", rec.algorithm.value, "why")))
+        aim.append(w.need("algorithm", rec.algorithm.value, "why"))
     else:  # HER2 unknown or borderline, or no HER2 drug fits (pregnancy, …): the usual HER2-first story is not hers
         aim.append(w.frame("aim_no_her2"))
     sections.append(Section(id="aim", heading=w.frame("heading_aim"), intro=tuple(aim)))
