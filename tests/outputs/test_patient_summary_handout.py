@@ -100,9 +100,18 @@ def test_html_printed_from_a_browser_repeats_header_and_footer_on_every_page(tmp
     pdf = tmp_path / "browser.pdf"
     assert CHROMIUM is not None
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-         f"--print-to-pdf={pdf}", html.as_uri()],
-        capture_output=True, timeout=180, check=False,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+        check=False,
     )
     if not pdf.exists():
         pytest.skip("chromium could not print here")

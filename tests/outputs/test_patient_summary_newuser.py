@@ -7,7 +7,6 @@ guideline for the step), B (HER2 IHC 2+ without ISH) and A (de novo, HR-positive
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from oncoline.engines.recommend import recommend
 from oncoline.io.patient_file import patient_from_mapping
 from oncoline.knowledge.loader import load_knowledge
 from oncoline.outputs.patient_summary import PatientSummary, summarize_for_patient
+from oncoline.outputs.patient_summary.model import SectionId
 
 ROOT = Path(__file__).resolve().parents[2]
 ONCOLINE = str(Path(sys.executable).with_name("oncoline"))  # the installed entry point, as a user runs it
@@ -99,7 +99,7 @@ def _summary(doc: dict[str, Any]) -> PatientSummary:
     return summarize_for_patient(rec, knowledge=load_knowledge(), patient=patient)
 
 
-def _texts(summary: PatientSummary, section: str) -> list[str]:
+def _texts(summary: PatientSummary, section: SectionId) -> list[str]:
     sec = summary.section(section)
     assert sec is not None, section
     return [ln.text_id for ln in (*sec.intro, *(ln for item in sec.items for ln in item.lines))]
@@ -252,9 +252,15 @@ def test_handout_without_the_extra_names_the_extra(tmp_path: Path, monkeypatch: 
     handout._environment.cache_clear()
     monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 → ImportError, as in a bare install
     try:
-        res = CliRunner().invoke(
-            app, ["recommend", _write(tmp_path, PATIENT_A), "--as-of", "2026-12-01", "--handout", str(tmp_path / "h.html")]
-        )
+        args = [
+            "recommend",
+            _write(tmp_path, PATIENT_A),
+            "--as-of",
+            "2026-12-01",
+            "--handout",
+            str(tmp_path / "h.html"),
+        ]
+        res = CliRunner().invoke(app, args)
     finally:
         handout._environment.cache_clear()
     assert res.exit_code == 2, res.output

@@ -72,7 +72,6 @@ def register(app: typer.Typer) -> None:
         3 knowledge base.
         """
         from oncoline.app.recommend import recommend_document
-
         from oncoline.errors import InputError
 
         if audience not in (None, "clinician", "patient"):

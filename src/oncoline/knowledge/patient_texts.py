@@ -39,8 +39,8 @@ __all__ = [
     "ENGINE_MISSING_CODES",
     "ENGINE_REASON_CODES",
     "OPTION_STATUSES",
-    "STOP_REASONS",
     "RECOMMENDATION_FIELDS",
+    "STOP_REASONS",
     "SUMMARY_PLACEHOLDERS",
     "Explains",
     "ExplainsKind",
@@ -164,8 +164,8 @@ STOP_REASONS = frozenset({"progression", "toxicity", "completed", "unknown"})
 OPTION_STATUSES = frozenset({"no_guideline", "unconfirmed", "other_alone", "off_label", "caution"})
 """What the clinician view shows about an option beyond its category: no guideline ranks it (``guideline_status``),
 an ``UNCONFIRMED:`` flag, an ``other`` option with no first choice beside it, an ``off-label`` flag (or a label
-note naming off-label use), and a ``caution:`` flag (any other review flag the summary does not name gets the ``options.flags`` text;
-``divergence:`` and secondary-source flags are explained by the statement's own text)."""
+note naming off-label use), and a ``caution:`` flag (any other review flag the summary does not name gets the
+``options.flags`` text; ``divergence:`` and secondary-source flags are explained by the statement's own text)."""
 
 ENGINE_REASON_CODES = frozenset(
     {

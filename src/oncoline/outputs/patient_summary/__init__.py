@@ -77,6 +77,4 @@ def summarize_for_patient(
         A patient text file fails its schema, or its version differs from the recommendation's knowledge.
     """
     texts = load_patient_texts(language, data_dir)
-    return build_patient_summary(
-        recommendation, texts=texts, knowledge=knowledge, last_stop=last_stop_reason(patient)
-    )
+    return build_patient_summary(recommendation, texts=texts, knowledge=knowledge, last_stop=last_stop_reason(patient))

@@ -269,9 +269,7 @@ def build_patient_summary(
     questions = tuple(Item(lines=(w._line(q),)) for q in w.all_of("question"))
     sections.append(Section(id="questions", heading=w.frame("heading_questions"), items=questions))
     shown = " ".join(
-        line.text
-        for sec in sections
-        for line in (*sec.intro, *(ln for item in sec.items for ln in item.lines))
+        line.text for sec in sections for line in (*sec.intro, *(ln for item in sec.items for ln in item.lines))
     ).lower()
     glossary = tuple(  # only the words the summary uses
         Item(title=Line(text=g.term or "", text_id=g.id, fallback=texts.is_fallback(g)), lines=(w._line(g),))

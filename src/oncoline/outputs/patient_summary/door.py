@@ -9,8 +9,8 @@ from pathlib import Path
 from rich.console import Console
 
 from oncoline.errors import InputError
-from oncoline.knowledge.patient_texts import resolve_language
 from oncoline.knowledge.loader import KnowledgeBase
+from oncoline.knowledge.patient_texts import resolve_language
 from oncoline.model.patient import Patient
 from oncoline.model.recommendation import Recommendation
 
