@@ -414,3 +414,13 @@ def test_ild_that_required_steroids_excludes_tdxd_whatever_its_grade() -> None:
         vignette(metastatic_diagnosis="2024-01-10", history=history, conditions={"ild_history": {"grade": 1}})
     )
     assert "tdxd" in by_regimen(without)  # grade 1 without steroids: a caution only (resume after resolution)
+
+
+def test_tdxd_with_brain_metastases_shows_the_brain_subgroup_evidence() -> None:
+    """§b.2 (DESTINY-Breast01 brain subgroup: cORR 58.3 %, PFS 18.1 mo; DESTINY-Breast03: IC-ORR ~65.7 % vs 34.3 %)."""
+    history = [{"drugs": THP, "start": "2024-01-20", "end": "2025-01-10", "stopped": "progression"}]
+    brain = {"site": "brain", "status": "stable", "lesions": 1, "largest_mm": 8, "symptomatic": False}
+    rec = run(vignette(metastatic_diagnosis="2024-01-10", history=history, sites=[{"site": "liver"}, brain]))
+    tdxd = next(o for o in rec.options if o.regimen == "tdxd")
+    said = " ".join(tdxd.evidence)
+    assert "58.3%" in said and "65.7%" in said

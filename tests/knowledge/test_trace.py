@@ -234,3 +234,22 @@ def test_kb_trace_fails_on_a_missing_reference(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["kb", "trace", "--reference", str(tmp_path / "absent.md")])
     assert result.exit_code == 3
+
+
+def test_gap_whose_test_passes_now_asks_to_be_flipped(tmp_path: Path) -> None:
+    ref = tmp_path / "mini.md"
+    ref.write_text(MINI, encoding="utf-8")
+    entries = _entries(ALL_MINI)
+    gap = {"id": "a.2/thp#x", "quote": "quote", "status": "not_encoded", "reason_kind": "gap", "reason": "missing"}
+    still = trace_problems(
+        trace_path=_write(tmp_path, [*entries, {**gap, "tests": ["tests/test_v.py::test_gap"]}]),
+        reference=ref,
+        tests_root=_tests_root(tmp_path),
+    )
+    assert not any("a.2/thp#x" in w for w in still.warnings)
+    fixed = trace_problems(
+        trace_path=_write(tmp_path, [*entries, {**gap, "tests": ["tests/test_v.py::test_ok"]}], "t2.yaml"),
+        reference=ref,
+        tests_root=tmp_path / "tests",
+    )
+    assert any("a.2/thp#x" in w and "any more" in w for w in fixed.warnings)

@@ -58,7 +58,6 @@ def test_e_evidence_shown_on_options() -> None:
     assert any("TH3RESA" in e for e in option(third, "tdm1").evidence)
 
 
-@pytest.mark.xfail(strict=True, reason="gap: b.2 DB-01 / DB-03 brain-metastasis subgroup figures not in the knowledge")
 def test_b2_tdxd_brain_subgroup_figures() -> None:
     """§b.2 DB-01 BM subgroup (cORR 58.3 %, PFS 18.1 mo) and DB-03 BM subgroup (IC-ORR ~65.7 % vs 34.3 %)."""
     text = " ".join(e.one_liner for e in load_knowledge().evidence.values())

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from oncoline.engines.lines.duckdb_engine import KernelInput
     from oncoline.engines.lines.params import LineParams
 
 __all__ = ["GAP_DAYS", "REGIMEN_WINDOW_DAYS", "replace_params", "sensitivity_grid"]
@@ -38,6 +39,7 @@ def sensitivity_grid(
     regimen_window_days: Sequence[int] = REGIMEN_WINDOW_DAYS,
     top_regimens: int = 5,
     on_cell: Callable[[int, int], None] | None = None,
+    prepared: KernelInput | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Derive the lines under every cell of the grid and summarise each.
 
@@ -55,6 +57,9 @@ def sensitivity_grid(
         First-line regimens whose share is reported (the most frequent under the base parameters).
     on_cell
         Called after each cell with ``(cells done, cells in all)`` (progress).
+    prepared
+        :func:`~oncoline.engines.lines.duckdb_engine.prepare_kernel_input` of the same tables, parameters and
+        cut-off, when the caller has it already (its report is the exposure-row attrition); prepared here otherwise.
 
     Returns
     -------
@@ -77,7 +82,7 @@ def sensitivity_grid(
     from oncoline.engines.lines import kernel as k
     from oncoline.engines.lines.duckdb_engine import assemble_lines, prepare_kernel_input
 
-    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+    prep = prepared if prepared is not None else prepare_kernel_input(exposures, index, params=params, as_of=as_of)
     order = np.lexsort((prep.start, prep.person))  # stable: rows of one day keep their order, as in the engine
     person = prep.person[order].astype(np.int64)
     start = prep.start[order]

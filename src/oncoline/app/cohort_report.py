@@ -429,6 +429,13 @@ def build_cohort_report(
 
     tables.update(_km_tables(km_rows, curves, at_risk, mc))
 
+    # the exposure table prepared once: the sensitivity grid runs its kernel on it, the attrition reads its report
+    prepared = None
+    if inputs.exposures is not None and (inputs.lines_report is None or options.sensitivity):
+        from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+
+        prepared = prepare_kernel_input(inputs.exposures, inputs.index, params=inputs.params, as_of=inputs.as_of)
+
     if options.sensitivity:
         if inputs.exposures is None:
             notes.append(
@@ -453,13 +460,15 @@ def build_cohort_report(
                 gap_days=options.gap_days,
                 regimen_window_days=options.regimen_window_days,
                 on_cell=cell,
+                prepared=prepared,
             )
             tables.update(_sensitivity_tables(summary, regimens, mc))
             timings["sensitivity"] = time.perf_counter() - t0
 
     tick("attrition")
     persons_with_lines = int(pa.compute.count_distinct(lines.column("person_id")).as_py()) if lines.num_rows else 0
-    tables["attrition"] = _attrition(inputs, persons_with_lines, lines.num_rows, refused, mc, calls)
+    rows_report = inputs.lines_report if inputs.lines_report is not None else getattr(prepared, "report", None)
+    tables["attrition"] = _attrition(inputs, rows_report, persons_with_lines, lines.num_rows, refused, mc, calls)
     tables = {"attrition": tables.pop("attrition"), **tables}
     progress("tables ready", steps, steps)
     return CohortReportResult(
@@ -677,7 +686,13 @@ def _sensitivity_tables(summary: pa.Table, regimens: pa.Table, mc: int) -> dict[
 
 
 def _attrition(
-    inputs: ReportInputs, persons_with_lines: int, n_lines: int, refused: Counter[str], mc: int, calls: int
+    inputs: ReportInputs,
+    rep: Any,
+    persons_with_lines: int,
+    n_lines: int,
+    refused: Counter[str],
+    mc: int,
+    calls: int,
 ) -> pa.Table:
     import pyarrow as pa
 
@@ -688,12 +703,7 @@ def _attrition(
     def add(unit: str, group: str, text: str, count: int) -> None:
         rows.append((len(rows) + 1, unit, group, text, count))
 
-    rep = inputs.lines_report
-    if rep is None and inputs.exposures is not None:
-        from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
-
-        rep = prepare_kernel_input(inputs.exposures, inputs.index, params=inputs.params, as_of=inputs.as_of).report
-    if rep is not None:
+    if rep is not None:  # the exposure-row report of `oncoline lines` (or of the same preparation here)
         add("exposure rows", "", "exposure rows read", rep.rows_in)
         for reason, count in rep.excluded.items():
             add("exposure rows", "rows", f"left out: {reason.replace('_', ' ')}", count)

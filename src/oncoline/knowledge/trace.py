@@ -454,7 +454,7 @@ def trace_problems(
     Errors: a reference rule of §a-§g with no matrix entry; a matrix entry naming a knowledge id that does not
     exist; an encoded rule without a test, naming a test function that does not exist, or naming only xfail
     tests. Warnings: an entry whose rule is not in the reference (stale after a new edition); a different
-    reference status date; a gap without a test.
+    reference status date; a gap without a test, or whose tests are no longer marked xfail (fixed: flip it).
 
     Parameters
     ----------
@@ -534,6 +534,11 @@ def trace_problems(
         for node in found:
             if node not in tests:
                 errors.append(f"reference_trace: {entry.id} names test {node!r}, which does not exist")
+        if entry.reason_kind == "gap" and found and all(n in tests and not tests[n] for n in found):
+            warnings.append(
+                f"reference_trace: gap {entry.id}: none of its tests is marked xfail any more - if the fix landed, "
+                "mark the rule encoded with the knowledge ids of the fix"
+            )
         if entry.status == "encoded" and found and all(tests.get(n, False) for n in found):
             errors.append(
                 f"reference_trace: {entry.id} is encoded but every test it names is marked xfail - name a passing "

@@ -176,6 +176,7 @@ def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kin
 
 def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict[str, str] | None = None) -> Figure:
     """Kaplan–Meier curves (step lines) with 95 % CI bands, one per group, time in months."""
+    import numpy as np
     import plotly.graph_objects as go
 
     from oncoline.analytics.survival import DAYS_PER_MONTH
@@ -187,9 +188,12 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
     fig = go.Figure()
     for i, (name, pts) in enumerate(groups.items()):
         colour = (colours or {}).get(name) or CATEGORY_COLOURS.get(name) or _PALETTE[i % len(_PALETTE)]
-        x = [p["time_days"] / DAYS_PER_MONTH for p in pts]
+        # numpy arrays: plotly takes them as they are (a list is validated and copied point by point)
+        x = np.array([p["time_days"] for p in pts], dtype=np.float64) / DAYS_PER_MONTH
         label = f"line {name}" if group_kind == "line" else name
-        upper = [p["upper"] if p["upper"] is not None else 1.0 for p in pts]
+        upper = np.array([p["upper"] if p["upper"] is not None else 1.0 for p in pts], dtype=np.float64)
+        lower = np.array([p["lower"] if p["lower"] is not None else np.nan for p in pts], dtype=np.float64)
+        survival = np.array([p["survival"] for p in pts], dtype=np.float64)
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -204,7 +208,7 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=[p["lower"] for p in pts],
+                y=lower,
                 mode="lines",
                 line={"width": 0, "shape": "hv"},
                 fill="tonexty",
@@ -217,7 +221,7 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=[p["survival"] for p in pts],
+                y=survival,
                 mode="lines",
                 name=label,
                 legendgroup=label,
