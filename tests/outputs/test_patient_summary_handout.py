@@ -84,4 +84,39 @@ def test_pdf_handout_pages_as_png(tmp_path: Path) -> None:
             ).stdout
             flat = " ".join(text.split())
             assert "for talking with your care team" in flat, n  # on every page
-            assert "Knowledge version 2026.11.29" in flat and "2026-11-29" in flat, n
+            assert "Knowledge version 2026.11.29" in flat and "29 November 2026" in flat, n
+
+
+CHROMIUM = shutil.which("chromium") or next(
+    (p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None
+)
+
+
+@pytest.mark.skipif(CHROMIUM is None or shutil.which("pdftotext") is None, reason="no chromium or pdftotext")
+def test_html_printed_from_a_browser_repeats_header_and_footer_on_every_page(tmp_path: Path) -> None:
+    """New-user trial: printed from a browser, the care-team line and the date were on page 1 only."""
+    html = tmp_path / "handout.html"
+    html.write_text(render_handout_html(_summary()), encoding="utf-8")
+    pdf = tmp_path / "browser.pdf"
+    assert CHROMIUM is not None
+    subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
+    if not pdf.exists():
+        pytest.skip("chromium could not print here")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = [" ".join(p.split()) for p in text.split("\f") if p.strip()]
+    assert len(pages) >= 2
+    for n, page in enumerate(pages, start=1):
+        assert "for talking with your care team" in page and "29 November 2026" in page, n

@@ -88,14 +88,26 @@ def output_console(*, stderr: bool = False, max_width: int | None = None) -> Con
     """A Rich console for people: on a terminal, its width (at most ``max_width``); written to a file or a
     pipe, :data:`PIPED_WIDTH` (or ``max_width``) so that nothing is wrapped or cut with "…" at 80 columns.
     ``COLUMNS`` in the environment wins, as everywhere in Rich."""
+    make = _pipe_console()
+    console = make(stderr=stderr)
+    if "COLUMNS" not in os.environ and not console.is_terminal:
+        return make(stderr=stderr, width=max_width or PIPED_WIDTH)
+    if max_width is not None and console.width > max_width:
+        return make(stderr=stderr, width=max_width)
+    return console
+
+
+@functools.cache
+def _pipe_console() -> type[Console]:
+    """Rich's console, but a closed pipe raises :class:`BrokenPipeError` (→ :func:`guarded` → exit 141) instead of
+    Rich's own ``SystemExit(1)``, which read as "bad input" with no message."""
     from rich.console import Console
 
-    console = Console(stderr=stderr)
-    if "COLUMNS" not in os.environ and not console.is_terminal:
-        return Console(stderr=stderr, width=max_width or PIPED_WIDTH)
-    if max_width is not None and console.width > max_width:
-        return Console(stderr=stderr, width=max_width)
-    return console
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return PipeConsole
 
 
 class _ErrConsole:

@@ -53,8 +53,8 @@ def register(app: typer.Typer) -> None:
             help="Answer as the knowledge stood on DATE (YYYY-MM-DD). Default: the file's as_of, else today.",
         ),
         show_trace: bool = typer.Option(False, "--trace", help="Also show the rules that fired (human view)."),
-        audience: str = typer.Option(
-            "clinician", "--for", metavar="READER", help="clinician (default) or patient: a plain-language summary."
+        audience: str | None = typer.Option(
+            None, "--for", metavar="READER", help="clinician (default) or patient: a plain-language summary."
         ),
         handout: Path | None = typer.Option(
             None,
@@ -72,11 +72,14 @@ def register(app: typer.Typer) -> None:
         3 knowledge base.
         """
         from oncoline.app.recommend import recommend_document
+        from oncoline.errors import InputError
 
-        if audience not in ("clinician", "patient"):
-            from oncoline.errors import InputError
-
+        if audience not in (None, "clinician", "patient"):
             raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
+        if handout is not None and audience == "clinician":
+            raise InputError("the handout is for the patient: drop --for clinician or --handout", field="--handout")
+        if handout is not None and as_json:
+            raise InputError("--handout writes a file and --json prints to the screen: choose one", field="--handout")
         file = document_or_example(file, example)
         today = dt.date.today()  # the CLI owns the clock
         outcome = recommend_document(file, as_of=parse_as_of(as_of), today=today)
@@ -94,6 +97,7 @@ def register(app: typer.Typer) -> None:
 
             deliver_patient_summary(
                 outcome.recommendation,
+                patient=outcome.patient,
                 knowledge=load_knowledge(),
                 language=language,
                 handout=handout,

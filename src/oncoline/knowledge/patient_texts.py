@@ -19,6 +19,7 @@ Flesch–Kincaid or SMOG (:mod:`oncoline.knowledge.readability`).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,14 +31,16 @@ from typing import Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from oncoline.errors import KnowledgeBaseError
+from oncoline.errors import InputError, KnowledgeBaseError
 from oncoline.knowledge.loader import typed_files
 from oncoline.knowledge.schema import AlgorithmName, CategoryName, FileHeader, Prerequisite
 
 __all__ = [
     "ENGINE_MISSING_CODES",
     "ENGINE_REASON_CODES",
+    "OPTION_STATUSES",
     "RECOMMENDATION_FIELDS",
+    "STOP_REASONS",
     "SUMMARY_PLACEHOLDERS",
     "Explains",
     "ExplainsKind",
@@ -49,6 +52,7 @@ __all__ = [
     "load_patient_texts",
     "patient_text_problems",
     "read_patient_text_file",
+    "resolve_language",
 ]
 
 DEFAULT_LANGUAGE = "en"
@@ -68,9 +72,13 @@ ExplainsKind = Literal[
     "algorithm",
     "category",
     "recommendation_field",
+    "stop_reason",
+    "option_status",
     "summary",
 ]
-"""What a text explains: an entry of the knowledge files, a closed vocabulary of the recommendation, or a part of
+"""What a text explains: an entry of the knowledge files, why the last line stopped (``stop_reason``:
+:data:`STOP_REASONS`), what the clinician view says about an option's standing or flags (``option_status``:
+:data:`OPTION_STATUSES`), a closed vocabulary of the recommendation, or a part of
 the summary itself (``summary``: headings and fixed sentences, ids in :data:`SUMMARY_PLACEHOLDERS`)."""
 
 TextPart = Literal[
@@ -107,6 +115,8 @@ SUMMARY_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "heading_trial": frozenset(),
     "heading_questions": frozenset(),
     "heading_glossary": frozenset(),
+    "aim_her2_first": frozenset(),
+    "aim_no_her2": frozenset(),
 }
 """Every frame text the summary builder shows (``explains: {kind: summary, id}``) → the placeholders it fills."""
 
@@ -148,6 +158,15 @@ ENGINE_MISSING_CODES = frozenset(
 """Missing-fact codes the recommender and the HER2 classifier ask for (docs/output.md); ``safety.yaml`` asks add
 their own codes. A test runs the HER2 classifier over its input space and checks every code it returns is here."""
 
+STOP_REASONS = frozenset({"progression", "toxicity", "completed", "unknown"})
+"""Why the latest metastatic line stopped, as the aim section tells it (``unknown`` = not recorded)."""
+
+OPTION_STATUSES = frozenset({"no_guideline", "unconfirmed", "other_alone", "off_label", "caution"})
+"""What the clinician view shows about an option beyond its category: no guideline ranks it (``guideline_status``),
+an ``UNCONFIRMED:`` flag, an ``other`` option with no first choice beside it, an ``off-label`` flag (or a label
+note naming off-label use), and a ``caution:`` flag (any other review flag the summary does not name gets the
+``options.flags`` text; ``divergence:`` and secondary-source flags are explained by the statement's own text)."""
+
 ENGINE_REASON_CODES = frozenset(
     {
         "progressed_on",
@@ -186,6 +205,11 @@ class PatientText(_Strict):
     explains: Explains
     text: str = Field(min_length=1, description="What the patient reads (placeholders only in frame texts).")
     term: str | None = Field(default=None, description="Glossary texts: the word they define.")
+    topic: str | None = Field(
+        default=None,
+        description="What to watch texts: what they are about (e.g. 'heart_scan'); the summary shows one text per "
+        "topic, the first, so the same advice is not repeated.",
+    )
     citations: tuple[str, ...] = Field(min_length=1, description="Source ids in sources.yaml.")
     effective: dt.date = Field(description="Date the text took effect: no earlier than any source it cites.")
 
@@ -240,6 +264,31 @@ def available_languages(data_dir: Path | None = None) -> tuple[str, ...]:
     if not folder.is_dir():
         return ()
     return tuple(sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml")))
+
+
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+"""A BCP 47 language tag as people type it: a primary language and optional subtags (``en``, ``pt-BR``)."""
+
+
+def resolve_language(tag: str, /, data_dir: Path | None = None) -> str:
+    """The shipped language ``tag`` names (matched without regard to case), for a door's ``--lang``/``lang``.
+
+    Raises
+    ------
+    InputError
+        ``tag`` is not a language tag, or no texts are shipped in it (field ``--lang``; the message lists the
+        languages there are).
+    """
+    shipped = available_languages(data_dir)
+    listed = ", ".join(shipped) or "none"
+    if not _LANGUAGE_TAG.fullmatch(tag):
+        raise InputError(
+            f"{tag!r} is not a language tag (two or three letters, e.g. 'en'); available: {listed}", field="--lang"
+        )
+    for lang in shipped:
+        if lang.lower() == tag.lower():
+            return lang
+    raise InputError(f"no patient texts in {tag!r} yet; available: {listed}", field="--lang")
 
 
 def read_patient_text_file(language: str, data_dir: Path | None = None) -> PatientTextFile:
@@ -397,6 +446,8 @@ def _known_entries(files: dict[str, FileHeader]) -> dict[str, frozenset[str]]:
         "algorithm": frozenset(get_args(AlgorithmName)),
         "category": frozenset(get_args(CategoryName)),
         "recommendation_field": RECOMMENDATION_FIELDS,
+        "stop_reason": STOP_REASONS,
+        "option_status": OPTION_STATUSES,
         "summary": frozenset(SUMMARY_PLACEHOLDERS),
     }
 
@@ -408,6 +459,8 @@ _REQUIRED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reason_code", ("excluded",)),
     ("algorithm", ("why",)),
     ("category", ("why",)),
+    ("stop_reason", ("why",)),
+    ("option_status", ("why",)),
     ("summary", ("frame",)),
 )
 """Kinds whose every entry the summary can show, and the parts each needs (actions: ``care`` or ``watch``)."""

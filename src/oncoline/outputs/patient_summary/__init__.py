@@ -19,10 +19,12 @@ True
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.patient_texts import load_patient_texts
+from oncoline.model.patient import Patient
 from oncoline.model.recommendation import Recommendation
 from oncoline.outputs.patient_summary.builder import build_patient_summary
 from oncoline.outputs.patient_summary.handout import render_handout_html, render_handout_pdf
@@ -36,6 +38,7 @@ __all__ = [
     "Section",
     "SummaryOption",
     "build_patient_summary",
+    "last_stop_reason",
     "render_handout_html",
     "render_handout_pdf",
     "render_patient_summary",
@@ -43,10 +46,30 @@ __all__ = [
 ]
 
 
+def last_stop_reason(patient: Patient | None, /) -> str | None:
+    """Why the latest metastatic line of ``patient``'s history stopped (``progression`` | ``toxicity`` |
+    ``completed``), or ``None`` when no history, no patient, or the reason is not recorded (``ongoing`` too)."""
+    if patient is None or not patient.history:
+        return None
+    latest = max(
+        enumerate(patient.history),
+        key=lambda p: (p[1].start or dt.date.min, p[1].line or 0, p[0]),
+    )[1]
+    stopped = latest.stopped.value if latest.stopped is not None else None
+    return stopped if stopped in ("progression", "toxicity", "completed") else None
+
+
 def summarize_for_patient(
-    recommendation: Recommendation, /, *, knowledge: KnowledgeBase, language: str = "en", data_dir: Path | None = None
+    recommendation: Recommendation,
+    /,
+    *,
+    knowledge: KnowledgeBase,
+    language: str = "en",
+    data_dir: Path | None = None,
+    patient: Patient | None = None,
 ) -> PatientSummary:
-    """Load the texts of ``language`` (English beneath) and build the summary of ``recommendation``.
+    """Load the texts of ``language`` (English beneath) and build the summary of ``recommendation``; ``patient``
+    (the one it was made for) tells why the latest line stopped (:func:`last_stop_reason`).
 
     Raises
     ------
@@ -54,4 +77,4 @@ def summarize_for_patient(
         A patient text file fails its schema, or its version differs from the recommendation's knowledge.
     """
     texts = load_patient_texts(language, data_dir)
-    return build_patient_summary(recommendation, texts=texts, knowledge=knowledge)
+    return build_patient_summary(recommendation, texts=texts, knowledge=knowledge, last_stop=last_stop_reason(patient))

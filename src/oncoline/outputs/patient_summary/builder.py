@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from oncoline.errors import KnowledgeBaseError
 from oncoline.knowledge.loader import KnowledgeBase
-from oncoline.knowledge.patient_texts import ExplainsKind, PatientText, PatientTexts, TextPart
-from oncoline.model.recommendation import Recommendation
+from oncoline.knowledge.patient_texts import STOP_REASONS, ExplainsKind, PatientText, PatientTexts, TextPart
+from oncoline.model.recommendation import Category, Option, Recommendation
 from oncoline.outputs.patient_summary.model import Item, Line, PatientSummary, Section, SectionId, SummaryOption
 
 __all__ = ["ACTION_SECTIONS", "build_patient_summary"]
@@ -76,11 +76,48 @@ def _drugs(drugs: Iterable[str]) -> str:
     return " + ".join(drugs)
 
 
+_SILENT_FLAGS = ("divergence:", "a secondary", "UNCONFIRMED")
+"""Flag prefixes the summary explains elsewhere (the statement's own text; the option's status line)."""
+
+
+def _flag_statuses(flags: Iterable[str]) -> list[str]:
+    """``option_status`` ids for the review flags of an option, in order, once each (``""`` = a flag not named)."""
+    out: list[str] = []
+    for flag in flags:
+        low = flag.lower()
+        if flag.startswith(_SILENT_FLAGS):
+            continue
+        if low.startswith("off-label") or (low.startswith("note:") and "off-label" in low):
+            status = "off_label"
+        elif low.startswith("note:"):
+            continue  # a label detail for the prescriber; nothing for the patient to act on
+        elif low.startswith("caution:"):
+            status = "caution"
+        else:
+            status = ""
+        if status not in out:
+            out.append(status)
+    return out
+
+
+def _standing(option: Option, has_first_choice: bool, w: _Writer) -> Line:
+    """What the guides say about ``option``, as the clinician view shows it: no guideline → its own text, an
+    UNCONFIRMED flag → its own text, 'other' beside no first choice → without "too"; else the category text."""
+    if option.guideline_status:
+        return w.need("option_status", "no_guideline", "why")
+    if any(f.startswith("UNCONFIRMED") for f in option.flags):
+        return w.need("option_status", "unconfirmed", "why")
+    if option.category is Category.OTHER and not has_first_choice:
+        return w.need("option_status", "other_alone", "why")
+    return w.need("category", option.category.value, "why")
+
+
 def _options(rec: Recommendation, w: _Writer, kb: KnowledgeBase) -> Section:
     adjuncts = [t for t in w.all_of("adjunct") if t.explains.kind == "drug_class"]
+    has_first_choice = any(o.category is Category.PREFERRED for o in rec.options)
     items: list[Item] = []
     for n, option in enumerate(rec.options, start=1):
-        lines = [w.need("category", option.category.value, "why")]
+        lines = [_standing(option, has_first_choice, w)]
         lines.append(w.need("regimen", option.regimen, "what"))
         for adj in adjuncts:
             if any(kb.in_class(d, adj.explains.id) for d in option.drugs):
@@ -89,8 +126,11 @@ def _options(rec: Recommendation, w: _Writer, kb: KnowledgeBase) -> Section:
         why = w.find("statement", option.statement, "why")
         if why is not None:
             lines.append(why)
-        if option.flags:
-            lines.append(w.need("recommendation_field", "options.flags", "why"))
+        for status in _flag_statuses(option.flags):
+            if status:
+                lines.append(w.need("option_status", status, "why"))
+            else:
+                lines.append(w.need("recommendation_field", "options.flags", "why"))
         items.append(Item(title=w.frame("option_label", n=n), label=_drugs(option.drugs), lines=tuple(lines)))
     intro = (w.frame("options_intro"),) if rec.options else (w.frame("no_options"),)
     return Section(id="options", heading=w.frame("heading_options"), intro=intro, items=tuple(items))
@@ -108,7 +148,12 @@ def _dedupe(items: Iterable[Item]) -> tuple[Item, ...]:
 
 
 def build_patient_summary(
-    recommendation: Recommendation, /, *, texts: PatientTexts, knowledge: KnowledgeBase
+    recommendation: Recommendation,
+    /,
+    *,
+    texts: PatientTexts,
+    knowledge: KnowledgeBase,
+    last_stop: str | None = None,
 ) -> PatientSummary:
     """The plain-language summary of ``recommendation``.
 
@@ -121,6 +166,9 @@ def build_patient_summary(
         the latest text in effect on the decision date is used.
     knowledge
         The knowledge base the recommendation came from (drug classes for added drugs such as ovarian suppression).
+    last_stop
+        Why the latest metastatic line stopped (``progression``, ``toxicity``, ``completed``; ``None`` or anything
+        else = not recorded): told in the aim section of a second or later line, never assumed.
 
     Returns
     -------
@@ -148,7 +196,16 @@ def build_patient_summary(
             Section(id="missing", heading=w.frame("heading_missing"), intro=(w.frame("missing_intro"),), items=items)
         )
 
-    aim = [w.need("recommendation_field", "algorithm", "why"), w.need("algorithm", rec.algorithm.value, "why")]
+    aim = [w.need("recommendation_field", "algorithm", "why")]
+    her2_options = any(knowledge.in_class(d, "her2_directed") for o in rec.options for d in o.drugs)
+    if her2_options:
+        aim.append(w.frame("aim_her2_first"))
+    if rec.algorithm.value in ("second_line", "later_line"):
+        aim.append(w.need("stop_reason", last_stop if last_stop in STOP_REASONS else "unknown", "why"))
+    if her2_options:
+        aim.append(w.need("algorithm", rec.algorithm.value, "why"))
+    else:  # HER2 unknown or borderline, or no HER2 drug fits (pregnancy, …): the usual HER2-first story is not hers
+        aim.append(w.frame("aim_no_her2"))
     sections.append(Section(id="aim", heading=w.frame("heading_aim"), intro=tuple(aim)))
     sections.append(_options(rec, w, knowledge))
     if len(rec.options) > 1:
@@ -156,11 +213,25 @@ def build_patient_summary(
         sections.append(Section(id="why", heading=w.frame("heading_why"), intro=why))
 
     by_section: dict[str, list[Item]] = {"watch": [], "sites": [], "breast": [], "other": [], "trial": []}
+    topics: set[str] = set()
+
+    def watch(kind: ExplainsKind, rule: str) -> None:
+        # each text names what it is about (the drugs, the heart), so no drug label: a "+"-joined label read like a
+        # regimen; advice on one topic (the heart scan) is given once
+        text = w.texts.pick(kind, rule, "watch", as_of=w.as_of)
+        if text is not None and text.topic is not None:
+            if text.topic in topics:
+                return
+            topics.add(text.topic)
+        by_section["watch"].append(Item(lines=(w.need(kind, rule, "watch"),)))
+
     for mon in rec.monitoring:
-        line = w.need("monitoring", mon.rule, "watch")
-        by_section["watch"].append(Item(label=_drugs(mon.drugs), lines=(line,)))
+        watch("monitoring", mon.rule)
     for action in rec.actions:
         where = ACTION_SECTIONS.get(action.code, "other")
+        if where == "watch" and w.find("action", action.rule, "watch") is not None:
+            watch("action", action.rule)
+            continue
         part: TextPart = "watch" if where == "watch" else "care"
         found = w.find("action", action.rule, part) or w.find("action", action.rule, "care")
         by_section[where].append(Item(lines=(found or w.need("action", action.rule, part),)))
@@ -187,7 +258,7 @@ def build_patient_summary(
         for ex in rec.excluded:
             groups.setdefault(ex.reason_code, []).append(_drugs(ex.drugs))
         items = tuple(
-            Item(label="; ".join(dict.fromkeys(names)), lines=(w.need("reason_code", code, "excluded"),))
+            Item(lines=(w.need("reason_code", code, "excluded"),), names=tuple(dict.fromkeys(names)))
             for code, names in groups.items()
         )
         sections.append(
@@ -197,15 +268,19 @@ def build_patient_summary(
     sections.append(Section(id="trial", heading=w.frame("heading_trial"), items=_dedupe(by_section["trial"])))
     questions = tuple(Item(lines=(w._line(q),)) for q in w.all_of("question"))
     sections.append(Section(id="questions", heading=w.frame("heading_questions"), items=questions))
-    glossary = tuple(
+    shown = " ".join(
+        line.text for sec in sections for line in (*sec.intro, *(ln for item in sec.items for ln in item.lines))
+    ).lower()
+    glossary = tuple(  # only the words the summary uses
         Item(title=Line(text=g.term or "", text_id=g.id, fallback=texts.is_fallback(g)), lines=(w._line(g),))
         for g in w.all_of("glossary")
+        if g.term and g.term.lower() in shown
     )
     sections.append(Section(id="glossary", heading=w.frame("heading_glossary"), items=glossary))
 
     title = w.frame("title")
     discuss = w.frame("discuss")
-    made = w.frame("made", date=rec.as_of.isoformat(), version=rec.kb_version)
+    made = w.frame("made", date=f"{rec.as_of.day} {rec.as_of:%B %Y}", version=rec.kb_version)
     note = w.frame("fallback", language=texts.language) if w.fallback else None
     return PatientSummary(
         language=texts.language,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from oncoline.errors import InputError
 from oncoline.outputs.patient_summary.model import PatientSummary
 
 __all__ = ["render_handout_html", "render_handout_pdf"]
@@ -19,8 +20,12 @@ __all__ = ["render_handout_html", "render_handout_pdf"]
 def _environment() -> Any:
     try:
         import jinja2
-    except ImportError as exc:  # pragma: no cover - the handout extra is part of dev
-        raise RuntimeError("the patient handout needs Jinja2: pip install 'oncoline[handout]'") from exc
+    except ImportError as exc:
+        raise InputError(
+            f'the handout needs the optional "handout" extra, which is not installed ({exc}); install it with: '
+            'pip install "oncoline[handout]"',
+            field="--handout",
+        ) from exc
     return jinja2.Environment(
         loader=jinja2.PackageLoader("oncoline.outputs.patient_summary", "templates"),
         autoescape=True,
@@ -37,6 +42,11 @@ def render_handout_html(summary: PatientSummary, /) -> str:
     -------
     str
         UTF-8 HTML5 with ``lang`` set to the summary's language (``en`` for fallback text is not split out).
+
+    Raises
+    ------
+    InputError
+        Jinja2 (the ``handout`` extra) is not installed (field ``--handout``; the message gives the pip command).
     """
     return str(_environment().get_template("handout.html.j2").render(s=summary))
 
@@ -46,14 +56,16 @@ def render_handout_pdf(summary: PatientSummary, /) -> bytes:
 
     Raises
     ------
-    RuntimeError
+    InputError
         WeasyPrint (or its system libraries: pango, harfbuzz, fontconfig) is not installed.
     """
     try:
         import weasyprint
-    except (ImportError, OSError) as exc:  # pragma: no cover - the handout extra is part of dev
-        raise RuntimeError(
-            f"the PDF handout needs WeasyPrint and its libraries ({exc}): pip install 'oncoline[handout]'"
+    except (ImportError, OSError) as exc:
+        raise InputError(
+            f"the PDF handout needs WeasyPrint and its system libraries (pango, harfbuzz), which are not "
+            f'installed ({exc}); install it with: pip install "oncoline[handout]" - or write an .html handout',
+            field="--handout",
         ) from exc
     pdf = weasyprint.HTML(string=render_handout_html(summary)).write_pdf()
     assert isinstance(pdf, bytes)

@@ -44,6 +44,9 @@ class Item(_Frozen):
     title: Line | None = Field(default=None, description="E.g. 'Option 1', a glossary term.")
     label: str | None = Field(default=None, description="Drug names from the recommendation, e.g. 'T-DXd + P'.")
     lines: tuple[Line, ...] = ()
+    names: tuple[str, ...] = Field(
+        default=(), description="Regimens from the recommendation the lines speak of, one bullet each."
+    )
 
 
 class Section(_Frozen):

@@ -40,5 +40,7 @@ def render_patient_summary(summary: PatientSummary, /, *, console: Console | Non
             else:
                 for line in item.lines:
                     out.print(Padding(Text("• " + line.text), (0, 0, 0, 2)))
+            for name in item.names:
+                out.print(Padding(Text("– " + name, style="bold magenta"), (0, 0, 0, 4)))
     out.print()
     out.print(Text(f"{summary.discuss.text} {summary.made.text}", style="dim"))
