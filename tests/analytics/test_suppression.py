@@ -8,7 +8,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oncoline.analytics.suppression import suppress
+from oncoline.analytics.suppression import COMPLEMENTARY_TEXT, SUPPRESSED_TEXT, suppress
 
 NOT_COUNTS = {"step", "line", "n_lines", "depth", "month", "gap_days", "regimen_window_days", "rank"}
 """Integer columns that are not counts of persons or lines (ordinals, days, months)."""
@@ -28,13 +28,56 @@ def test_suppress_property(groups: list[list[int]], min_cell: int) -> None:
     for raw, value, text in zip(n, shown, texts, strict=True):
         assert value is None or value == raw  # nothing altered, only hidden
         assert value is None or value == 0 or value >= min_cell  # no small count shown
-        assert text == (f"<{min_cell}" if value is None else str(raw))
+        if value is not None:
+            assert text == str(raw)
+        elif text != SUPPRESSED_TEXT:  # "<5" only where it is true; a cell hidden to protect another says so
+            assert text == (f"<{min_cell}" if 0 < raw < min_cell else COMPLEMENTARY_TEXT), (raw, text)
     for i, cells in enumerate(groups):  # the group total minus the shown cells is 0 or at least min_cell
-        hidden = sum(cells) - sum(v for gg, v in zip(g, shown, strict=True) if gg == i and v is not None)
+        rows = [j for j, gg in enumerate(g) if gg == i]
+        hidden = sum(cells) - sum(shown[j] or 0 for j in rows)
         if sum(cells) < min_cell:  # the total is itself a small count: every non-zero cell is hidden
             assert hidden == sum(cells)
         else:
             assert hidden == 0 or hidden >= min_cell
+        # A reader knows the "<5" cells hold 1..min_cell-1 and the complementary ones at least min_cell: the
+        # subtraction bound on the small cells must stay no tighter than that, unless every cell is hidden.
+        comp = [j for j in rows if texts[j] == COMPLEMENTARY_TEXT]
+        if comp:
+            assert hidden - min_cell * len(comp) >= min_cell - 1, (cells, texts)
+        if SUPPRESSED_TEXT in [texts[j] for j in rows]:  # a neutral group: no hidden cell says what it holds
+            assert all(texts[j] == SUPPRESSED_TEXT for j in rows if shown[j] is None and cells[rows.index(j)]), texts
+
+
+def test_complementary_cell_is_not_labelled_as_small() -> None:
+    """The new user's concordance line 3: 2 and 1,053 hidden beside 3,374 and 2,362 — both read "<5" before."""
+    out = suppress(
+        pa.table({"line": [3, 3, 3, 3], "lines": [1053, 3374, 2362, 2]}), counts=["lines"], group_by=["line"]
+    )
+    assert out.column("lines_shown").to_pylist() == [COMPLEMENTARY_TEXT, "3374", "2362", "<5"]
+
+
+def test_stacked_bars_show_the_suppressed_share() -> None:
+    """Bars of a line with suppressed cells reach 100 % with a named grey segment, not a silent gap."""
+    from oncoline.outputs.report.figures import SUPPRESSED_NAME, concordance_bars
+
+    table = suppress(
+        pa.table(
+            {
+                "line": [3, 3, 3, 3],
+                "category": ["concordant_preferred", "concordant_other", "not_concordant", "not_assessable"],
+                "lines": [2, 3374, 2362, 1053],
+                "share": [2 / 6791, 3374 / 6791, 2362 / 6791, 1053 / 6791],
+            }
+        ),
+        counts=["lines"],
+        group_by=["line"],
+        shares={"share": "lines"},
+    )
+    fig = concordance_bars(table, by="line")
+    gap = [t for t in fig.data if t.name == SUPPRESSED_NAME]
+    assert len(gap) == 1
+    assert abs(sum(t.y[0] for t in fig.data) - 1.0) < 1e-9
+    assert abs(gap[0].y[0] - 1055 / 6791) < 1e-9
 
 
 def _check_tables(tables: dict[str, pa.Table], min_cell: int) -> None:
@@ -48,7 +91,109 @@ def _check_tables(tables: dict[str, pa.Table], min_cell: int) -> None:
             assert f"{col}_shown" in table.column_names, f"{name}.{col} is a count without suppression"
             for v, text in zip(table.column(col).to_pylist(), table.column(f"{col}_shown").to_pylist(), strict=True):
                 assert v is None or v == 0 or v >= min_cell, (name, col, v)
-                assert text == (f"<{min_cell}" if v is None else str(v)), (name, col, v, text)
+                hidden_texts = (f"<{min_cell}", COMPLEMENTARY_TEXT, SUPPRESSED_TEXT)
+                assert text in hidden_texts if v is None else text == str(v), (name, col, v, text)
+
+
+def _check_derived(tables: dict[str, pa.Table], min_cell: int) -> None:
+    """No ratio or median of the sensitivity grid is shown for a group that is hidden (or below the threshold)."""
+    from oncoline.app.cohort_report import SENSITIVITY_DERIVED
+
+    if "sensitivity" not in tables:
+        return
+    for r in tables["sensitivity"].to_pylist():
+        for derived, group in SENSITIVITY_DERIVED.items():
+            if r[derived] is not None:
+                assert r[group] is not None and r[group] >= min_cell, (derived, r)
+            else:
+                assert r[f"{derived}_shown"] in ("", f"suppressed (<{min_cell} persons)"), (derived, r)
+
+
+@settings(deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 30), st.floats(1, 900)), min_size=1, max_size=6
+    ),
+    min_cell=st.integers(1, 11),
+)
+def test_sensitivity_derived_figures_hide_with_their_group(
+    cells: list[tuple[int, int, int, float]], min_cell: int
+) -> None:
+    """Property: persons hidden as "<5" cannot be recovered as lines / (lines/person), and no median of fewer than
+    ``min_cell`` persons is shown (grid, CSV/parquet export and HTML share this table)."""
+    from oncoline.app.cohort_report import _sensitivity_tables
+
+    rows = []
+    for i, (persons, extra, two_l, median) in enumerate(cells):
+        lines = persons + extra * persons
+        rows.append(
+            {
+                "gap_days": 60 + i,
+                "regimen_window_days": 28,
+                "is_default": i == 0,
+                "persons": persons,
+                "lines": lines,
+                "lines_per_person": lines / persons if persons else None,
+                "persons_2l": min(two_l, persons),
+                "median_ttnt_1l_days": median if persons else None,
+                "median_ttnt_1l_lower": median / 2 if persons else None,
+                "median_ttnt_1l_upper": None,
+                "median_ttnt_2l_days": median / 3 if min(two_l, persons) else None,
+            }
+        )
+    summary = pa.Table.from_pylist(rows)
+    regimens = pa.table(
+        {"gap_days": [60], "regimen_window_days": [28], "regimen": ["x"], "persons": [0], "share": [0.0]}
+    )
+    tables = _sensitivity_tables(summary, regimens, min_cell)
+    _check_derived(tables, min_cell)
+    for raw, out in zip(rows, tables["sensitivity"].to_pylist(), strict=True):
+        if 0 < raw["persons"] < min_cell:
+            assert out["persons"] is None and out["lines_per_person"] is None and out["median_ttnt_1l_days"] is None
+        if 0 < raw["persons_2l"] < min_cell:
+            assert out["median_ttnt_2l_days"] is None
+        if out["lines_per_person"] is not None:
+            assert out["lines_per_person"] == round(out["lines_per_person"], 2)
+
+
+def test_sensitivity_html_shows_no_figure_of_a_hidden_group() -> None:
+    """The new user's demo case: persons "<5", lines 5, lines/person 2.50 (so persons = 2) and medians 385 / 308 of
+    two patients were printed. Now the ratio and the medians read "suppressed" in the HTML table."""
+    from oncoline.app.cohort_report import _sensitivity_tables
+    from oncoline.outputs.report.render import Column, html_table
+
+    summary = pa.Table.from_pylist(
+        [
+            {
+                "gap_days": 120,
+                "regimen_window_days": 28,
+                "is_default": True,
+                "persons": 2,
+                "lines": 5,
+                "lines_per_person": 2.5,
+                "persons_2l": 2,
+                "median_ttnt_1l_days": 385.0,
+                "median_ttnt_1l_lower": 300.0,
+                "median_ttnt_1l_upper": None,
+                "median_ttnt_2l_days": 308.0,
+            }
+        ]
+    )
+    regimens = pa.table(
+        {"gap_days": [120], "regimen_window_days": [28], "regimen": ["x"], "persons": [2], "share": [1.0]}
+    )
+    sens = _sensitivity_tables(summary, regimens, 5)["sensitivity"]
+    cols = [
+        Column("persons", "persons", "count"),
+        Column("lines", "lines", "count"),
+        Column("lines/person", "lines_per_person", "num"),
+        Column("median TTNT 1L (d)", "median_ttnt_1l_days", "days"),
+        Column("median TTNT 2L (d)", "median_ttnt_2l_days", "days"),
+    ]
+    page = html_table(sens, cols, caption="grid", source="sensitivity")
+    assert "2.50" not in page and "385" not in page and "308" not in page
+    assert "suppressed (&lt;5 persons)" in page
+    assert sens.column("lines_per_person").to_pylist() == [None]
 
 
 def _check_subtraction(tables: dict[str, pa.Table], min_cell: int) -> None:
@@ -101,9 +246,11 @@ def test_report_tables_and_html_never_show_a_small_count(min_cell: int, seed: in
     )
     _check_tables(result.tables, min_cell)
     _check_subtraction(result.tables, min_cell)
+    _check_derived(result.tables, min_cell)
     html = render_report(result)
     cells = re.findall(r'<td class="n c">([^<]*)</td>', html)
     assert cells  # the report has count cells
     for cell in cells:
-        assert cell == f"&lt;{min_cell}" or cell == "0" or (cell.isdigit() and int(cell) >= min_cell), cell
+        hidden = (f"&lt;{min_cell}", "0", COMPLEMENTARY_TEXT, SUPPRESSED_TEXT)
+        assert cell in hidden or (cell.isdigit() and int(cell) >= min_cell), cell
     assert f"&lt;{min_cell}" in html or all(c.isdigit() for c in cells)

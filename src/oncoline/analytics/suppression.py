@@ -9,6 +9,14 @@ suppressed cells of a group add up to fewer than ``min_cell`` persons, further c
 until they add up to at least ``min_cell`` (or every cell of the group is suppressed). The total minus the shown
 cells is then either 0 or at least ``min_cell``; no count below the threshold is derivable from one table.
 
+A cell hidden only to protect another (a *complementary* cell, itself at least ``min_cell`` or zero) is not
+labelled ``"<5"`` — that would state a false range (a hidden 36,618 is not "1 to 4"). Its ``*_shown`` text is
+:data:`COMPLEMENTARY_TEXT`. Because a reader then knows which hidden cells are small and that the others hold at
+least ``min_cell``, complementary cells are added until the hidden total exceeds ``min_cell`` per complementary cell
+by at least ``min_cell - 1`` as well: the bound a reader can place on a small cell by subtraction is then no
+tighter than "1 to ``min_cell - 1``". Where that cannot be reached (every cell of the group is hidden), the hidden
+cells of the group are all labelled :data:`SUPPRESSED_TEXT`, which states no range.
+
 Shares (``share`` columns) of a suppressed count are null as well.
 """
 
@@ -20,34 +28,55 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["DEFAULT_MIN_CELL", "shown_text", "suppress"]
+__all__ = ["COMPLEMENTARY_TEXT", "DEFAULT_MIN_CELL", "SUPPRESSED_TEXT", "shown_text", "suppress"]
 
 DEFAULT_MIN_CELL = 5
 """Counts below this are suppressed unless told otherwise (OHDSI's usual minimum cell count)."""
 
 
-def shown_text(value: int | None, min_cell: int) -> str:
-    """The count as a reader sees it: ``"<5"`` for a suppressed (null) count, else the number.
+COMPLEMENTARY_TEXT = "suppressed (complementary)"
+"""The ``*_shown`` text of a cell hidden only so that a small cell cannot be recovered by subtraction."""
 
-    >>> shown_text(None, 5), shown_text(12, 5), shown_text(0, 5)
-    ('<5', '12', '0')
+
+SUPPRESSED_TEXT = "suppressed"
+"""The ``*_shown`` text of the hidden cells of a group whose small and complementary cells must not be told apart."""
+
+
+def shown_text(value: int | None, min_cell: int, *, complementary: bool = False) -> str:
+    """The count as a reader sees it: ``"<5"`` for a suppressed (null) small count, :data:`COMPLEMENTARY_TEXT` for
+    a cell hidden only to protect another (``complementary``), else the number.
+
+    >>> shown_text(None, 5), shown_text(12, 5), shown_text(0, 5), shown_text(None, 5, complementary=True)
+    ('<5', '12', '0', 'suppressed (complementary)')
     """
-    return f"<{min_cell}" if value is None else str(value)
+    if value is None:
+        return COMPLEMENTARY_TEXT if complementary else f"<{min_cell}"
+    return str(value)
 
 
-def _suppressed_positions(values: list[int], min_cell: int) -> set[int]:
-    """Positions to suppress in one group: primary (0 < n < min_cell) and complementary cells."""
-    hidden = {i for i, v in enumerate(values) if 0 < v < min_cell}
-    if not hidden:
-        return hidden
+def _suppressed_positions(values: list[int], min_cell: int) -> tuple[set[int], bool]:
+    """Positions to suppress in one group: primary (0 < n < min_cell) and complementary cells.
+
+    Complementary cells (smallest first) are added until at least two cells are hidden, they add up to at least
+    ``min_cell`` and the slack — the primary cells plus what each complementary cell holds above ``min_cell`` — is
+    at least ``min_cell - 1`` (so subtraction bounds no small cell tighter than ``1..min_cell - 1``), or until
+    every non-zero cell is hidden. The flag is true when complementary cells were needed and the slack is still
+    short (the group's hidden cells must then be labelled without a range).
+    """
+    primary = {i for i, v in enumerate(values) if 0 < v < min_cell}
+    if not primary:
+        return primary, False
+    hidden = set(primary)
     total_hidden = sum(values[i] for i in hidden)
+    slack = total_hidden
     others = sorted((v, i) for i, v in enumerate(values) if i not in hidden and v > 0)
     for v, i in others:
-        if total_hidden >= min_cell and len(hidden) >= 2:
+        if total_hidden >= min_cell and len(hidden) >= 2 and slack >= min_cell - 1:
             break
         hidden.add(i)
         total_hidden += v
-    return hidden
+        slack += v - min_cell
+    return hidden, len(hidden) > len(primary) and slack < min_cell - 1
 
 
 def suppress(
@@ -67,7 +96,7 @@ def suppress(
         An aggregate table: one row per cell.
     counts
         Integer columns holding counts of persons or lines. Each is replaced by a nullable int64 column (null when
-        suppressed) and gains a string twin ``<name>_shown`` (``"<5"`` or the number).
+        suppressed) and gains a string twin ``<name>_shown`` (``"<5"``, :data:`COMPLEMENTARY_TEXT` or the number).
     min_cell
         The smallest count that may be shown (≥ 1; 1 turns suppression off).
     group_by
@@ -92,7 +121,7 @@ def suppress(
     >>> import pyarrow as pa
     >>> t = suppress(pa.table({"g": ["a", "a", "a"], "n": [100, 3, 40]}), counts=["n"], group_by=["g"])
     >>> t.column("n_shown").to_pylist()
-    ['100', '<5', '<5']
+    ['100', '<5', 'suppressed (complementary)']
     """
     import pyarrow as pa
 
@@ -112,18 +141,28 @@ def suppress(
     for row in range(table.num_rows):
         groups.setdefault(keys[row] if keys is not None else None, []).append(row)
     hidden_rows: set[int] = set()
+    neutral_rows: set[int] = set()
     for rows in groups.values():
-        hidden_rows |= {rows[i] for i in _suppressed_positions([first[r] for r in rows], min_cell)}
+        positions, neutral = _suppressed_positions([first[r] for r in rows], min_cell)
+        hidden_rows |= {rows[i] for i in positions}
+        if neutral:
+            neutral_rows |= {rows[i] for i in positions}
     out = table
     for name in counts:
         values = [None if v is None else int(v) for v in table.column(name).to_pylist()]
         kept: list[int | None] = []
+        texts: list[str] = []
         for row, v in enumerate(values):
             small = v is not None and 0 < v < min_cell
-            kept.append(None if (row in hidden_rows or small) else v)
+            value = None if (row in hidden_rows or small) else v
+            kept.append(value)
+            if value is None and row in neutral_rows and not (small and name != counts[0]):
+                texts.append(SUPPRESSED_TEXT)
+            else:
+                texts.append(shown_text(value, min_cell, complementary=value is None and not small and v is not None))
         pos = out.column_names.index(name)
         out = out.set_column(pos, name, pa.array(kept, pa.int64()))
-        out = out.append_column(f"{name}_shown", pa.array([shown_text(v, min_cell) for v in kept], pa.string()))
+        out = out.append_column(f"{name}_shown", pa.array(texts, pa.string()))
     for share, count in (shares or {}).items():
         mask = out.column(count).is_null()
         vals = [None if m else v for m, v in zip(mask.to_pylist(), out.column(share).to_pylist(), strict=True)]

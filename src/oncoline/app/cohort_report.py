@@ -340,7 +340,12 @@ def build_cohort_report(
     notes: list[str] = []
     tables: dict[str, pa.Table] = {}
     mc = options.min_cell
-    lines = inputs.lines
+    lines, outside = _lines_in_index(inputs.lines, inputs.index)
+    if outside[0]:
+        notes.append(
+            f"{outside[0]:,} person(s) of the lines table have no row in the index; their {outside[1]:,} line(s) are "
+            "left out of every table (counted in the attrition)."
+        )
     steps = 5 + int(options.concordance) + int(options.sensitivity and inputs.exposures is not None)
     done = 0
 
@@ -468,7 +473,9 @@ def build_cohort_report(
     tick("attrition")
     persons_with_lines = int(pa.compute.count_distinct(lines.column("person_id")).as_py()) if lines.num_rows else 0
     rows_report = inputs.lines_report if inputs.lines_report is not None else getattr(prepared, "report", None)
-    tables["attrition"] = _attrition(inputs, rows_report, persons_with_lines, lines.num_rows, refused, mc, calls)
+    tables["attrition"] = _attrition(
+        inputs, rows_report, persons_with_lines, lines.num_rows, refused, mc, calls, outside=outside
+    )
     tables = {"attrition": tables.pop("attrition"), **tables}
     progress("tables ready", steps, steps)
     return CohortReportResult(
@@ -488,6 +495,22 @@ def build_cohort_report(
 
 
 # ---------------------------------------------------------------------------------------- table builders
+def _lines_in_index(lines: pa.Table, index: pa.Table) -> tuple[pa.Table, tuple[int, int]]:
+    """The lines of persons in the index, and (persons, lines) left out because their person has no index row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if lines.num_rows == 0:
+        return lines, (0, 0)
+    ids = pc.cast(lines.column("person_id"), pa.string())
+    known = pc.is_in(ids, value_set=pc.unique(pc.cast(index.column("person_id"), pa.string())))
+    if pc.all(known).as_py():
+        return lines, (0, 0)
+    out = pc.invert(known)
+    persons = int(pc.count_distinct(pc.filter(ids, out)).as_py())
+    return lines.filter(known), (persons, int(pc.sum(out).as_py() or 0))
+
+
 def _pathway_tables(paths: Any, mc: int) -> dict[str, pa.Table]:
     from oncoline.analytics.suppression import suppress
 
@@ -674,7 +697,7 @@ def _sensitivity_tables(summary: pa.Table, regimens: pa.Table, mc: int) -> dict[
     for name in ("persons", "lines", "persons_2l"):
         out = suppress(out, counts=[name], min_cell=mc, group_by=["gap_days", "regimen_window_days"])
     return {
-        "sensitivity": out,
+        "sensitivity": suppress_derived(summary, out, mc),
         "sensitivity_regimens": suppress(
             regimens,
             counts=["persons"],
@@ -685,6 +708,63 @@ def _sensitivity_tables(summary: pa.Table, regimens: pa.Table, mc: int) -> dict[
     }
 
 
+SENSITIVITY_DERIVED = {
+    "lines_per_person": "persons",
+    "median_ttnt_1l_days": "persons",
+    "median_ttnt_1l_lower": "persons",
+    "median_ttnt_1l_upper": "persons",
+    "median_ttnt_2l_days": "persons_2l",
+}
+"""Derived columns of the sensitivity grid and the count of persons each is computed from (its denominator or
+group): the derived figure is suppressed whenever that count is below ``min_cell``."""
+
+
+def suppress_derived(raw: pa.Table, suppressed: pa.Table, mc: int) -> pa.Table:
+    """Suppress the sensitivity grid's derived figures (ratios, medians) whose group is below ``mc`` persons.
+
+    A ratio such as lines / person next to a shown count lets a reader recover a hidden count by division, and a
+    median of fewer than ``mc`` persons is the value of one of them; both are null where their group
+    (:data:`SENSITIVITY_DERIVED`) holds 1 to ``mc - 1`` persons (a group of 0 has no figure to hide). Each derived
+    column gains a text twin ``<name>_shown``: ``"suppressed (<5 persons)"`` there, otherwise the value
+    (``lines_per_person`` is rounded to 2 decimals in the table itself).
+
+    Parameters
+    ----------
+    raw
+        The grid before suppression (counts as derived).
+    suppressed
+        The same rows with the counts already suppressed.
+    mc
+        The minimum cell count (≥ 1).
+
+    Returns
+    -------
+    pyarrow.Table
+        ``suppressed`` with the derived columns nulled where their group is small, plus the ``*_shown`` twins.
+    """
+    import pyarrow as pa
+
+    out = suppressed
+    groups = {name: raw.column(name).to_pylist() for name in set(SENSITIVITY_DERIVED.values())}
+    for name, group in SENSITIVITY_DERIVED.items():
+        if name not in out.column_names:
+            continue
+        values: list[float | None] = []
+        shown: list[str] = []
+        for v, n in zip(out.column(name).to_pylist(), groups[group], strict=True):
+            if n is not None and 0 < int(n) < mc:
+                values.append(None)
+                shown.append(f"suppressed (<{mc} persons)")
+                continue
+            if v is not None and name == "lines_per_person":
+                v = round(float(v), 2)
+            values.append(v)
+            shown.append("" if v is None else (f"{v:.2f}" if name == "lines_per_person" else f"{v:.0f}"))
+        out = out.set_column(out.column_names.index(name), name, pa.array(values, pa.float64()))
+        out = out.append_column(f"{name}_shown", pa.array(shown, pa.string()))
+    return out
+
+
 def _attrition(
     inputs: ReportInputs,
     rep: Any,
@@ -693,6 +773,8 @@ def _attrition(
     refused: Counter[str],
     mc: int,
     calls: int,
+    *,
+    outside: tuple[int, int] = (0, 0),
 ) -> pa.Table:
     import pyarrow as pa
 
@@ -717,6 +799,9 @@ def _attrition(
         max(n_index - persons_with_lines, 0),
     )
     add("persons", "persons", "at least one metastatic line (the pathway cohort)", persons_with_lines)
+    if outside[0]:
+        add("not in the index", "persons", "persons in the lines table without an index row: left out", outside[0])
+        add("not in the index", "lines", "their lines: left out", outside[1])
     add("lines", "", "lines of therapy", n_lines)
     for endpoint, text in (("tot", "time on treatment"), ("ttnt", "time to next treatment")):
         bad = refused.get(f"{endpoint}:nonpositive_duration", 0)

@@ -170,6 +170,7 @@ def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kin
                 hovertemplate=f"{regimen}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
             )
         )
+    _hidden_trace(fig, strata, {s: sum(r["share"] for r in rows if r["stratum"] == s) for s in strata})
     fig.update_layout(barmode="stack", yaxis={"tickformat": ".0%", "title": f"share of line {line}"})
     return _layout(fig, f"Line {line} regimens by {stratum_kind.replace('_', ' ')}", height=380)
 
@@ -234,6 +235,31 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
     return _layout(fig, f"{what} by {group_kind}")
 
 
+SUPPRESSED_NAME = "suppressed (small cells and their complements)"
+"""Legend name of the grey top segment of stacked share bars: the share held by suppressed cells."""
+
+
+def _hidden_trace(fig: Figure, xs: list[str], shown: dict[str, float]) -> None:
+    """Top every stacked bar up to 100 % with a grey segment for the share of its suppressed cells (so a short
+    bar is never read as unexplained)."""
+    import plotly.graph_objects as go
+
+    gap = {x: max(0.0, 1.0 - shown.get(x, 0.0)) for x in xs}
+    if all(g < 1e-9 for g in gap.values()):
+        return
+    fig.add_trace(
+        go.Bar(
+            name=SUPPRESSED_NAME,
+            x=xs,
+            y=[gap[x] if gap[x] >= 1e-9 else None for x in xs],
+            marker_color="#d9d9d9",
+            marker_pattern_shape="/",
+            hovertemplate="%{x}: %{y:.1%} of the bar is suppressed (counts below the minimum cell count, and cells "
+            "hidden so that those cannot be recovered by subtraction)<extra></extra>",
+        )
+    )
+
+
 def concordance_bars(table: pa.Table, *, by: str) -> Figure:
     """Stacked bars of concordance categories (shares) by ``line`` or ``index_year``."""
     import plotly.graph_objects as go
@@ -249,6 +275,7 @@ def concordance_bars(table: pa.Table, *, by: str) -> Figure:
                     name=cat.replace("_", " "), x=[str(x) for x in xs], y=[ys.get(x) for x in xs], marker_color=colour
                 )
             )
+    _hidden_trace(fig, [str(x) for x in xs], {str(x): sum(r["share"] for r in rows if r[by] == x) for x in xs})
     fig.update_layout(
         barmode="stack",
         yaxis={"tickformat": ".0%", "title": "share of lines"},

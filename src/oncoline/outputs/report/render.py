@@ -68,6 +68,8 @@ def _cell(row: dict[str, Any], col: Column) -> str:
     if col.kind == "count":
         return html.escape(str(row.get(f"{col.name}_shown", row.get(col.name))))
     value = row.get(col.name)
+    if value is None and row.get(f"{col.name}_shown"):  # a derived figure suppressed for its small group
+        return html.escape(str(row[f"{col.name}_shown"]))
     if value is None:
         return "—" if col.kind in ("pct", "num") else ("not reached" if col.kind in ("days", "months") else "")
     if col.kind == "pct":
