@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 from typer.testing import CliRunner
 
 from oncoline.cli.app import app
@@ -52,3 +53,35 @@ def test_report_from_files_and_errors(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "not a lines table" in res.output
     res = runner.invoke(app, ["cohort", "report", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--omop" in res.output
+
+
+def test_lines_outside_the_index_are_left_out_and_counted(tmp_path: Path) -> None:
+    """An index with part of the cohort: the other persons' lines were fitted and reported (0 in the index but 300
+    with a line); now they are left out and counted, and an empty index is an input error naming the file."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort(8_000, 3)
+    pq.write_table(lines, tmp_path / "lines.parquet")
+    ids = sorted({str(p) for p in lines.column("person_id").to_pylist()})
+    kept = set(ids[: len(ids) // 2])
+    part = index.filter(
+        pa.compute.is_in(pa.compute.cast(index.column("person_id"), pa.string()), pa.array(sorted(kept), pa.string()))
+    )
+    pacsv.write_csv(part, tmp_path / "part.csv")
+    pacsv.write_csv(index.slice(0, 0), tmp_path / "empty.csv")
+    runner = CliRunner()
+    base = ["cohort", "report", str(tmp_path / "lines.parquet"), "--as-of", "2026-06-30", "--no-concordance"]
+    res = runner.invoke(
+        app, [*base, "--index", str(tmp_path / "part.csv"), "--out", str(tmp_path / "r"), "--min-cell", "1"]
+    )
+    assert res.exit_code == 0, res.output
+    attrition = {r["description"]: r["count"] for r in pq.read_table(tmp_path / "r" / "attrition.parquet").to_pylist()}
+    left_out = len(ids) - len(kept)
+    assert attrition["persons in the lines table without an index row: left out"] == left_out
+    assert attrition["at least one metastatic line (the pathway cohort)"] == len(kept)
+    assert attrition["their lines: left out"] + attrition["lines of therapy"] == lines.num_rows
+    res = runner.invoke(app, [*base, "--index", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "e")])
+    assert res.exit_code == 1 and "empty.csv" in res.output and "no persons" in res.output

@@ -15,7 +15,9 @@ column                 required    meaning
 ``presentation``       no          ``de_novo`` | ``recurrent``
 =====================  ==========  =====================================================================
 
-An absent column or an empty cell means *not given*: the report counts it as ``unknown`` and the concordance
+``person_id`` must be unique (one row per person) and the index must hold at least one person;
+``metastatic_diagnosis`` is ``YYYY-MM-DD`` (a date column in Parquet). An absent column, an empty cell or the
+text ``unknown`` means *not given*: the report counts it as ``unknown`` and the concordance
 of a line that needs it is *not assessable*; nothing is guessed. A value outside the vocabulary is an input
 error naming the file, the column, the row and the allowed values.
 
@@ -27,6 +29,7 @@ is negative and PR is not positive); ``presentation`` is not held in a CDM and s
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,8 +65,9 @@ def validate_index(index: pa.Table, /, *, source: str = "index") -> pa.Table:
     Raises
     ------
     InputError
-        A required column is missing, a vocabulary value is unknown, or a number column holds text (the message
-        names the column, the first bad row (1 = first data row) and the allowed values).
+        A required column is missing, the index has no rows, a person_id is given twice (the ids and rows are
+        named), a ``metastatic_diagnosis`` is not ``YYYY-MM-DD``, a vocabulary value is unknown, or a number column
+        holds text (the message names the column, the first bad row (1 = first data row) and the allowed values).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -75,6 +79,15 @@ def validate_index(index: pa.Table, /, *, source: str = "index") -> pa.Table:
                 source=source,
                 field=name,
             )
+    if index.num_rows == 0:
+        raise InputError(
+            "the index holds no persons (a header and no rows); give one row per person of the cohort, with "
+            "person_id and metastatic_diagnosis",
+            source=source,
+            field="person_id",
+        )
+    _check_unique_ids(index, source)
+    _check_iso_dates(index, source)
     out = index
     for name, allowed in OPTIONAL_COLUMNS.items():
         if name not in out.column_names:
@@ -83,7 +96,7 @@ def validate_index(index: pa.Table, /, *, source: str = "index") -> pa.Table:
         pos = out.column_names.index(name)
         if allowed is not None:
             text = pc.replace_substring(pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(col, pa.string()))), "-", "_")
-            text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+            text = pc.if_else(pc.is_in(text, pa.array(["", "unknown"])), pa.scalar(None, pa.string()), text)
             bad = pc.and_(pc.invert(pc.is_in(text, pa.array(allowed))), pc.is_valid(text))
             if pc.any(bad).as_py():
                 row = int(pc.index(bad, True).as_py())
@@ -96,11 +109,77 @@ def validate_index(index: pa.Table, /, *, source: str = "index") -> pa.Table:
             out = out.set_column(pos, name, text)
         elif name in ("birth_year", "age_at_index"):
             target = pa.int32() if name == "birth_year" else pa.float64()
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                trimmed = pc.utf8_trim_whitespace(col)
+                number = r"^[+-]?[0-9]+$" if name == "birth_year" else r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+                bad = pc.and_(pc.not_equal(trimmed, ""), pc.invert(pc.match_substring_regex(trimmed, number)))
+                if pc.any(bad).as_py():
+                    row = int(pc.index(bad, True).as_py())
+                    raise InputError(
+                        f"row {row + 1}: {name} {col[row].as_py()!r} is not a number "
+                        f"({'a year, e.g. 1965' if name == 'birth_year' else 'years, e.g. 55'}; leave it empty when "
+                        "not known)",
+                        source=source,
+                        field=name,
+                    )
+                col = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
             try:
                 out = out.set_column(pos, name, pc.cast(col, target))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise InputError(f"{name} must be a number ({exc})", source=source, field=name) from exc
     return out
+
+
+def _check_unique_ids(index: pa.Table, source: str) -> None:
+    """One row per person: a person_id given twice is an input error naming the id(s) and their rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pc.cast(index.column("person_id"), pa.string()).to_pylist()
+    rows: dict[str | None, list[int]] = {}
+    for row, pid in enumerate(ids, start=1):
+        rows.setdefault(pid, []).append(row)
+    dups = [(pid, r) for pid, r in rows.items() if len(r) > 1]
+    if dups:
+        shown = "; ".join(f"{pid!r} on rows {', '.join(map(str, r))}" for pid, r in dups[:5])
+        more = f" (and {len(dups) - 5} more ids)" if len(dups) > 5 else ""
+        raise InputError(
+            f"{len(dups)} person_id(s) appear more than once: {shown}{more}. The index needs one row per person: "
+            "give each person a distinct person_id, or drop the repeated rows",
+            source=source,
+            field="person_id",
+        )
+
+
+def _check_iso_dates(index: pa.Table, source: str) -> None:
+    """The index date must be an ISO date (YYYY-MM-DD); another text (03/17/2022) names the row (empty = unknown)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = index.column("metastatic_diagnosis")
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return  # a date or timestamp column (Parquet, or a CSV whose every value parsed as a date)
+    text = pc.utf8_trim_whitespace(col)
+    iso = pc.match_substring_regex(text, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    invalid = set()  # ISO-shaped but no calendar day (2021-02-30)
+    for value in pc.unique(pc.filter(text, iso)).to_pylist():
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            invalid.add(value)
+    bad = pc.and_(
+        pc.not_equal(text, ""), pc.or_(pc.invert(iso), pc.is_in(text, pa.array(sorted(invalid), pa.string())))
+    )
+    if pc.any(bad).as_py():
+        row = int(pc.index(bad, True).as_py())
+        n = int(pc.sum(bad).as_py() or 0)
+        raise InputError(
+            f"row {row + 1}: metastatic_diagnosis {col[row].as_py()!r} is not a date in the expected format "
+            f"YYYY-MM-DD (e.g. 2022-03-17); {n} row(s) are not. Write the dates as ISO dates (leave a cell empty "
+            "when the date is not known)",
+            source=source,
+            field="metastatic_diagnosis",
+        )
 
 
 def read_cohort_index(path: Path, /) -> pa.Table:
