@@ -52,7 +52,22 @@ def test_report_from_files_and_errors(tmp_path: Path) -> None:
     )
     assert res.exit_code == 1 and "not a lines table" in res.output
     res = runner.invoke(app, ["cohort", "report", "--out", str(tmp_path / "x")])
-    assert res.exit_code == 1 and "--omop" in res.output
+    assert res.exit_code == 2 and "--omop" in res.output  # a missing argument is a usage error (README: exit 2)
+    res = runner.invoke(app, ["cohort", "report", str(tmp_path / "lines.parquet"), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "--index" in res.output
+    # a `;` CSV lines table was refused as "no person_id"; it is read like a `;` index or exposure table
+    pacsv.write_csv(
+        lines.set_column(
+            lines.column_names.index("drugs"),
+            "drugs",
+            pa.array([" + ".join(d) for d in lines.column("drugs").to_pylist()]),
+        ),
+        tmp_path / "lines_semi.csv",
+        pacsv.WriteOptions(delimiter=";"),
+    )
+    semi = ["cohort", "report", str(tmp_path / "lines_semi.csv"), "--index", str(tmp_path / "index.csv")]
+    res = runner.invoke(app, [*semi, "--out", str(tmp_path / "s"), "--as-of", "2026-06-30", "--no-concordance"])
+    assert res.exit_code == 0, res.output
 
 
 def test_lines_outside_the_index_are_left_out_and_counted(tmp_path: Path) -> None:

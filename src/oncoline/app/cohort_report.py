@@ -228,8 +228,10 @@ def _read_lines(path: Path) -> pa.Table:
     try:
         if suffix in (".parquet", ".pq"):
             table = pq.read_table(path)
-        elif suffix == ".csv":
-            table = pcsv.read_csv(path)
+        elif suffix == ".csv":  # `,`, or `;` / tab when the header holds no comma (as for exposures and index)
+            from oncoline.io.exposures import csv_delimiter
+
+            table = pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=csv_delimiter(path)))
         else:
             raise InputError(f"unknown format {suffix!r}; give a .parquet or .csv lines table", source=str(path))
     except (pa.ArrowInvalid, OSError) as exc:

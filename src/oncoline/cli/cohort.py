@@ -121,8 +121,11 @@ def register(app: typer.Typer) -> None:
                     raise InputError("give either --omop URL or LINES with --index, not both")
                 inputs = report_inputs_from_omop(omop, params=params, as_of=cut, today=today, progress=step)
             else:
-                if lines is None or index is None:
-                    raise InputError("give the lines table (LINES) and --index INDEX, or --omop URL")
+                if lines is None or index is None:  # a missing argument is a usage error (exit 2), as documented
+                    raise InputError(  # a field naming the option: a usage error (exit 2), as the README says
+                        "give the lines table (LINES) and --index INDEX, or --omop URL",
+                        field="LINES" if lines is None else "--index",
+                    )
                 step("reading the lines, index and exposures", 0, 1)
                 inputs = report_inputs_from_files(
                     lines, index, exposures_path=exposures, params=params, as_of=cut, today=today

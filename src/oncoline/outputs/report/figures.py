@@ -287,6 +287,8 @@ def concordance_bars(table: pa.Table, *, by: str) -> Figure:
 def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[str, str]) -> Figure:
     """Small multiples over the grid: lines per person, median 1L TTNT (months), persons with ≥ 2 lines, and the
     share of each top first-line regimen — x = gap_days, one line per regimen_window_days."""
+    import textwrap
+
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -299,7 +301,7 @@ def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[s
         "lines per person",
         "median TTNT, line 1 (months)",
         "persons with ≥ 2 lines",
-        *[f"line-1 share: {r}" for r in regs],
+        *["<br>".join(textwrap.wrap(f"line-1 share: {r}", 34)) for r in regs],  # long names: wrapped, no overlap
     ]
     cols = 3
     n_rows = (len(titles) + cols - 1) // cols
@@ -335,6 +337,10 @@ def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[s
                 col=k % cols + 1,
             )
     fig.update_xaxes(title_text="gap_days", tickvals=sorted({r["gap_days"] for r in rows}))
+    # From 0, not auto-zoomed: a flat line (3.480–3.483 lines per person) must not look like an effect.
+    fig.update_yaxes(rangemode="tozero")
+    for k in range(3, 3 + len(regs)):  # shares: the whole 0–100 % scale
+        fig.update_yaxes(range=[0, 1], tickformat=".0%", row=k // cols + 1, col=k % cols + 1)
     return _layout(fig, "Sensitivity to the line rules (gap_days × regimen_window_days)", height=300 * n_rows + 60)
 
 
