@@ -100,3 +100,25 @@ def test_lines_outside_the_index_are_left_out_and_counted(tmp_path: Path) -> Non
     assert attrition["their lines: left out"] + attrition["lines of therapy"] == lines.num_rows
     res = runner.invoke(app, [*base, "--index", str(tmp_path / "empty.csv"), "--out", str(tmp_path / "e")])
     assert res.exit_code == 1 and "empty.csv" in res.output and "no persons" in res.output
+
+
+def test_out_dir_with_old_files_is_tidied_and_reported(tmp_path: Path) -> None:
+    """--out with an earlier run's tables: a table this run does not write was left stale beside the new ones,
+    without a word. Now the report's own stale files are removed and named; other files are kept and named."""
+    import pyarrow.parquet as pq
+
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort(8_000, 3)
+    pq.write_table(lines, tmp_path / "lines.parquet")
+    pq.write_table(index, tmp_path / "index.parquet")
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    (out / "concordance_by_line.csv").write_text("stale")
+    args = ["cohort", "report", str(tmp_path / "lines.parquet"), "--index", str(tmp_path / "index.parquet")]
+    res = CliRunner().invoke(app, [*args, "--out", str(out), "--as-of", "2026-06-30", "--no-concordance"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "concordance_by_line.csv").exists()
+    assert (out / "keep.txt").read_text() == "mine"
+    assert "concordance_by_line.csv" in res.output and "keep.txt" in res.output

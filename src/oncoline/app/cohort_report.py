@@ -29,12 +29,15 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.params import LineParams
 
 __all__ = [
+    "REPORT_TABLES",
     "CohortReportResult",
     "ReportInputs",
     "ReportOptions",
     "build_cohort_report",
+    "report_file_names",
     "report_inputs_from_files",
     "report_inputs_from_omop",
+    "tidy_out_dir",
     "write_cohort_report",
 ]
 
@@ -824,6 +827,54 @@ def _attrition(
 
 
 # ------------------------------------------------------------------------------------------------ writing
+REPORT_TABLES = (
+    "attrition",
+    "regimens",
+    "pathways",
+    "pathway_steps",
+    "pathway_transitions",
+    "line_regimens",
+    "km_summary",
+    "km_curves",
+    "km_at_risk",
+    "concordance_by_line",
+    "concordance_by_year",
+    "concordance_reasons",
+    "sensitivity",
+    "sensitivity_regimens",
+)
+"""Every table the report can write (``NAME.parquet`` and ``NAME.csv``); with ``report.html`` its own files."""
+
+
+def report_file_names() -> set[str]:
+    """The names of every file the cohort report can write in its ``--out`` directory."""
+    return {"report.html"} | {f"{t}.{ext}" for t in REPORT_TABLES for ext in ("parquet", "csv")}
+
+
+def tidy_out_dir(out_dir: Path, written: list[Path], /) -> tuple[list[Path], list[Path]]:
+    """After writing: remove the report's own files left from an earlier run that this run did not write (a
+    ``concordance_by_line.csv`` from a run with concordance beside a run without it would be stale), and list the
+    other files found. Files the report does not write are never touched.
+
+    Returns
+    -------
+    tuple of list of Path
+        ``(removed, others)``: the stale report files removed, and the files in ``out_dir`` that are not the
+        report's (left as they are), both sorted.
+    """
+    own = report_file_names()
+    done = {p.name for p in written}
+    removed: list[Path] = []
+    others: list[Path] = []
+    for path in sorted(out_dir.iterdir()):
+        if path.name in own and path.name not in done and path.is_file():
+            path.unlink()
+            removed.append(path)
+        elif path.name not in own:
+            others.append(path)
+    return removed, others
+
+
 def write_cohort_report(result: CohortReportResult, out_dir: Path, /, *, progress: Progress = _quiet) -> list[Path]:
     """Write ``report.html`` and every table as ``NAME.parquet`` and ``NAME.csv`` in ``out_dir`` (created).
 

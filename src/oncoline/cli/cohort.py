@@ -98,6 +98,7 @@ def register(app: typer.Typer) -> None:
             build_cohort_report,
             report_inputs_from_files,
             report_inputs_from_omop,
+            tidy_out_dir,
             write_cohort_report,
         )
         from oncoline.app.lines import parse_params
@@ -131,8 +132,18 @@ def register(app: typer.Typer) -> None:
                     lines, index, exposures_path=exposures, params=params, as_of=cut, today=today
                 )
             result = build_cohort_report(inputs, options=options, progress=step)
+            existed = out.is_dir() and any(out.iterdir())
             written = write_cohort_report(result, out, progress=step)
+            removed, others = tidy_out_dir(out, written)
         _summary(Console(), result, written)
+        if existed:
+            console.print(
+                f"[yellow]--out {out} already held files: the report's own were replaced"
+                + (f"; removed {len(removed)} stale ones from an earlier run ({_names(removed)})" if removed else "")
+                + (f"; left {len(others)} other file(s) as they are ({_names(others)})" if others else "")
+                + "[/]",
+                highlight=False,
+            )
 
 
 class _progress:
@@ -171,6 +182,11 @@ class _progress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _names(paths: list[Path], limit: int = 6) -> str:
+    shown = ", ".join(p.name for p in paths[:limit])
+    return shown + (f", … {len(paths) - limit} more" if len(paths) > limit else "")
 
 
 def _summary(console: Any, result: Any, written: list[Path]) -> None:
