@@ -44,3 +44,27 @@ def test_each_cell_equals_a_derivation_with_its_parameters() -> None:
     assert got[(60, 35)] == 3 and got[(120, 35)] == 2  # the pause splits a's line under short gaps
     assert got[(120, 28)] == 3 and got[(120, 35)] == 2  # the window joins b's capecitabine
     assert [r["is_default"] for r in summary.to_pylist()].count(True) == 1
+
+
+def test_lines_from_other_parameters_are_noted() -> None:
+    """A lines file made with other line rules sat under a grid whose 'default' row was the standard rules, with
+    no word; the report now says so when the rules given do not reproduce the lines table."""
+    from oncoline.analytics.sensitivity import replace_params
+    from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report
+    from oncoline.engines.lines.params import load_line_params
+    from tests.analytics.cohort import AS_OF, small_cohort
+
+    exposures, index, lines = small_cohort(8_000, 3)
+    options = ReportOptions(concordance=False, gap_days=(120,), regimen_window_days=(7, 28))
+    notes = {}
+    for window in (28, 7):
+        params = replace_params(load_line_params(), regimen_window_days=window)
+        inputs = ReportInputs(
+            lines=lines, index=index, as_of=AS_OF, as_of_note="t", params=params, source="t", exposures=exposures
+        )
+        result = build_cohort_report(inputs, options=options)
+        counts = {r["regimen_window_days"]: r["lines"] for r in result.tables["sensitivity"].to_pylist()}
+        notes[window] = [n for n in result.notes if "other parameters" in n]
+    assert counts[7] != counts[28]  # the data tell the two rules apart
+    assert notes[28] == []
+    assert len(notes[7]) == 1 and "regimen_window_days 7" in notes[7][0]

@@ -473,6 +473,9 @@ def build_cohort_report(
                 prepared=prepared,
             )
             tables.update(_sensitivity_tables(summary, regimens, mc))
+            mismatch = _grid_mismatch(summary, lines.num_rows, inputs.params)
+            if mismatch:
+                notes.append(mismatch)
             timings["sensitivity"] = time.perf_counter() - t0
 
     tick("attrition")
@@ -500,6 +503,24 @@ def build_cohort_report(
 
 
 # ---------------------------------------------------------------------------------------- table builders
+def _grid_mismatch(summary: pa.Table, n_lines: int, params: Any) -> str | None:
+    """A note when the grid's default cell (the line rules given) does not reproduce the lines table.
+
+    The lines table does not record the parameters it was derived with, so a file made with ``--param
+    gap_days=60`` would otherwise sit under a grid whose "default" row is 120: the line counts tell them apart.
+    """
+    base = [r for r in summary.to_pylist() if r["is_default"]]
+    if not base or base[0]["lines"] == n_lines:
+        return None
+    return (
+        f"The lines table holds {n_lines:,} lines of persons in the index, but the line rules given here "
+        f"(gap_days {params.gap_days}, regimen_window_days {params.regimen_window_days}, parameters "
+        f"{params.version}) derive {base[0]['lines']:,} from the exposure table: the lines were made with other "
+        "parameters, another cut-off or other data. The sensitivity grid's 'default' row is the rules given here, "
+        "not those of the lines table; give the same --param and --as-of as for `oncoline lines`."
+    )
+
+
 def _lines_in_index(lines: pa.Table, index: pa.Table) -> tuple[pa.Table, tuple[int, int]]:
     """The lines of persons in the index, and (persons, lines) left out because their person has no index row."""
     import pyarrow as pa
