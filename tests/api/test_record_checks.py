@@ -102,7 +102,11 @@ def test_clean_prefetch_has_no_data_quality_card(client: TestClient, hook: Hook,
 
 BAD_BUNDLES = {
     "invalid-observation": (
-        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Observation", "status": 42}}]},
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": {"resourceType": "Observation", "status": 42}}],
+        },
         "Observation (entry 1): does not conform to FHIR R4",
     ),
     "null-entries": (
@@ -115,9 +119,7 @@ BAD_BUNDLES = {
 @pytest.mark.parametrize("name", sorted(BAD_BUNDLES))
 def test_rest_json_carries_the_data_quality_findings(client: TestClient, name: str) -> None:
     bundle, expected = BAD_BUNDLES[name]
-    r = client.post(
-        "/api/v1/recommend", content=json.dumps(bundle), headers={"Content-Type": "application/fhir+json"}
-    )
+    r = client.post("/api/v1/recommend", content=json.dumps(bundle), headers={"Content-Type": "application/fhir+json"})
     assert r.status_code == 200, r.text
     dq = r.json()["data_quality"]
     assert dq["count"] == len(dq["findings"]) == int(r.headers["X-Oncoline-Data-Quality"]) >= 1
@@ -138,7 +140,9 @@ def test_cli_prints_the_same_findings(tmp_path: Path) -> None:
 def test_clean_document_has_no_data_quality_member(client: TestClient) -> None:
     from tests.api.conftest import FHIR_BUNDLE
 
-    r = client.post("/api/v1/recommend", content=FHIR_BUNDLE.read_bytes(), headers={"Content-Type": "application/fhir+json"})
+    r = client.post(
+        "/api/v1/recommend", content=FHIR_BUNDLE.read_bytes(), headers={"Content-Type": "application/fhir+json"}
+    )
     assert r.status_code == 200
     assert ("data_quality" in r.json()) == (r.headers["X-Oncoline-Data-Quality"] != "0")
 
@@ -223,10 +227,21 @@ def test_feedback_tree_has_no_empty_display_or_bare_number(tmp_path: Path) -> No
     store = FeedbackStore(db)
     store.append(
         [
-            FeedbackRecord(service=NEXT_LINE, card="c1", card_kind="withheld:tdxd", outcome="overridden",
-                           override_code="mdt-decision"),
-            FeedbackRecord(service=NEXT_LINE, card="c2", card_kind="withheld:tdxd", outcome="overridden",
-                           override_code="clinical-trial", override_display="Given within a clinical trial"),
+            FeedbackRecord(
+                service=NEXT_LINE,
+                card="c1",
+                card_kind="withheld:tdxd",
+                outcome="overridden",
+                override_code="mdt-decision",
+            ),
+            FeedbackRecord(
+                service=NEXT_LINE,
+                card="c2",
+                card_kind="withheld:tdxd",
+                outcome="overridden",
+                override_code="clinical-trial",
+                override_display="Given within a clinical trial",
+            ),
         ],
         received_at=dt.datetime.now(dt.UTC),
     )

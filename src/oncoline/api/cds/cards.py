@@ -152,7 +152,7 @@ def data_quality_cards(
             summary=_short(f"{n} record(s) could not be read as sent: the advice may not reflect them"),
             indicator="warning",
             detail=f"oncoline skipped or corrected these parts of the record; check them in the chart (if a HER2 "
-            f"result is among them, a \"test HER2\" card may be wrong):\n\n{listed}{more}",
+            f'result is among them, a "test HER2" card may be wrong):\n\n{listed}{more}',
             source={"label": "oncoline data-quality check", "url": f"{state.config.public_url}/"},
         )
     ]
