@@ -252,3 +252,20 @@ def test_feedback_tree_has_no_empty_display_or_bare_number(tmp_path: Path) -> No
     assert "mdt-decision: 1" in lines
     assert "Given within a clinical trial (clinical-trial): 1" in lines
     assert not any(ln in ("1", "2", "display:") for ln in lines), result.stdout
+
+
+# (6) the page: source-tag legend, future-date rule, short links in print -----------------------------------------
+
+
+def test_page_explains_source_tags_and_the_date_rule_and_prints_short_links(dev_client: TestClient) -> None:
+    from oncoline.api.web import examples
+
+    r = dev_client.get("/view", params={"example": next(iter(examples()))})
+    assert r.status_code == 200, r.text
+    page = r.text
+    assert "(probable)</strong> —" in page and "(unconfirmed)</strong> —" in page
+    assert "Not after today" in page
+    assert 'data-short="doi:10.' in page
+    css = dev_client.get("/static/oncoline.css").text
+    assert "print-color-adjust: exact" in css and "attr(data-short)" in css and "attr(href)" not in css
+    assert "datetime-edit-month-field:focus" in css
