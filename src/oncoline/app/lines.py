@@ -385,9 +385,12 @@ class CohortRun:
         The data cut-off and the rule that chose it.
     engine
         The engine that ran.
-    lines, assignments
-        The lines table (one row per person_id and line) and the row → line table; None after a partitioned
-        run (written straight to ``out`` partition by partition).
+    lines
+        The lines table (one row per person_id and line); None after a partitioned run (written straight to
+        ``out`` partition by partition).
+    source
+        The engine's result behind :attr:`assignments` (the row → line table, built on first read); None after
+        a partitioned run.
     """
 
     summary: dict[str, Any]
@@ -395,8 +398,14 @@ class CohortRun:
     cut: CutOff
     engine: str
     lines: pa.Table | None = None
-    assignments: pa.Table | None = None
+    source: CohortLines | None = field(default=None, repr=False)
     partitions: int | None = field(default=None)
+
+    @property
+    def assignments(self) -> pa.Table | None:
+        """The row → line table, built only when first read (most runs never need it: issue 13, whole-process
+        cost); None after a partitioned run."""
+        return None if self.source is None else self.source.assignments
 
     def to_json(self) -> dict[str, Any]:
         """:attr:`summary` with dates as ISO text (``oncoline lines ... --json``)."""
@@ -552,7 +561,7 @@ def derive_cohort_lines(
         write_table(result.assignments, asg)
     step("done", 4)
     summary = _summary(result, chosen, out_path, asg, source_report, cut)
-    return CohortRun(summary, result.report, cut, chosen, result.lines, result.assignments)
+    return CohortRun(summary, result.report, cut, chosen, result.lines, result)
 
 
 def _as_path(value: str | os.PathLike[str] | pa.Table | None) -> Path | pa.Table | None:

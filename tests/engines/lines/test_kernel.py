@@ -203,3 +203,28 @@ def test_ahead_of_time_kernel_equals_plain_python(
     for name in ("row_line", "first_row", "line", "start", "end", "as_of", "n_exposures", "n_duplicates", "open_rule",
                  "close_rule", "end_reason", "masks"):  # fmt: skip
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_background_build_keeps_its_process_handle(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detached ahead-of-time build must not drop its process handle while the build runs: a dropped
+    ``Popen`` raises ResourceWarning ("subprocess … is still running"), an error under warnings-as-errors
+    (found by the fuzzing suite on a fresh checkout, issue 12)."""
+    import gc
+    import subprocess
+    import warnings
+
+    from oncoline.engines.lines import kernel_aot
+
+    real_popen = subprocess.Popen
+    monkeypatch.delenv("ONCOLINE_NO_AOT", raising=False)
+    monkeypatch.setattr(kernel_aot, "_target", lambda: tmp_path)
+    monkeypatch.setattr(kernel_aot.subprocess, "Popen", lambda _args, **kw: real_popen(["sleep", "5"], **kw))
+    before = len(kernel_aot._BUILDS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        kernel_aot.build_in_background(k._kernel_py, k._close_line_py)
+        gc.collect()
+    assert len(kernel_aot._BUILDS) == before + 1
+    proc = kernel_aot._BUILDS.pop()
+    proc.kill()
+    proc.wait()

@@ -35,6 +35,7 @@ from typing import Any
 __all__ = ["SIGNATURE", "build", "build_in_background", "key", "load"]
 
 _NAME = "oncoline_lines_kernel"
+_BUILDS: list[subprocess.Popen[bytes]] = []  # background builds started by this process
 SIGNATURE = (
     "i8(i8[::1], i4[::1], i4[::1], i4[::1], i1[::1], i4[::1], b1[::1], b1[::1], i8[::1], i8, i8, i8, i8, i8, b1,"
     " i4[::1], i8[::1], i4[::1], i4[::1], i4[::1], i4[::1], i4[::1], i4[::1], i1[::1], i1[::1], i1[::1], i8[:, ::1])"
@@ -148,11 +149,15 @@ def build_in_background(*functions: Callable[..., Any]) -> None:
             fh.write(str(os.getpid()))
     except OSError:  # started before (or failed): do not try again for this source
         return
-    subprocess.Popen(
-        [sys.executable, "-m", "oncoline.engines.lines.kernel", str(target)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
+    # the handle is kept for the life of the process: dropping it while the build runs raises a ResourceWarning
+    # ("subprocess … is still running"), an error under the test suite's warnings-as-errors (found by the fuzzer)
+    _BUILDS.append(
+        subprocess.Popen(
+            [sys.executable, "-m", "oncoline.engines.lines.kernel", str(target)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
     )
