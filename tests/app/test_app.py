@@ -37,7 +37,11 @@ def test_recommend_fhir_findings_follow_the_policy() -> None:
     assert warn.report is not None and len(warn.findings) == len(warn.report.problems) > 0
     assert all(f.startswith("b.json: ") for f in warn.findings)
     ignore = app.recommend_document(content, media_type="application/fhir+json", today=TODAY, policy="ignore")
-    assert ignore.findings == () and ignore.to_json() == warn.to_json()
+    assert ignore.findings == () and ignore.recommendation == warn.recommendation
+    # the findings travel with the JSON every door sends (policy warn), never dropped silently; ignore: none
+    assert warn.to_json()["data_quality"] == {"count": len(warn.findings), "findings": list(warn.findings)}
+    assert "data_quality" not in ignore.to_json()
+    assert {k: v for k, v in warn.to_json().items() if k != "data_quality"} == ignore.to_json()
     with pytest.raises(InputError, match="<upload>"):
         app.recommend_document(content, media_type="application/fhir+json", today=TODAY, policy="raise")
 

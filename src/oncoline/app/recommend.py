@@ -48,8 +48,15 @@ class RecommendOutcome:
     report: IngestionReport | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON output contract (``oncoline recommend --json``): plain types, dates as ISO strings."""
-        return self.recommendation.to_contract()
+        """The JSON output contract (``oncoline recommend --json``): plain types, dates as ISO strings.
+
+        When reading the document found data-quality problems, a ``data_quality`` member carries them
+        (``{"count": N, "findings": ["<source>: <Type/id or entry N>: <what was wrong and done>", ...]}``), so no
+        door drops them silently; it is absent for a clean document."""
+        out = self.recommendation.to_contract()
+        if self.findings:
+            out["data_quality"] = {"count": len(self.findings), "findings": list(self.findings)}
+        return out
 
 
 def recommend_document(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -31,4 +32,19 @@ def register(app: typer.Typer) -> None:
         """
         from oncoline.app.feedback import summarise_feedback
 
-        print_report(f"CDS Hooks feedback in {db}", summarise_feedback(db), as_json=as_json)
+        summary = summarise_feedback(db)
+        print_report(f"CDS Hooks feedback in {db}", summary if as_json else for_people(summary), as_json=as_json)
+
+
+def for_people(summary: dict[str, Any], /) -> dict[str, Any]:
+    """The summary for the tree view: each override reason one line ``"<display> (<code>): <n>"`` (the code alone
+    when no display was given) instead of a numbered node holding ``code`` / ``display`` / ``n``.
+
+    >>> for_people({"override_reasons": [{"code": "mdt", "display": "", "n": 2}]})
+    {'override_reasons': {'mdt': 2}}
+    """
+    reasons = {
+        (f"{r['display']} ({r['code']})" if r.get("display") else str(r["code"])): r["n"]
+        for r in summary.get("override_reasons", [])
+    }
+    return {**summary, "override_reasons": reasons}

@@ -518,17 +518,11 @@ class Adjunct(_Strict):
     citations: tuple[str, ...] = Field(min_length=1)
 
 
-class MonitoringRule(_Strict):
-    """Monitoring for drugs among the options."""
+class _DatedWording(_Strict):
+    """A rule whose wording may name a source (``text_sources``) or give way to newer wording (``expires``), so
+    that an answer as of an earlier date never shows a later source (issue 8, house style S2)."""
 
     id: str
-    drugs: tuple[str, ...]
-    together_with: tuple[str, ...] = Field(
-        default=(),
-        description="When set: applies only to options holding a drug of `drugs` together with one of these.",
-    )
-    when: Condition = Field(default_factory=Condition)
-    text: str
     citations: tuple[str, ...] = Field(min_length=1)
     text_sources: tuple[str, ...] = Field(
         default=(),
@@ -547,6 +541,20 @@ class MonitoringRule(_Strict):
         if extra:
             raise ValueError(f"{self.id!r}: text_sources {extra} must also be listed in citations")
         return self
+
+
+class MonitoringRule(_DatedWording):
+    """Monitoring for drugs among the options."""
+
+    id: str
+    drugs: tuple[str, ...]
+    together_with: tuple[str, ...] = Field(
+        default=(),
+        description="When set: applies only to options holding a drug of `drugs` together with one of these.",
+    )
+    when: Condition = Field(default_factory=Condition)
+    text: str
+    citations: tuple[str, ...] = Field(min_length=1)
 
 
 class MissingRule(_Strict):
@@ -591,7 +599,7 @@ class SafetyFile(FileHeader):
 
 
 # ------------------------------------------------------------------------------------------- actions
-class ActionRule(_Strict):
+class ActionRule(_DatedWording):
     """A site-specific action; for one code, the first matching rule in file order wins."""
 
     id: str
@@ -599,23 +607,6 @@ class ActionRule(_Strict):
     when: Condition
     text: str
     citations: tuple[str, ...] = Field(min_length=1)
-    text_sources: tuple[str, ...] = Field(
-        default=(),
-        description="Sources the wording itself names (e.g. a trial): before any of them exists the rule is left "
-        "out, so a later rule of the same code with earlier wording applies (no later source in an earlier answer).",
-    )
-    expires: dt.date | None = Field(
-        default=None,
-        description="Left out on and after this date: a newer rule with newer wording replaces it (answers as of an "
-        "earlier date keep this one).",
-    )
-
-    @model_validator(mode="after")
-    def _text_sources_cited(self) -> Self:
-        extra = sorted(set(self.text_sources) - set(self.citations))
-        if extra:
-            raise ValueError(f"{self.id!r}: text_sources {extra} must also be listed in citations")
-        return self
 
 
 class SiteActionFile(FileHeader):

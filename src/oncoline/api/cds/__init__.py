@@ -23,8 +23,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from oncoline.api.cds.cards import card, missing_cards, next_line_card, order_cards, safety_cards
-from oncoline.api.cds.prefetch import PrefetchUnavailable, bundle_bytes, draft_orders, gather_resources
+from oncoline.api.cds.cards import card, data_quality_cards, missing_cards, next_line_card, order_cards, safety_cards
+from oncoline.api.cds.prefetch import (
+    PrefetchInvalid,
+    PrefetchUnavailable,
+    bundle_bytes,
+    draft_orders,
+    gather_resources,
+    other_patient,
+    unreadable_entries,
+)
 from oncoline.api.cds.services import PREFETCH, SERVICES, TOKEN, FeedbackRequest, HookRequest
 from oncoline.api.problems import PROBLEM_TYPE, problem
 from oncoline.errors import InputError
@@ -79,6 +87,13 @@ async def _open(request: Request, service_id: str, model: type[M], what: str, *,
     denied = await _auth(request, service_id, path=path)
     if denied is not None:
         return denied
+    media_type = request.headers.get("content-type", "")
+    if media_type.split(";", 1)[0].strip().lower() != "application/json":  # as the REST API: 415, never a guess
+        return problem(
+            415,
+            f"content type {media_type or '(none)'!r} is not a CDS Hooks request; send application/json",
+            kind="unsupported-media-type",
+        )
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -101,7 +116,11 @@ def discovery() -> dict[str, Any]:
         400: {"description": "Not a CDS Hooks request", "content": {PROBLEM_TYPE: {}}},
         401: {"description": "No acceptable bearer token", "content": {PROBLEM_TYPE: {}}},
         404: {"description": "No such service", "content": {PROBLEM_TYPE: {}}},
-        412: {"description": "Prefetch absent and no fhirServer to fetch it", "content": {PROBLEM_TYPE: {}}},
+        412: {
+            "description": "Prefetch absent and no fhirServer to fetch it, or the record is another patient's",
+            "content": {PROBLEM_TYPE: {}},
+        },
+        415: {"description": "Body not application/json", "content": {PROBLEM_TYPE: {}}},
     },
 )
 async def call_service(service_id: str, request: Request) -> Response:
@@ -120,12 +139,27 @@ async def call_service(service_id: str, request: Request) -> Response:
             field="hook",
         )
     patient_ref = hook.context.get("patientId")
+    if not isinstance(patient_ref, str) or not patient_ref:
+        return problem(
+            400,
+            f"context.patientId is required for the {expected} hook (the id of the chart's Patient)",
+            kind="bad-hook-request",
+            field="context.patientId",
+        )
     try:
         resources = await gather_resources(hook, state)
+    except PrefetchInvalid as exc:
+        log.info("cds %s patient=%s: 400 (%s)", service_id, hashed(patient_ref), exc.field)
+        return problem(400, str(exc), kind="bad-prefetch", title="Malformed prefetch", field=exc.field)
     except PrefetchUnavailable as exc:
-        log.info("cds %s patient=%s: 412 (%s)", service_id, hashed(str(patient_ref)), exc)
+        log.info("cds %s patient=%s: 412 (%s)", service_id, hashed(patient_ref), exc)
         return problem(412, str(exc), kind="prefetch-unavailable", title="Prefetch data unavailable")
     drafts = draft_orders(hook) if expected != "patient-view" else []
+    mismatch = other_patient([*resources, *drafts], patient_ref)
+    if mismatch is not None:  # never a card built from another patient's record (CDS Hooks 2.0 §412)
+        log.warning("cds %s patient=%s: 412 record of another patient", service_id, hashed(patient_ref))
+        return problem(412, mismatch, kind="patient-mismatch", title="The record does not match this chart")
+    skipped = [line for key, value in (hook.prefetch or {}).items() for line in unreadable_entries(key, value)]
     skip = {f"{r.get('resourceType')}/{r.get('id')}" for r in drafts}
     body = bundle_bytes(resources, skip)
     today = dt.date.today()
@@ -140,7 +174,7 @@ async def call_service(service_id: str, request: Request) -> Response:
             )
             state.outcomes.put(key, outcome)
     except InputError as exc:
-        log.info("cds %s patient=%s: input problem", service_id, hashed(str(patient_ref)))
+        log.info("cds %s patient=%s: input problem", service_id, hashed(patient_ref))
         unreadable = card(
             state,
             service_id,
@@ -163,12 +197,13 @@ async def call_service(service_id: str, request: Request) -> Response:
         from oncoline.app.orders import check_orders
 
         check = await run_in_threadpool(check_orders, outcome, drafts)
-        subject = f"Patient/{patient_ref}" if isinstance(patient_ref, str) else None
+        subject = f"Patient/{patient_ref}"
         cards = [*missing_cards(outcome, state, service_id), *order_cards(outcome, check, state, service_id, subject)]
+    cards.extend(data_quality_cards(outcome, skipped, state, service_id))
     log.info(
         "cds %s patient=%s: %d card(s) in %.0f ms",
         service_id,
-        hashed(str(patient_ref)),
+        hashed(patient_ref),
         len(cards),
         (time.perf_counter() - started) * 1000,
     )
@@ -183,6 +218,7 @@ async def call_service(service_id: str, request: Request) -> Response:
         400: {"description": "Not a feedback document", "content": {PROBLEM_TYPE: {}}},
         401: {"description": "No acceptable bearer token", "content": {PROBLEM_TYPE: {}}},
         404: {"description": "No such service", "content": {PROBLEM_TYPE: {}}},
+        415: {"description": "Body not application/json", "content": {PROBLEM_TYPE: {}}},
     },
 )
 async def feedback(service_id: str, request: Request) -> Response:

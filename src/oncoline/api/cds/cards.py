@@ -7,6 +7,7 @@ markdown with the evidence and sources; a withheld regimen gets ``overrideReason
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
     from oncoline.app.recommend import RecommendOutcome
     from oncoline.model.recommendation import Citation, Excluded, Option, Recommendation
 
-__all__ = ["missing_cards", "next_line_card", "order_cards", "safety_cards"]
+__all__ = ["data_quality_cards", "missing_cards", "next_line_card", "order_cards", "safety_cards"]
 
 TOPIC_SYSTEM = "https://oncoline.readthedocs.io/cds/card"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+FHIR_REFERENCE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+"""A relative FHIR reference ``Type/id`` (FHIR R4 id: 1-64 of ``[A-Za-z0-9-.]``)."""
 SAFETY = ("contraindicated", "interaction", "stopped_for_toxicity", "caution")
 
 
@@ -128,6 +131,33 @@ def missing_cards(outcome: RecommendOutcome, state: ServiceState, service: str) 
     ]
 
 
+def data_quality_cards(
+    outcome: RecommendOutcome, skipped: list[str], state: ServiceState, service: str, *, shown: int = 20
+) -> list[dict[str, Any]]:
+    """One warning card "N records could not be read" when the prefetch held entries that are no FHIR resource
+    (``skipped``, one line each) or the FHIR reader reported problems (``outcome.findings``); none otherwise.
+
+    The detail lists the first ``shown`` problems, each naming the prefetch key / entry number or ``Type/id``."""
+    lines = [*skipped, *(f.split(": ", 1)[1] if ": " in f else f for f in outcome.findings)]
+    if not lines:
+        return []
+    n = len(lines)
+    listed = "\n".join(f"- {line}" for line in lines[:shown])
+    more = f"\n- … and {n - shown} more" if n > shown else ""
+    return [
+        card(
+            state,
+            service,
+            "data-quality",
+            summary=_short(f"{n} record(s) could not be read as sent: the advice may not reflect them"),
+            indicator="warning",
+            detail=f"oncoline skipped or corrected these parts of the record; check them in the chart (if a HER2 "
+            f'result is among them, a "test HER2" card may be wrong):\n\n{listed}{more}',
+            source={"label": "oncoline data-quality check", "url": f"{state.config.public_url}/"},
+        )
+    ]
+
+
 def safety_cards(outcome: RecommendOutcome, state: ServiceState, service: str) -> list[dict[str, Any]]:
     """One warning card per safety finding (one rule), naming every regimen it withholds; one per caution."""
     rec = outcome.recommendation
@@ -182,9 +212,10 @@ def _create_actions(o: Option, check: OrderCheck, subject: str | None) -> list[d
     from oncoline.knowledge.loader import load_knowledge
 
     vocab = load_knowledge().vocab
-    actions: list[dict[str, Any]] = [
+    actions: list[dict[str, Any]] = [  # only a real reference: a draft without an id cannot be deleted by id
         {"type": "delete", "description": f"Remove the draft order {ref}", "resourceId": ref}
         for ref in sorted({r for d in check.drugs for r in check.resources.get(d, ())})
+        if FHIR_REFERENCE.fullmatch(ref)
     ]
     for drug in o.drugs:
         code = vocab.rxnorm(drug)

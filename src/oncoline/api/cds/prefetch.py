@@ -11,6 +11,7 @@ import asyncio
 import ipaddress
 import json
 import urllib.parse
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -22,7 +23,17 @@ if TYPE_CHECKING:
 
     from oncoline.api.state import ServiceState
 
-__all__ = ["PrefetchUnavailable", "bundle_bytes", "draft_orders", "gather_resources", "render_template", "resources_of"]
+__all__ = [
+    "PrefetchInvalid",
+    "PrefetchUnavailable",
+    "bundle_bytes",
+    "draft_orders",
+    "gather_resources",
+    "other_patient",
+    "render_template",
+    "resources_of",
+    "unreadable_entries",
+]
 
 
 def render_template(template: str, context: dict[str, Any], user: str | None) -> str | None:
@@ -47,7 +58,101 @@ def render_template(template: str, context: dict[str, Any], user: str | None) ->
 
 
 class PrefetchUnavailable(Exception):
-    """A prefetch key could not be satisfied (answered 412)."""
+    """A prefetch key could not be satisfied, or the data is not this chart's patient (answered 412)."""
+
+
+class PrefetchInvalid(Exception):
+    """A prefetch value of the wrong shape (answered 400): CDS Hooks 2.0 allows a FHIR resource (a Bundle for a
+    search) or ``null`` and nothing else. ``field`` names the key (``prefetch.conditions``)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _check_shape(key: str, value: Any) -> None:
+    """Raise :class:`PrefetchInvalid` when a prefetch value is neither null nor a FHIR resource."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise PrefetchInvalid(
+            f"prefetch {key!r} is a JSON {_json_kind(value)}; CDS Hooks 2.0 allows a FHIR resource "
+            "(a Bundle for a search), an OperationOutcome or null",
+            field=f"prefetch.{key}",
+        )
+    if not isinstance(value.get("resourceType"), str) or not value["resourceType"]:
+        raise PrefetchInvalid(
+            f"prefetch {key!r} is an object without a resourceType; send a FHIR resource, an OperationOutcome or null",
+            field=f"prefetch.{key}",
+        )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
+
+
+def unreadable_entries(key: str, value: Any) -> list[str]:
+    """One line per entry of a prefetch Bundle that holds no FHIR resource (``null``, no ``resource``, no
+    ``resourceType``), naming the key and the entry number (1-based); empty for anything else."""
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return []
+    raw = value.get("entry")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        return [f"prefetch {key}: Bundle.entry is a JSON {_json_kind(raw)}, not a list; nothing read from it"]
+    out = []
+    for i, e in enumerate(raw, start=1):
+        res = e.get("resource") if isinstance(e, dict) else None
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            out.append(f"prefetch {key}: Bundle entry {i} holds no FHIR resource; skipped")
+    return out
+
+
+def _patient_ref_id(ref: Any) -> str | None:
+    """The id of a ``Patient/<id>`` reference (relative or absolute), None for anything else (urn:uuid …)."""
+    if not isinstance(ref, str):
+        return None
+    parts = ref.split("/_history/")[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == "Patient":
+        return parts[-1]
+    return None
+
+
+def other_patient(resources: list[dict[str, Any]], patient_id: str) -> str | None:
+    """Why the resources are not (all) the chart's patient ``context.patientId``, or None when they are.
+
+    A ``Patient`` resource must have that id; the ``subject`` (or ``patient``) ``Patient/<id>`` reference of any
+    other resource must name it. Identifiers are not repeated in the message (it may be logged).
+    """
+    wrong: Counter[str] = Counter()
+    for r in resources:
+        rt = str(r.get("resourceType"))
+        if rt == "Patient":
+            if str(r.get("id")) != patient_id:
+                wrong[rt] += 1
+            continue
+        for field in ("subject", "patient"):
+            holder = r.get(field)
+            ref = _patient_ref_id(holder.get("reference")) if isinstance(holder, dict) else None
+            if ref is not None and ref != patient_id:
+                wrong[rt] += 1
+                break
+    if not wrong:
+        return None
+    shown = ", ".join(f"{n} {rt}" for rt, n in sorted(wrong.items()))
+    return (
+        f"the record does not match this chart: {shown} resource(s) belong to another patient than "
+        "context.patientId; no recommendation is given from another patient's data"
+    )
 
 
 async def _fetch(
@@ -109,10 +214,14 @@ async def gather_resources(hook: HookRequest, state: ServiceState) -> list[dict[
 
     Raises
     ------
+    PrefetchInvalid
+        A prefetch value is neither a FHIR resource nor null (a string, a number, a list …).
     PrefetchUnavailable
         A key is absent (or an OperationOutcome) and there is no ``fhirServer``, or the fetch fails.
     """
     prefetch = hook.prefetch or {}
+    for key, value in prefetch.items():
+        _check_shape(key, value)
     user = hook.context.get("userId") if isinstance(hook.context.get("userId"), str) else None
     wanted: dict[str, str] = {}
     resources: list[dict[str, Any]] = []

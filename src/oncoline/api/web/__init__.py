@@ -8,6 +8,7 @@ script). Works with keyboard and screen reader: labelled controls, landmarks, he
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from oncoline.errors import InputError
 if TYPE_CHECKING:
     from oncoline.app.recommend import RecommendOutcome
 
-__all__ = ["examples", "router"]
+__all__ = ["PAGE_FIELDS", "examples", "page_error", "router"]
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(
@@ -60,7 +61,57 @@ def _citation_url(c: Any) -> str | None:
     return None
 
 
+def short_url(url: str | None) -> str:
+    """A citation link in short form for print: ``doi:10.1056/…`` for a DOI link, else the host.
+
+    >>> short_url("https://doi.org/10.1056/NEJMoa2115022"), short_url("https://www.fda.gov/drugs/x")
+    ('doi:10.1056/NEJMoa2115022', 'fda.gov')
+    """
+    if not url:
+        return ""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    if host in ("doi.org", "dx.doi.org") and parts.path.strip("/"):
+        return f"doi:{parts.path.strip('/')}"
+    return host or url
+
+
+STATUS_HELP = {
+    "probable": "a detail of the citation (its DOI, a figure) is given from domain knowledge, consistent with the "
+    "material retrieved but not yet checked against the original publication",
+    "unconfirmed": "the fact is not yet confirmed by a source and needs review before it is relied on",
+}
+"""What a source's status tag means on the page (``Source.status`` in the knowledge schema)."""
+
+_env.globals["status_help"] = STATUS_HELP
 _env.filters["cite_url"] = _citation_url
+_env.filters["short_url"] = short_url
+
+
+PAGE_FIELDS = {"--as-of": "Decision date", "as_of": "Decision date", "example": "Bundled example"}
+"""Option or argument names the application layer's messages use → the page's own field labels."""
+
+_OPTION_WORDS = (
+    (re.compile(r"\b(?:pass|give) --as-of(?: DATE)?"), "set the Decision date"),
+    (re.compile(r"--as-of(?: DATE)?"), "the Decision date"),
+)
+
+
+def page_error(error: InputError) -> tuple[str, str | None]:
+    """The error's message and field in the page's words: command-line options (``--as-of DATE``) become the
+    page's field labels ("Decision date"). The application layer's words stay as the command line prints them.
+
+    >>> page_error(InputError("correct the date or pass --as-of DATE on or after it", field="--as-of"))
+    ("field 'Decision date': correct the date or set the Decision date on or after it", 'Decision date')
+    """
+    text = str(error)
+    if error.field in PAGE_FIELDS:
+        text = text.replace(f"field {error.field!r}", f"field {PAGE_FIELDS[error.field]!r}")
+    for pattern, words in _OPTION_WORDS:
+        text = pattern.sub(words, text)
+    return text, PAGE_FIELDS.get(error.field or "", error.field)
 
 
 def _render(
@@ -84,6 +135,8 @@ def _render(
         "version": __version__,
         "kb_version": load_knowledge().version,
         "error": error,
+        "error_text": page_error(error)[0] if error else "",
+        "error_field": page_error(error)[1] if error else None,
         "insecure_dev": request.app.state.oncoline.config.insecure_dev,
     }
     if outcome is not None:
