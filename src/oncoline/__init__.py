@@ -6,9 +6,9 @@ Decision support for clinicians, not a prescription: every output carries its so
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from oncoline._lazy import lazy_exports
 from oncoline._version import __version__
 
 if TYPE_CHECKING:  # the names below are imported on first use (a command pays only for what it uses)
@@ -62,17 +62,7 @@ _LAZY: dict[str, str] = {
 """Public name → the module that defines it, imported on first access (PEP 562)."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncoline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports("oncoline", globals(), _LAZY)
 
 
 __all__ = [

@@ -17,8 +17,9 @@ never read the clock), returns a typed result, prints nothing and raises the :mo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from oncoline._lazy import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use: a door pays only for the use cases it calls
     from oncoline.app.cutoff import CutOff, cohort_cut_off, omop_cut_off
@@ -86,17 +87,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'oncoline.app' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports("oncoline.app", globals(), _LAZY)
 
 
 __all__ = [
