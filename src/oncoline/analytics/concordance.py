@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from oncoline.engines.lines.params import LineParams
+    from oncoline.engines.recommend.engine import Decision
     from oncoline.knowledge.loader import KnowledgeBase
     from oncoline.model.recommendation import Recommendation
 
@@ -185,25 +186,37 @@ class Judge:
     canonical
         Memoise by :func:`canonical_state` (default) — the same answers from fewer recommender calls; False asks
         the recommender for each full state (the equivalence tests compare the two).
+    fast
+        True (default): states are keyed by decision epoch
+        (:func:`~oncoline.engines.recommend.epochs.decision_dates`: the dates on which the recommender's choice
+        may change) and judged by :func:`~oncoline.engines.recommend.engine.decide` (the recommender's steps 1-6:
+        no site actions, monitoring or assembled answer). False: keyed by every date in the knowledge
+        (:func:`knowledge_dates`) and judged by the whole :func:`~oncoline.engines.recommend.recommend` — the
+        reference the fast path is tested against (same categories, reasons and matches).
     """
 
-    def __init__(self, knowledge: KnowledgeBase, params: LineParams, *, canonical: bool = True) -> None:
+    def __init__(
+        self, knowledge: KnowledgeBase, params: LineParams, *, canonical: bool = True, fast: bool = True
+    ) -> None:
+        from oncoline.engines.recommend.epochs import decision_dates
+
         self.canonical = canonical
+        self.fast = fast
         self.kb = knowledge
         self.vocab = knowledge.vocab
-        self.dates = knowledge_dates(knowledge)
+        self.dates = decision_dates(knowledge) if fast else knowledge_dates(knowledge)
         self.substitution = tuple(params.substitution_classes)
         self.additions = tuple(c for c in params.maintenance_addition_classes if c != "ovarian_suppression")
-        self._answers: dict[LineState, Recommendation] = {}
+        self._answers: dict[LineState, Recommendation | Decision] = {}
         self._judged: dict[tuple[LineState, tuple[str, ...]], Judgement] = {}
+        self._classes: dict[tuple[str, str], bool] = {}
         self.calls = 0
 
     def period_start(self, day: dt.date) -> dt.date:
-        """The first day of the knowledge period holding ``day`` (the latest knowledge date on or before it)."""
-        import bisect
+        """The first day of the knowledge period holding ``day`` (the latest of :attr:`dates` on or before it)."""
+        from oncoline.engines.recommend.epochs import epoch_start
 
-        i = bisect.bisect_right(self.dates, day)
-        return self.dates[i - 1] if i else dt.date(1900, 1, 1)
+        return epoch_start(self.dates, day)
 
     def _norm(self, drugs: Iterable[str]) -> frozenset[str]:
         out = set()
@@ -215,13 +228,21 @@ class Judge:
         return frozenset(out)
 
     def _is(self, drug: str, cls: str) -> bool:
-        try:
-            return bool(self.vocab.in_class(drug, cls))
-        except Exception:  # an unknown name belongs to no class
-            return False
+        key = (drug, cls)
+        hit = self._classes.get(key)
+        if hit is None:
+            try:
+                hit = bool(self.vocab.in_class(drug, cls))
+            except Exception:  # an unknown name belongs to no class
+                hit = False
+            self._classes[key] = hit
+        return hit
 
-    def recommendation(self, state: LineState) -> Recommendation:
-        """The recommender's answer for ``state`` (computed once per state)."""
+    def recommendation(self, state: LineState) -> Recommendation | Decision:
+        """The recommender's answer for ``state`` (computed once per state): a
+        :class:`~oncoline.engines.recommend.engine.Decision` on the fast path, else the whole
+        :class:`~oncoline.model.recommendation.Recommendation` (both give ``options``, ``excluded``, ``missing``,
+        ``hr_status``)."""
         if self.canonical:
             state = canonical_state(state)
         answer = self._answers.get(state)
@@ -230,8 +251,9 @@ class Judge:
             self._answers[state] = answer
         return answer
 
-    def _ask(self, state: LineState) -> Recommendation:
+    def _ask(self, state: LineState) -> Recommendation | Decision:
         from oncoline.engines.recommend import recommend
+        from oncoline.engines.recommend.engine import decide
         from oncoline.model import Patient
 
         tumor: dict[str, Any] = {"her2": {"status": state.her2_status} if state.her2_status else {}}
@@ -251,6 +273,8 @@ class Judge:
             history=history,
         )
         self.calls += 1
+        if self.fast:
+            return decide(patient, knowledge=self.kb, as_of=day)
         return recommend(patient, knowledge=self.kb, as_of=day)
 
     def judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
@@ -390,6 +414,8 @@ def concordance(
     import numpy as np
     import pyarrow as pa
 
+    from oncoline.engines.recommend.epochs import EPOCH_BEFORE_ALL
+
     cols = set(index.column_names)
 
     def opt(name: str) -> str:
@@ -440,7 +466,7 @@ def concordance(
                     prior.append((tuple(d.split("|")), s or None))
             p = int(row["period"])
             state = LineState(
-                period_start=judge.dates[p] if p >= 0 else dt.date(1900, 1, 1),
+                period_start=judge.dates[p] if p >= 0 else EPOCH_BEFORE_ALL,
                 her2_status=row["her2"],
                 hr_status=row["hr"],
                 prior=tuple(prior),

@@ -25,6 +25,10 @@ from oncoline.model.recommendation import CATEGORY_RANK, Category, Excluded, Tra
 __all__ = ["Candidate", "candidate_regimens", "first_choice"]
 
 
+_RANK: dict[str, int] = {c.value: rank for c, rank in CATEGORY_RANK.items()}
+""":data:`CATEGORY_RANK` by the categories' names (statements hold names: one enum built per candidate)."""
+
+
 @dataclass
 class Candidate:
     """A regimen placed by one or more statements in effect (its category is the best of theirs)."""
@@ -34,12 +38,12 @@ class Candidate:
 
     @property
     def category(self) -> Category:
-        return min((Category(s.category) for s in self.statements), key=CATEGORY_RANK.__getitem__)
+        return Category(min((s.category for s in self.statements), key=_RANK.__getitem__))
 
     @property
     def primary(self) -> Statement:
         best = self.category
-        return next(s for s in self.statements if Category(s.category) is best)
+        return next(s for s in self.statements if s.category == best)
 
 
 def candidate_regimens(
@@ -124,8 +128,22 @@ def candidate_regimens(
     return ranked, excluded
 
 
+_EXPIRED_TEXT: dict[tuple[int, int], tuple[KnowledgeBase, Statement, str]] = {}
+"""(knowledge base, statement) by identity → :func:`_expired_text` (it reads nothing else)."""
+
+
 def _expired_text(kb: KnowledgeBase, stmt: Statement) -> str:
     """Trace text of an expired statement: when it expired and which statements placing its regimen replaced it."""
+    key = (id(kb), id(stmt))
+    hit = _EXPIRED_TEXT.get(key)
+    if hit is not None and hit[0] is kb and hit[1] is stmt:
+        return hit[2]
+    text = _expired_text_of(kb, stmt)
+    _EXPIRED_TEXT[key] = (kb, stmt, text)
+    return text
+
+
+def _expired_text_of(kb: KnowledgeBase, stmt: Statement) -> str:
     assert stmt.expires is not None
     algorithms = set(stmt.when.algorithm or ())
     later = [

@@ -25,11 +25,21 @@ class Clock:
     as_of: dt.date
     trace: list[TraceEntry]
     _told: set[tuple[str, str]] = field(default_factory=set)
+    _after: frozenset[str] = field(init=False, repr=False)
+    """Sources dated after ``as_of`` (the knowledge base's own reference included)."""
+    _late: frozenset[str] = field(init=False, repr=False)
+    """Sources dated after ``as_of`` that date knowledge (the knowledge base's own reference never does)."""
+
+    def __post_init__(self) -> None:
+        # every source asked about once per decision, then set look-ups (a recommender call asks ~100 times;
+        # citations resolve at loading, so every id asked about is a key of kb.sources)
+        after = [s for s in self.kb.sources.values() if s.date > self.as_of]
+        self._after = frozenset(s.id for s in after)
+        self._late = frozenset(s.id for s in after if s.dates_knowledge)
 
     def late(self, source_id: str, /) -> bool:
         """True when the source is dated after ``as_of`` (the knowledge base's own reference never is)."""
-        src = self.kb.sources[source_id]
-        return src.dates_knowledge and src.date > self.as_of
+        return source_id in self._late
 
     def keep(self, ids: Iterable[str], /, *, where: str) -> list[str]:
         """``ids`` as they may be cited on ``as_of``: without the sources dated after it — the knowledge base's own
@@ -37,11 +47,11 @@ class Clock:
         one left out is traced under ``where``."""
         kept: list[str] = []
         for i in ids:
-            src = self.kb.sources[i]
-            if src.date <= self.as_of:
+            if i not in self._after:
                 kept.append(i)
             elif (where, i) not in self._told:
                 self._told.add((where, i))
+                src = self.kb.sources[i]
                 self.trace.append(
                     TraceEntry(rule=where, effect=f"source {i} ({src.date}) postdates as_of {self.as_of}: left out")
                 )
@@ -49,7 +59,7 @@ class Clock:
 
     def all_in_effect(self, ids: Sequence[str], /, *, where: str, what: str) -> bool:
         """True when every source of ``ids`` exists on ``as_of``; otherwise traces ``what`` as left out."""
-        late = [i for i in ids if self.late(i)]
+        late = [i for i in ids if i in self._late]
         if late:
             dates = ", ".join(f"{i} {self.kb.sources[i].date}" for i in late)
             self.trace.append(TraceEntry(rule=where, effect=f"{what} left out: rests on {dates}, after {self.as_of}"))
@@ -63,38 +73,45 @@ class Clock:
     def worded_later(self, text_sources: Sequence[str], /) -> bool:
         """True when a rule's wording names a source dated after ``as_of`` (its earlier wording applies instead; not
         traced, so an earlier answer never names the later source even in its trace)."""
-        return any(self.late(i) for i in text_sources)
+        return any(i in self._late for i in text_sources)
 
     def citable(self, ids: Sequence[str], /) -> bool:
         """True when at least one of ``ids`` may be cited on ``as_of`` (dated on or before it; see :meth:`keep`)."""
-        return any(self.kb.sources[i].date <= self.as_of for i in ids)
+        return any(i not in self._after for i in ids)
 
     def any_in_effect(self, ids: Sequence[str], /) -> bool:
         """True when the rule has a source on ``as_of`` (or cites none)."""
-        return not ids or any(not self.late(i) for i in ids)
+        return not ids or any(i not in self._late for i in ids)
 
 
 def citations_for(kb: KnowledgeBase, ids: Iterable[str]) -> tuple[Citation, ...]:
     """The resolved sources of ``ids`` (first occurrence kept, order kept)."""
-    out: list[Citation] = []
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            continue
-        seen.add(i)
-        s = kb.sources[i]
-        out.append(
-            Citation(
-                id=s.id,
-                short=s.short,
-                title=s.title,
-                kind=s.kind,
-                doi=s.doi,
-                pmid=s.pmid,
-                url=s.url,
-                section=s.version,
-                date=s.published or s.approval_date,
-                status=s.status,
-            )
+    resolved = _resolved(kb)
+    return tuple(resolved[i] for i in dict.fromkeys(ids))
+
+
+_RESOLVED: dict[int, tuple[KnowledgeBase, dict[str, Citation]]] = {}
+"""Knowledge base (by identity) → source id → its :class:`Citation` (frozen, so one instance serves every answer)."""
+
+
+def _resolved(kb: KnowledgeBase) -> dict[str, Citation]:
+    hit = _RESOLVED.get(id(kb))
+    if hit is not None and hit[0] is kb:
+        return hit[1]
+    resolved = {
+        s.id: Citation(
+            id=s.id,
+            short=s.short,
+            title=s.title,
+            kind=s.kind,
+            doi=s.doi,
+            pmid=s.pmid,
+            url=s.url,
+            section=s.version,
+            date=s.published or s.approval_date,
+            status=s.status,
         )
-    return tuple(out)
+        for s in kb.sources.values()
+    }
+    _RESOLVED[id(kb)] = (kb, resolved)
+    return resolved
