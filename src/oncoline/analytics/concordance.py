@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.params import LineParams
     from oncoline.engines.recommend.engine import Decision
     from oncoline.knowledge.loader import KnowledgeBase
+    from oncoline.model import Patient
     from oncoline.model.recommendation import Recommendation
 
 __all__ = [
@@ -61,6 +62,9 @@ __all__ = [
     "concordance",
     "knowledge_dates",
 ]
+
+BEFORE_ALL = dt.date(1900, 1, 1)
+"""First day of the knowledge period before every knowledge date."""
 
 _BLOCKING_MISSING = ("her2_status", "reflex_ish", "metastatic_diagnosis", "line_unknown")
 """Missing facts that leave no line assessable (others block only the lines that need them)."""
@@ -187,38 +191,46 @@ class Judge:
         Memoise by :func:`canonical_state` (default) — the same answers from fewer recommender calls; False asks
         the recommender for each full state (the equivalence tests compare the two).
     fast
-        True (default): states are keyed by decision epoch
-        (:func:`~oncoline.engines.recommend.epochs.decision_dates`: the dates on which the recommender's choice
-        may change) and judged by :func:`~oncoline.engines.recommend.engine.decide` (the recommender's steps 1-6:
-        no site actions, monitoring or assembled answer). False: keyed by every date in the knowledge
-        (:func:`knowledge_dates`) and judged by the whole :func:`~oncoline.engines.recommend.recommend` — the
-        reference the fast path is tested against (same categories, reasons and matches).
+        True (default): each state is judged by :func:`~oncoline.engines.recommend.engine.decide` (the
+        recommender's steps 1-6: no site actions, monitoring or assembled answer), and its answer serves every
+        knowledge period over which the knowledge it read stays the same (``Decision.unchanged_between``: a
+        history of HP lines is not judged again when a HER2-low statement takes effect). False: the whole
+        :func:`~oncoline.engines.recommend.recommend` for every knowledge period — the reference the fast path is
+        tested against (same categories, reasons and matches).
     """
 
     def __init__(
         self, knowledge: KnowledgeBase, params: LineParams, *, canonical: bool = True, fast: bool = True
     ) -> None:
-        from oncoline.engines.recommend.epochs import decision_dates
-
         self.canonical = canonical
         self.fast = fast
         self.kb = knowledge
         self.vocab = knowledge.vocab
-        self.dates = decision_dates(knowledge) if fast else knowledge_dates(knowledge)
+        self.dates = knowledge_dates(knowledge)
         self.substitution = tuple(params.substitution_classes)
         self.additions = tuple(c for c in params.maintenance_addition_classes if c != "ovarian_suppression")
         self._answers: dict[LineState, Recommendation | Decision] = {}
+        self._spans: dict[tuple[object, ...], list[tuple[dt.date | None, dt.date | None, Decision]]] = {}
         self._judged: dict[tuple[LineState, tuple[str, ...]], Judgement] = {}
         self._classes: dict[tuple[str, str], bool] = {}
+        self._norms: dict[tuple[str, ...], frozenset[str]] = {}
         self.calls = 0
 
     def period_start(self, day: dt.date) -> dt.date:
-        """The first day of the knowledge period holding ``day`` (the latest of :attr:`dates` on or before it)."""
-        from oncoline.engines.recommend.epochs import epoch_start
+        """The first day of the knowledge period holding ``day`` (the latest knowledge date on or before it)."""
+        import bisect
 
-        return epoch_start(self.dates, day)
+        i = bisect.bisect_right(self.dates, day)
+        return self.dates[i - 1] if i else BEFORE_ALL
 
     def _norm(self, drugs: Iterable[str]) -> frozenset[str]:
+        key = tuple(drugs)
+        hit = self._norms.get(key)
+        if hit is None:
+            hit = self._norms[key] = self._norm_of(key)
+        return hit
+
+    def _norm_of(self, drugs: tuple[str, ...]) -> frozenset[str]:
         out = set()
         for d in drugs:
             if self._is(d, "ovarian_suppression"):
@@ -246,14 +258,39 @@ class Judge:
         if self.canonical:
             state = canonical_state(state)
         answer = self._answers.get(state)
-        if answer is None:
-            answer = self._ask(state)
-            self._answers[state] = answer
-        return answer
+        if answer is not None:
+            return answer
+        if not self.fast:
+            answer = self._answers[state] = self._ask(state)
+            return answer
+        # the same patient at another knowledge period: asked again only where the knowledge it read differs
+        day = state.period_start
+        spans = self._spans.setdefault((state.her2_status, state.hr_status, state.prior), [])
+        for first, end, known in spans:
+            if (first is None or first <= day) and (end is None or day < end):
+                self._answers[state] = known
+                return known
+        decision = self._decide(state)
+        spans.append((*decision.unchanged_between, decision))
+        self._answers[state] = decision
+        return decision
 
-    def _ask(self, state: LineState) -> Recommendation | Decision:
+    def _ask(self, state: LineState) -> Recommendation:
         from oncoline.engines.recommend import recommend
+
+        self.calls += 1
+        return recommend(self._patient(state), knowledge=self.kb, as_of=state.period_start)
+
+    def _decide(self, state: LineState) -> Decision:
         from oncoline.engines.recommend.engine import decide
+
+        self.calls += 1
+        return decide(self._patient(state), knowledge=self.kb, as_of=state.period_start)
+
+    @staticmethod
+    def _patient(state: LineState) -> Patient:
+        """The patient of ``state``, every date of it on ``state.period_start`` (the decision date): its own dates
+        move with the decision date, as ``Decision.unchanged_between`` assumes."""
         from oncoline.model import Patient
 
         tumor: dict[str, Any] = {"her2": {"status": state.her2_status} if state.her2_status else {}}
@@ -266,16 +303,7 @@ class Judge:
             {"line": i, "drugs": list(drugs), "end": day, **({"stopped": stop} if stop else {})}
             for i, (drugs, stop) in enumerate(state.prior, start=1)
         ]
-        patient = Patient(
-            id="cohort-state",
-            tumor=tumor,
-            metastatic_diagnosis=day,
-            history=history,
-        )
-        self.calls += 1
-        if self.fast:
-            return decide(patient, knowledge=self.kb, as_of=day)
-        return recommend(patient, knowledge=self.kb, as_of=day)
+        return Patient(id="cohort-state", tumor=tumor, metastatic_diagnosis=day, history=history)
 
     def judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
         """The concordance of a line with ``drugs`` started in ``state`` (memoised)."""
@@ -355,8 +383,16 @@ def _judge_all(
     global _WORKER_JUDGE
     _WORKER_JUDGE = judge
     size = max(50, n // (wanted * 8))
-    # states sharing a prior history go to one chunk, so each worker's memo is used
-    order = sorted(range(n), key=lambda i: (repr(tasks[i][0].prior), tasks[i][0].period_start))
+    # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge.recommendation)
+    order = sorted(
+        range(n),
+        key=lambda i: (
+            repr(tasks[i][0].prior),
+            tasks[i][0].her2_status or "",
+            tasks[i][0].hr_status or "",
+            tasks[i][0].period_start,
+        ),
+    )
     chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
     results: list[Judgement] = [None] * n  # type: ignore[list-item]
     try:
@@ -414,8 +450,6 @@ def concordance(
     import numpy as np
     import pyarrow as pa
 
-    from oncoline.engines.recommend.epochs import EPOCH_BEFORE_ALL
-
     cols = set(index.column_names)
 
     def opt(name: str) -> str:
@@ -466,7 +500,7 @@ def concordance(
                     prior.append((tuple(d.split("|")), s or None))
             p = int(row["period"])
             state = LineState(
-                period_start=judge.dates[p] if p >= 0 else EPOCH_BEFORE_ALL,
+                period_start=judge.dates[p] if p >= 0 else BEFORE_ALL,
                 her2_status=row["her2"],
                 hr_status=row["hr"],
                 prior=tuple(prior),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from oncoline.engines.her2 import Her2Classification
 from oncoline.engines.recommend.checks import Block, Checker, excluded_entry, her2_gate, regimen_drugs
 from oncoline.engines.recommend.clock import Clock
-from oncoline.engines.recommend.conditions import Facts, compile_condition
+from oncoline.engines.recommend.conditions import Facts, compiled_whens
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.schema import Regimen, Slot, Statement
@@ -35,15 +35,21 @@ class Candidate:
 
     regimen: Regimen
     statements: list[Statement] = field(default_factory=list)
+    _best: tuple[int, Statement] | None = field(default=None, init=False, repr=False, compare=False)
+    """(number of statements, primary) when last worked out (sorting asks for it many times)."""
 
     @property
     def category(self) -> Category:
-        return Category(min((s.category for s in self.statements), key=_RANK.__getitem__))
+        return Category(self.primary.category)
 
     @property
     def primary(self) -> Statement:
-        best = self.category
-        return next(s for s in self.statements if s.category == best)
+        """The first statement of the best category."""
+        n = len(self.statements)
+        if self._best is None or self._best[0] != n:
+            rank = min(_RANK[s.category] for s in self.statements)
+            self._best = (n, next(s for s in self.statements if _RANK[s.category] == rank))
+        return self._best[1]
 
 
 def candidate_regimens(
@@ -85,13 +91,14 @@ def candidate_regimens(
     as_of, trace = clock.as_of, clock.trace
     candidates: dict[str, Candidate] = {}
     gated: dict[str, Block] = {}
-    for stmt in kb.statements:
-        if not compile_condition(stmt.when, kb)(facts):
+    stmt: Statement
+    for stmt, holds in compiled_whens(kb, kb.statements):
+        if not holds(facts):
             continue
-        if stmt.effective > as_of:
+        if clock.not_yet(stmt.effective):
             trace.append(TraceEntry(rule=stmt.id, effect=f"takes effect on {stmt.effective}, after {as_of}: left out"))
             continue
-        if stmt.expires is not None and as_of >= stmt.expires:
+        if clock.expired(stmt.expires):
             trace.append(TraceEntry(rule=stmt.id, effect=_expired_text(kb, stmt)))
             continue
         if not clock.all_in_effect(stmt.citations, where=stmt.id, what="statement"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from oncoline.engines.her2 import Her2Classification
 from oncoline.engines.recommend.clock import Clock, citations_for
-from oncoline.engines.recommend.conditions import Facts, compile_condition
+from oncoline.engines.recommend.conditions import Facts, compile_condition, compiled_whens
 from oncoline.engines.recommend.facts import render_text
 from oncoline.engines.recommend.history import PastLine
 from oncoline.engines.recommend.line_decision import LineDecision
@@ -103,15 +103,15 @@ class Checker:
                 for d in members:
                     progressed.setdefault(d, (first[0], first[1], group))
         self.progressed = {d: n for d, n in progressed.items() if d not in allowed}
-        rules = [r for r in kb.safety.rules if clock.any_in_effect(r.citations)]
-        self.contra = [
-            (r, kb.expand(r.drugs))
-            for r in rules
-            if r.severity == "contraindicated" and compile_condition(r.when, kb)(facts)
+        # the population first, then whether the rule is in effect: a rule that cannot apply to this patient does
+        # not tie the answer to its sources' dates (Clock.unchanged_between)
+        rules = [
+            r
+            for r, holds in compiled_whens(kb, kb.safety.rules)
+            if r.severity in ("contraindicated", "caution") and holds(facts) and clock.any_in_effect(r.citations)
         ]
-        self.cautions = [
-            (r, kb.expand(r.drugs)) for r in rules if r.severity == "caution" and compile_condition(r.when, kb)(facts)
-        ]
+        self.contra = [(r, kb.expand(r.drugs)) for r in rules if r.severity == "contraindicated"]
+        self.cautions = [(r, kb.expand(r.drugs)) for r in rules if r.severity == "caution"]
 
     def drug_blocks(self, drug: str) -> list[Block]:
         """Why ``drug`` cannot be given: contraindications, then progression and toxicity stops."""
@@ -188,8 +188,8 @@ class Checker:
         for prq in regimen.prerequisites:
             if (
                 prq.on_fail == "exclude"
-                and self.clock.any_in_effect(prq.citations)
                 and not compile_condition(prq.when, self.kb)(self.facts)
+                and self.clock.any_in_effect(prq.citations)
             ):
                 out.append(prerequisite_block(prq))
         return out
@@ -199,8 +199,8 @@ class Checker:
         for prq in regimen.prerequisites:
             if (
                 prq.on_fail == "exclude"
-                and self.clock.any_in_effect(prq.citations)
                 and not compile_condition(prq.when, self.kb)(self.facts)
+                and self.clock.any_in_effect(prq.citations)
             ):
                 return prerequisite_block(prq)
         return None
@@ -234,9 +234,11 @@ class Checker:
                 flags.append(f"caution: {_naming(self.kb, reason, [d for d in drugs if d in rdrugs])}")
                 cites.extend(rule.citations)
         for prq in regimen.prerequisites:
-            if not self.clock.any_in_effect(prq.citations):
-                continue
-            if prq.on_fail == "flag" and not compile_condition(prq.when, self.kb)(self.facts):
+            if (
+                prq.on_fail == "flag"
+                and not compile_condition(prq.when, self.kb)(self.facts)
+                and self.clock.any_in_effect(prq.citations)
+            ):
                 flags.append(prq.text if prq.text.startswith(("off-label", "UNCONFIRMED")) else f"note: {prq.text}")
                 cites.extend(prq.citations)
         return flags, cites

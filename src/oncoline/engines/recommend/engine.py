@@ -100,6 +100,11 @@ class Decision:
     facts, clock, warnings, trace
         The patient's facts, the knowledge as of the decision date and what the steps said (steps 7-8 read and
         extend them).
+    unchanged_between
+        ``(first, end)``: on every decision date ``first <= d < end`` (None: unbounded) steps 1-6 read the knowledge
+        alike for this patient — same options, categories, exclusions with their reason codes, missing facts —
+        when the patient's own dates move with ``d`` (:meth:`~oncoline.engines.recommend.clock.Clock.unchanged_between`
+        after step 6; citations and wording may differ).
     """
 
     decision: LineDecision
@@ -112,6 +117,7 @@ class Decision:
     clock: Clock
     warnings: list[str]
     trace: list[TraceEntry]
+    unchanged_between: tuple[dt.date | None, dt.date | None]
 
     @property
     def hr_status(self) -> str:
@@ -146,13 +152,13 @@ def decide(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> 
     warnings: list[str] = []
     trace: list[TraceEntry] = []
     missing: list[Missing] = []
-    _check_decision_date(patient, kb, as_of, warnings)
+    clock = Clock(kb, as_of, trace)
+    _check_decision_date(patient, clock, warnings)
     lines = read_history(patient, as_of, kb, warnings, trace)
     her2, hr = _tumour_status(patient, kb, missing, trace)
     unanchored = _unanchored(patient, missing)
     decision = _line_decision(patient, lines, kb, as_of, warnings, trace, unanchored=unanchored)
     facts = gather_facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
-    clock = Clock(kb, as_of, trace)
     resistant = early_endocrine_resistance(patient, kb, warnings)
     checker = Checker(kb, facts, lines, clock, resistant, early_relapse_resistance(patient, kb))
     _ask_for_safety_facts(clock, facts, missing)
@@ -160,7 +166,19 @@ def decide(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> 
     checked = check_candidates(candidates, kb, facts, decision, checker)
     options, excluded = rank_options(checked, gated, kb, facts, checker)
     facts.option_drugs = frozenset(d for o in options for d in o.drugs)
-    return Decision(decision, her2, hr, tuple(options), tuple(excluded), tuple(missing), facts, clock, warnings, trace)
+    return Decision(
+        decision,
+        her2,
+        hr,
+        tuple(options),
+        tuple(excluded),
+        tuple(missing),
+        facts,
+        clock,
+        warnings,
+        trace,
+        clock.unchanged_between(),
+    )
 
 
 def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Recommendation:
@@ -220,15 +238,16 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     )
 
 
-def _check_decision_date(patient: Patient, kb: KnowledgeBase, as_of: dt.date, warnings: list[str]) -> None:
+def _check_decision_date(patient: Patient, clock: Clock, warnings: list[str]) -> None:
     """Refuse a metastatic diagnosis after ``as_of``; warn when ``as_of`` precedes what the knowledge encodes."""
+    kb, as_of = clock.kb, clock.as_of
     if patient.metastatic_diagnosis is not None and patient.metastatic_diagnosis > as_of:
         raise InputError(
             f"metastatic_diagnosis {patient.metastatic_diagnosis} is after as_of {as_of}; correct the date or "
             "pass an `as_of` argument on or after it",
             field="metastatic_diagnosis",
         )
-    if as_of < kb.params.coverage_start:
+    if clock.before(kb.params.coverage_start):
         warnings.append(f"as_of {as_of} is before {kb.params.coverage_start}, the earliest date this knowledge encodes")
 
 
@@ -298,6 +317,6 @@ def _ask_for_safety_facts(clock: Clock, facts: Facts, missing: list[Missing]) ->
     """The safety facts a rule needs before deciding (``safety.yaml`` ``asks``: e.g. gestational age, brain status)."""
     kb = clock.kb
     for ask in kb.safety.asks:
-        if clock.any_in_effect(ask.citations) and compile_condition(ask.when, kb)(facts):
+        if compile_condition(ask.when, kb)(facts) and clock.any_in_effect(ask.citations):
             missing.append(Missing(code=ask.code, text=render_text(ask.text, facts, kb)))
             clock.trace.append(TraceEntry(rule=ask.id, effect=f"asks for {ask.code}"))
