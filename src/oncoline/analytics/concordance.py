@@ -27,13 +27,20 @@ not part of the state (a test fails if the recommender starts to read it). Early
 the lines table and not in the state: a relapse within 12 months of adjuvant HER2 therapy, which the reference
 treats as second line, is judged as a first line here.
 
-Cost: the answer depends only on the state and on the knowledge in effect, which changes on a few dates (every
-date in the knowledge base: statements taking effect or expiring, approvals; 63 dates in the bundled knowledge,
-each one compared with the decision date somewhere in the recommender). The state is made canonical first
+Cost: the answer depends only on the state and on the knowledge in effect. The state is made canonical first
 (:func:`canonical_state`: the earlier lines as a sorted multiset, progression and an undocumented stop alike —
-what the recommender reads of them), and each distinct (knowledge period, canonical state) costs one recommender
-call. The generated benchmark cohort of 10^7 exposure rows (52,351 persons, 181,468 lines) holds 36,314 full
-states and 26,648 canonical ones: varied histories times knowledge periods, so the calls still dominate the report.
+what the recommender reads of them) and placed in its knowledge period (between two consecutive dates of the
+knowledge base, :func:`knowledge_dates`). Each canonical state is then judged by
+:func:`oncoline.engines.recommend.engine.decide` — the recommender's steps 1-6 (history, tumour status, line,
+candidates, checks, ranking), the same functions :func:`~oncoline.engines.recommend.recommend` runs before it adds
+site actions and monitoring — and its answer is reused for the same patient in every other knowledge period of
+``Decision.unchanged_between``: the stretch over which every knowledge date the recommender compared with the
+decision date (statements in effect, rules and prerequisites that apply to this patient, questions it asks)
+stays on the same side. The generated benchmark cohort of 10^7 exposure rows (52,351 persons, 181,468 lines)
+holds 36,314 full states, 26,648 canonical (period, state) pairs and about 11,000 such stretches: 11,000 calls of
+steps 1-6 instead of 26,648 whole recommender calls, spread over worker processes from
+:data:`PARALLEL_MIN_STATES` states on. ``Judge(fast=False, canonical=False)`` keeps the whole recommender per full
+state and period; ``tests/analytics/test_concordance_fast.py`` checks both give every line the same judgement.
 """
 
 from __future__ import annotations
