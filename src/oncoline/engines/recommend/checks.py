@@ -259,7 +259,11 @@ def her2_gate(
     therapy or chemotherapy missing); when the patient meets them, that regimen is offered instead and nothing is
     withheld here. Otherwise the reason names the drugs that are for HER2-positive disease only.
     """
-    her2_directed = any(kb.in_class(d, "her2_directed") for d in placed)
+    key = (id(kb), placed)
+    hit = _HER2_DIRECTED.get(key)
+    if hit is None or hit[0] is not kb:
+        hit = _HER2_DIRECTED[key] = (kb, any(kb.in_class(d, "her2_directed") for d in placed))
+    her2_directed = hit[1]
     status = her2.status
     cites = her2.citations or ("ASCOCAP-2018",)
     if status in ("missing", "equivocal"):
@@ -296,6 +300,9 @@ def her2_gate(
         cites,
     )
 
+
+_HER2_DIRECTED: dict[tuple[int, frozenset[str]], tuple[KnowledgeBase, bool]] = {}
+"""(knowledge base, drug set) → whether a drug of the set is HER2-directed (asked for every statement placed)."""
 
 _LOW_REGIMENS: dict[int, tuple[Regimen, ...]] = {}
 
@@ -336,10 +343,18 @@ def regimen_drugs(regimen: Regimen, decision: LineDecision | None) -> frozenset[
     """Every drug a regimen may hold (all slot choices; the current line's drugs for ``drugs_from: current_line``)."""
     if regimen.drugs_from == "current_line":
         return frozenset(decision.current.drugs) if decision and decision.current else frozenset()
+    hit = _REGIMEN_DRUGS.get(id(regimen))
+    if hit is not None and hit[0] is regimen:
+        return hit[1]
     out: set[str] = set()
     for d in regimen.drugs:
         out.update(d.choices if isinstance(d, Slot) else (d,))
+    _REGIMEN_DRUGS[id(regimen)] = (regimen, frozenset(out))
     return frozenset(out)
+
+
+_REGIMEN_DRUGS: dict[int, tuple[Regimen, frozenset[str]]] = {}
+"""Regimen (by identity; frozen) → every drug it may hold (:func:`regimen_drugs` walks it on every statement)."""
 
 
 def excluded_entry(clock: Clock, regimen: Regimen, drugs: Sequence[str], blocks: list[Block]) -> Excluded:

@@ -44,9 +44,18 @@ class Clock:
     def __post_init__(self) -> None:
         # every source asked about once per decision, then set look-ups (a recommender call asks ~100 times;
         # citations resolve at loading, so every id asked about is a key of kb.sources)
-        after = [s for s in self.kb.sources.values() if s.date > self.as_of]
-        self._after = frozenset(s.id for s in after)
-        self._late = frozenset(s.id for s in after if s.dates_knowledge)
+        key = (id(self.kb), self.as_of)
+        hit = _LATER.get(key)
+        if hit is None or hit[0] is not self.kb:
+            after = [s for s in self.kb.sources.values() if s.date > self.as_of]
+            if len(_LATER) >= 4096:  # decision dates of a long-running service: kept bounded
+                _LATER.clear()
+            hit = _LATER[key] = (
+                self.kb,
+                frozenset(s.id for s in after),
+                frozenset(s.id for s in after if s.dates_knowledge),
+            )
+        self._after, self._late = hit[1], hit[2]
 
     def unchanged_between(self) -> tuple[dt.date | None, dt.date | None]:
         """``(first, end)``: every knowledge date compared so far is on the same side of any decision date ``d``
@@ -133,6 +142,10 @@ class Clock:
         """True when the rule has a source on ``as_of`` (or cites none)."""
         self._asked_late.update(ids)
         return not ids or any(i not in self._late for i in ids)
+
+
+_LATER: dict[tuple[int, dt.date], tuple[KnowledgeBase, frozenset[str], frozenset[str]]] = {}
+"""(knowledge base, as_of) → (sources dated after as_of, those of them that date knowledge)."""
 
 
 def citations_for(kb: KnowledgeBase, ids: Iterable[str]) -> tuple[Citation, ...]:
