@@ -262,6 +262,8 @@ def her2_gate(
     key = (id(kb), placed)
     hit = _HER2_DIRECTED.get(key)
     if hit is None or hit[0] is not kb:
+        if len(_HER2_DIRECTED) >= 65536:  # ongoing lines' drug sets of a long-running service: kept bounded
+            _HER2_DIRECTED.clear()
         hit = _HER2_DIRECTED[key] = (kb, any(kb.in_class(d, "her2_directed") for d in placed))
     her2_directed = hit[1]
     status = her2.status
