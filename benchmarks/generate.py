@@ -12,10 +12,11 @@ treatment holidays longer than the gap rule, a few unknown drug names and exact 
 shuffled: real extracts are not sorted.
 
 A line's documented stop (progression or toxicity) is written on the last administration of the drugs given
-until the line ends; a taxane that stops after its planned cycles while HP continues carries no stop, except
-that about one taxane course in six stops for toxicity (neuropathy) — the de-escalation of reference §a.3, one
-line. Like a real extract the data end at a fixed cut-off (:data:`DATA_CUTOFF`): no exposure starts after it,
-ends are cut to it, and a stop that would fall after it is not written (it had not happened by then);
+on the line's last day (the drugs of one visit share the day's schedule slip); a taxane that stops after its
+planned cycles while HP continues carries no stop, except that about one taxane course in six stops for
+toxicity (neuropathy) — the de-escalation of reference §a.3, one line. Like a real extract the data end at a
+fixed cut-off (:data:`DATA_CUTOFF`): no exposure starts after it, ends are cut to it, and a stop that would
+fall after it is not written (it had not happened by then);
 metastatic diagnoses run from 2015 to the end of 2024, so follow-up is 1–11 years.
 
 The generator is vectorised (a Python loop builds one "stream" per drug and line, numpy expands streams into
@@ -190,6 +191,7 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA
             hr_positive = li == 1 and rng.random() < 0.5
             if day > cut_day:
                 break
+            ends: list[tuple[int, int]] = []  # (stream index, last administration day) of streams carrying `stop`
             for names, sched, cap in regimen:
                 count = max(1, length // sched[0])
                 own_stop = stop
@@ -202,12 +204,18 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA
                 offset = int(rng.integers(0, 8)) if sched is _ORAL else 0
                 count = stream(person, names, day + offset, count, sched, own_stop)
                 p_rows += count
+                if count and own_stop == stop:
+                    ends.append((len(s_stop) - 1, day + offset + (count - 1) * sched[0]))
                 if names in _CHEMO:
                     for s in _SUPPORT_ON_CHEMO[:2]:
                         if rng.random() < 0.5:
                             p_rows += stream(
                                 person, (s, _SUPPORT_ON_CHEMO[2]) if s == "ondansetron" else (s,), day, count, sched, 0
                             )
+            last_day = max((d for _, d in ends), default=0)
+            for i, d in ends:  # the line's stop is documented at its end: on the drugs given on its last day
+                if d < last_day:
+                    s_stop[i] = 0
             if hr_positive and length > 200:  # letrozole added to HP maintenance after induction
                 add = day + 150 + int(rng.integers(0, 40))
                 n = (day + length - add) // 28
@@ -229,9 +237,12 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA
     k = np.arange(total) - np.repeat(np.cumsum(count_a) - count_a, count_a)
     interval_a = np.asarray(s_interval, dtype=np.int64)[rep]
     duration_a = np.asarray(s_duration, dtype=np.int64)[rep]
-    # a day or two of jitter on infusions, as real schedules slip
-    jitter = np.where(duration_a == 1, rng.integers(0, 3, total), 0)
-    start = np.asarray(s_first, dtype=np.int64)[rep] + k * interval_a + jitter
+    # a day or two of jitter on infusions, as real schedules slip — the same for every drug a person gets on one
+    # planned day (the drugs of one cycle are given at one visit)
+    planned = np.asarray(s_first, dtype=np.int64)[rep] + k * interval_a
+    visit = (person_a[rep] * 2_654_435_761 + planned * 40_503) % 1_000_003
+    jitter = np.where(duration_a == 1, visit % 3, 0)
+    start = planned + jitter
     end = np.minimum(start + duration_a - 1, cut_day)  # a dispensing's supply is cut at the extract's end
     last = k == count_a[rep] - 1
     stop = np.where(last, np.asarray(s_stop, dtype=np.int8)[rep], 0)
