@@ -6,7 +6,6 @@ import datetime as dt
 
 import pyarrow.compute as pc
 import pytest
-
 from benchmarks.generate import DATA_CUTOFF, generate_cohort
 
 

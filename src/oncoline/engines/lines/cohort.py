@@ -58,8 +58,9 @@ Closing a line: a line with a documented stop (pending) is ALWAYS closed as ``do
 rule b, c or f, or the line is the person's last (a line with a documented stop is never ``ongoing``, even
 when its last exposure is within ``gap_days`` of the cut-off). Under ``all_drugs`` the stop that names the close
 is a progression stop of L if any, else a pending toxicity stop (one no later batch of L passed); a toxicity stop
-the rest of the line continued after names nothing; b2 names ``documented_toxicity`` itself. Otherwise close_rule is the rule named above and
-end_reason follows it: ``gap`` → ``gap``, ``new_drug`` → ``switched``, ``ongoing`` → ``ongoing``. So
+the rest of the line continued after names nothing; b2 names ``documented_toxicity`` itself. Otherwise
+close_rule is the rule named above and end_reason follows it: ``gap`` → ``gap``, ``new_drug`` → ``switched``,
+``ongoing`` → ``ongoing``. So
 close_rule is documented_* exactly when end_reason is ``progression`` / ``toxicity``.
 
 Line columns: drugs = the line's distinct drugs sorted alphabetically (code-point order); regimen = drugs

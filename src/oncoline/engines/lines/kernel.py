@@ -328,6 +328,7 @@ def _kernel_py(  # one state machine, kept in one place on purpose
     s_mask = np.zeros(n_words, dtype=np.int64)
     s_new = np.zeros(n_words, dtype=np.int64)
     any_tox = False  # tox_stop holds an entry (of the open line; cleared when the next line opens, any person)
+    s_any = False  # s_mask is not empty (cleared likewise)
     i = 0
     while i < n:
         # ---- one person: rows i .. p_end-1
@@ -371,28 +372,28 @@ def _kernel_py(  # one state machine, kept in one place on purpose
                     open_rule = _OPEN_PROG
                 else:
                     passed = tox_next != _NO_DAY and t > tox_next  # the first batch after a toxicity stop
-                    stopped_any = False
-                    rest = False
-                    for w in range(n_words):
-                        s_new[w] = s_mask[w]
-                    if passed:
-                        for d in range(n_drugs):
-                            if tox_stop[d] < t:
+                    stopped_any = s_any or passed  # a toxicity stop in effect (most batches: none, fast path)
+                    tox_end = False
+                    if stopped_any:
+                        rest = False
+                        for w in range(n_words):
+                            s_new[w] = s_mask[w]
+                        if passed:
+                            for d in range(n_drugs):
+                                if tox_stop[d] < t:
+                                    w = d // 63
+                                    s_new[w] |= np.int64(1) << np.int64(d - w * 63)
+                        for w in range(n_words):
+                            if l_masks[li, w] & ~s_new[w] != 0:
+                                rest = True
+                        tox_end = passed and not rest  # every drug of the line stopped
+                        if not tox_end:
+                            for k in range(j, b_end):  # a stopped drug restarted
+                                d = drug[k]
                                 w = d // 63
-                                s_new[w] |= np.int64(1) << np.int64(d - w * 63)
-                    for w in range(n_words):
-                        if s_new[w] != 0:
-                            stopped_any = True
-                        if l_masks[li, w] & ~s_new[w] != 0:
-                            rest = True
-                    tox_end = stopped_any and passed and not rest  # every drug of the line stopped
-                    if stopped_any and not tox_end:
-                        for k in range(j, b_end):  # a stopped drug restarted
-                            d = drug[k]
-                            w = d // 63
-                            if s_new[w] & (np.int64(1) << np.int64(d - w * 63)) != 0:
-                                tox_end = True
-                                break
+                                if s_new[w] & (np.int64(1) << np.int64(d - w * 63)) != 0:
+                                    tox_end = True
+                                    break
                     if not tox_end:
                         if t - last_end > gap_days:
                             if passed:
@@ -418,6 +419,7 @@ def _kernel_py(  # one state machine, kept in one place on purpose
                         _close_line(li, _CLOSE_GAP, _END_GAP, 2, l_close, l_reason)
                         open_rule = _OPEN_TOX
                     elif open_rule < 0 and passed:  # the rest continues: the stopped drugs leave the line
+                        s_any = True
                         tox_next = _NO_DAY
                         for w in range(n_words):
                             s_mask[w] = s_new[w]
@@ -466,8 +468,10 @@ def _kernel_py(  # one state machine, kept in one place on purpose
                 pend_code = 0
                 prog_day = _NO_DAY
                 tox_next = _NO_DAY
-                for w in range(n_words):
-                    s_mask[w] = 0
+                if s_any:
+                    for w in range(n_words):
+                        s_mask[w] = 0
+                    s_any = False
                 if any_tox:
                     for d in range(n_drugs):
                         tox_stop[d] = _NO_STOP
@@ -487,19 +491,19 @@ def _kernel_py(  # one state machine, kept in one place on purpose
                         if source_key[q] == sk and end[q] == end[k]:
                             l_ndup[li] += 1
                             break
-                if stop[k] != 0 and (
-                    pend_code == 0 or end[k] < pend_day or (end[k] == pend_day and stop[k] < pend_code)
-                ):
-                    pend_day = end[k]
-                    pend_code = stop[k]
-                if stop[k] == 1 and (prog_day == _NO_DAY or end[k] < prog_day):
-                    prog_day = end[k]
-                elif stop[k] == 2:
-                    any_tox = True
-                    if end[k] < tox_stop[d]:
-                        tox_stop[d] = end[k]
-                    if tox_next == _NO_DAY or end[k] < tox_next:
-                        tox_next = end[k]
+                if stop[k] != 0:
+                    if pend_code == 0 or end[k] < pend_day or (end[k] == pend_day and stop[k] < pend_code):
+                        pend_day = end[k]
+                        pend_code = stop[k]
+                    if stop[k] == 1:
+                        if prog_day == _NO_DAY or end[k] < prog_day:
+                            prog_day = end[k]
+                    else:
+                        any_tox = True
+                        if end[k] < tox_stop[d]:
+                            tox_stop[d] = end[k]
+                        if tox_next == _NO_DAY or end[k] < tox_next:
+                            tox_next = end[k]
             if b_max_end > last_end:
                 last_end = b_max_end
             if b_max_end > p_max_end:
