@@ -91,8 +91,8 @@ def judge_states(
                 d, _, s = item.rpartition("#")
                 prior.append((tuple(d.split("|")), s or None))
         p = int(row["period"])
-        state = LineState(
-            period_start=judge.dates[p] if p >= 0 else dt.date(1900, 1, 1),
+        state = LineState(  # the judge names its periods (the first day, or its marker for "before all")
+            period_start=judge.period_start(judge.dates[p] if p >= 0 else dt.date.min),
             her2_status=row["her2"],
             hr_status=row["hr"],
             prior=tuple(prior),
