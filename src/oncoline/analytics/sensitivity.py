@@ -29,6 +29,7 @@ __all__ = [
     "sensitivity_grid",
     "sensitivity_tables",
     "suppress_derived",
+    "unmoved_rules",
 ]
 
 GAP_DAYS = (60, 90, 120, 180)
@@ -309,3 +310,36 @@ def grid_mismatch(summary: pa.Table, n_lines: int, params: LineParams, /) -> str
         "parameters, another cut-off or other data. The sensitivity grid's 'default' row is the rules given here, "
         "not those of the lines table; give the same --param and --as-of as for `oncoline lines`."
     )
+
+
+def unmoved_rules(summary: pa.Table, /) -> list[str]:
+    """Sentences for the report when one rule of the grid moves nothing: every value of ``gap_days`` (or of
+    ``regimen_window_days``) gives the same persons, lines and persons with ≥ 2 lines at each value of the other.
+
+    Flat rows would otherwise read as a grid that ignores the rule (the new-user test asked which); the grid does
+    apply it (each cell equals ``oncoline lines --param``), so the sentence says the data hold no case it decides.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = pa.table({"gap_days": [60, 120], "regimen_window_days": [28, 28], "persons": [9, 9], "lines": [20, 20],
+    ...               "persons_2l": [7, 7]})
+    >>> unmoved_rules(t)[0][:48]
+    'gap_days 60, 120 give the same persons and lines'
+    """
+    rows = summary.to_pylist()
+    out = []
+    for rule, other in (("gap_days", "regimen_window_days"), ("regimen_window_days", "gap_days")):
+        values = sorted({r[rule] for r in rows})
+        if len(values) < 2:
+            continue
+        by_other: dict[object, set[tuple[object, ...]]] = {}
+        for r in rows:
+            by_other.setdefault(r[other], set()).add((r["persons"], r["lines"], r["persons_2l"]))
+        if all(len(v) == 1 for v in by_other.values()):
+            out.append(
+                f"{rule} {', '.join(str(v) for v in values)} give the same persons and lines at every {other}: "
+                f"this cohort holds no case the {rule} rule decides differently within that range (the grid applies "
+                f"it: each cell equals `oncoline lines --param {rule}=…`), so the rows for {rule} are flat."
+            )
+    return out

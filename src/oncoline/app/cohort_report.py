@@ -523,7 +523,12 @@ def build_cohort_report(
     elif grid:
         assert inputs.exposures is not None
         t0 = time.perf_counter()
-        from oncoline.analytics.sensitivity import grid_mismatch, sensitivity_grid, sensitivity_tables
+        from oncoline.analytics.sensitivity import (
+            grid_mismatch,
+            sensitivity_grid,
+            sensitivity_tables,
+            unmoved_rules,
+        )
 
         n_cells = len(options.gap_days) * len(options.regimen_window_days)
 
@@ -545,6 +550,7 @@ def build_cohort_report(
         mismatch = grid_mismatch(summary, agg.n_lines, inputs.params)
         if mismatch:
             notes.append(mismatch)
+        notes.extend(unmoved_rules(summary))
         timings["sensitivity"] = time.perf_counter() - t0
 
     progress("attrition", steps - 1, steps)
