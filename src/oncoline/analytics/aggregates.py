@@ -47,7 +47,8 @@ class CohortAggregates:
     outside
         (persons, lines) of the lines table without an index row.
     recommender_calls
-        Recommender calls made for the concordance (distinct canonical states judged).
+        Distinct patient states judged for the concordance (canonical states: one recommender call each when
+        judged in one process; :func:`oncoline.analytics.concordance_tables.count_distinct_states`).
     """
 
     regimens: pa.Table
@@ -118,7 +119,12 @@ def aggregate_lines(
     -------
     CohortAggregates
     """
-    from oncoline.analytics.concordance_tables import concordance_counts
+    from oncoline.analytics.concordance_tables import (
+        concordance_counts,
+        count_distinct_states,
+        distinct_states,
+        person_status,
+    )
     from oncoline.analytics.pathways import person_sequences, regimen_counts, regimen_labels_from_counts
     from oncoline.analytics.strata import person_strata
     from oncoline.analytics.survival import duration_counts
@@ -143,9 +149,8 @@ def aggregate_lines(
         def judged_states(k: int, total: int) -> None:
             tick(f"guideline concordance: {k:,}/{total:,} distinct states", 1 + k / max(total, 1), 3)
 
-        before = judge.calls
         judged = concordance(kept, index, judge=judge, on_progress=judged_states)
-        calls = judge.calls - before
+        calls = count_distinct_states(judge, distinct_states(kept, person_status(index), judge))
         conc = concordance_counts(judged, strata)
         categories = judged.select(["person_id", "line", "category"])
     tick("durations (time on treatment, time to next treatment)", 2, 3)

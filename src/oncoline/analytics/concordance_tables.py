@@ -18,14 +18,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from oncoline.analytics.concordance import Judge
+    from oncoline.analytics.concordance import Judge, LineState
 
-__all__ = ["STATE_COLUMNS", "concordance_counts", "concordance_tables", "judge_states", "person_status"]
+__all__ = [
+    "STATE_COLUMNS",
+    "concordance_counts",
+    "concordance_tables",
+    "count_distinct_states",
+    "distinct_states",
+    "judge_states",
+    "person_status",
+]
 
 STATE_COLUMNS = ("period", "her2", "hr", "prior_key", "drugs_key")
 """Columns of a distinct patient state (see the module docstring)."""
@@ -79,24 +87,11 @@ def judge_states(
     """
     import pyarrow as pa
 
-    from oncoline.analytics.concordance import LineState
-
     rows = states.select(list(STATE_COLUMNS)).to_pylist()
     category: list[str] = []
     reason: list[str] = []
     for i, row in enumerate(rows, start=1):
-        prior: list[tuple[tuple[str, ...], str | None]] = []
-        if row["prior_key"]:
-            for item in row["prior_key"].split(";"):
-                d, _, s = item.rpartition("#")
-                prior.append((tuple(d.split("|")), s or None))
-        p = int(row["period"])
-        state = LineState(  # the judge names its periods (the first day, or its marker for "before all")
-            period_start=judge.period_start(judge.dates[p] if p >= 0 else dt.date.min),
-            her2_status=row["her2"],
-            hr_status=row["hr"],
-            prior=tuple(prior),
-        )
+        state = _line_state(judge, row)
         j = judge.judge(state, tuple(row["drugs_key"].split("|")))
         category.append(j.category.value)
         reason.append(j.reason)
@@ -105,6 +100,72 @@ def judge_states(
     return states.append_column("category", pa.array(category, pa.string())).append_column(
         "reason", pa.array(reason, pa.string())
     )
+
+
+def _line_state(judge: Judge, row: dict[str, Any]) -> LineState:
+    """The :class:`~oncoline.analytics.concordance.LineState` of one state row (as ``concordance`` builds it)."""
+    from oncoline.analytics.concordance import LineState
+
+    prior: list[tuple[tuple[str, ...], str | None]] = []
+    if row["prior_key"]:
+        for item in row["prior_key"].split(";"):
+            d, _, s = item.rpartition("#")
+            prior.append((tuple(d.split("|")), s or None))
+    p = int(row["period"])
+    return LineState(  # the judge names its periods (the first day, or its marker for "before all")
+        period_start=judge.period_start(judge.dates[p] if p >= 0 else dt.date.min),
+        her2_status=row["her2"],
+        hr_status=row["hr"],
+        prior=tuple(prior),
+    )
+
+
+def count_distinct_states(judge: Judge, states: pa.Table, /) -> int:
+    """The distinct patient states the recommender is asked about: the rows of ``states`` (:data:`STATE_COLUMNS`)
+    reduced to their canonical state (:func:`oncoline.analytics.concordance.canonical_state`, what the judge
+    memoises on), counted. It equals the judge's calls when it judges them in one process; spread over worker
+    processes the calls can be more (each worker has its own memo), so the report counts states, not calls."""
+    from oncoline.analytics.concordance import canonical_state
+
+    rows = states.select(["period", "her2", "hr", "prior_key"]).to_pylist()
+    return len({canonical_state(_line_state(judge, r)) for r in rows})
+
+
+def distinct_states(lines: pa.Table, status: pa.Table, judge: Judge, /) -> pa.Table:
+    """The distinct patient states (:data:`STATE_COLUMNS`) of an in-memory lines table, keyed as
+    :func:`oncoline.analytics.concordance.concordance` keys them (the Spark path computes the same in Spark).
+
+    Parameters
+    ----------
+    lines
+        ``person_id``, ``line``, ``drugs``, ``start_date``, ``end_reason`` (one row per person and line).
+    status
+        :func:`person_status` of the index.
+    judge
+        Its ``dates`` bound the knowledge periods.
+    """
+    import duckdb
+
+    bounds = ", ".join(f"DATE '{d.isoformat()}'" for d in judge.dates)
+    period = f"len(list_filter([{bounds}], d -> d <= l.start_date)) - 1" if judge.dates else "-1"
+    con = duckdb.connect()
+    try:
+        con.register("lines_in", lines.select(["person_id", "line", "drugs", "start_date", "end_reason"]))
+        con.register("status_in", status)
+        return con.execute(
+            f"""WITH l AS (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(line AS INTEGER) AS line,
+                                  array_to_string(list_sort(drugs), '|') AS drugs_key, start_date,
+                                  CASE end_reason WHEN 'toxicity' THEN 'toxicity' ELSE '' END AS stop
+                           FROM lines_in)
+                SELECT DISTINCT CAST({period} AS INTEGER) AS period, s.her2, s.hr,
+                       coalesce(array_to_string(list_sort(list(l.drugs_key || '#' || l.stop) OVER (
+                           PARTITION BY l.person_id ORDER BY l.line
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)), ';'), '') AS prior_key,
+                       l.drugs_key
+                FROM l LEFT JOIN status_in s USING (person_id)"""
+        ).to_arrow_table()
+    finally:
+        con.close()
 
 
 def concordance_counts(judged: pa.Table, strata: pa.Table, /) -> pa.Table:

@@ -170,9 +170,7 @@ def _aggregate(
         calls = 0
         if judge is not None:
             tick("guideline concordance: distinct patient states (Spark)", 1, 3)
-            before = judge.calls
-            x, conc = _concordance(x, judge, session, step=tick, cached=cached)
-            calls = judge.calls - before
+            x, conc, calls = _concordance(x, judge, session, step=tick, cached=cached)
         else:
             x = x.withColumn("category", F.lit(None).cast("string"))
         tick("durations (Spark)", 2, 3)
@@ -237,14 +235,15 @@ def _aggregate(
     )
 
 
-def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list[Any]) -> tuple[Any, pa.Table]:
+def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list[Any]) -> tuple[Any, pa.Table, int]:
     """Each line's state key in Spark, the distinct states judged on the driver, joined back: ``x`` with
-    ``category`` and the concordance counts (``line``, ``index_year``, ``category``, ``reason``, ``lines``)."""
+    ``category``, the concordance counts (``line``, ``index_year``, ``category``, ``reason``, ``lines``) and the
+    distinct (canonical) states judged."""
     import pyarrow as pa
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from oncoline.analytics.concordance_tables import STATE_COLUMNS, judge_states
+    from oncoline.analytics.concordance_tables import STATE_COLUMNS, count_distinct_states, judge_states
 
     before = Window.partitionBy("person_id").orderBy("line").rowsBetween(Window.unboundedPreceding, -1)
     drugs_key = F.concat_ws("|", F.sort_array(F.col("drugs")))
@@ -289,7 +288,7 @@ def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list
             ]
         )
     )
-    return joined.drop("reason"), counts
+    return joined.drop("reason"), counts, count_distinct_states(judge, states)
 
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
