@@ -62,12 +62,12 @@ def test_spark_and_duckdb_give_identical_tables_and_page(spark: Any, tmp_path: P
         results[engine] = build_cohort_report(inputs, options=options)
     duck, spk = results["duckdb"], results["spark"]
     assert list(duck.tables) == list(spk.tables)
-    assert "concordance_by_line" in duck.tables and duck.recommender_calls > 0
+    assert "concordance_by_line" in duck.tables and duck.states_judged > 0
     for name, table in duck.tables.items():
         assert table.equals(spk.tables[name], check_metadata=False), name
     attrition = {r["description"]: r["count"] for r in duck.tables["attrition"].to_pylist()}
     assert attrition["persons in the lines table without an index row: left out"] == 3
-    assert (duck.notes, duck.recommender_calls) == (spk.notes, spk.recommender_calls)
+    assert (duck.notes, duck.states_judged) == (spk.notes, spk.states_judged)
     assert render_report(duck) == render_report(spk)
 
 

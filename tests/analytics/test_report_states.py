@@ -22,7 +22,8 @@ def test_states_judged_are_counted_not_the_calls_of_worker_processes(monkeypatch
     judged = conc.concordance(lines, index, judge=serial, workers=1)
     assert judged.num_rows == lines.num_rows
     states = distinct_states(lines, person_status(index), serial)
-    assert count_distinct_states(serial, states) == serial.calls > 20
+    expected = count_distinct_states(serial, states)
+    assert expected > 20 and states.num_rows >= expected
     monkeypatch.setattr(conc, "PARALLEL_MIN_STATES", 1, raising=False)  # spread even this cohort over processes
     agg = aggregate_lines(lines, index, as_of=AS_OF, max_lines=5, top_regimens=12, judge=conc.Judge(kb, params))
-    assert agg.recommender_calls == serial.calls
+    assert agg.states_judged == expected

@@ -46,9 +46,10 @@ class CohortAggregates:
         Persons with ≥ 1 line and lines, of the persons in the index.
     outside
         (persons, lines) of the lines table without an index row.
-    recommender_calls
-        Distinct patient states judged for the concordance (canonical states: one recommender call each when
-        judged in one process; :func:`oncoline.analytics.concordance_tables.count_distinct_states`).
+    states_judged
+        Distinct patient states judged for the concordance (knowledge period and canonical state;
+        :func:`oncoline.analytics.concordance_tables.count_distinct_states`) — the same on every engine, however
+        many recommender calls the judge needed for them.
     """
 
     regimens: pa.Table
@@ -59,7 +60,7 @@ class CohortAggregates:
     persons_with_lines: int
     n_lines: int
     outside: tuple[int, int]
-    recommender_calls: int = 0
+    states_judged: int = 0
 
 
 def count_persons(table: pa.Table, /) -> int:
@@ -165,7 +166,7 @@ def aggregate_lines(
         persons_with_lines=count_persons(kept),
         n_lines=kept.num_rows,
         outside=outside,
-        recommender_calls=calls,
+        states_judged=calls,
     )
 
 

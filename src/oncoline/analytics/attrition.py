@@ -26,7 +26,7 @@ def attrition_table(
     persons_with_lines: int,
     n_lines: int,
     refused: Mapping[str, int],
-    recommender_calls: int,
+    states_judged: int,
     outside: tuple[int, int],
     min_cell: int,
 ) -> pa.Table:
@@ -42,8 +42,9 @@ def attrition_table(
         Persons with ≥ 1 line and lines, of persons in the index.
     refused
         Durations refused per ``"<endpoint>:<reason>"`` (:func:`oncoline.analytics.survival.km_tables`).
-    recommender_calls
-        Distinct patient states judged (0: no concordance).
+    states_judged
+        Distinct patient states judged (0: no concordance;
+        :func:`oncoline.analytics.concordance_tables.count_distinct_states`).
     outside
         (persons, lines) of the lines table without an index row (left out).
     min_cell
@@ -85,12 +86,12 @@ def attrition_table(
         bad = refused.get(f"{endpoint}:nonpositive_duration", 0)
         add("lines", endpoint, f"{text}: refused, duration ≤ 0 days (nonpositive_duration)", bad)
         add("lines", endpoint, f"{text}: fitted", n_lines - bad)
-    if recommender_calls:
+    if states_judged:
         add(
             "states",
             "",
-            "guideline concordance: distinct patient states judged (one recommender call each)",
-            recommender_calls,
+            "guideline concordance: distinct patient states judged (knowledge period and state, each judged once)",
+            states_judged,
         )
     table = pa.table(
         {

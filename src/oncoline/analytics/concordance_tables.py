@@ -121,10 +121,11 @@ def _line_state(judge: Judge, row: dict[str, Any]) -> LineState:
 
 
 def count_distinct_states(judge: Judge, states: pa.Table, /) -> int:
-    """The distinct patient states the recommender is asked about: the rows of ``states`` (:data:`STATE_COLUMNS`)
-    reduced to their canonical state (:func:`oncoline.analytics.concordance.canonical_state`, what the judge
-    memoises on), counted. It equals the judge's calls when it judges them in one process; spread over worker
-    processes the calls can be more (each worker has its own memo), so the report counts states, not calls."""
+    """The distinct patient states judged: the rows of ``states`` (:data:`STATE_COLUMNS`) reduced to their knowledge
+    period and canonical state (:func:`oncoline.analytics.concordance.canonical_state`, what the judge memoises
+    on), counted. The report counts states, not the judge's recommender calls: those depend on how it works (worker
+    processes each with their own memo repeat some; reusing an answer across periods saves some) and would differ
+    between engines for the same lines."""
     from oncoline.analytics.concordance import canonical_state
 
     rows = states.select(["period", "her2", "hr", "prior_key"]).to_pylist()

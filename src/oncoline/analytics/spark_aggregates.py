@@ -231,7 +231,7 @@ def _aggregate(
         persons_with_lines=int(totals["persons"] or 0),
         n_lines=int(totals["lines"] or 0),
         outside=(int(outside_row["persons"] or 0), int(outside_row["lines"] or 0)),
-        recommender_calls=calls,
+        states_judged=calls,
     )
 
 

@@ -98,7 +98,7 @@ class CohortReportResult:
     kb_version: str
     median_convention: str
     notes: tuple[str, ...] = ()
-    recommender_calls: int = 0
+    states_judged: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     engine: str = "duckdb"
     """Where the lines became counts: ``duckdb`` (in memory) or ``spark``."""
@@ -264,7 +264,7 @@ def build_cohort_report(
         persons_with_lines=agg.persons_with_lines,
         n_lines=agg.n_lines,
         refused=refused,
-        recommender_calls=agg.recommender_calls,
+        states_judged=agg.states_judged,
         outside=agg.outside,
         min_cell=mc,
     )
@@ -282,7 +282,7 @@ def build_cohort_report(
         kb_version=str(getattr(kb, "version", "")),
         median_convention=MEDIAN_CONVENTION,
         notes=tuple(notes),
-        recommender_calls=agg.recommender_calls,
+        states_judged=agg.states_judged,
         timings=timings,
         engine=options.engine,
         cut_off_warning=inputs.cut_off_warning,

@@ -228,7 +228,7 @@ def _summary(console: Any, result: Any, written: list[Path]) -> None:
             med = "not reached" if r["median_months"] is None else f"{r['median_months']} months"
             what = "time on treatment" if r["endpoint"] == "tot" else "time to next treatment"
             console.print(f"  line {r['group']} median {what}: {med} (n {r['n_shown']})", highlight=False)
-    if result.recommender_calls:
-        console.print(f"  concordance: {result.recommender_calls} distinct patient states judged", highlight=False)
+    if result.states_judged:
+        console.print(f"  concordance: {result.states_judged} distinct patient states judged", highlight=False)
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")
