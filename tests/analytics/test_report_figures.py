@@ -142,5 +142,6 @@ def test_flat_rule_in_the_grid_is_explained() -> None:
     ]
     notes = unmoved_rules(pa.Table.from_pylist(rows))
     assert len(notes) == 1 and notes[0].startswith("gap_days 60, 90, 120, 180") and "flat" in notes[0]
+    assert unmoved_rules(pa.Table.from_pylist(rows), min_persons=51) == []  # suppressed rows: nothing to explain
     rows[0]["lines"] += 1
     assert unmoved_rules(pa.Table.from_pylist(rows)) == []

@@ -312,12 +312,13 @@ def grid_mismatch(summary: pa.Table, n_lines: int, params: LineParams, /) -> str
     )
 
 
-def unmoved_rules(summary: pa.Table, /) -> list[str]:
+def unmoved_rules(summary: pa.Table, /, *, min_persons: int = 1) -> list[str]:
     """Sentences for the report when one rule of the grid moves nothing: every value of ``gap_days`` (or of
     ``regimen_window_days``) gives the same persons, lines and persons with ≥ 2 lines at each value of the other.
 
     Flat rows would otherwise read as a grid that ignores the rule (the new-user test asked which); the grid does
     apply it (each cell equals ``oncoline lines --param``), so the sentence says the data hold no case it decides.
+    Nothing is said when a cell has fewer than ``min_persons`` persons (its row is suppressed: nothing to explain).
 
     Examples
     --------
@@ -328,6 +329,8 @@ def unmoved_rules(summary: pa.Table, /) -> list[str]:
     'gap_days 60, 120 give the same persons and lines'
     """
     rows = summary.to_pylist()
+    if any((r["persons"] or 0) < min_persons for r in rows):
+        return []
     out = []
     for rule, other in (("gap_days", "regimen_window_days"), ("regimen_window_days", "gap_days")):
         values = sorted({r[rule] for r in rows})

@@ -253,7 +253,7 @@ def build_cohort_report(
         mismatch = grid_mismatch(summary, agg.n_lines, inputs.params)
         if mismatch:
             notes.append(mismatch)
-        notes.extend(unmoved_rules(summary))
+        notes.extend(unmoved_rules(summary, min_persons=mc))
         timings["sensitivity"] = time.perf_counter() - t0
 
     progress("attrition", steps - 1, steps)
