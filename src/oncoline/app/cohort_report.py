@@ -227,13 +227,17 @@ def build_cohort_report(
         assert inputs.exposures is not None
         t0 = time.perf_counter()
         from oncoline.analytics.sensitivity import (
+            grid_cells,
             grid_mismatch,
             sensitivity_grid,
             sensitivity_tables,
             unmoved_rules,
         )
 
-        n_cells = len(options.gap_days) * len(options.regimen_window_days)
+        # + one cell per other value of toxicity_stop_ends_line
+        n_cells = len(
+            grid_cells(inputs.params, gap_days=options.gap_days, regimen_window_days=options.regimen_window_days)
+        )
 
         def cell(k: int, total: int) -> None:
             progress(f"sensitivity grid: cell {k}/{total}", 3 + k / total, steps)
