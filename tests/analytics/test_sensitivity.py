@@ -172,6 +172,10 @@ def test_unknown_toxicity_rule_is_refused() -> None:
 
     with pytest.raises(InputError, match="choose from all_drugs, any_drug"):
         grid_cells(load_line_params(), toxicity_stop_ends_line=("some_drug",))
+    # lines derived under any_drug: the grid runs under it, the extra cell is all_drugs (still at 120 / 28)
+    literal = load_line_params({"toxicity_stop_ends_line": "any_drug"})
+    cells = grid_cells(literal, gap_days=(60, 120), regimen_window_days=(21,))
+    assert cells == [(60, 21, "any_drug"), (120, 21, "any_drug"), (120, 28, "all_drugs")]
     assert grid_cells(
         load_line_params(), gap_days=(120,), regimen_window_days=(28,), toxicity_stop_ends_line=("all_drugs",)
     ) == [(120, 28, "all_drugs")]

@@ -36,6 +36,7 @@ __all__ = [
     "sensitivity_grid",
     "sensitivity_tables",
     "suppress_derived",
+    "toxicity_rules",
     "unmoved_rules",
 ]
 
