@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from oncoline.errors import InputError, UnknownDrugError
-from oncoline.io.patient_file import load_document, validation_to_input_error
-from oncoline.knowledge.drugs import load_vocabulary
-from oncoline.model import Exposure, Patient
+
+# the events-file readers import pydantic, the patient models and the document reader when called: the cohort
+# table readers (``oncoline lines FILE --index ...``) need none of them (issue 13: whole-process cost)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -110,6 +108,8 @@ def _split_patient_fields(doc: dict[str, Any], source: str | None) -> tuple[dict
     InputError
         A field that neither an events block nor a patient has (a typo).
     """
+    from oncoline.model.patient import Patient
+
     extra = set(doc) - _EVENTS_FIELDS
     unknown = sorted(extra - set(Patient.model_fields))
     if unknown:
@@ -177,6 +177,12 @@ def events_from_mapping(doc: Any, *, source: str | None = None) -> EventsInput:
     params = doc.get("params") or {}
     if not isinstance(params, dict):
         raise InputError("give params as a mapping, e.g. {gap_days: 90}", source=source, field="params")
+    from pydantic import ValidationError
+
+    from oncoline.io.patient_file import validation_to_input_error
+    from oncoline.knowledge.drugs import load_vocabulary
+    from oncoline.model.patient import Exposure
+
     vocab = load_vocabulary()
     out: list[IdentifiedExposure] = []
     seen: set[str] = set()
@@ -229,6 +235,8 @@ def load_events(path: str | Path) -> EventsInput:
     UnknownDrugError
         An unknown drug.
     """
+    from oncoline.io.patient_file import load_document
+
     return events_from_mapping(load_document(path), source=str(path))
 
 
