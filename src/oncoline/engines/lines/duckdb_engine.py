@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -146,8 +149,48 @@ def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Arr
     return out, values
 
 
+_SPLIT_MIN_ROWS = 1_000_000
+"""Row-wise work on at least this many rows is cut in halves for two threads (when a pool is given)."""
+
+_T = TypeVar("_T")
+_A = TypeVar("_A", bound=np.generic)
+
+
+def _submit(pool: Executor | None, fn: Callable[[], _T]) -> Future[_T]:
+    """``fn`` on the pool, or run now (no pool); the result is read with ``.result()`` either way."""
+    if pool is not None:
+        return pool.submit(fn)
+    done: Future[_T] = Future()
+    try:
+        done.set_result(fn())
+    except BaseException as exc:  # raised again by .result(), as from the pool
+        done.set_exception(exc)
+    return done
+
+
+def _gather(values: npt.NDArray[_A], rows: npt.NDArray[np.int64]) -> npt.NDArray[_A]:
+    """``values[rows]`` (a function, to run on a pool)."""
+    return values[rows]
+
+
+def _in_halves(fn: Callable[[int, int], npt.NDArray[_A]], n: int, pool: Executor | None) -> npt.NDArray[_A]:
+    """``fn(0, n)`` computed as ``fn(0, n // 2)`` on the pool beside ``fn(n // 2, n)`` in this thread, joined
+    (from :data:`_SPLIT_MIN_ROWS` rows with a pool; ``fn`` must be element-wise over the rows)."""
+    if pool is None or n < _SPLIT_MIN_ROWS:
+        return fn(0, n)
+    first = pool.submit(fn, 0, n // 2)
+    second = fn(n // 2, n)
+    return np.concatenate([first.result(), second])
+
+
 def prepare_kernel_input(
-    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None
+    exposures: pa.Table,
+    index: pa.Table,
+    /,
+    *,
+    params: LineParams,
+    as_of: dt.date | None,
+    pool: Executor | None = None,
 ) -> KernelInput:
     """Normalise a cohort into kernel rows, counting every excluded or repaired row.
 
@@ -159,6 +202,9 @@ def prepare_kernel_input(
     ----------
     exposures, index, params, as_of
         As for :func:`derive_lines_cohort`.
+    pool
+        Threads to share the work with (independent columns, halves of the rows); the result is the same.
+        None: all in the calling thread.
 
     Returns
     -------
@@ -183,6 +229,16 @@ def prepare_kernel_input(
     code_of = {name: i for i, name in enumerate(codes.names)}
     repaired: Counter[str] = Counter()
 
+    # ---- columns that do not depend on each other are converted on the pool's threads while this one numbers
+    # the persons (Arrow and numpy release the GIL); tasks on the pool never wait for the pool
+    has_end = "end_date" in exposures.column_names
+    has_stopped = "stopped" in exposures.column_names
+    drugs_job = _submit(pool, lambda: _encode(pc.cast(exposures.column("drug"), pa.string())))
+    stops_job = _submit(
+        pool, lambda: _encode(pc.cast(exposures.column("stopped"), pa.string())) if has_stopped else None
+    )
+    ends_job = _submit(pool, lambda: _days(exposures.column("end_date")) if has_end else None)
+
     # ---- persons: exposures and index share one numbering, in person_id text order
     (person_of_row, idx_pidx), person_ids = _encode(exposures.column("person_id"), index.column("person_id"))
     n_persons = len(person_ids)
@@ -204,17 +260,20 @@ def prepare_kernel_input(
 
     # ---- dates and stops
     start, start_missing, start_bad = _days(exposures.column("start_date"))
-    has_end = "end_date" in exposures.column_names
-    if has_end:
-        end, end_missing, end_bad = _days(exposures.column("end_date"))
+    ends = ends_job.result()
+    if ends is not None:
+        end, end_missing, end_bad = ends
     else:
         end, end_missing, end_bad = start.copy(), np.ones(n, np.bool_), np.zeros(n, np.bool_)
+    del ends
     end = np.where(end_missing, start, end)  # int32 (both are): no second copy
     stop = np.zeros(n, dtype=np.int8)
     stop_examples: list[str] = []
-    if "stopped" in exposures.column_names:
+    stops = stops_job.result()
+    if stops is not None:
         # few distinct values: normalise the dictionary, not the rows
-        (stop_idx,), stop_texts = _encode(pc.cast(exposures.column("stopped"), pa.string()))
+        (stop_idx,), stop_texts = stops
+        del stops
         norm = [t.strip().lower() for t in stop_texts.to_pylist()]
         stop_code = np.array([k.STOP_CODES.get(t, 0) for t in norm] + [0], dtype=np.int8)
         unknown = np.array([t not in ("progression", "toxicity", "completed", "ongoing", "") for t in norm] + [False])
@@ -228,7 +287,7 @@ def prepare_kernel_input(
         del stop_idx, ignored_rows  # arrays of n entries: freed as soon as done, they set the peak memory
 
     # ---- drugs: resolve each distinct text once
-    (name_idx,), names = _encode(pc.cast(exposures.column("drug"), pa.string()))
+    (name_idx,), names = drugs_job.result()
     # status per name: 0 unknown, 1 supportive (no anticancer component), 2 anticancer
     status = np.zeros(len(names) + 1, dtype=np.int8)
     components: list[list[int]] = [[] for _ in range(len(names))]
@@ -246,26 +305,19 @@ def prepare_kernel_input(
 
     # ---- exclusion reasons, first match wins (the order of ExclusionReason): written from the last reason to
     # the first, so that the first matching one stays; per-person and per-name facts are looked up in tables
-    pidx_safe = np.where(person_of_row >= 0, person_of_row, n_persons)
+    # (person and name tables have a trailing entry: a row without a person or drug, index -1, reads it)
     seen = np.zeros(n_persons + 1, dtype=np.bool_)
-    seen[pidx_safe] = True
+    seen[person_of_row] = True
     cut = None if as_of is None else (as_of - _EPOCH).days
-    code = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
     low = np.iinfo(np.int32).min
     early_before = np.where(has_dx, dx_of - params.index_lookback_days, low).astype(np.int32)
-    reason = np.where(start < early_before[pidx_safe], code[ExclusionReason.EARLY_SETTING], np.int8(0))
-    if cut is not None:
-        reason[start > cut] = code[ExclusionReason.AFTER_CUTOFF]
-    reason[~has_dx[pidx_safe]] = code[ExclusionReason.NO_INDEX_DATE]
     name_reason = np.select(
-        [status == 0, status == 1], [code[ExclusionReason.UNKNOWN_DRUG], code[ExclusionReason.SUPPORTIVE]], 0
+        [status == 0, status == 1], [_CODE[ExclusionReason.UNKNOWN_DRUG], _CODE[ExclusionReason.SUPPORTIVE]], 0
     ).astype(np.int8)  # trailing entry (null drug): unknown
-    by_name = name_reason[name_idx]
-    reason = np.where(by_name > 0, by_name, reason)
-    reason[~start_missing & ~end_bad & (end < start)] = code[ExclusionReason.END_BEFORE_START]
-    reason[start_bad | end_bad] = code[ExclusionReason.BAD_DATE]
-    reason[start_missing] = code[ExclusionReason.MISSING_START]
-    del pidx_safe, by_name
+
+    rows = _ReasonInputs(person_of_row, name_idx, start, end, start_missing, start_bad, end_bad)
+    reason = _in_halves(functools.partial(_reasons, rows, early_before, has_dx, name_reason, cut), n, pool)
+    del rows
     counts = np.bincount(reason, minlength=len(_REASONS) + 1)
     kept = np.flatnonzero(reason == 0)
     dropped = np.flatnonzero(reason)
@@ -320,12 +372,11 @@ def prepare_kernel_input(
     id_numbers = None
     if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
         id_numbers = np.asarray(exposure_ids.to_numpy(), dtype=np.int64)
+    ids_checked: Future[None] | None = None
     if has_ids and kept.shape[0]:
-        _check_unique_ids(
-            person_of_row[kept],
-            exposure_ids.take(pa.array(kept)) if id_numbers is None else id_numbers[kept],
-            person_ids,
-        )
+        # a sort of the used rows' (person, id) keys: on the pool while this thread expands the products
+        ids_kept = exposure_ids.take(pa.array(kept)) if id_numbers is None else id_numbers[kept]
+        ids_checked = _submit(pool, lambda: _check_unique_ids(person_of_row[kept], ids_kept, person_ids))
 
     # ---- product expansion: one kernel row per anticancer component (the 2nd, 3rd … components of products
     # such as Phesgo are appended after the kept rows; the kernel input need not be in any order)
@@ -344,11 +395,17 @@ def prepare_kernel_input(
     source = np.concatenate(sources) if len(sources) > 1 else kept
     drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
     source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
+    # the four row gathers, two on the pool
+    person_job = _submit(pool, functools.partial(_gather, person_of_row, source))
+    start_job = _submit(pool, functools.partial(_gather, start, source))
+    end_rows, stop_rows = end[source], stop[source]
 
     if stop_examples:
         examples["stopped_ignored"] = stop_examples
     examples.update(idx_examples)
     n_without_index = int(np.count_nonzero(seen[:n_persons] & ~has_dx[:n_persons]))
+    if ids_checked is not None:
+        ids_checked.result()  # raises its InputError here
     report = CohortReport(
         persons=n_persons,
         rows_in=n,
@@ -360,11 +417,11 @@ def prepare_kernel_input(
         persons_without_index=n_without_index,
     )
     return KernelInput(
-        person=person_of_row[source],
-        start=start[source],
-        end=end[source],
+        person=person_job.result(),
+        start=start_job.result(),
+        end=end_rows,
         drug=drug,
-        stop=stop[source],
+        stop=stop_rows,
         source=source,
         source_key=source_key,
         kept=kept,
@@ -375,6 +432,49 @@ def prepare_kernel_input(
         report=report,
         id_numbers=id_numbers,
     )
+
+
+@dataclass(frozen=True)
+class _ReasonInputs:
+    """The per-row arrays :func:`_reasons` reads (one entry per input row)."""
+
+    person: npt.NDArray[np.int32]
+    name: npt.NDArray[np.int32]
+    start: npt.NDArray[np.int32]
+    end: npt.NDArray[np.int32]
+    start_missing: npt.NDArray[np.bool_]
+    start_bad: npt.NDArray[np.bool_]
+    end_bad: npt.NDArray[np.bool_]
+
+
+_CODE = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
+
+
+def _reasons(
+    rows: _ReasonInputs,
+    early_before: npt.NDArray[np.int32],
+    has_dx: npt.NDArray[np.bool_],
+    name_reason: npt.NDArray[np.int8],
+    cut: int | None,
+    lo: int,
+    hi: int,
+) -> npt.NDArray[np.int8]:
+    """Exclusion reason codes (0 = used) of input rows ``lo:hi``, first match wins (the order of
+    :class:`ExclusionReason`): written from the last reason to the first, so that the first matching one stays.
+    Per-person and per-name facts come from tables with a trailing entry that index -1 (no person, no drug)
+    reads."""
+    p, s, e = rows.person[lo:hi], rows.start[lo:hi], rows.end[lo:hi]
+    s_missing, e_bad = rows.start_missing[lo:hi], rows.end_bad[lo:hi]
+    r = np.where(s < early_before[p], _CODE[ExclusionReason.EARLY_SETTING], np.int8(0))
+    if cut is not None:
+        r[s > cut] = _CODE[ExclusionReason.AFTER_CUTOFF]
+    r[~has_dx[p]] = _CODE[ExclusionReason.NO_INDEX_DATE]
+    by_name = name_reason[rows.name[lo:hi]]
+    np.copyto(r, by_name, where=by_name > 0)
+    r[~s_missing & ~e_bad & (e < s)] = _CODE[ExclusionReason.END_BEFORE_START]
+    r[rows.start_bad[lo:hi] | e_bad] = _CODE[ExclusionReason.BAD_DATE]
+    r[s_missing] = _CODE[ExclusionReason.MISSING_START]
+    return r
 
 
 def _check_unique_ids(
@@ -466,7 +566,7 @@ def _sorted_order(
 
 
 def run_kernel(
-    prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any
+    prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any, pool: Executor | None = None
 ) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
     """Sort, run the kernel and assemble the lines table from prepared rows.
 
@@ -479,17 +579,21 @@ def run_kernel(
         product, start and end).
     """
     order, person, start = _sorted_order(prep, con)
+    end_job = _submit(pool, functools.partial(_gather, prep.end, order))  # two of the four row gathers on the pool
+    drug_job = _submit(pool, functools.partial(_gather, prep.drug, order))
+    stop, source_key = prep.stop[order], prep.source_key[order]
     res = k.assign_lines(
         person,
         start,
-        prep.end[order],
-        prep.drug[order],
-        prep.stop[order],
+        end_job.result(),
+        drug_job.result(),
+        stop,
         codes=prep.codes,
         params=params,
         as_of_day=None if as_of is None else (as_of - _EPOCH).days,
-        source_key=prep.source_key[order],
+        source_key=source_key,
     )
+    del stop, source_key
     del start
     # arrays of one entry per kernel row are released as soon as done: they set the peak memory
     line_person = person[res.first_row]
@@ -695,7 +799,11 @@ def derive_lines_cohort(
     n_workers = 1 if workers is None else max(1, workers)
     with _without_hugepage_hint():
         if n_workers == 1 or exposures.num_rows < PARALLEL_MIN_ROWS:
-            return _derive_one(exposures, index, params=params, as_of=as_of)
+            helpers = _helper_threads(exposures.num_rows)
+            if not helpers:
+                return _derive_one(exposures, index, params=params, as_of=as_of)
+            with ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="oncoline-lines-helper") as pool:
+                return _derive_one(exposures, index, params=params, as_of=as_of, pool=pool)
         parts = split_by_person(exposures, index, n_workers)
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="oncoline-lines") as pool:
             results = list(pool.map(lambda part: _derive_one(part[0](), part[1](), params=params, as_of=as_of), parts))
@@ -706,14 +814,26 @@ PARALLEL_MIN_ROWS = 200_000
 """Cohorts with at least this many exposure rows run as person ranges on parallel threads."""
 
 
-def _derive_one(exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None) -> CohortLines:
-    """One thread's work: the engine on a cohort (or a range of its persons); assignments deferred."""
+def _helper_threads(n_rows: int) -> int:
+    """Threads that share one run's work with the calling thread: one per further core (at most 3), from
+    :data:`_SPLIT_MIN_ROWS` rows, and only when called from the main thread — a caller that already runs
+    engines on threads (the partitioned file path, person ranges) has the cores busy."""
+    if n_rows < _SPLIT_MIN_ROWS or threading.current_thread() is not threading.main_thread():
+        return 0
+    return max(0, min(3, (os.cpu_count() or 1) - 1))
+
+
+def _derive_one(
+    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None, pool: Executor | None = None
+) -> CohortLines:
+    """One thread's work (with ``pool``'s helpers): the engine on a cohort (or a range of its persons);
+    assignments deferred."""
     import duckdb
 
-    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)
     con = duckdb.connect()
     try:
-        lines, line_of_source, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
+        lines, line_of_source, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con, pool=pool)
     except duckdb.Error as exc:
         raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
     finally:
