@@ -373,28 +373,34 @@ def prepare_kernel_input(
     if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
         id_numbers = np.asarray(exposure_ids.to_numpy(), dtype=np.int64)
     ids_checked: Future[None] | None = None
-    if has_ids and kept.shape[0]:
+    if has_ids and kept.shape[0] and not (id_numbers is not None and _all_distinct(id_numbers)):
         # a sort of the used rows' (person, id) keys: on the pool while this thread expands the products
         ids_kept = exposure_ids.take(pa.array(kept)) if id_numbers is None else id_numbers[kept]
         ids_checked = _submit(pool, lambda: _check_unique_ids(person_of_row[kept], ids_kept, person_ids))
 
     # ---- product expansion: one kernel row per anticancer component (the 2nd, 3rd … components of products
     # such as Phesgo are appended after the kept rows; the kernel input need not be in any order)
+    # (the outputs are allocated once at their final size and filled in place: no lists of parts to join)
     first = np.array([c[0] if c else -1 for c in components] + [-1], dtype=np.int32)
     row_names = name_idx[kept]
-    sources = [kept]
-    drugs = [first[row_names]]
-    keys = [set_of_name[row_names]]
-    for name_i in [i for i, c in enumerate(components) if len(c) > 1]:
-        rows_i = kept[row_names == name_i]
-        for code_j in components[name_i][1:]:
-            sources.append(rows_i)
-            drugs.append(np.full(rows_i.shape[0], code_j, dtype=np.int32))
-            keys.append(np.full(rows_i.shape[0], -1, dtype=np.int32))
+    n_kept = kept.shape[0]
+    extra = [(i, kept[row_names == i]) for i, c in enumerate(components) if len(c) > 1]
+    m = n_kept + sum(rows_i.shape[0] * (len(components[i]) - 1) for i, rows_i in extra)
+    source = kept if m == n_kept else np.empty(m, dtype=np.int64)
+    drug = np.empty(m, dtype=np.int32)
+    source_key = np.full(m, -1, dtype=np.int32)
+    np.take(first, row_names, out=drug[:n_kept])
+    np.take(set_of_name, row_names, out=source_key[:n_kept])
     del row_names, name_idx
-    source = np.concatenate(sources) if len(sources) > 1 else kept
-    drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
-    source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
+    if m != n_kept:
+        source[:n_kept] = kept
+        at = n_kept
+        for name_i, rows_i in extra:
+            for code_j in components[name_i][1:]:
+                source[at : at + rows_i.shape[0]] = rows_i
+                drug[at : at + rows_i.shape[0]] = code_j
+                at += rows_i.shape[0]
+    del extra
     # the four row gathers, two on the pool
     person_job = _submit(pool, functools.partial(_gather, person_of_row, source))
     start_job = _submit(pool, functools.partial(_gather, start, source))
@@ -475,6 +481,20 @@ def _reasons(
     r[rows.start_bad[lo:hi] | e_bad] = _CODE[ExclusionReason.BAD_DATE]
     r[s_missing] = _CODE[ExclusionReason.MISSING_START]
     return r
+
+
+def _all_distinct(ids: npt.NDArray[np.int64]) -> bool:
+    """True when ``ids`` are all different and dense (non-negative, at most 4 per row): one pass over a flag
+    per possible value, no sort and no copy. Ids unique over all rows are unique within each person's used
+    rows; False means "not shown" (sparse, negative or repeated ids), and the exact check runs."""
+    if ids.shape[0] == 0:
+        return True
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= 4 * ids.shape[0] + 1024:
+        return False
+    flags = np.zeros(hi + 1, dtype=np.bool_)
+    flags[ids] = True
+    return bool(int(np.count_nonzero(flags)) == ids.shape[0])
 
 
 def _check_unique_ids(
