@@ -218,7 +218,15 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
             unk.add_row(f"… {len(report.unknown_drugs) - 20} more", "")
         console.print(unk)
     if report.repaired:
-        console.print(esc("repaired and kept: " + ", ".join(f"{k} {v:,}" for k, v in report.repaired.items())))
+        # every repair with its count, and for those the engines give examples of (an undocumented `stopped`
+        # value, an unusable or late index date) the rows themselves, so a user can find and fix them
+        rep = Table(title="rows repaired and kept")
+        rep.add_column("repair")
+        rep.add_column("rows", justify="right")
+        rep.add_column("examples (row 1 = first data row)")
+        for name, count in report.repaired.items():
+            rep.add_row(Text(name), f"{count:,}", Text("\n".join(report.examples.get(name, []))))
+        console.print(rep)
     if report.persons_without_index:
         n = report.persons_without_index
         console.print(
