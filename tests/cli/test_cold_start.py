@@ -49,3 +49,36 @@ def test_json_commands_load_no_heavy_library(args: tuple[str, ...]) -> None:
 def test_the_readable_view_loads_rich_but_no_database_or_fhir() -> None:
     loaded = _top_modules("recommend", str(EXAMPLE))
     assert "rich" in loaded and not loaded & {"duckdb", "pyarrow", "numpy", "fhir", "pandas"}
+
+
+def _oncoline_modules(*args: str) -> set[str]:
+    probe = PROBE.replace(
+        'm.split(".")[0] for m in sys.modules', 'm for m in sys.modules if m.startswith("oncoline.cli.")'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(list(args))], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_a_command_registers_only_its_own_module() -> None:
+    from oncoline.cli.app import COMMANDS
+
+    loaded = _oncoline_modules("--debug", "recommend", str(EXAMPLE), "--json")
+    assert "oncoline.cli.recommend" in loaded
+    assert not loaded & {f"oncoline.cli.{name}" for name in COMMANDS if name != "recommend"}, sorted(loaded)
+
+
+def test_help_and_unknown_words_register_every_command() -> None:
+    from oncoline.cli.app import COMMANDS, commands_for
+
+    assert commands_for([]) == COMMANDS
+    assert commands_for(["--help"]) == COMMANDS
+    assert commands_for(["recomend"]) == COMMANDS  # a typo: Typer's "did you mean" needs every name
+    assert commands_for(["--debug", "lines", "x.csv"]) == ("lines",)
+    assert {f"oncoline.cli.{name}" for name in COMMANDS} <= _oncoline_modules("--help")
+    exe = Path(sys.executable).with_name("oncoline")
+    done = subprocess.run([str(exe), "recomend"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "recommend" in done.stderr
+    listed = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert all(name in listed for name in COMMANDS)

@@ -84,7 +84,7 @@ class Her2Classification(BaseModel):
 def load_her2_rules() -> Her2Rules:
     """The packaged ASCO/CAP decision table."""
     text = resources.files("oncoline.knowledge").joinpath("data/her2_testing.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe; C parser if present
     dual, single = raw["dual_probe"], raw["single_probe"]
     return Her2Rules(
         version=str(raw["version"]),

@@ -40,7 +40,7 @@ class LineParams(BaseModel):
 @cache
 def _raw() -> dict[str, Any]:
     text = resources.files("oncoline.knowledge").joinpath("data/lines.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe; C parser if present
     if not isinstance(data, dict) or "parameters" not in data:
         raise KnowledgeBaseError("lines.yaml: missing `parameters`")
     return data

@@ -131,7 +131,20 @@ def _intersects(attr: str, kb: KnowledgeBase) -> Callable[[Any], Predicate]:
     return make
 
 
+_BUILDERS: dict[int, tuple[KnowledgeBase, dict[str, Callable[[Any], Predicate]]]] = {}
+
+
 def _builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
+    """The evaluator builders for ``kb``, made once per knowledge base object (a few hundred conditions use them)."""
+    hit = _BUILDERS.get(id(kb))
+    if hit is not None and hit[0] is kb:
+        return hit[1]
+    made = _make_builders(kb)
+    _BUILDERS[id(kb)] = (kb, made)
+    return made
+
+
+def _make_builders(kb: KnowledgeBase) -> dict[str, Callable[[Any], Predicate]]:
     def received_all(value: Any) -> Predicate:
         groups = [kb.expand((token,)) for token in value]
         return lambda f: all(not g.isdisjoint(f.received) for g in groups)
