@@ -71,6 +71,9 @@ _EXAMPLES_PER_REASON = 3
 _EPOCH = dt.date(1970, 1, 1)
 k.preload()  # numba loads the compiled kernel in the background while the caller reads its input
 
+_BLOCK = 1 << 20
+"""Rows per block where a step works block by block to keep its temporaries small."""
+
 _PACK_BITS = 63
 """Sort keys that fit in this many bits are packed into one int64 (tests lower it to reach the SQL sort)."""
 
@@ -566,9 +569,16 @@ def _sorted_order(
     s_bits = (int(prep.start.max()) - s0).bit_length()
     p_bits = int(prep.person.max()).bit_length()
     if p_bits + s_bits + i_bits <= _PACK_BITS:
-        key: npt.NDArray[np.int64] = prep.person.astype(np.int64) << (s_bits + i_bits)
-        key |= (prep.start - s0).astype(np.int64) << i_bits
-        key |= np.arange(m, dtype=np.int64)
+        # in place, in blocks: a temporary of m int64 entries would be 80 MB at 10^7 rows, at the run's peak
+        key: npt.NDArray[np.int64] = prep.person.astype(np.int64)
+        key <<= s_bits + i_bits
+        for lo in range(0, m, _BLOCK):
+            hi = min(m, lo + _BLOCK)
+            part = prep.start[lo:hi].astype(np.int64)
+            part -= s0
+            part <<= i_bits
+            part |= np.arange(lo, hi, dtype=np.int64)
+            key[lo:hi] |= part
         key.sort()
         order = key & ((1 << i_bits) - 1)
         key >>= i_bits
@@ -598,29 +608,53 @@ def run_kernel(
         table), and the number of duplicate source rows (repeating another used row's person, drug or
         product, start and end).
     """
+    return _run_kernel([prep], params=params, as_of=as_of, con=con, pool=pool)
+
+
+def _without_kernel_rows(prep: KernelInput) -> KernelInput:
+    """``prep`` without its kernel-row arrays (what the row → line table still needs)."""
+    none32 = np.zeros(0, np.int32)
+    return replace(
+        prep, person=none32, start=none32, end=none32, drug=none32, stop=np.zeros(0, np.int8), source_key=none32
+    )
+
+
+def _run_kernel(
+    given: list[KernelInput], *, params: LineParams, as_of: dt.date | None, con: Any, pool: Executor | None
+) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
+    """:func:`run_kernel` on the one input in ``given``, taken out of the list: when the caller keeps no other
+    reference, its unsorted kernel rows are freed as soon as their sorted copies exist (about 190 MB at 10^7
+    rows, at the run's peak memory)."""
+    prep = given.pop()
     order, person, start = _sorted_order(prep, con)
     end_job = _submit(pool, functools.partial(_gather, prep.end, order))  # two of the four row gathers on the pool
     drug_job = _submit(pool, functools.partial(_gather, prep.drug, order))
     stop, source_key = prep.stop[order], prep.source_key[order]
+    end, drug = end_job.result(), drug_job.result()
+    del end_job, drug_job  # (a future keeps its result alive)
+    prep = _without_kernel_rows(prep)
     res = k.assign_lines(
         person,
         start,
-        end_job.result(),
-        drug_job.result(),
+        end,
+        drug,
         stop,
         codes=prep.codes,
         params=params,
         as_of_day=None if as_of is None else (as_of - _EPOCH).days,
         source_key=source_key,
     )
-    del stop, source_key
-    del start
+    del stop, source_key, end, drug, start
     # arrays of one entry per kernel row are released as soon as done: they set the peak memory
     line_person = person[res.first_row]
     del person
-    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
-    line_of_source[prep.source[order]] = res.row_line
+    row_line = np.empty_like(res.row_line)  # back in kernel-row order: an int32 scatter, not an int64 gather
+    row_line[order] = res.row_line
     del order
+    res = replace(res, row_line=np.zeros(0, np.int32))
+    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
+    line_of_source[prep.source] = row_line
+    del row_line
     res = replace(res, row_line=np.zeros(0, np.int32), first_row=np.arange(len(res), dtype=np.int64))
     lines = assemble_lines(res, line_person, prep)
     duplicates = int(res.n_duplicates.sum())
@@ -850,26 +884,17 @@ def _derive_one(
     assignments deferred."""
     import duckdb
 
-    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)
+    given = [prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)]
+    prep = _without_kernel_rows(given[0])  # the builder keeps only what the row → line table needs
     con = duckdb.connect()
     try:
-        lines, line_of_source, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con, pool=pool)
+        # the kernel rows are handed over (freed once sorted)
+        lines, line_of_source, duplicates = _run_kernel(given, params=params, as_of=as_of, con=con, pool=pool)
     except duckdb.Error as exc:
         raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
     finally:
         con.close()
-    # the builder keeps only what the row → line table needs (the kernel rows are freed)
-    none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
-    prep = replace(
-        prep,
-        person=none32,
-        start=none32,
-        end=none32,
-        drug=none32,
-        stop=np.zeros(0, np.int8),
-        source=none64,
-        source_key=none32,
-    )
+    prep = replace(prep, source=np.zeros(0, np.int64))  # nor the kernel rows' sources
 
     def build() -> pa.Table:
         with _without_hugepage_hint():
