@@ -314,7 +314,7 @@ def _read_error(exc: Exception, source: str) -> InputError:
     return InputError(f"cannot read the table: {text}", source=source)
 
 
-def read_table(path: str | Path, *, kind: str = "exposures") -> pa.Table:
+def read_table(path: str | Path, *, kind: str = "exposures", dictionary: tuple[str, ...] = ()) -> pa.Table:
     """Read an exposures or index table from Parquet or CSV.
 
     Parameters
@@ -326,6 +326,10 @@ def read_table(path: str | Path, *, kind: str = "exposures") -> pa.Table:
     kind
         ``"exposures"`` or ``"index"``: selects the accepted column aliases (:data:`EXPOSURE_ALIASES`,
         :data:`INDEX_ALIASES`).
+    dictionary
+        Canonical names of text columns to read dictionary-encoded from Parquet (as the file stores them: each
+        distinct text once, a 32-bit index per row; 10^7 drug names take 40 MB instead of 150 MB and no
+        decoding). The values are the same; CSV ignores it.
 
     Returns
     -------
@@ -351,7 +355,18 @@ def read_table(path: str | Path, *, kind: str = "exposures") -> pa.Table:
 
             # ParquetFile.read, not read_table: the dataset reader behind read_table costs three times the CPU
             # time (1.4 s more at 10^7 rows, mostly page faults) and a 0.3 s import (benchmarks/README.md)
-            table = pq.read_table(p) if p.is_dir() else pq.ParquetFile(p).read()
+            if p.is_dir():
+                table = pq.read_table(p)
+            else:
+                file = pq.ParquetFile(p)
+                aliases = EXPOSURE_ALIASES if kind == "exposures" else INDEX_ALIASES
+                as_dictionary = [
+                    name
+                    for name, field in zip(file.schema_arrow.names, file.schema_arrow, strict=True)
+                    if aliases.get(name.strip().lower(), name.strip().lower()) in dictionary
+                    and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
+                ]
+                table = file.read() if not as_dictionary else pq.ParquetFile(p, read_dictionary=as_dictionary).read()
         elif p.suffix.lower() == ".csv" or suffixes == ".csv.gz":
             import pyarrow.csv as pacsv
 

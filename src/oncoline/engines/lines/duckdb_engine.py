@@ -127,8 +127,9 @@ def _days(col: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.b
 def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Array]:
     """Number the distinct values of ``cols`` (any types, compared as text) in text order.
 
-    Each column is dictionary-encoded in its own type (cheap for integer ids); only the distinct values are
-    cast to text, merged and sorted. Returns one index array per column (-1 for null) and the sorted texts.
+    Each column is dictionary-encoded in its own type (cheap for integer ids; a column read dictionary-encoded
+    keeps its dictionary); only the distinct values are cast to text, merged and sorted. Returns one index
+    array per column (-1 for null) and the sorted texts.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -136,19 +137,25 @@ def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Arr
     encoded = []
     texts = []
     for col in cols:
-        enc = (
-            pc.dictionary_encode(col, null_encoding="encode").combine_chunks()  # null is a value: no fill pass
-            if len(col)
-            else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
-        )
-        encoded.append(enc)
-        texts.append(pc.cast(enc.dictionary, pa.string()))
+        if pa.types.is_dictionary(col.type) and len(col):  # (dictionaries of texts: see _text)
+            enc = col.unify_dictionaries().combine_chunks()  # one dictionary; null rows stay null indices
+            dictionary = pa.concat_arrays([enc.dictionary, pa.nulls(1, enc.dictionary.type)])
+            indices = pc.fill_null(enc.indices, len(enc.dictionary))  # a null row reads the null entry
+        else:
+            enc = (
+                pc.dictionary_encode(col, null_encoding="encode").combine_chunks()  # null is a value: no fill pass
+                if len(col)
+                else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+            )
+            dictionary, indices = enc.dictionary, enc.indices
+        encoded.append(indices)
+        texts.append(pc.cast(dictionary, pa.string()))
     values = pc.unique(pa.chunked_array(texts, pa.string())).drop_null()
     values = values.take(pc.sort_indices(values))
     out = []
-    for enc, text in zip(encoded, texts, strict=True):
+    for indices, text in zip(encoded, texts, strict=True):
         rank = np.asarray(pc.fill_null(pc.index_in(text, values), -1).to_numpy(zero_copy_only=False), dtype=np.int32)
-        out.append(rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False))])  # the null value reads -1
+        out.append(rank[np.asarray(indices.to_numpy(zero_copy_only=False))])  # the null value reads -1
     return out, values
 
 
@@ -184,6 +191,19 @@ def _in_halves(fn: Callable[[int, int], npt.NDArray[_A]], n: int, pool: Executor
     first = pool.submit(fn, 0, n // 2)
     second = fn(n // 2, n)
     return np.concatenate([first.result(), second])
+
+
+def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``col`` as text for :func:`_encode`; a dictionary of texts is kept as it is (:func:`_encode` reads its
+    dictionary), any other dictionary is decoded first."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        if pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type):
+            return col
+        col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], col.type.value_type)
+    return pc.cast(col, pa.string())
 
 
 def prepare_kernel_input(
@@ -236,10 +256,8 @@ def prepare_kernel_input(
     # the persons (Arrow and numpy release the GIL); tasks on the pool never wait for the pool
     has_end = "end_date" in exposures.column_names
     has_stopped = "stopped" in exposures.column_names
-    drugs_job = _submit(pool, lambda: _encode(pc.cast(exposures.column("drug"), pa.string())))
-    stops_job = _submit(
-        pool, lambda: _encode(pc.cast(exposures.column("stopped"), pa.string())) if has_stopped else None
-    )
+    drugs_job = _submit(pool, lambda: _encode(_text(exposures.column("drug"))))
+    stops_job = _submit(pool, lambda: _encode(_text(exposures.column("stopped"))) if has_stopped else None)
     ends_job = _submit(pool, lambda: _days(exposures.column("end_date")) if has_end else None)
 
     # ---- persons: exposures and index share one numbering, in person_id text order
