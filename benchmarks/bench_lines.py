@@ -204,6 +204,7 @@ def _measure(kind: str, directory: str, queue: Any) -> None:
         import duckdb
 
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # (it printed into the results table)
         con.register("exposures", exposures)
         t0 = time.perf_counter()
         c0 = time.process_time()

@@ -15,6 +15,11 @@ with :func:`~oncoline.engines.lines.cohort.prepare_cohort`), built for 10^7 rows
    sorted by one numpy sort of packed keys for integer exposure ids (their text order is computed
    arithmetically), by DuckDB for text ids.
 
+Both cores: from the main thread, one run shares its work with helper threads (independent columns, row
+halves, row gathers); Arrow and numpy release the GIL, the kernel (compiled ahead of time) is a small part.
+Peak memory is kept down by freeing each step's arrays as soon as the next has what it needs (the kernel rows
+are handed over to the kernel step), building sort keys in place and reading drug names dictionary-encoded.
+
 Exact duplicates are not removed before the kernel: they cannot change a line. ``n_exposures`` counts the
 input (source) rows of a line; the kernel also counts, per line, the source rows that repeat another one's
 person, drug (or product), start and end, which is the report's ``duplicate_rows``.
@@ -822,12 +827,14 @@ def derive_lines_cohort(
 ) -> CohortLines:
     """Lines of therapy for a whole cohort (the default, in-process engine).
 
-    With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is cut into
-    ``workers`` contiguous ranges of persons that run on parallel threads (numpy, Arrow, DuckDB and the numba
-    kernel release the GIL); the results concatenate in person order to the single-thread result. Off by
-    default: on 2 cores the copies of the input it makes cost about as much CPU time as the second core
-    saves (benchmarks/README.md). The row → line table is built when :attr:`CohortLines.assignments` is
-    first read.
+    By default one run uses every core (up to four) from :data:`_SPLIT_MIN_ROWS` rows, when called from the
+    main thread: helper threads convert independent columns while the calling thread numbers persons, split
+    row-wise steps in halves and do half of the row gathers (Arrow and numpy release the GIL); the result is
+    the same. With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is instead
+    cut into ``workers`` contiguous ranges of persons that run on parallel threads; the results concatenate in
+    person order to the single-thread result. Not the default: cutting the input into ranges copies every
+    column, which on 2 cores costs about the CPU time the second core saves (benchmarks/README.md). The row →
+    line table is built when :attr:`CohortLines.assignments` is first read.
 
     Parameters
     ----------
@@ -844,7 +851,7 @@ def derive_lines_cohort(
         The data cut-off (rows starting later are excluded, later ends clipped); ``None`` censors each
         person at their latest exposure end.
     workers
-        Threads (person ranges); None: 1.
+        Threads running person ranges; None: one range (with helper threads, see above).
 
     Returns
     -------
