@@ -54,3 +54,11 @@ def test_readable_summary_shows_examples_of_the_repaired_rows(tmp_path: Path, en
     assert "row 2 of the index (person B)" in text and "row 3 of the index (person C)" in text
     # a repair without examples is still counted
     assert next(line for line in text.splitlines() if " end_defaulted_to_start " in line).split("│")[2].strip() == "2"
+
+
+def test_the_progress_display_runs_on_a_terminal(tmp_path: Path) -> None:
+    exposures, index = _cohort(tmp_path)
+    args = ["lines", str(exposures), "--index", str(index), "--out", str(tmp_path / "lines.parquet")]
+    shown = runner.invoke(app, [*args, "--as-of", "2025-01-01"], env={"FORCE_TERMINAL": "1", "COLUMNS": "250"})
+    assert shown.exit_code == 0, shown.output
+    assert "rows repaired and kept" in shown.stdout

@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.abc
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +125,34 @@ def _without_pandas() -> Iterator[None]:
         sys.meta_path.remove(blocker)
 
 
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int, int | None], None] | None]:
+    """A progress display on stderr while the cohort runs (spinner, bar, steps, elapsed time), cleared at the
+    end; its callback for :func:`~oncoline.app.lines.derive_cohort_lines`. None when stderr is not a terminal
+    (a pipe, a log file, a batch job): the display would show nothing there, and Rich's progress machinery
+    is not loaded for nothing (``FORCE_TERMINAL`` forces it, as in Rich)."""
+    if not (sys.stderr.isatty() or os.environ.get("FORCE_TERMINAL")):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=output_console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reading input", total=None)
+
+        def advance(description: str, done: int, total: int | None) -> None:
+            progress.update(task, completed=done, total=total, description=esc(description))
+
+        yield advance
+
+
 def _cohort(
     exposures_path: Path | None,
     *,
@@ -137,31 +166,12 @@ def _cohort(
     as_json: bool,
     partitions: int | None = None,
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from oncoline.app.lines import check_table_path, derive_cohort_lines
 
     for target in (out, assignments_out):  # before the progress display starts
         check_table_path(target)
-    console = output_console(stderr=True)
     no_pandas = omop is None and engine in (None, "duckdb", "reference")
-    with (
-        _without_pandas() if no_pandas else contextlib.nullcontext(),
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
-        task = progress.add_task("reading input", total=None)
-
-        def advance(description: str, done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total, description=esc(description))
-
+    with _without_pandas() if no_pandas else contextlib.nullcontext(), _progress() as advance:
         run = derive_cohort_lines(
             exposures_path,
             index_path,
