@@ -11,6 +11,14 @@ brand names and RxNorm codes instead of generic names, a documented toxicity or 
 treatment holidays longer than the gap rule, a few unknown drug names and exact duplicate rows. Rows are
 shuffled: real extracts are not sorted.
 
+A line's documented stop (progression or toxicity) is written on the last administration of the drugs given
+on the line's last day (the drugs of one visit share the day's schedule slip); a taxane that stops after its
+planned cycles while HP continues carries no stop, except that about one taxane course in six stops for
+toxicity (neuropathy) — the de-escalation of reference §a.3, one line. Like a real extract the data end at a
+fixed cut-off (:data:`DATA_CUTOFF`): no exposure starts after it, ends are cut to it, and a stop that would
+fall after it is not written (it had not happened by then);
+metastatic diagnoses run from 2015 to the end of 2024, so follow-up is 1–11 years.
+
 The generator is vectorised (a Python loop builds one "stream" per drug and line, numpy expands streams into
 rows), so 10^7 rows take seconds. It draws from a seeded ``numpy.random.Generator``; the same seed and size
 give the same files.
@@ -36,6 +44,10 @@ import pyarrow.parquet as pq
 __all__ = ["Cohort", "generate_cohort", "write_cohort", "write_cohort_chunked"]
 
 EPOCH = dt.date(1970, 1, 1)
+DATA_CUTOFF = dt.date(2025, 12, 31)
+"""The generated extract's data cut-off: no exposure after it (real extracts end on a fixed date)."""
+_TAXANE_TOXICITY = 1 / 6
+"""Share of taxane courses (THP induction) stopped for toxicity while HP continues."""
 
 # kind: (interval_days, duration_days) per administration
 _IV = (21, 1)
@@ -95,15 +107,18 @@ def _line_days(rng: np.random.Generator, line: int) -> int:
     return int(max(42, rng.exponential(median / np.log(2))))
 
 
-def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
+def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA_CUTOFF) -> Cohort:
     """A cohort of about ``n_rows`` exposure rows (whole patients; at most one patient's rows over).
 
     Parameters
     ----------
     n_rows
-        Target number of exposure rows (≥ 1).
+        Target number of exposure rows (≥ 1), counted after the cut-off (rows it removes are made up by more
+        patients).
     seed
         Seed of the random generator.
+    cutoff
+        The data cut-off: no exposure starts after it and no end runs past it.
 
     Returns
     -------
@@ -128,9 +143,15 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
             labels.append(name)
         return label_id[name]
 
-    def stream(person: int, names: tuple[str, ...], first: int, count: int, sched: tuple[int, int], stop: int) -> None:
+    cut_day = (cutoff - EPOCH).days
+
+    def stream(person: int, names: tuple[str, ...], first: int, count: int, sched: tuple[int, int], stop: int) -> int:
+        """Add a stream of ``count`` administrations (fewer when the cut-off comes first); returns the rows added."""
+        if count > 0 and first + (count - 1) * sched[0] + 2 > cut_day:  # +2: the jitter on infusion days
+            count = max(0, (cut_day - 2 - first) // sched[0] + 1)
+            stop = 0  # the documented stop had not happened by the cut-off
         if count <= 0:
-            return
+            return 0
         # 70 % canonical name, 30 % another recorded form
         name = names[0] if len(names) == 1 or rng.random() < 0.7 else names[int(rng.integers(1, len(names)))]
         s_person.append(person)
@@ -140,6 +161,7 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
         s_interval.append(sched[0])
         s_duration.append(sched[1])
         s_stop.append(stop)
+        return count
 
     idx_person: list[int] = []
     idx_dx: list[int] = []
@@ -148,14 +170,13 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
     base_day = (dt.date(2015, 1, 1) - EPOCH).days
     while rows < n_rows:
         person += 1
-        dx = base_day + int(rng.integers(0, 3650))
+        dx = base_day + int(rng.integers(0, 3650))  # 2015-01-01 .. 2024-12-29
         idx_person.append(person)
         idx_dx.append(dx)
         p_rows = 0
         if rng.random() < 0.3:  # adjuvant trastuzumab: early setting
             first = dx - 700 - int(rng.integers(0, 700))
-            stream(person, _TRAS, first, 17, _IV, 0)
-            p_rows += 17
+            p_rows += stream(person, _TRAS, first, 17, _IV, 0)
         n_lines = int(rng.integers(1, 7))
         day = dx + int(rng.integers(-20, 40))
         denosumab = rng.random() < 0.4
@@ -168,36 +189,45 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
             r = rng.random()
             stop = 2 if r < 0.1 else 1 if r < 0.3 else 0
             hr_positive = li == 1 and rng.random() < 0.5
+            if day > cut_day:
+                break
+            ends: list[tuple[int, int]] = []  # (stream index, last administration day) of streams carrying `stop`
             for names, sched, cap in regimen:
                 count = max(1, length // sched[0])
+                own_stop = stop
                 if cap:
-                    count = min(count, int(rng.integers(cap - 2, cap + 3)))
+                    capped = int(rng.integers(cap - 2, cap + 3))
+                    if capped < count:  # stopped after its planned cycles while the rest of the line goes on
+                        count = capped
+                        own_stop = 2 if rng.random() < _TAXANE_TOXICITY else 0
                 # starts within the regimen window: oral drugs a few days later
                 offset = int(rng.integers(0, 8)) if sched is _ORAL else 0
-                stream(person, names, day + offset, count, sched, stop)
+                count = stream(person, names, day + offset, count, sched, own_stop)
                 p_rows += count
+                if count and own_stop == stop:
+                    ends.append((len(s_stop) - 1, day + offset + (count - 1) * sched[0]))
                 if names in _CHEMO:
                     for s in _SUPPORT_ON_CHEMO[:2]:
                         if rng.random() < 0.5:
-                            stream(
+                            p_rows += stream(
                                 person, (s, _SUPPORT_ON_CHEMO[2]) if s == "ondansetron" else (s,), day, count, sched, 0
                             )
-                            p_rows += count
+            last_day = max((d for _, d in ends), default=0)
+            for i, d in ends:  # the line's stop is documented at its end: on the drugs given on its last day
+                if d < last_day:
+                    s_stop[i] = 0
             if hr_positive and length > 200:  # letrozole added to HP maintenance after induction
                 add = day + 150 + int(rng.integers(0, 40))
                 n = (day + length - add) // 28
-                stream(person, _LETR, add, n, _ORAL, 0)
-                p_rows += max(n, 0)
+                p_rows += stream(person, _LETR, add, n, _ORAL, 0)
             day += length + int(rng.integers(7, 43))
             if rng.random() < 0.05:  # treatment holiday beyond the gap rule
                 day += 150 + int(rng.integers(0, 200))
         if denosumab:
             n = max(1, (day - treat_start) // 28)
-            stream(person, _DENOSUMAB, treat_start, n, (28, 1), 0)
-            p_rows += n
+            p_rows += stream(person, _DENOSUMAB, treat_start, n, (28, 1), 0)
         if rng.random() < 0.02:
-            stream(person, _UNKNOWN, treat_start + 30, 3, _IV, 0)
-            p_rows += 3
+            p_rows += stream(person, _UNKNOWN, treat_start + 30, 3, _IV, 0)
         rows += p_rows
 
     person_a = np.asarray(s_person, dtype=np.int64)
@@ -207,10 +237,13 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129) -> Cohort:
     k = np.arange(total) - np.repeat(np.cumsum(count_a) - count_a, count_a)
     interval_a = np.asarray(s_interval, dtype=np.int64)[rep]
     duration_a = np.asarray(s_duration, dtype=np.int64)[rep]
-    # a day or two of jitter on infusions, as real schedules slip
-    jitter = np.where(duration_a == 1, rng.integers(0, 3, total), 0)
-    start = np.asarray(s_first, dtype=np.int64)[rep] + k * interval_a + jitter
-    end = start + duration_a - 1
+    # a day or two of jitter on infusions, as real schedules slip — the same for every drug a person gets on one
+    # planned day (the drugs of one cycle are given at one visit)
+    planned = np.asarray(s_first, dtype=np.int64)[rep] + k * interval_a
+    visit = (person_a[rep] * 2_654_435_761 + planned * 40_503) % 1_000_003
+    jitter = np.where(duration_a == 1, visit % 3, 0)
+    start = planned + jitter
+    end = np.minimum(start + duration_a - 1, cut_day)  # a dispensing's supply is cut at the extract's end
     last = k == count_a[rep] - 1
     stop = np.where(last, np.asarray(s_stop, dtype=np.int8)[rep], 0)
     drug = np.asarray(s_label, dtype=np.int32)[rep]

@@ -512,6 +512,7 @@ def _cohort_and_params(draw: st.DrawFn) -> tuple[Cohort, LineParams]:
                     {"gap_days": 60},
                     {"regimen_window_days": 14, "maintenance_ongoing_days": 21},
                     {"index_lookback_days": 0},
+                    {"toxicity_stop_ends_line": "any_drug"},  # the earlier rule, kept for sensitivity analyses
                 ]
             )
         )

@@ -17,14 +17,27 @@ had not happened at the cut-off, counted as ``stopped_after_cutoff``). Group a p
 ``start_day``; ``window_end = start_day + regimen_window_days`` (inclusive); ``drugs``; ``last_end`` (max
 end so far); ``last_base_day`` (max end of rows with ``is_base``; None when none); ``pending`` (the
 documented stop of the line: among L's rows with ``stopped`` not null, the one with the smallest
-``end_date``, ties → progression before toxicity).
+``end_date``, ties → progression before toxicity); ``progression_day`` (the smallest ``end_date`` of L's
+``stopped = progression`` rows); ``tox_stop[d]`` (per drug d of L, the smallest ``end_date`` of its
+``stopped = toxicity`` rows) and ``stopped`` (the drugs whose toxicity stop an earlier batch of L passed while the
+rest continued; empty when L opens). A toxicity stop is *pending* while its drug is not in ``stopped``.
 
 For a batch at day t:
 
 a. no open line → open line 1 (open_rule ``first_exposure``);
-b. pending and ``t > pending.end_date`` → close L, open a new line (open_rule ``after_progression`` /
-   ``after_toxicity``) — checked before the gap: a stopped line ended by its documented stop, however long
-   the pause after it;
+b. ``toxicity_stop_ends_line = any_drug``: pending and ``t > pending.end_date`` → close L, open a new line
+   (open_rule ``after_progression`` / ``after_toxicity``) — checked before the gap: a stopped line ended by its
+   documented stop, however long the pause after it.
+   ``toxicity_stop_ends_line = all_drugs`` (the default), instead:
+   b1. ``progression_day`` not None and ``t > progression_day`` → close L (``documented_progression``), open
+       ``after_progression``, whatever continues;
+   b2. S = ``stopped`` ∪ {d : ``tox_stop[d] < t``}; ``passed`` = S ≠ ``stopped`` (t is the first batch after a
+       toxicity stop). L ends on its toxicity stop — close L (``documented_toxicity``), open ``after_toxicity`` —
+       when S is not empty and: (passed and L.drugs ⊆ S) or D ∩ S ≠ ∅ (a restart) or (passed and
+       (``t - L.last_end > gap_days`` or D does not join by e-f below, the window d not applying)). Otherwise,
+       when passed, ``stopped`` = S (the rest continues; the batch goes on through c-f, which it passes);
+   and in c-f, while S is not empty, rule d does not apply (the window admits no new drug after a toxicity
+   stop);
 c. ``t - L.last_end > gap_days`` → close L (close rule ``gap``), open a new line (open_rule ``after_gap``);
 d. ``t <= L.window_end`` → D joins L;
 e. D ⊆ L.drugs → D joins L;
@@ -43,8 +56,11 @@ After the last batch the last line closes with close rule ``ongoing`` when ``as_
 Closing a line: a line with a documented stop (pending) is ALWAYS closed as ``documented_progression`` /
 ``documented_toxicity`` with end_reason ``progression`` / ``toxicity`` — whether the next line opens by
 rule b, c or f, or the line is the person's last (a line with a documented stop is never ``ongoing``, even
-when its last exposure is within ``gap_days`` of the cut-off). Otherwise close_rule is the rule named above and
-end_reason follows it: ``gap`` → ``gap``, ``new_drug`` → ``switched``, ``ongoing`` → ``ongoing``. So
+when its last exposure is within ``gap_days`` of the cut-off). Under ``all_drugs`` the stop that names the close
+is a progression stop of L if any, else a pending toxicity stop (one no later batch of L passed); a toxicity stop
+the rest of the line continued after names nothing; b2 names ``documented_toxicity`` itself. Otherwise
+close_rule is the rule named above and end_reason follows it: ``gap`` → ``gap``, ``new_drug`` → ``switched``,
+``ongoing`` → ``ongoing``. So
 close_rule is documented_* exactly when end_reason is ``progression`` / ``toxicity``.
 
 Line columns: drugs = the line's distinct drugs sorted alphabetically (code-point order); regimen = drugs

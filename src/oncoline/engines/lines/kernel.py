@@ -59,12 +59,16 @@ END_REASONS: Final = ("ongoing", "gap", "progression", "toxicity", "switched")
 """End reasons, indexed by the kernel's ``end_reason`` codes."""
 STOP_CODES: Final = {"progression": 1, "toxicity": 2}
 """Documented stop reason → the kernel's ``stop`` code (0 = none or a stop that does not end a line)."""
+TOXICITY_MODES: Final = ("any_drug", "all_drugs")
+"""Values of ``toxicity_stop_ends_line``, indexed by the kernel's ``tox_mode`` code."""
 
 _OPEN_FIRST, _OPEN_GAP, _OPEN_PROG, _OPEN_TOX, _OPEN_NEW = 0, 1, 2, 3, 4
 _CLOSE_ONGOING, _CLOSE_GAP, _CLOSE_PROG, _CLOSE_TOX, _CLOSE_NEW = 0, 1, 2, 3, 4
 _END_ONGOING, _END_GAP, _END_PROG, _END_TOX, _END_SWITCHED = 0, 1, 2, 3, 4
 _NO_DAY: Final = -(2**31) + 1
 """Sentinel for "no such day" (no HER2 antibody yet, no pending documented stop)."""
+_NO_STOP: Final = 2**31 - 1
+"""Sentinel for "this drug of the open line has no toxicity stop" (later than any day)."""
 
 HAVE_NUMBA: Final = importlib.util.find_spec("numba") is not None
 """True when numba is installed (found without importing it: importing numba costs most of a second)."""
@@ -123,7 +127,7 @@ def _warm() -> None:
             subst=np.zeros(1, np.int64),
             her2_directed=np.zeros(1, np.bool_),
         )
-        _run(np.zeros(1, np.int64), one, one, one, np.zeros(1, np.int8), one, codes, 0, 1, 0, None, True)
+        _run(np.zeros(1, np.int64), one, one, one, np.zeros(1, np.int8), one, codes, 0, 1, 0, 1, None, True)
     except Exception:  # a failed warm-up is not an error: the real call compiles and reports it
         return
 
@@ -300,6 +304,7 @@ def _kernel_py(  # one state machine, kept in one place on purpose
     ongoing_days: int,
     as_of_day: int,
     have_as_of: bool,
+    tox_mode: int,
     row_line: npt.NDArray[np.int32],
     l_first: npt.NDArray[np.int64],
     l_line: npt.NDArray[np.int32],
@@ -314,7 +319,16 @@ def _kernel_py(  # one state machine, kept in one place on purpose
     l_masks: npt.NDArray[np.int64],
 ) -> int:
     n = person.shape[0]
+    n_drugs = is_base.shape[0]
     li = -1  # index of the open line in the l_* outputs
+    # toxicity_stop_ends_line = all_drugs (tox_mode 1): per drug of the open line, the earliest end of its
+    # `stopped: toxicity` rows (_NO_STOP: none); s_mask = the drugs whose stop a later day batch has passed
+    # (stopped while the rest of the line continued); s_new = s_mask plus the stops the current batch passes
+    tox_stop = np.full(n_drugs, _NO_STOP, dtype=np.int32)
+    s_mask = np.zeros(n_words, dtype=np.int64)
+    s_new = np.zeros(n_words, dtype=np.int64)
+    any_tox = False  # tox_stop holds an entry (of the open line; cleared when the next line opens, any person)
+    s_any = False  # s_mask is not empty (cleared likewise)
     i = 0
     while i < n:
         # ---- one person: rows i .. p_end-1
@@ -331,6 +345,8 @@ def _kernel_py(  # one state machine, kept in one place on purpose
         subst_mask = 0
         pend_day = _NO_DAY  # end day of the documented stop of the open line (earliest end; progression first)
         pend_code = 0  # 1 progression, 2 toxicity
+        prog_day = _NO_DAY  # all_drugs: earliest end of the open line's progression stops
+        tox_next = _NO_DAY  # all_drugs: earliest end of its toxicity stops that no later batch has passed yet
         j = i
         while j < p_end:
             # ---- one day batch: rows j .. b_end-1 share the start day t
@@ -348,6 +364,73 @@ def _kernel_py(  # one state machine, kept in one place on purpose
             open_rule = -1
             if line_no == 0:
                 open_rule = _OPEN_FIRST
+            elif tox_mode == 1:
+                # ---- toxicity_stop_ends_line = all_drugs (docs/lines.md rules 2-2b)
+                named = 1 if prog_day != _NO_DAY else (2 if tox_next != _NO_DAY else 0)
+                if prog_day != _NO_DAY and t > prog_day:  # progression ends the line, whatever continues
+                    _close_line(li, _CLOSE_GAP, _END_GAP, 1, l_close, l_reason)
+                    open_rule = _OPEN_PROG
+                else:
+                    passed = tox_next != _NO_DAY and t > tox_next  # the first batch after a toxicity stop
+                    stopped_any = s_any or passed  # a toxicity stop in effect (most batches: none, fast path)
+                    tox_end = False
+                    if stopped_any:
+                        rest = False
+                        for w in range(n_words):
+                            s_new[w] = s_mask[w]
+                        if passed:
+                            for d in range(n_drugs):
+                                if tox_stop[d] < t:
+                                    w = d // 63
+                                    s_new[w] |= np.int64(1) << np.int64(d - w * 63)
+                        for w in range(n_words):
+                            if l_masks[li, w] & ~s_new[w] != 0:
+                                rest = True
+                        tox_end = passed and not rest  # every drug of the line stopped
+                        if not tox_end:
+                            for k in range(j, b_end):  # a stopped drug restarted
+                                d = drug[k]
+                                w = d // 63
+                                if s_new[w] & (np.int64(1) << np.int64(d - w * 63)) != 0:
+                                    tox_end = True
+                                    break
+                    if not tox_end:
+                        if t - last_end > gap_days:
+                            if passed:
+                                tox_end = True
+                            else:
+                                _close_line(li, _CLOSE_GAP, _END_GAP, named, l_close, l_reason)
+                                open_rule = _OPEN_GAP
+                        elif t > window_end or stopped_any:  # after a stop the window admits no new drug
+                            base_ok = last_base != _NO_DAY and t - last_base <= ongoing_days
+                            for k in range(j, b_end):
+                                d = drug[k]
+                                w = d // 63
+                                bit = np.int64(1) << np.int64(d - w * 63)
+                                in_line = l_masks[li, w] & bit != 0
+                                if not (in_line or (subst[d] & subst_mask) != 0 or (is_addition[d] and base_ok)):
+                                    if passed:
+                                        tox_end = True
+                                    else:
+                                        _close_line(li, _CLOSE_NEW, _END_SWITCHED, named, l_close, l_reason)
+                                        open_rule = _OPEN_NEW
+                                    break
+                    if tox_end:  # the line ended on its toxicity stop
+                        _close_line(li, _CLOSE_GAP, _END_GAP, 2, l_close, l_reason)
+                        open_rule = _OPEN_TOX
+                    elif open_rule < 0 and passed:  # the rest continues: the stopped drugs leave the line
+                        s_any = True
+                        tox_next = _NO_DAY
+                        for w in range(n_words):
+                            s_mask[w] = s_new[w]
+                        for d in range(n_drugs):
+                            w = d // 63
+                            if (
+                                tox_stop[d] != _NO_STOP
+                                and s_mask[w] & (np.int64(1) << np.int64(d - w * 63)) == 0
+                                and (tox_next == _NO_DAY or tox_stop[d] < tox_next)
+                            ):
+                                tox_next = tox_stop[d]
             elif pend_code != 0 and t > pend_day:
                 _close_line(li, _CLOSE_GAP, _END_GAP, pend_code, l_close, l_reason)  # documented: named by the stop
                 open_rule = _OPEN_PROG if pend_code == 1 else _OPEN_TOX
@@ -383,6 +466,16 @@ def _kernel_py(  # one state machine, kept in one place on purpose
                 subst_mask = 0
                 pend_day = _NO_DAY
                 pend_code = 0
+                prog_day = _NO_DAY
+                tox_next = _NO_DAY
+                if s_any:
+                    for w in range(n_words):
+                        s_mask[w] = 0
+                    s_any = False
+                if any_tox:
+                    for d in range(n_drugs):
+                        tox_stop[d] = _NO_STOP
+                    any_tox = False
             # ---- the batch joins line li: update the state (spec step 3, last paragraph)
             for k in range(j, b_end):
                 d = drug[k]
@@ -398,11 +491,19 @@ def _kernel_py(  # one state machine, kept in one place on purpose
                         if source_key[q] == sk and end[q] == end[k]:
                             l_ndup[li] += 1
                             break
-                if stop[k] != 0 and (
-                    pend_code == 0 or end[k] < pend_day or (end[k] == pend_day and stop[k] < pend_code)
-                ):
-                    pend_day = end[k]
-                    pend_code = stop[k]
+                if stop[k] != 0:
+                    if pend_code == 0 or end[k] < pend_day or (end[k] == pend_day and stop[k] < pend_code):
+                        pend_day = end[k]
+                        pend_code = stop[k]
+                    if stop[k] == 1:
+                        if prog_day == _NO_DAY or end[k] < prog_day:
+                            prog_day = end[k]
+                    else:
+                        any_tox = True
+                        if end[k] < tox_stop[d]:
+                            tox_stop[d] = end[k]
+                        if tox_next == _NO_DAY or end[k] < tox_next:
+                            tox_next = end[k]
             if b_max_end > last_end:
                 last_end = b_max_end
             if b_max_end > p_max_end:
@@ -414,6 +515,8 @@ def _kernel_py(  # one state machine, kept in one place on purpose
             j = b_end
         # ---- after the person's last batch (spec step 4)
         censor = as_of_day if have_as_of else p_max_end
+        if tox_mode == 1:  # a progression stop, or a toxicity stop no later batch passed, names the close
+            pend_code = 1 if prog_day != _NO_DAY else (2 if tox_next != _NO_DAY else 0)
         if censor - last_end <= gap_days:  # a documented stop wins: a line that stopped is not ongoing
             _close_line(li, _CLOSE_ONGOING, _END_ONGOING, pend_code, l_close, l_reason)
         else:
@@ -451,7 +554,8 @@ def assign_lines(
     codes
         Drug codes and rule flags built from the same vocabulary and ``params``.
     params
-        Line-of-therapy parameters (``regimen_window_days``, ``gap_days``, ``maintenance_ongoing_days``).
+        Line-of-therapy parameters (``regimen_window_days``, ``gap_days``, ``maintenance_ongoing_days``,
+        ``toxicity_stop_ends_line``).
     as_of_day
         The data cut-off (days since epoch), or None to censor each person at their latest exposure end.
     source_key
@@ -501,6 +605,7 @@ def assign_lines(
         params.regimen_window_days,
         params.gap_days,
         params.maintenance_ongoing_days,
+        TOXICITY_MODES.index(params.toxicity_stop_ends_line),
         as_of_day,
         compiled,
     )
@@ -517,6 +622,7 @@ def _run(
     window_days: int,
     gap_days: int,
     ongoing_days: int,
+    tox_mode: int,
     as_of_day: int | None,
     compiled: bool,
 ) -> KernelLines:
@@ -553,6 +659,7 @@ def _run(
             ongoing_days,
             0 if as_of_day is None else int(as_of_day),
             as_of_day is not None,
+            tox_mode,
             row_line,
             l_first,
             l_line,

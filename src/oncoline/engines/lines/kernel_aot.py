@@ -37,7 +37,7 @@ __all__ = ["SIGNATURE", "build", "build_in_background", "key", "load"]
 _NAME = "oncoline_lines_kernel"
 _BUILDS: list[subprocess.Popen[bytes]] = []  # background builds started by this process
 SIGNATURE = (
-    "i8(i8[::1], i4[::1], i4[::1], i4[::1], i1[::1], i4[::1], b1[::1], b1[::1], i8[::1], i8, i8, i8, i8, i8, b1,"
+    "i8(i8[::1], i4[::1], i4[::1], i4[::1], i1[::1], i4[::1], b1[::1], b1[::1], i8[::1], i8, i8, i8, i8, i8, b1, i8,"
     " i4[::1], i8[::1], i4[::1], i4[::1], i4[::1], i4[::1], i4[::1], i4[::1], i1[::1], i1[::1], i1[::1], i8[:, ::1])"
 )
 """The exported kernel's numba signature (the argument order of ``kernel._kernel_py``)."""

@@ -67,9 +67,20 @@ class CoreLine:
     last_base_day: dt.date | None
     pending: tuple[dt.date, int, str] | None
     open_rule: OpenRule
+    mode: str = "all_drugs"
     close_rule: CloseRule | None = None
     end_reason: EndReason | None = None
     days: list[dt.date] = field(default_factory=list)
+    progression_day: dt.date | None = None
+    """Earliest end of the line's ``stopped: progression`` rows (``all_drugs``)."""
+    toxicity_stops: dict[str, dt.date] = field(default_factory=dict)
+    """Drug → earliest end of its ``stopped: toxicity`` rows in the line (``all_drugs``)."""
+    stopped: set[str] = field(default_factory=set)
+    """Drugs whose toxicity stop a later day batch of the line has passed: dropped while the rest continued."""
+
+    def toxicity_pending(self) -> bool:
+        """A toxicity stop of the line that no later day batch has passed (``all_drugs``)."""
+        return any(d not in self.stopped for d in self.toxicity_stops)
 
     def fold(self, day: dt.date, batch: Sequence[KernelRow]) -> None:
         """Add a day batch to the line (after the rules have decided it belongs here)."""
@@ -85,21 +96,39 @@ class CoreLine:
                 cand = (r.end, _STOP_ORDER[r.stopped], r.stopped)
                 if self.pending is None or cand < self.pending:
                     self.pending = cand
+            if r.stopped == "progression":
+                self.progression_day = r.end if self.progression_day is None else min(self.progression_day, r.end)
+            elif r.stopped == "toxicity":
+                self.toxicity_stops[r.drug] = min(self.toxicity_stops.get(r.drug, r.end), r.end)
 
     def close(self, rule: CloseRule, default_reason: EndReason) -> None:
         """Close the line by ``rule``, unless it carries a documented stop: then the stop names the close rule
-        (``documented_progression`` / ``documented_toxicity``) and the end reason, whatever follows."""
-        if self.pending is not None:
-            reason = self.pending[2]
-            self.close_rule = CloseRule(f"documented_{reason}")
-            self.end_reason = EndReason(reason)
+        (``documented_progression`` / ``documented_toxicity``) and the end reason, whatever follows.
+
+        ``any_drug``: the earliest stop (progression first on a tie). ``all_drugs``: a progression stop, else a
+        toxicity stop that no later day batch passed (a stop the rest of the line continued after names
+        nothing)."""
+        if self.mode == "all_drugs":
+            named = "progression" if self.progression_day is not None else None
+            if named is None and self.toxicity_pending():
+                named = "toxicity"
+        else:
+            named = None if self.pending is None else self.pending[2]
+        if named is not None:
+            self.close_stop(named)
         else:
             self.close_rule = rule
             self.end_reason = default_reason
 
+    def close_stop(self, reason: str) -> None:
+        """Close the line as ended by its documented ``reason`` stop (progression or toxicity)."""
+        self.close_rule = CloseRule(f"documented_{reason}")
+        self.end_reason = EndReason(reason)
+
 
 def _open(number: int, day: dt.date, rule: OpenRule, params: LineParams) -> CoreLine:
     return CoreLine(
+        mode=params.toxicity_stop_ends_line,
         line=number,
         start=day,
         window_end=day + dt.timedelta(days=params.regimen_window_days),
@@ -110,6 +139,50 @@ def _open(number: int, day: dt.date, rule: OpenRule, params: LineParams) -> Core
         pending=None,
         open_rule=rule,
     )
+
+
+def _joins(current: CoreLine, day: dt.date, batch: Sequence[KernelRow], params: LineParams, stopped: bool) -> bool:
+    """Rules 4-6: the batch joins the line (in the regimen window — unless a toxicity stop is in effect —,
+    drugs already in the line, or each new drug a substitution or a maintenance addition)."""
+    if (day <= current.window_end and not stopped) or {r.drug for r in batch} <= current.drugs:
+        return True
+    base_day = current.last_base_day
+    ongoing = base_day is not None and (day - base_day).days <= params.maintenance_ongoing_days
+    return all(
+        (r.substitution_class is not None and r.substitution_class in current.subs) or (r.is_addition and ongoing)
+        for r in batch
+        if r.drug not in current.drugs
+    )
+
+
+def _decide_all_drugs(
+    current: CoreLine, day: dt.date, batch: Sequence[KernelRow], params: LineParams
+) -> OpenRule | None:
+    """``toxicity_stop_ends_line = all_drugs``: close ``current`` (and return the open rule of the next line)
+    or let the batch join it (None). docs/lines.md rules 2-6."""
+    if current.progression_day is not None and day > current.progression_day:
+        current.close_stop("progression")  # progression ends the line, whatever continues
+        return OpenRule.AFTER_PROGRESSION
+    now_stopped = current.stopped | {d for d, end in current.toxicity_stops.items() if end < day}
+    passed = now_stopped != current.stopped  # the first batch after a toxicity stop
+    drugs = {r.drug for r in batch}
+    gap = (day - current.last_end).days > params.gap_days
+    ends_on_stop = bool(now_stopped) and (
+        (passed and current.drugs <= now_stopped)  # every drug of the line stopped
+        or bool(drugs & now_stopped)  # a stopped drug restarted
+        or (passed and (gap or not _joins(current, day, batch, params, stopped=True)))  # a change
+    )
+    if ends_on_stop:
+        current.close_stop("toxicity")
+        return OpenRule.AFTER_TOXICITY
+    if gap:
+        current.close(CloseRule.GAP, EndReason.GAP)
+        return OpenRule.AFTER_GAP
+    if not _joins(current, day, batch, params, stopped=bool(now_stopped)):
+        current.close(CloseRule.NEW_DRUG, EndReason.SWITCHED)
+        return OpenRule.NEW_DRUG
+    current.stopped = now_stopped  # the rest continues: the stopped drugs have left the line
+    return None
 
 
 def run_kernel(rows: Iterable[KernelRow], /, *, params: LineParams, as_of: dt.date) -> list[CoreLine]:
@@ -140,6 +213,11 @@ def run_kernel(rows: Iterable[KernelRow], /, *, params: LineParams, as_of: dt.da
         drugs = {r.drug for r in batch}
         if current is None:
             current = _open(1, day, OpenRule.FIRST_EXPOSURE, params)
+        elif params.toxicity_stop_ends_line == "all_drugs":
+            rule = _decide_all_drugs(current, day, batch, params)
+            if rule is not None:
+                lines.append(current)
+                current = _open(current.line + 1, day, rule, params)
         elif current.pending is not None and day > current.pending[0]:
             reason = current.pending[2]
             current.close(CloseRule(f"documented_{reason}"), EndReason(reason))
