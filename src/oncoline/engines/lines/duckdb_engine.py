@@ -166,7 +166,7 @@ def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Arr
     return out, values
 
 
-_SPLIT_MIN_ROWS = 1_000_000
+_SPLIT_MIN_ROWS = 200_000
 """Row-wise work on at least this many rows is cut in halves for two threads (when a pool is given)."""
 
 _T = TypeVar("_T")
