@@ -112,12 +112,14 @@ _LAPA = ("lapatinib", "Tykerb", "lapatinib ditosylate")
 _LETR = ("letrozole", "Femara", "72965")
 _PHESGO = ("Phesgo", "pertuzumab, trastuzumab, and hyaluronidase-zzxf")
 
-_FIRST_LINES = (
+_Regimen = tuple[tuple[tuple[str, ...], tuple[int, int], int], ...]
+"""A regimen: its drugs as (names, schedule, max administrations or 0)."""
+_FIRST_LINES: tuple[_Regimen, ...] = (
     ((_PERT, _IV, 0), (_TRAS, _IV, 0), (_DOCE, _IV, 6)),
     ((_PHESGO, _IV, 0), (_DOCE, _IV, 6)),
     ((_PERT, _IV, 0), (_TRAS, _IV, 0), (_PACL, _WEEKLY, 18)),
 )
-_LATER_LINES = (
+_LATER_LINES: tuple[_Regimen, ...] = (
     ((_TDXD, _IV, 0),),
     ((_TUCA, _ORAL, 0), (_TRAS, _IV, 0), (_CAPE_N, _CAPE, 0)),
     ((_TDM1, _IV, 0),),
@@ -326,14 +328,14 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA
                     s_stop[i] = 0
             if hr_positive and length > 200:  # letrozole added to HP maintenance after induction, stopped with HP
                 add = day + 150 + int(rng.integers(0, 40))
-                n = (line_last - add) // 28
-                p_rows += stream(person, _LETR, add, n, _ORAL, 0)
+                n_letr = (line_last - add) // 28
+                p_rows += stream(person, _LETR, add, n_letr, _ORAL, 0)
             day += length + int(rng.integers(*_GAP_DAYS))
             if rng.random() < _HOLIDAY[0]:  # treatment holiday beyond the gap rule
                 day += int(rng.integers(_HOLIDAY[1], _HOLIDAY[2]))
         if denosumab:
-            n = max(1, (day - treat_start) // 28)
-            p_rows += stream(person, _DENOSUMAB, treat_start, n, (28, 1), 0)
+            n_deno = max(1, (day - treat_start) // 28)
+            p_rows += stream(person, _DENOSUMAB, treat_start, n_deno, (28, 1), 0)
         if rng.random() < 0.02:
             p_rows += stream(person, _UNKNOWN, treat_start + 30, 3, _IV, 0)
         rows += p_rows
@@ -353,7 +355,7 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA
     start = planned + jitter
     end = np.minimum(start + duration_a - 1, cut_day)  # a dispensing's supply is cut at the extract's end
     last = k == count_a[rep] - 1
-    stop = np.where(last, np.asarray(s_stop, dtype=np.int8)[rep], 0)
+    stop_a = np.where(last, np.asarray(s_stop, dtype=np.int8)[rep], 0)
     drug = np.asarray(s_label, dtype=np.int32)[rep]
     # duplicates: 1 % of rows appear twice
     dup = rng.random(total) < 0.01
@@ -363,7 +365,7 @@ def generate_cohort(n_rows: int, *, seed: int = 20261129, cutoff: dt.date = DATA
     n = take.shape[0]
     end_null = (duration_a[take] == 1) & (rng.random(n) < 0.33)
     stopped_dict = pa.array([None, "progression", "toxicity"], pa.string())
-    stop_idx = stop[take].astype(np.int32)
+    stop_idx = stop_a[take].astype(np.int32)
     exposures = pa.table(
         {
             "person_id": pa.array(person_a[rep][take]),
