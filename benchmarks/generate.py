@@ -2,8 +2,10 @@
 
 Each patient gets 1–6 metastatic lines drawn in guideline order from the reference regimens
 (shared/reference/her2-mbc.md §a): THP (or Phesgo + docetaxel, or weekly paclitaxel) with the taxane stopped
-after 4–8 cycles and, for about half of the patients, an aromatase inhibitor added to HP maintenance; then
-T-DXd; tucatinib + trastuzumab + capecitabine; T-DM1; neratinib + capecitabine; lapatinib + capecitabine.
+after 4–8 cycles and, for about half of the patients, an aromatase inhibitor added to HP maintenance (stopped
+with HP); then in second line T-DXd from its second-line approval (4 May 2022, reference §f) and T-DM1 before
+it; then the others in random order: tucatinib + trastuzumab + capecitabine; T-DM1 or T-DXd; neratinib +
+capecitabine; lapatinib + capecitabine. How many lines and how long each lasts: see "Durations" below.
 Infusions are one-day exposures every 21 days (weekly for paclitaxel), oral drugs are 28-day dispensings
 (capecitabine 14 days of every 21). On top: adjuvant trastuzumab before the metastatic diagnosis (early
 setting), supportive drugs (ondansetron and dexamethasone on chemotherapy days, denosumab every 28 days),
@@ -37,7 +39,9 @@ report cannot see deaths, so a person with no further line is censored at the da
 TTNT curve levels off at about the no-next-line share; the exponential's median is therefore solved
 (:func:`_continuing_median_days`) so that this mixture's median equals the published TTNT median — with about 30 %
 never going on, a line that is followed by another lasts about 8 months (1L) and 6 months (2L). A person's last
-line lasts an exponential time with the published TTD median. Every line lasts at least 6 weeks.
+line lasts an exponential time with the published TTD median. Every line lasts at least 6 weeks. The price of
+matching TTNT without deaths in the data: the report's time on treatment comes out shorter than the published
+TTD (first line about 8 months against 12.1).
 
 The generator is vectorised (a Python loop builds one "stream" per drug and line, numpy expands streams into
 rows), so 10^7 rows take seconds. It draws from a seeded ``numpy.random.Generator``; the same seed and size
