@@ -14,9 +14,12 @@ writing files included):
 Each is timed as wall seconds (the target) and CPU seconds (user + system of the command and of the worker
 processes it waits for: steadier than wall time on a shared machine, and it shows what the cores did).
 
+With ``--repeat N`` the three commands run N times, interleaved (so a burst of load on the shared machine hits
+all three alike); each ratio is given as the median of the runs' ratios with its range, times as medians.
+
 The target (issue 10) is report ≤ 3 × lines at 10^7 exposure rows. Results: ``benchmarks/out/report.json``.
 
-Run: ``python -m benchmarks report`` (1e5 rows) or ``--rows 1e7``.
+Run: ``python -m benchmarks report`` (1e5 rows) or ``--rows 1e6,1e7 --repeat 3``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -99,6 +103,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rows", default="1e5", help="comma-separated cohort sizes in exposure rows")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--as-of", default=None, help="data cut-off for both commands (default: from the data)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of the three commands, interleaved; medians are reported"
+    )
     args = parser.parse_args(argv)
     oncoline = [sys.executable, "-m", "oncoline.cli.app"]
     results = []
@@ -108,28 +115,48 @@ def main(argv: list[str]) -> int:
         work.mkdir(parents=True, exist_ok=True)
         lines = work / "lines.parquet"
         cut = ["--as-of", args.as_of] if args.as_of else []
-        t_lines, c_lines = _run([*oncoline, "lines", str(exposures), "--index", str(index), "--out", str(lines), *cut])
         report = [*oncoline, "cohort", "report", str(lines), "--index", str(index), "--exposures", str(exposures)]
-        t_report, c_report = _run([*report, "--out", str(work / "report"), *cut])
-        t_plain, c_plain = _run([*report, "--out", str(work / "report-plain"), "--no-concordance", *cut])
-        row = {
-            "rows": size,
-            "lines_s": round(t_lines, 2),
-            "report_s": round(t_report, 2),
-            "ratio": round(t_report / t_lines, 2),
-            "report_no_concordance_s": round(t_plain, 2),
-            "ratio_no_concordance": round(t_plain / t_lines, 2),
-            "lines_cpu_s": round(c_lines, 2),
-            "report_cpu_s": round(c_report, 2),
-            "report_no_concordance_cpu_s": round(c_plain, 2),
-            "load_average_1min": round(os.getloadavg()[0], 1),
-            "target_ratio": 3.0,
-        }
+        runs: list[dict[str, float]] = []
+        for _ in range(max(1, args.repeat)):
+            t_lines, c_lines = _run(
+                [*oncoline, "lines", str(exposures), "--index", str(index), "--out", str(lines), *cut]
+            )
+            t_report, c_report = _run([*report, "--out", str(work / "report"), *cut])
+            t_plain, c_plain = _run([*report, "--out", str(work / "report-plain"), "--no-concordance", *cut])
+            runs.append(
+                {
+                    "lines_s": t_lines,
+                    "report_s": t_report,
+                    "report_no_concordance_s": t_plain,
+                    "lines_cpu_s": c_lines,
+                    "report_cpu_s": c_report,
+                    "report_no_concordance_cpu_s": c_plain,
+                    "ratio": t_report / t_lines,
+                    "ratio_no_concordance": t_plain / t_lines,
+                    "ratio_cpu": c_report / c_lines,
+                    "ratio_no_concordance_cpu": c_plain / c_lines,
+                }
+            )
+            print(
+                f"{size:>12,} rows, run {len(runs)}: lines {t_lines:.1f} s, report {t_report:.1f} s "
+                f"(× {t_report / t_lines:.2f}), without concordance {t_plain:.1f} s (× {t_plain / t_lines:.2f})",
+                flush=True,
+            )
+        row: dict[str, Any] = {"rows": size, "repeats": len(runs)}
+        for key in runs[0]:
+            values = sorted(r[key] for r in runs)
+            row[key] = round(statistics.median(values), 2)
+            if key.startswith("ratio"):
+                row[f"{key}_range"] = [round(values[0], 2), round(values[-1], 2)]
+        row["load_average_1min"] = round(os.getloadavg()[0], 1)
+        row["target_ratio"] = 3.0
         results.append(row)
         print(
-            f"{size:>12,} rows: lines {t_lines:7.1f} s, report {t_report:7.1f} s (ratio {row['ratio']:.2f}, target "
-            f"≤ 3); without concordance {t_plain:7.1f} s (ratio {row['ratio_no_concordance']:.2f}); CPU s: lines "
-            f"{c_lines:.1f}, report {c_report:.1f}, without concordance {c_plain:.1f}; load {row['load_average_1min']}",
+            f"{size:>12,} rows (median of {len(runs)}): lines {row['lines_s']:.1f} s, report {row['report_s']:.1f} s "
+            f"(ratio {row['ratio']:.2f}, {row['ratio_range'][0]:.2f}–{row['ratio_range'][1]:.2f}; target ≤ 3); "
+            f"without concordance {row['report_no_concordance_s']:.1f} s (ratio {row['ratio_no_concordance']:.2f}); "
+            f"CPU ratios {row['ratio_cpu']:.2f} / {row['ratio_no_concordance_cpu']:.2f}; "
+            f"load {row['load_average_1min']}",
             flush=True,
         )
     out = Path(__file__).parent / "out"

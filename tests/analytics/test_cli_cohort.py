@@ -122,3 +122,68 @@ def test_out_dir_with_old_files_is_tidied_and_reported(tmp_path: Path) -> None:
     assert not (out / "concordance_by_line.csv").exists()
     assert (out / "keep.txt").read_text() == "mine"
     assert "concordance_by_line.csv" in res.output and "keep.txt" in res.output
+
+
+def test_cut_off_defaulted_to_today_is_a_loud_warning(tmp_path: Path) -> None:
+    """The new user's generated data ran to 2044; the report cut at today and said so only in the header's
+    cut-off line. Now a warning names the latest date, on stderr (before and after the work) and at the top of
+    the page."""
+    import datetime as dt
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort(8_000, 3)
+    far = dt.date(2044, 3, 1)
+    ends = pc.if_else(pc.equal(pa.array(range(lines.num_rows)), 0), pa.scalar(far), lines.column("end_date"))
+    lines = lines.set_column(lines.column_names.index("end_date"), "end_date", ends.cast(pa.date32()))
+    pq.write_table(lines, tmp_path / "lines.parquet")
+    pq.write_table(index, tmp_path / "index.parquet")
+    args = ["cohort", "report", str(tmp_path / "lines.parquet"), "--index", str(tmp_path / "index.parquet")]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r"), "--no-concordance", "--no-sensitivity"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.count("Warning — data cut-off") == 2 and "2044-03-01" in res.stderr
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert 'id="cut-off-warning"' in html and "2044-03-01" in html
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "s"), "--as-of", "2026-06-30", "--no-concordance"])
+    assert res.exit_code == 0 and "Warning — data cut-off" not in res.output
+    assert 'id="cut-off-warning"' not in (tmp_path / "s" / "report.html").read_text()
+
+
+def test_engine_spark_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    """--engine spark reads a Parquet lines table only; the exposure table and a CDM are refused with the fix,
+    before Spark starts."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from tests.analytics.cohort import small_cohort
+
+    exposures, index, lines = small_cohort(8_000, 3)
+    pq.write_table(lines, tmp_path / "lines.parquet")
+    pq.write_table(index, tmp_path / "index.parquet")
+    pq.write_table(exposures, tmp_path / "exposures.parquet")
+    pacsv.write_csv(lines.drop(["drugs"]), tmp_path / "lines.csv")
+    base = ["cohort", "report", "--index", str(tmp_path / "index.parquet"), "--out", str(tmp_path / "r")]
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        [
+            *base,
+            str(tmp_path / "lines.parquet"),
+            "--engine",
+            "spark",
+            "--exposures",
+            str(tmp_path / "exposures.parquet"),
+        ],
+    )
+    assert res.exit_code == 2 and "--engine duckdb" in res.output, res.output
+    res = runner.invoke(app, [*base, str(tmp_path / "lines.csv"), "--engine", "spark"])
+    assert res.exit_code == 1 and "Parquet" in res.output and "lines.csv" in res.output, res.output
+    res = runner.invoke(
+        app, ["cohort", "report", "--omop", "x.duckdb", "--out", str(tmp_path / "r"), "--engine", "spark"]
+    )
+    assert res.exit_code == 2 and "oncoline lines --omop" in res.output, res.output
+    res = runner.invoke(app, [*base, str(tmp_path / "lines.parquet"), "--engine", "polars"])
+    assert res.exit_code == 2 and "duckdb or spark" in res.output, res.output

@@ -97,7 +97,7 @@ def _check_tables(tables: dict[str, pa.Table], min_cell: int) -> None:
 
 def _check_derived(tables: dict[str, pa.Table], min_cell: int) -> None:
     """No ratio or median of the sensitivity grid is shown for a group that is hidden (or below the threshold)."""
-    from oncoline.app.cohort_report import SENSITIVITY_DERIVED
+    from oncoline.analytics.sensitivity import SENSITIVITY_DERIVED
 
     if "sensitivity" not in tables:
         return
@@ -121,7 +121,7 @@ def test_sensitivity_derived_figures_hide_with_their_group(
 ) -> None:
     """Property: persons hidden as "<5" cannot be recovered as lines / (lines/person), and no median of fewer than
     ``min_cell`` persons is shown (grid, CSV/parquet export and HTML share this table)."""
-    from oncoline.app.cohort_report import _sensitivity_tables
+    from oncoline.analytics.sensitivity import sensitivity_tables
 
     rows = []
     for i, (persons, extra, two_l, median) in enumerate(cells):
@@ -145,7 +145,7 @@ def test_sensitivity_derived_figures_hide_with_their_group(
     regimens = pa.table(
         {"gap_days": [60], "regimen_window_days": [28], "regimen": ["x"], "persons": [0], "share": [0.0]}
     )
-    tables = _sensitivity_tables(summary, regimens, min_cell)
+    tables = sensitivity_tables(summary, regimens, min_cell=min_cell)
     _check_derived(tables, min_cell)
     for raw, out in zip(rows, tables["sensitivity"].to_pylist(), strict=True):
         if 0 < raw["persons"] < min_cell:
@@ -159,7 +159,7 @@ def test_sensitivity_derived_figures_hide_with_their_group(
 def test_sensitivity_html_shows_no_figure_of_a_hidden_group() -> None:
     """The new user's demo case: persons "<5", lines 5, lines/person 2.50 (so persons = 2) and medians 385 / 308 of
     two patients were printed. Now the ratio and the medians read "suppressed" in the HTML table."""
-    from oncoline.app.cohort_report import _sensitivity_tables
+    from oncoline.analytics.sensitivity import sensitivity_tables
     from oncoline.outputs.report.render import Column, html_table
 
     summary = pa.Table.from_pylist(
@@ -182,7 +182,7 @@ def test_sensitivity_html_shows_no_figure_of_a_hidden_group() -> None:
     regimens = pa.table(
         {"gap_days": [120], "regimen_window_days": [28], "regimen": ["x"], "persons": [2], "share": [1.0]}
     )
-    sens = _sensitivity_tables(summary, regimens, 5)["sensitivity"]
+    sens = sensitivity_tables(summary, regimens, min_cell=5)["sensitivity"]
     cols = [
         Column("persons", "persons", "count"),
         Column("lines", "lines", "count"),
@@ -247,7 +247,11 @@ def test_report_tables_and_html_never_show_a_small_count(min_cell: int, seed: in
     _check_tables(result.tables, min_cell)
     _check_subtraction(result.tables, min_cell)
     _check_derived(result.tables, min_cell)
-    html = render_report(result)
+    _check_html(render_report(result), min_cell)
+
+
+def _check_html(html: str, min_cell: int) -> None:
+    """Every count cell of the page is hidden or at least ``min_cell``."""
     cells = re.findall(r'<td class="n c">([^<]*)</td>', html)
     assert cells  # the report has count cells
     for cell in cells:

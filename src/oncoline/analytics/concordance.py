@@ -27,13 +27,20 @@ not part of the state (a test fails if the recommender starts to read it). Early
 the lines table and not in the state: a relapse within 12 months of adjuvant HER2 therapy, which the reference
 treats as second line, is judged as a first line here.
 
-Cost: the answer depends only on the state and on the knowledge in effect, which changes on a few dates (every
-date in the knowledge base: statements taking effect or expiring, approvals; 63 dates in the bundled knowledge,
-each one compared with the decision date somewhere in the recommender). The state is made canonical first
+Cost: the answer depends only on the state and on the knowledge in effect. The state is made canonical first
 (:func:`canonical_state`: the earlier lines as a sorted multiset, progression and an undocumented stop alike —
-what the recommender reads of them), and each distinct (knowledge period, canonical state) costs one recommender
-call. The generated benchmark cohort of 10^7 exposure rows (52,351 persons, 181,468 lines) holds 36,314 full
-states and 26,648 canonical ones: varied histories times knowledge periods, so the calls still dominate the report.
+what the recommender reads of them) and placed in its knowledge period (between two consecutive dates of the
+knowledge base, :func:`knowledge_dates`). Each canonical state is then judged by
+:func:`oncoline.engines.recommend.engine.decide` — the recommender's steps 1-6 (history, tumour status, line,
+candidates, checks, ranking), the same functions :func:`~oncoline.engines.recommend.recommend` runs before it adds
+site actions and monitoring — and its answer is reused for the same patient in every other knowledge period of
+``Decision.unchanged_between``: the stretch over which every knowledge date the recommender compared with the
+decision date (statements in effect, rules and prerequisites that apply to this patient, questions it asks)
+stays on the same side. The generated benchmark cohort of 10^7 exposure rows (52,351 persons, 181,468 lines)
+holds 36,314 full states, 26,648 canonical (period, state) pairs and about 11,000 such stretches: 11,000 calls of
+steps 1-6 instead of 26,648 whole recommender calls, spread over worker processes from
+:data:`PARALLEL_MIN_STATES` states on. ``Judge(fast=False, canonical=False)`` keeps the whole recommender per full
+state and period; ``tests/analytics/test_concordance_fast.py`` checks both give every line the same judgement.
 """
 
 from __future__ import annotations
@@ -48,7 +55,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from oncoline.engines.lines.params import LineParams
+    from oncoline.engines.recommend.engine import Decision
     from oncoline.knowledge.loader import KnowledgeBase
+    from oncoline.model import Patient
     from oncoline.model.recommendation import Recommendation
 
 __all__ = [
@@ -60,6 +69,9 @@ __all__ = [
     "concordance",
     "knowledge_dates",
 ]
+
+BEFORE_ALL = dt.date(1900, 1, 1)
+"""First day of the knowledge period before every knowledge date."""
 
 _BLOCKING_MISSING = ("her2_status", "reflex_ish", "metastatic_diagnosis", "line_unknown")
 """Missing facts that leave no line assessable (others block only the lines that need them)."""
@@ -185,17 +197,30 @@ class Judge:
     canonical
         Memoise by :func:`canonical_state` (default) — the same answers from fewer recommender calls; False asks
         the recommender for each full state (the equivalence tests compare the two).
+    fast
+        True (default): each state is judged by :func:`~oncoline.engines.recommend.engine.decide` (the
+        recommender's steps 1-6: no site actions, monitoring or assembled answer), and its answer serves every
+        knowledge period over which the knowledge it read stays the same (``Decision.unchanged_between``: a
+        history of HP lines is not judged again when a HER2-low statement takes effect). False: the whole
+        :func:`~oncoline.engines.recommend.recommend` for every knowledge period — the reference the fast path is
+        tested against (same categories, reasons and matches).
     """
 
-    def __init__(self, knowledge: KnowledgeBase, params: LineParams, *, canonical: bool = True) -> None:
+    def __init__(
+        self, knowledge: KnowledgeBase, params: LineParams, *, canonical: bool = True, fast: bool = True
+    ) -> None:
         self.canonical = canonical
+        self.fast = fast
         self.kb = knowledge
         self.vocab = knowledge.vocab
         self.dates = knowledge_dates(knowledge)
         self.substitution = tuple(params.substitution_classes)
         self.additions = tuple(c for c in params.maintenance_addition_classes if c != "ovarian_suppression")
-        self._answers: dict[LineState, Recommendation] = {}
+        self._answers: dict[LineState, Recommendation | Decision] = {}
+        self._spans: dict[tuple[object, ...], list[tuple[dt.date | None, dt.date | None, Decision]]] = {}
         self._judged: dict[tuple[LineState, tuple[str, ...]], Judgement] = {}
+        self._classes: dict[tuple[str, str], bool] = {}
+        self._norms: dict[tuple[str, ...], frozenset[str]] = {}
         self.calls = 0
 
     def period_start(self, day: dt.date) -> dt.date:
@@ -203,9 +228,16 @@ class Judge:
         import bisect
 
         i = bisect.bisect_right(self.dates, day)
-        return self.dates[i - 1] if i else dt.date(1900, 1, 1)
+        return self.dates[i - 1] if i else BEFORE_ALL
 
     def _norm(self, drugs: Iterable[str]) -> frozenset[str]:
+        key = tuple(drugs)
+        hit = self._norms.get(key)
+        if hit is None:
+            hit = self._norms[key] = self._norm_of(key)
+        return hit
+
+    def _norm_of(self, drugs: tuple[str, ...]) -> frozenset[str]:
         out = set()
         for d in drugs:
             if self._is(d, "ovarian_suppression"):
@@ -215,23 +247,57 @@ class Judge:
         return frozenset(out)
 
     def _is(self, drug: str, cls: str) -> bool:
-        try:
-            return bool(self.vocab.in_class(drug, cls))
-        except Exception:  # an unknown name belongs to no class
-            return False
+        key = (drug, cls)
+        hit = self._classes.get(key)
+        if hit is None:
+            try:
+                hit = bool(self.vocab.in_class(drug, cls))
+            except Exception:  # an unknown name belongs to no class
+                hit = False
+            self._classes[key] = hit
+        return hit
 
-    def recommendation(self, state: LineState) -> Recommendation:
-        """The recommender's answer for ``state`` (computed once per state)."""
+    def recommendation(self, state: LineState) -> Recommendation | Decision:
+        """The recommender's answer for ``state`` (computed once per state): a
+        :class:`~oncoline.engines.recommend.engine.Decision` on the fast path, else the whole
+        :class:`~oncoline.model.recommendation.Recommendation` (both give ``options``, ``excluded``, ``missing``,
+        ``hr_status``)."""
         if self.canonical:
             state = canonical_state(state)
         answer = self._answers.get(state)
-        if answer is None:
-            answer = self._ask(state)
-            self._answers[state] = answer
-        return answer
+        if answer is not None:
+            return answer
+        if not self.fast:
+            answer = self._answers[state] = self._ask(state)
+            return answer
+        # the same patient at another knowledge period: asked again only where the knowledge it read differs
+        day = state.period_start
+        spans = self._spans.setdefault((state.her2_status, state.hr_status, state.prior), [])
+        for first, end, known in spans:
+            if (first is None or first <= day) and (end is None or day < end):
+                self._answers[state] = known
+                return known
+        decision = self._decide(state)
+        spans.append((*decision.unchanged_between, decision))
+        self._answers[state] = decision
+        return decision
 
     def _ask(self, state: LineState) -> Recommendation:
         from oncoline.engines.recommend import recommend
+
+        self.calls += 1
+        return recommend(self._patient(state), knowledge=self.kb, as_of=state.period_start)
+
+    def _decide(self, state: LineState) -> Decision:
+        from oncoline.engines.recommend.engine import decide
+
+        self.calls += 1
+        return decide(self._patient(state), knowledge=self.kb, as_of=state.period_start)
+
+    @staticmethod
+    def _patient(state: LineState) -> Patient:
+        """The patient of ``state``, every date of it on ``state.period_start`` (the decision date): its own dates
+        move with the decision date, as ``Decision.unchanged_between`` assumes."""
         from oncoline.model import Patient
 
         tumor: dict[str, Any] = {"her2": {"status": state.her2_status} if state.her2_status else {}}
@@ -244,14 +310,7 @@ class Judge:
             {"line": i, "drugs": list(drugs), "end": day, **({"stopped": stop} if stop else {})}
             for i, (drugs, stop) in enumerate(state.prior, start=1)
         ]
-        patient = Patient(
-            id="cohort-state",
-            tumor=tumor,
-            metastatic_diagnosis=day,
-            history=history,
-        )
-        self.calls += 1
-        return recommend(patient, knowledge=self.kb, as_of=day)
+        return Patient(id="cohort-state", tumor=tumor, metastatic_diagnosis=day, history=history)
 
     def judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
         """The concordance of a line with ``drugs`` started in ``state`` (memoised)."""
@@ -331,8 +390,16 @@ def _judge_all(
     global _WORKER_JUDGE
     _WORKER_JUDGE = judge
     size = max(50, n // (wanted * 8))
-    # states sharing a prior history go to one chunk, so each worker's memo is used
-    order = sorted(range(n), key=lambda i: (repr(tasks[i][0].prior), tasks[i][0].period_start))
+    # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge.recommendation)
+    order = sorted(
+        range(n),
+        key=lambda i: (
+            repr(tasks[i][0].prior),
+            tasks[i][0].her2_status or "",
+            tasks[i][0].hr_status or "",
+            tasks[i][0].period_start,
+        ),
+    )
     chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
     results: list[Judgement] = [None] * n  # type: ignore[list-item]
     try:
@@ -440,7 +507,7 @@ def concordance(
                     prior.append((tuple(d.split("|")), s or None))
             p = int(row["period"])
             state = LineState(
-                period_start=judge.dates[p] if p >= 0 else dt.date(1900, 1, 1),
+                period_start=judge.dates[p] if p >= 0 else BEFORE_ALL,
                 her2_status=row["her2"],
                 hr_status=row["hr"],
                 prior=tuple(prior),

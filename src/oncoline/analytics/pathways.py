@@ -1,7 +1,10 @@
 """Treatment pathways: each person's regimen sequence over the first ``max_lines`` lines, counted per stratum.
 
-Pure computations on Arrow tables (DuckDB SQL in memory). Counts are raw here; the report suppresses small
-cells (:mod:`oncoline.analytics.suppression`) before anything is shown or written.
+Pure computations on Arrow tables (DuckDB SQL in memory), in two steps so that a big cohort can do the first one
+elsewhere (Spark): each person's label sequence grouped and counted (:func:`person_sequences`, from the per-regimen
+line counts of :func:`regimen_counts`), then every pathway table from those counts alone (:func:`pathway_tables`).
+Counts are raw here; the report suppresses small cells (:mod:`oncoline.analytics.suppression`) before anything is
+shown or written.
 """
 
 from __future__ import annotations
@@ -14,7 +17,18 @@ from oncoline.analytics.strata import STRATA
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["END", "OTHER", "PathwayTables", "pathways", "regimen_labels"]
+__all__ = [
+    "END",
+    "OTHER",
+    "SEQUENCE_STRATA",
+    "PathwayTables",
+    "pathway_tables",
+    "pathways",
+    "person_sequences",
+    "regimen_counts",
+    "regimen_labels",
+    "regimen_labels_from_counts",
+]
 
 END = "(no further line)"
 """Pseudo-regimen closing a pathway: the person had no later line (by the cut-off, or beyond ``max_lines``)."""
@@ -56,6 +70,45 @@ class PathwayTables:
     line_regimens: pa.Table
 
 
+def regimen_counts(lines: pa.Table, /) -> pa.Table:
+    """Lines per regimen: ``regimen``, ``lines`` (int64) — the aggregate :func:`regimen_labels_from_counts` ranks.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> sorted(regimen_counts(pa.table({"regimen": ["a", "b", "a"]})).to_pylist(), key=lambda r: r["regimen"])
+    [{'regimen': 'a', 'lines': 2}, {'regimen': 'b', 'lines': 1}]
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("lines_in", lines.select(["regimen"]))
+        return con.execute("SELECT regimen, count(*) AS lines FROM lines_in GROUP BY regimen").to_arrow_table()
+    finally:
+        con.close()
+
+
+def regimen_labels_from_counts(counts: pa.Table, /, *, top_regimens: int) -> pa.Table:
+    """The regimen → label table (see :attr:`PathwayTables.regimens`) from ``regimen``, ``lines`` counts (one row
+    per regimen, from any engine), most frequent first, ties by name."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("counts_in", counts.select(["regimen", "lines"]))
+        return con.execute(
+            f"""SELECT regimen, lines, rank,
+                       CASE WHEN rank <= {int(top_regimens)} THEN regimen ELSE '{OTHER}' END AS label
+                FROM (SELECT regimen, CAST(sum(lines) AS BIGINT) AS lines,
+                             CAST(row_number() OVER (ORDER BY sum(lines) DESC, regimen) AS INTEGER) AS rank
+                      FROM counts_in GROUP BY regimen)
+                ORDER BY rank"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
 def regimen_labels(lines: pa.Table, /, *, top_regimens: int) -> pa.Table:
     """The regimen → label table (see :attr:`PathwayTables.regimens`), most frequent first, ties by name.
 
@@ -66,18 +119,56 @@ def regimen_labels(lines: pa.Table, /, *, top_regimens: int) -> pa.Table:
     >>> t.column("label").to_pylist()
     ['a', 'other regimens', 'other regimens']
     """
+    return regimen_labels_from_counts(regimen_counts(lines), top_regimens=top_regimens)
+
+
+SEQUENCE_STRATA = STRATA[1:]
+"""Stratum columns of a :func:`person_sequences` table (``all`` is their sum)."""
+
+
+def person_sequences(lines: pa.Table, strata: pa.Table, regimens: pa.Table, /, *, max_lines: int) -> pa.Table:
+    """Each person's label sequence over the first ``max_lines`` lines, grouped and counted (the aggregate the
+    pathway tables are built from; the Spark path computes the same table in Spark).
+
+    Parameters
+    ----------
+    lines
+        ``person_id``, ``line``, ``regimen`` (one row per person and line).
+    strata
+        :func:`oncoline.analytics.strata.person_strata`; a person without a row is ``unknown`` in every kind.
+    regimens
+        :func:`regimen_labels_from_counts` (``regimen`` → ``label``).
+    max_lines
+        Lines per sequence (≥ 1).
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per distinct (strata, sequence): ``index_year``, ``age_band``, ``hr_status``, ``presentation``,
+        ``seq`` (list of labels by line), ``n_lines`` (int32), ``persons`` (int64).
+    """
     import duckdb
 
+    kinds = SEQUENCE_STRATA
     con = duckdb.connect()
     try:
-        con.register("lines_in", lines.select(["regimen"]))
+        con.register("lines_in", lines.select(["person_id", "line", "regimen"]))
+        con.register("strata_in", strata)
+        con.register("regimens_in", regimens.select(["regimen", "label"]))
+        stratum_cols = ", ".join(f"coalesce(s.{k}, 'unknown') AS {k}" for k in kinds)
         return con.execute(
-            f"""SELECT regimen, lines, rank,
-                       CASE WHEN rank <= {int(top_regimens)} THEN regimen ELSE '{OTHER}' END AS label
-                FROM (SELECT regimen, count(*) AS lines,
-                             CAST(row_number() OVER (ORDER BY count(*) DESC, regimen) AS INTEGER) AS rank
-                      FROM lines_in GROUP BY regimen)
-                ORDER BY rank"""
+            f"""WITH l AS (
+                  SELECT CAST(x.person_id AS VARCHAR) AS person_id, CAST(x.line AS INTEGER) AS line, r.label,
+                         {stratum_cols}
+                  FROM lines_in x JOIN regimens_in r USING (regimen)
+                  LEFT JOIN strata_in s ON s.person_id = CAST(x.person_id AS VARCHAR)
+                  WHERE x.line <= {int(max_lines)}),
+                p AS (
+                  SELECT person_id, {", ".join(f"any_value({k}) AS {k}" for k in kinds)},
+                         list(label ORDER BY line) AS seq, CAST(max(line) AS INTEGER) AS n_lines
+                  FROM l GROUP BY person_id)
+                SELECT {", ".join(kinds)}, seq, n_lines, count(*) AS persons
+                FROM p GROUP BY ALL ORDER BY ALL"""
         ).to_arrow_table()
     finally:
         con.close()
@@ -108,43 +199,55 @@ def pathways(lines: pa.Table, strata: pa.Table, /, *, max_lines: int = 5, top_re
     ValueError
         When ``max_lines`` < 1.
     """
+    if max_lines < 1:
+        raise ValueError(f"max_lines must be at least 1, got {max_lines}")
+    regimens = regimen_labels(lines, top_regimens=top_regimens)
+    sequences = person_sequences(lines, strata, regimens, max_lines=max_lines)
+    return pathway_tables(sequences, regimens, max_lines=max_lines)
+
+
+def pathway_tables(sequences: pa.Table, regimens: pa.Table, /, *, max_lines: int) -> PathwayTables:
+    """The pathway tables from grouped sequences (:func:`person_sequences`, or the same table from Spark).
+
+    Parameters
+    ----------
+    sequences
+        One row per distinct (strata, sequence) with its ``persons``.
+    regimens
+        :func:`regimen_labels_from_counts` (returned as the ``regimens`` table).
+    max_lines
+        Lines per pathway (≥ 1; the sequences hold at most this many).
+
+    Returns
+    -------
+    PathwayTables
+        Raw counts (not yet suppressed).
+
+    Raises
+    ------
+    ValueError
+        When ``max_lines`` < 1.
+    """
     import duckdb
 
     if max_lines < 1:
         raise ValueError(f"max_lines must be at least 1, got {max_lines}")
-    regimens = regimen_labels(lines, top_regimens=top_regimens)
-    kinds = STRATA[1:]
+    kinds = SEQUENCE_STRATA
     con = duckdb.connect()
     try:
-        con.register("lines_in", lines.select(["person_id", "line", "regimen"]))
-        con.register("strata_in", strata)
-        con.register("regimens_in", regimens)
-        stratum_cols = ", ".join(f"coalesce(s.{k}, 'unknown') AS {k}" for k in kinds)
-        con.execute(
-            f"""CREATE TEMP TABLE l AS
-                SELECT CAST(x.person_id AS VARCHAR) AS person_id, CAST(x.line AS INTEGER) AS line, r.label,
-                       {stratum_cols}
-                FROM lines_in x JOIN regimens_in r USING (regimen)
-                LEFT JOIN strata_in s ON s.person_id = CAST(x.person_id AS VARCHAR)
-                WHERE x.line <= {int(max_lines)}"""
-        )
-        con.execute(
-            f"""CREATE TEMP TABLE p AS
-                SELECT person_id, {", ".join(f"any_value({k}) AS {k}" for k in kinds)},
-                       list(label ORDER BY line) AS seq, max(line) AS n_lines
-                FROM l GROUP BY person_id"""
-        )
-        # one row per person and stratum kind (plus 'all')
+        con.register("seqs", sequences.select([*kinds, "seq", "n_lines", "persons"]))
+        # one row per (stratum kind, sequence) with its persons (plus 'all')
         unions = " UNION ALL ".join(
-            ["SELECT 'all' AS stratum_kind, 'all' AS stratum, seq, n_lines FROM p"]
-            + [f"SELECT '{k}', {k}, seq, n_lines FROM p" for k in kinds]
+            ["SELECT 'all' AS stratum_kind, 'all' AS stratum, seq, n_lines, persons FROM seqs"]
+            + [f"SELECT '{k}', {k}, seq, n_lines, persons FROM seqs" for k in kinds]
         )
         con.execute(f"CREATE TEMP TABLE ps AS {unions}")
         order = "CASE stratum_kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(STRATA)) + " END"
+        n = "CAST(sum(persons) AS BIGINT)"
         path_tbl = con.execute(
             f"""SELECT stratum_kind, stratum, array_to_string(seq, '{ARROW}') AS pathway,
-                       CAST(any_value(n_lines) AS INTEGER) AS n_lines, count(*) AS persons,
-                       count(*) / sum(count(*)) OVER (PARTITION BY stratum_kind, stratum) AS share
+                       CAST(any_value(n_lines) AS INTEGER) AS n_lines, {n} AS persons,
+                       sum(persons) / sum(sum(persons)) OVER (PARTITION BY stratum_kind, stratum) AS share
                 FROM ps GROUP BY stratum_kind, stratum, seq
                 ORDER BY {order}, stratum, persons DESC, pathway"""
         ).to_arrow_table()
@@ -154,26 +257,26 @@ def pathways(lines: pa.Table, strata: pa.Table, /, *, max_lines: int = 5, top_re
                          CASE WHEN k <= len(seq) THEN array_to_string(seq[1:k], '{ARROW}')
                               ELSE array_to_string(seq, '{ARROW}') || '{ARROW}{END}' END AS id,
                          CASE WHEN k = 1 THEN '' ELSE array_to_string(seq[1:k-1], '{ARROW}') END AS parent,
-                         CASE WHEN k <= len(seq) THEN seq[k] ELSE '{END}' END AS regimen
+                         CASE WHEN k <= len(seq) THEN seq[k] ELSE '{END}' END AS regimen, persons
                   FROM ps, range(1, {int(max_lines) + 1}) t(k)
                   WHERE k <= len(seq) + 1 AND k <= {int(max_lines)})
-                SELECT stratum_kind, stratum, depth, id, parent, regimen, count(*) AS persons
+                SELECT stratum_kind, stratum, depth, id, parent, regimen, {n} AS persons
                 FROM d GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY {order}, stratum, depth, parent, persons DESC, id"""
         ).to_arrow_table()
         transitions = con.execute(
             f"""WITH d AS (
                   SELECT stratum_kind, stratum, CAST(k AS INTEGER) AS line, seq[k] AS from_regimen,
-                         CASE WHEN k + 1 <= len(seq) THEN seq[k + 1] ELSE '{END}' END AS to_regimen
+                         CASE WHEN k + 1 <= len(seq) THEN seq[k + 1] ELSE '{END}' END AS to_regimen, persons
                   FROM ps, range(1, {int(max_lines)}) t(k) WHERE k <= len(seq))
-                SELECT stratum_kind, stratum, line, from_regimen, to_regimen, count(*) AS persons
+                SELECT stratum_kind, stratum, line, from_regimen, to_regimen, {n} AS persons
                 FROM d GROUP BY 1, 2, 3, 4, 5 ORDER BY {order}, stratum, line, from_regimen, persons DESC, to_regimen"""
         ).to_arrow_table()
         line_regimens = con.execute(
             f"""WITH d AS (
-                  SELECT stratum_kind, stratum, CAST(k AS INTEGER) AS line, seq[k] AS regimen
+                  SELECT stratum_kind, stratum, CAST(k AS INTEGER) AS line, seq[k] AS regimen, persons
                   FROM ps, range(1, {int(max_lines) + 1}) t(k) WHERE k <= len(seq))
-                SELECT stratum_kind, stratum, line, regimen, count(*) AS persons,
-                       count(*) / sum(count(*)) OVER (PARTITION BY stratum_kind, stratum, line) AS share
+                SELECT stratum_kind, stratum, line, regimen, {n} AS persons,
+                       sum(persons) / sum(sum(persons)) OVER (PARTITION BY stratum_kind, stratum, line) AS share
                 FROM d GROUP BY 1, 2, 3, 4 ORDER BY {order}, stratum, line, persons DESC, regimen"""
         ).to_arrow_table()
     finally:

@@ -20,7 +20,17 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.duckdb_engine import KernelInput
     from oncoline.engines.lines.params import LineParams
 
-__all__ = ["GAP_DAYS", "REGIMEN_WINDOW_DAYS", "replace_params", "sensitivity_grid"]
+__all__ = [
+    "GAP_DAYS",
+    "REGIMEN_WINDOW_DAYS",
+    "SENSITIVITY_DERIVED",
+    "grid_mismatch",
+    "replace_params",
+    "sensitivity_grid",
+    "sensitivity_tables",
+    "suppress_derived",
+    "unmoved_rules",
+]
 
 GAP_DAYS = (60, 90, 120, 180)
 """Default ``gap_days`` values of the grid (120 is the default rule)."""
@@ -203,3 +213,136 @@ def sensitivity_grid(
 def replace_params(params: LineParams, /, **changes: int) -> LineParams:
     """``params`` with some values changed (validated again by pydantic)."""
     return type(params).model_validate({**params.model_dump(), **changes})
+
+
+def sensitivity_tables(summary: pa.Table, regimens: pa.Table, /, *, min_cell: int) -> dict[str, pa.Table]:
+    """The suppressed ``sensitivity`` and ``sensitivity_regimens`` tables from :func:`sensitivity_grid`'s two
+    tables: counts suppressed per grid cell, derived figures with their group (:func:`suppress_derived`)."""
+    from oncoline.analytics.suppression import suppress
+
+    mc = min_cell
+
+    out = summary
+    for name in ("persons", "lines", "persons_2l"):
+        out = suppress(out, counts=[name], min_cell=mc, group_by=["gap_days", "regimen_window_days"])
+    return {
+        "sensitivity": suppress_derived(summary, out, mc),
+        "sensitivity_regimens": suppress(
+            regimens,
+            counts=["persons"],
+            min_cell=mc,
+            group_by=["gap_days", "regimen_window_days"],
+            shares={"share": "persons"},
+        ),
+    }
+
+
+SENSITIVITY_DERIVED = {
+    "lines_per_person": "persons",
+    "median_ttnt_1l_days": "persons",
+    "median_ttnt_1l_lower": "persons",
+    "median_ttnt_1l_upper": "persons",
+    "median_ttnt_2l_days": "persons_2l",
+}
+"""Derived columns of the sensitivity grid and the count of persons each is computed from (its denominator or
+group): the derived figure is suppressed whenever that count is below ``min_cell``."""
+
+
+def suppress_derived(raw: pa.Table, suppressed: pa.Table, mc: int) -> pa.Table:
+    """Suppress the sensitivity grid's derived figures (ratios, medians) whose group is below ``mc`` persons.
+
+    A ratio such as lines / person next to a shown count lets a reader recover a hidden count by division, and a
+    median of fewer than ``mc`` persons is the value of one of them; both are null where their group
+    (:data:`SENSITIVITY_DERIVED`) holds 1 to ``mc - 1`` persons (a group of 0 has no figure to hide). Each derived
+    column gains a text twin ``<name>_shown``: ``"suppressed (<5 persons)"`` there, otherwise the value
+    (``lines_per_person`` is rounded to 2 decimals in the table itself).
+
+    Parameters
+    ----------
+    raw
+        The grid before suppression (counts as derived).
+    suppressed
+        The same rows with the counts already suppressed.
+    mc
+        The minimum cell count (≥ 1).
+
+    Returns
+    -------
+    pyarrow.Table
+        ``suppressed`` with the derived columns nulled where their group is small, plus the ``*_shown`` twins.
+    """
+    import pyarrow as pa
+
+    out = suppressed
+    groups = {name: raw.column(name).to_pylist() for name in set(SENSITIVITY_DERIVED.values())}
+    for name, group in SENSITIVITY_DERIVED.items():
+        if name not in out.column_names:
+            continue
+        values: list[float | None] = []
+        shown: list[str] = []
+        for v, n in zip(out.column(name).to_pylist(), groups[group], strict=True):
+            if n is not None and 0 < int(n) < mc:
+                values.append(None)
+                shown.append(f"suppressed (<{mc} persons)")
+                continue
+            if v is not None and name == "lines_per_person":
+                v = round(float(v), 2)
+            values.append(v)
+            shown.append("" if v is None else (f"{v:.2f}" if name == "lines_per_person" else f"{v:.0f}"))
+        out = out.set_column(out.column_names.index(name), name, pa.array(values, pa.float64()))
+        out = out.append_column(f"{name}_shown", pa.array(shown, pa.string()))
+    return out
+
+
+def grid_mismatch(summary: pa.Table, n_lines: int, params: LineParams, /) -> str | None:
+    """A note when the grid's default cell (the line rules given) does not reproduce the lines table.
+
+    The lines table does not record the parameters it was derived with, so a file made with ``--param
+    gap_days=60`` would otherwise sit under a grid whose "default" row is 120: the line counts tell them apart.
+    """
+    base = [r for r in summary.to_pylist() if r["is_default"]]
+    if not base or base[0]["lines"] == n_lines:
+        return None
+    return (
+        f"The lines table holds {n_lines:,} lines of persons in the index, but the line rules given here "
+        f"(gap_days {params.gap_days}, regimen_window_days {params.regimen_window_days}, parameters "
+        f"{params.version}) derive {base[0]['lines']:,} from the exposure table: the lines were made with other "
+        "parameters, another cut-off or other data. The sensitivity grid's 'default' row is the rules given here, "
+        "not those of the lines table; give the same --param and --as-of as for `oncoline lines`."
+    )
+
+
+def unmoved_rules(summary: pa.Table, /, *, min_persons: int = 1) -> list[str]:
+    """Sentences for the report when one rule of the grid moves nothing: every value of ``gap_days`` (or of
+    ``regimen_window_days``) gives the same persons, lines and persons with ≥ 2 lines at each value of the other.
+
+    Flat rows would otherwise read as a grid that ignores the rule (the new-user test asked which); the grid does
+    apply it (each cell equals ``oncoline lines --param``), so the sentence says the data hold no case it decides.
+    Nothing is said when a cell has fewer than ``min_persons`` persons (its row is suppressed: nothing to explain).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = pa.table({"gap_days": [60, 120], "regimen_window_days": [28, 28], "persons": [9, 9], "lines": [20, 20],
+    ...               "persons_2l": [7, 7]})
+    >>> unmoved_rules(t)[0][:48]
+    'gap_days 60, 120 give the same persons and lines'
+    """
+    rows = summary.to_pylist()
+    if any((r["persons"] or 0) < min_persons for r in rows):
+        return []
+    out = []
+    for rule, other in (("gap_days", "regimen_window_days"), ("regimen_window_days", "gap_days")):
+        values = sorted({r[rule] for r in rows})
+        if len(values) < 2:
+            continue
+        by_other: dict[object, set[tuple[object, ...]]] = {}
+        for r in rows:
+            by_other.setdefault(r[other], set()).add((r["persons"], r["lines"], r["persons_2l"]))
+        if all(len(v) == 1 for v in by_other.values()):
+            out.append(
+                f"{rule} {', '.join(str(v) for v in values)} give the same persons and lines at every {other}: "
+                f"this cohort holds no case the {rule} rule decides differently within that range (the grid applies "
+                f"it: each cell equals `oncoline lines --param {rule}=…`), so the rows for {rule} are flat."
+            )
+    return out

@@ -80,7 +80,7 @@ def _first_at_or_below(times: npt.NDArray[np.float64], values: npt.NDArray[np.fl
     return None if hit.size == 0 else float(times[hit[0]])
 
 
-def km_fit(duration: npt.ArrayLike, event: npt.ArrayLike, /) -> KmResult:
+def km_fit(duration: npt.ArrayLike, event: npt.ArrayLike, /, *, weights: npt.ArrayLike | None = None) -> KmResult:
     """Fit one Kaplan–Meier curve with R's default ("log") 95 % band.
 
     Parameters
@@ -89,6 +89,9 @@ def km_fit(duration: npt.ArrayLike, event: npt.ArrayLike, /) -> KmResult:
         Positive durations (days).
     event
         1/True = event observed, 0/False = censored.
+    weights
+        Whole-number counts of identical observations (lifelines' ``weights``): ``(duration, event, count)``
+        rows aggregated elsewhere (a database, Spark) give exactly the fit of the rows themselves. None = 1 each.
 
     Returns
     -------
@@ -114,12 +117,15 @@ def km_fit(duration: npt.ArrayLike, event: npt.ArrayLike, /) -> KmResult:
 
     t = np.asarray(duration, dtype=np.float64)
     e = np.asarray(event, dtype=bool)
-    if t.shape != e.shape:
-        raise ValueError(f"duration and event differ in length ({t.shape[0]} vs {e.shape[0]})")
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if t.shape != e.shape or (w is not None and w.shape != t.shape):
+        raise ValueError(f"duration, event (and weights) differ in length ({t.shape[0]} vs {e.shape[0]})")
     if t.size and float(t.min()) <= 0:
         raise ValueError("durations must be positive; refuse the others first (oncoline.analytics.survival.durations)")
+    if w is not None and w.size and (float(w.min()) <= 0 or not np.array_equal(w, np.round(w))):
+        raise ValueError("weights must be whole counts ≥ 1")
     kmf = KaplanMeierFitter()
-    kmf.fit(t, e)
+    kmf.fit(t, e, weights=w)
     table = kmf.event_table
     times = table.index.to_numpy(dtype=np.float64)
     at_risk = table["at_risk"].to_numpy(dtype=np.float64)
@@ -137,8 +143,8 @@ def km_fit(duration: npt.ArrayLike, event: npt.ArrayLike, /) -> KmResult:
     # where the variance is infinite (the last at-risk person has the event) R gives NA: the band is undefined
     median = _first_at_or_below(times, surv)
     return KmResult(
-        n=int(t.size),
-        events=int(e.sum()),
+        n=int(t.size) if w is None else int(w.sum()),
+        events=int(e.sum()) if w is None else int(w[e].sum()),
         median=median,
         median_lower=_first_at_or_below(times, lower),
         median_upper=_first_at_or_below(times, np.where(np.isnan(upper), 1.0, upper)),
@@ -225,3 +231,276 @@ def km_groups(
         if int(mask.sum()) >= max(min_n, 1):
             out[str(g)] = km_fit(days[mask], event[mask])
     return out
+
+
+KM_CATEGORIES = ("concordant_preferred", "concordant_other", "not_concordant", "not_assessable")
+"""Groups of the time-to-next-treatment curves by concordance category, in report order."""
+
+
+def duration_counts(
+    lines: pa.Table,
+    /,
+    *,
+    as_of: dt.date,
+    regimens: pa.Table,
+    max_lines: int,
+    categories: pa.Table | None = None,
+) -> pa.Table:
+    """Every line's durations for both endpoints, grouped and counted: the aggregate :func:`km_tables` fits from
+    (the Spark path computes the same table in Spark).
+
+    Parameters
+    ----------
+    lines
+        The lines table of ``oncoline lines``.
+    as_of
+        The data cut-off (censoring; see the module docstring).
+    regimens
+        ``regimen`` → ``label`` (:func:`oncoline.analytics.pathways.regimen_labels_from_counts`).
+    max_lines
+        Lines after ``max_lines`` are counted as line ``max_lines + 1`` (only lines 1..``max_lines`` have their
+        own curves; every line is in the regimen curves).
+    categories
+        ``person_id``, ``line``, ``category`` (the concordance of each line), when judged.
+
+    Returns
+    -------
+    pyarrow.Table
+        One row per distinct (``endpoint`` tot | ttnt, ``line`` int32, ``label``, ``category`` (null when not
+        judged), ``days`` int32 (null or ≤ 0 = refused by :func:`km_tables`), ``event`` bool) with ``n`` (int64).
+    """
+    import duckdb
+
+    epoch = as_of.isoformat()
+    con = duckdb.connect()
+    try:
+        con.register(
+            "lines_in",
+            lines.select(
+                [
+                    "person_id",
+                    "line",
+                    "regimen",
+                    "start_date",
+                    "end_reason",
+                    "time_on_treatment_days",
+                    "time_to_next_treatment_days",
+                ]
+            ),
+        )
+        con.register("regimens_in", regimens.select(["regimen", "label"]))
+        join = ""
+        cat = "CAST(NULL AS VARCHAR)"
+        if categories is not None:
+            con.register("cat_in", categories.select(["person_id", "line", "category"]))
+            join = (
+                "LEFT JOIN (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(line AS INTEGER) AS line, category "
+                "FROM cat_in) c ON c.person_id = CAST(x.person_id AS VARCHAR) AND c.line = CAST(x.line AS INTEGER)"
+            )
+            cat = "c.category"
+        return con.execute(
+            f"""WITH x AS (SELECT x.*, r.label, {cat} AS category
+                           FROM lines_in x LEFT JOIN regimens_in r USING (regimen) {join}),
+                d AS (
+                  SELECT 'tot' AS endpoint, line, label, category,
+                         CAST(CASE WHEN end_reason = 'ongoing' THEN date_diff('day', start_date, DATE '{epoch}') + 1
+                                   ELSE time_on_treatment_days END AS INTEGER) AS days,
+                         end_reason <> 'ongoing' AS event FROM x
+                  UNION ALL
+                  SELECT 'ttnt', line, label, category,
+                         CAST(CASE WHEN time_to_next_treatment_days IS NOT NULL THEN time_to_next_treatment_days
+                                   ELSE date_diff('day', start_date, DATE '{epoch}') END AS INTEGER),
+                         time_to_next_treatment_days IS NOT NULL FROM x)
+                SELECT endpoint, CAST(least(line, {int(max_lines) + 1}) AS INTEGER) AS line, label, category, days,
+                       event, count(*) AS n
+                FROM d GROUP BY ALL ORDER BY ALL"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def km_tables(
+    counts: pa.Table,
+    /,
+    *,
+    min_cell: int,
+    max_lines: int,
+    labels: list[str],
+    at_risk_months: tuple[int, ...],
+    by_category: bool,
+) -> tuple[dict[str, pa.Table], Counter[str]]:
+    """Fit every Kaplan–Meier curve of the report from :func:`duration_counts` and suppress its figures.
+
+    Curves: per endpoint (``tot``, ``ttnt``) one per line 1..``max_lines`` and one per regimen label (every line);
+    with ``by_category`` one ``ttnt`` curve per concordance category (:data:`KM_CATEGORIES`). Groups smaller than
+    ``min_cell`` are not fitted; a curve is kept while at least ``min_cell`` persons are at risk; events and
+    censored counts are hidden together when either is small.
+
+    Parameters
+    ----------
+    counts
+        :func:`duration_counts` (from any engine).
+    min_cell
+        The minimum cell count (≥ 1).
+    max_lines
+        Lines with their own curve.
+    labels
+        Regimen labels, in report order (distinct).
+    at_risk_months
+        Months of the at-risk table.
+    by_category
+        Add the concordance curves (``category`` filled).
+
+    Returns
+    -------
+    tuple
+        ``({"km_summary": …, "km_curves": …, "km_at_risk": …}, refused)``; ``refused`` counts the durations
+        ≤ 0 (or missing) per endpoint as ``"tot:nonpositive_duration"`` / ``"ttnt:nonpositive_duration"``.
+    """
+    import numpy as np
+
+    endpoint = np.asarray(counts.column("endpoint").to_pylist(), dtype=object)
+    raw_days = counts.column("days").to_pylist()
+    n = np.asarray(counts.column("n").to_numpy(zero_copy_only=False), dtype=np.int64)
+    good = np.asarray([d is not None and d > 0 for d in raw_days], dtype=bool)
+    refused: Counter[str] = Counter()
+    for ep in ("tot", "ttnt"):
+        bad = int(n[(endpoint == ep) & ~good].sum())
+        if bad:
+            refused[f"{ep}:nonpositive_duration"] = bad
+    days = np.asarray([d if ok else 0 for d, ok in zip(raw_days, good, strict=True)], dtype=np.float64)
+    event = np.asarray(counts.column("event").to_pylist(), dtype=bool)
+    line = np.asarray(counts.column("line").to_numpy(zero_copy_only=False), dtype=np.int64)
+    label = np.asarray(counts.column("label").to_pylist(), dtype=object)
+    category = np.asarray(counts.column("category").to_pylist(), dtype=object)
+    rows: list[dict[str, Any]] = []
+    curves: list[pa.Table] = []
+    at_risk: list[pa.Table] = []
+
+    def fit(ep: str, kind: str, name: str, mask: npt.NDArray[np.bool_]) -> None:
+        mask = mask & good & (endpoint == ep)
+        if int(n[mask].sum()) < max(min_cell, 1):
+            return
+        res = km_fit(days[mask], event[mask], weights=n[mask])
+        _km_outputs(ep, kind, name, res, min_cell, at_risk_months, rows, curves, at_risk)
+
+    for ep in ("tot", "ttnt"):
+        for k in range(1, max_lines + 1):
+            fit(ep, "line", str(k), line == k)
+        for name in labels:
+            fit(ep, "regimen", name, label == name)
+    if by_category:
+        for name in KM_CATEGORIES:
+            fit("ttnt", "concordance", name, category == name)
+    return _km_report_tables(rows, curves, at_risk, min_cell), refused
+
+
+def _km_outputs(
+    endpoint: str,
+    kind: str,
+    name: str,
+    fit: KmResult,
+    mc: int,
+    months: tuple[int, ...],
+    rows: list[dict[str, Any]],
+    curves: list[pa.Table],
+    at_risk: list[pa.Table],
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    censored = fit.n - fit.events
+    hide = 0 < fit.events < mc or 0 < censored < mc
+    rows.append(
+        {
+            "endpoint": endpoint,
+            "group_kind": kind,
+            "group": name,
+            "n": fit.n,
+            "events": None if hide else fit.events,
+            "censored": None if hide else censored,
+            "median_days": fit.median,
+            "median_lower_days": fit.median_lower,
+            "median_upper_days": fit.median_upper,
+            "median_months": None if fit.median is None else round(fit.median / DAYS_PER_MONTH, 1),
+            "median_lower_months": None if fit.median_lower is None else round(fit.median_lower / DAYS_PER_MONTH, 1),
+            "median_upper_months": None if fit.median_upper is None else round(fit.median_upper / DAYS_PER_MONTH, 1),
+        }
+    )
+    c = fit.curve
+    risk = np.asarray(c["at_risk"], dtype=np.float64)
+    keep = risk >= mc  # the curve is drawn while at least min_cell persons are at risk
+    n_keep = int(keep.sum())
+    curves.append(
+        pa.table(
+            {
+                "endpoint": pa.array([endpoint] * n_keep, pa.string()),
+                "group_kind": pa.array([kind] * n_keep, pa.string()),
+                "group": pa.array([name] * n_keep, pa.string()),
+                "time_days": pa.array(np.asarray(c["time"])[keep], pa.float64()),
+                "survival": pa.array(np.asarray(c["survival"])[keep], pa.float64()),
+                "lower": pa.array(np.asarray(c["lower"], dtype=np.float64)[keep], pa.float64()),
+                "upper": pa.array([u for u, k in zip(c["upper"], keep, strict=True) if k], pa.float64()),
+            }
+        )
+    )
+    times = np.asarray(c["time"], dtype=np.float64)
+    counts = []
+    for m in months:
+        day = m * DAYS_PER_MONTH
+        # at risk at time t: those with duration >= t (the event table's at_risk at the first time >= t)
+        pos = int(np.searchsorted(times, day, side="left"))
+        counts.append(int(risk[pos]) if pos < risk.size else 0)
+    at_risk.append(
+        pa.table(
+            {
+                "endpoint": pa.array([endpoint] * len(months), pa.string()),
+                "group_kind": pa.array([kind] * len(months), pa.string()),
+                "group": pa.array([name] * len(months), pa.string()),
+                "month": pa.array(list(months), pa.int32()),
+                "at_risk": pa.array(counts, pa.int64()),
+            }
+        )
+    )
+
+
+def _km_report_tables(
+    rows: list[dict[str, Any]], curves: list[pa.Table], at_risk: list[pa.Table], mc: int
+) -> dict[str, pa.Table]:
+    import pyarrow as pa
+
+    from oncoline.analytics.suppression import shown_text, suppress
+
+    schema = pa.schema(
+        [
+            ("endpoint", pa.string()),
+            ("group_kind", pa.string()),
+            ("group", pa.string()),
+            ("n", pa.int64()),
+            ("events", pa.int64()),
+            ("censored", pa.int64()),
+            ("median_days", pa.float64()),
+            ("median_lower_days", pa.float64()),
+            ("median_upper_days", pa.float64()),
+            ("median_months", pa.float64()),
+            ("median_lower_months", pa.float64()),
+            ("median_upper_months", pa.float64()),
+        ]
+    )
+    summary = pa.Table.from_pylist(rows, schema=schema)
+    for name in ("n", "events", "censored"):
+        summary = summary.append_column(
+            f"{name}_shown", pa.array([shown_text(v, mc) for v in summary.column(name).to_pylist()], pa.string())
+        )
+    curve_tbl = pa.concat_tables(curves) if curves else pa.table({})
+    risk_tbl = (
+        suppress(
+            pa.concat_tables(at_risk),
+            counts=["at_risk"],
+            min_cell=mc,
+            group_by=["endpoint", "group_kind", "group", "month"],
+        )
+        if at_risk
+        else pa.table({})
+    )
+    return {"km_summary": summary, "km_curves": curve_tbl, "km_at_risk": risk_tbl}

@@ -84,12 +84,19 @@ def register(app: typer.Typer) -> None:
         concordance: bool = typer.Option(
             True, "--concordance/--no-concordance", help="Judge every line against the recommender."
         ),
+        engine: str = typer.Option(
+            "duckdb",
+            "--engine",
+            help="Where the lines become counts: duckdb (in memory) or spark (a Parquet lines file or directory of "
+            "any size; only counts reach the driver; no --exposures/--omop). See docs/cohort-report.md.",
+        ),
     ) -> None:
         """Write the cohort report: DIR/report.html (self-contained, opens with no internet) and, beside it, the
         data behind every figure as Parquet and CSV. Small counts are suppressed everywhere (--min-cell).
 
         From files: oncoline cohort report LINES.parquet --index INDEX.csv --out DIR [--exposures EXPOSURES].
         From OMOP: oncoline cohort report --omop cdm.duckdb --out DIR.
+        On Spark: oncoline cohort report LINES.parquet --index INDEX.csv --out DIR --engine spark [--as-of DATE].
         """
         from rich.console import Console
 
@@ -103,9 +110,18 @@ def register(app: typer.Typer) -> None:
         )
         from oncoline.app.lines import parse_params
 
+        if engine not in ("duckdb", "spark"):
+            raise InputError(f"--engine {engine!r}: choose duckdb or spark", field="--engine")
+        if engine == "spark" and omop is not None:
+            raise InputError(
+                "--engine spark reads a lines file (LINES --index INDEX); derive the lines of a CDM with "
+                "`oncoline lines --omop URL --out LINES.parquet` first, or use --engine duckdb",
+                field="--engine",
+            )
         cut = parse_as_of(as_of)
         params = parse_params(param)
         options = ReportOptions(
+            engine="spark" if engine == "spark" else "duckdb",
             min_cell=min_cell,
             max_lines=max_lines,
             top_regimens=top_regimens,
@@ -129,13 +145,23 @@ def register(app: typer.Typer) -> None:
                     )
                 step("reading the lines, index and exposures", 0, 1)
                 inputs = report_inputs_from_files(
-                    lines, index, exposures_path=exposures, params=params, as_of=cut, today=today
+                    lines,
+                    index,
+                    exposures_path=exposures,
+                    params=params,
+                    as_of=cut,
+                    today=today,
+                    engine=options.engine,
                 )
+            if inputs.cut_off_warning:  # loud, before the long work: the user may want to stop and give --as-of
+                console.print(f"[bold red]Warning — data cut-off {inputs.as_of}:[/] {inputs.cut_off_warning}")
             result = build_cohort_report(inputs, options=options, progress=step)
             existed = out.is_dir() and any(out.iterdir())
             written = write_cohort_report(result, out, progress=step)
             removed, others = tidy_out_dir(out, written)
         _summary(Console(), result, written)
+        if result.cut_off_warning:  # again after the summary, where the eye lands
+            console.print(f"[bold red]Warning — data cut-off {result.as_of}:[/] {result.cut_off_warning}")
         if existed:
             console.print(
                 f"[yellow]--out {out} already held files: the report's own were replaced"
@@ -202,7 +228,7 @@ def _summary(console: Any, result: Any, written: list[Path]) -> None:
             med = "not reached" if r["median_months"] is None else f"{r['median_months']} months"
             what = "time on treatment" if r["endpoint"] == "tot" else "time to next treatment"
             console.print(f"  line {r['group']} median {what}: {med} (n {r['n_shown']})", highlight=False)
-    if result.recommender_calls:
-        console.print(f"  concordance: {result.recommender_calls} distinct patient states judged", highlight=False)
+    if result.states_judged:
+        console.print(f"  concordance: {result.states_judged} distinct patient states judged", highlight=False)
     for note in result.notes:
         console.print(f"[yellow]{note}[/]")

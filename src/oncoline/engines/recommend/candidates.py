@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from oncoline.engines.her2 import Her2Classification
 from oncoline.engines.recommend.checks import Block, Checker, excluded_entry, her2_gate, regimen_drugs
 from oncoline.engines.recommend.clock import Clock
-from oncoline.engines.recommend.conditions import Facts, compile_condition
+from oncoline.engines.recommend.conditions import Facts, compiled_whens
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.schema import Regimen, Slot, Statement
@@ -25,21 +25,31 @@ from oncoline.model.recommendation import CATEGORY_RANK, Category, Excluded, Tra
 __all__ = ["Candidate", "candidate_regimens", "first_choice"]
 
 
+_RANK: dict[str, int] = {c.value: rank for c, rank in CATEGORY_RANK.items()}
+""":data:`CATEGORY_RANK` by the categories' names (statements hold names: one enum built per candidate)."""
+
+
 @dataclass
 class Candidate:
     """A regimen placed by one or more statements in effect (its category is the best of theirs)."""
 
     regimen: Regimen
     statements: list[Statement] = field(default_factory=list)
+    _best: tuple[int, Statement] | None = field(default=None, init=False, repr=False, compare=False)
+    """(number of statements, primary) when last worked out (sorting asks for it many times)."""
 
     @property
     def category(self) -> Category:
-        return min((Category(s.category) for s in self.statements), key=CATEGORY_RANK.__getitem__)
+        return Category(self.primary.category)
 
     @property
     def primary(self) -> Statement:
-        best = self.category
-        return next(s for s in self.statements if Category(s.category) is best)
+        """The first statement of the best category."""
+        n = len(self.statements)
+        if self._best is None or self._best[0] != n:
+            rank = min(_RANK[s.category] for s in self.statements)
+            self._best = (n, next(s for s in self.statements if _RANK[s.category] == rank))
+        return self._best[1]
 
 
 def candidate_regimens(
@@ -81,13 +91,14 @@ def candidate_regimens(
     as_of, trace = clock.as_of, clock.trace
     candidates: dict[str, Candidate] = {}
     gated: dict[str, Block] = {}
-    for stmt in kb.statements:
-        if not compile_condition(stmt.when, kb)(facts):
+    stmt: Statement
+    for stmt, holds in compiled_whens(kb, kb.statements):
+        if not holds(facts):
             continue
-        if stmt.effective > as_of:
+        if clock.not_yet(stmt.effective):
             trace.append(TraceEntry(rule=stmt.id, effect=f"takes effect on {stmt.effective}, after {as_of}: left out"))
             continue
-        if stmt.expires is not None and as_of >= stmt.expires:
+        if clock.expired(stmt.expires):
             trace.append(TraceEntry(rule=stmt.id, effect=_expired_text(kb, stmt)))
             continue
         if not clock.all_in_effect(stmt.citations, where=stmt.id, what="statement"):
@@ -124,8 +135,22 @@ def candidate_regimens(
     return ranked, excluded
 
 
+_EXPIRED_TEXT: dict[tuple[int, int], tuple[KnowledgeBase, Statement, str]] = {}
+"""(knowledge base, statement) by identity → :func:`_expired_text` (it reads nothing else)."""
+
+
 def _expired_text(kb: KnowledgeBase, stmt: Statement) -> str:
     """Trace text of an expired statement: when it expired and which statements placing its regimen replaced it."""
+    key = (id(kb), id(stmt))
+    hit = _EXPIRED_TEXT.get(key)
+    if hit is not None and hit[0] is kb and hit[1] is stmt:
+        return hit[2]
+    text = _expired_text_of(kb, stmt)
+    _EXPIRED_TEXT[key] = (kb, stmt, text)
+    return text
+
+
+def _expired_text_of(kb: KnowledgeBase, stmt: Statement) -> str:
     assert stmt.expires is not None
     algorithms = set(stmt.when.algorithm or ())
     later = [

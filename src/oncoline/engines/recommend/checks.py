@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from oncoline.engines.her2 import Her2Classification
 from oncoline.engines.recommend.clock import Clock, citations_for
-from oncoline.engines.recommend.conditions import Facts, compile_condition
+from oncoline.engines.recommend.conditions import Facts, compile_condition, compiled_whens
 from oncoline.engines.recommend.facts import render_text
 from oncoline.engines.recommend.history import PastLine
 from oncoline.engines.recommend.line_decision import LineDecision
@@ -103,15 +103,15 @@ class Checker:
                 for d in members:
                     progressed.setdefault(d, (first[0], first[1], group))
         self.progressed = {d: n for d, n in progressed.items() if d not in allowed}
-        rules = [r for r in kb.safety.rules if clock.any_in_effect(r.citations)]
-        self.contra = [
-            (r, kb.expand(r.drugs))
-            for r in rules
-            if r.severity == "contraindicated" and compile_condition(r.when, kb)(facts)
+        # the population first, then whether the rule is in effect: a rule that cannot apply to this patient does
+        # not tie the answer to its sources' dates (Clock.unchanged_between)
+        rules = [
+            r
+            for r, holds in compiled_whens(kb, kb.safety.rules)
+            if r.severity in ("contraindicated", "caution") and holds(facts) and clock.any_in_effect(r.citations)
         ]
-        self.cautions = [
-            (r, kb.expand(r.drugs)) for r in rules if r.severity == "caution" and compile_condition(r.when, kb)(facts)
-        ]
+        self.contra = [(r, kb.expand(r.drugs)) for r in rules if r.severity == "contraindicated"]
+        self.cautions = [(r, kb.expand(r.drugs)) for r in rules if r.severity == "caution"]
 
     def drug_blocks(self, drug: str) -> list[Block]:
         """Why ``drug`` cannot be given: contraindications, then progression and toxicity stops."""
@@ -188,8 +188,8 @@ class Checker:
         for prq in regimen.prerequisites:
             if (
                 prq.on_fail == "exclude"
-                and self.clock.any_in_effect(prq.citations)
                 and not compile_condition(prq.when, self.kb)(self.facts)
+                and self.clock.any_in_effect(prq.citations)
             ):
                 out.append(prerequisite_block(prq))
         return out
@@ -199,8 +199,8 @@ class Checker:
         for prq in regimen.prerequisites:
             if (
                 prq.on_fail == "exclude"
-                and self.clock.any_in_effect(prq.citations)
                 and not compile_condition(prq.when, self.kb)(self.facts)
+                and self.clock.any_in_effect(prq.citations)
             ):
                 return prerequisite_block(prq)
         return None
@@ -234,9 +234,11 @@ class Checker:
                 flags.append(f"caution: {_naming(self.kb, reason, [d for d in drugs if d in rdrugs])}")
                 cites.extend(rule.citations)
         for prq in regimen.prerequisites:
-            if not self.clock.any_in_effect(prq.citations):
-                continue
-            if prq.on_fail == "flag" and not compile_condition(prq.when, self.kb)(self.facts):
+            if (
+                prq.on_fail == "flag"
+                and not compile_condition(prq.when, self.kb)(self.facts)
+                and self.clock.any_in_effect(prq.citations)
+            ):
                 flags.append(prq.text if prq.text.startswith(("off-label", "UNCONFIRMED")) else f"note: {prq.text}")
                 cites.extend(prq.citations)
         return flags, cites
@@ -257,7 +259,13 @@ def her2_gate(
     therapy or chemotherapy missing); when the patient meets them, that regimen is offered instead and nothing is
     withheld here. Otherwise the reason names the drugs that are for HER2-positive disease only.
     """
-    her2_directed = any(kb.in_class(d, "her2_directed") for d in placed)
+    key = (id(kb), placed)
+    hit = _HER2_DIRECTED.get(key)
+    if hit is None or hit[0] is not kb:
+        if len(_HER2_DIRECTED) >= 65536:  # ongoing lines' drug sets of a long-running service: kept bounded
+            _HER2_DIRECTED.clear()
+        hit = _HER2_DIRECTED[key] = (kb, any(kb.in_class(d, "her2_directed") for d in placed))
+    her2_directed = hit[1]
     status = her2.status
     cites = her2.citations or ("ASCOCAP-2018",)
     if status in ("missing", "equivocal"):
@@ -294,6 +302,9 @@ def her2_gate(
         cites,
     )
 
+
+_HER2_DIRECTED: dict[tuple[int, frozenset[str]], tuple[KnowledgeBase, bool]] = {}
+"""(knowledge base, drug set) → whether a drug of the set is HER2-directed (asked for every statement placed)."""
 
 _LOW_REGIMENS: dict[int, tuple[Regimen, ...]] = {}
 
@@ -334,10 +345,18 @@ def regimen_drugs(regimen: Regimen, decision: LineDecision | None) -> frozenset[
     """Every drug a regimen may hold (all slot choices; the current line's drugs for ``drugs_from: current_line``)."""
     if regimen.drugs_from == "current_line":
         return frozenset(decision.current.drugs) if decision and decision.current else frozenset()
+    hit = _REGIMEN_DRUGS.get(id(regimen))
+    if hit is not None and hit[0] is regimen:
+        return hit[1]
     out: set[str] = set()
     for d in regimen.drugs:
         out.update(d.choices if isinstance(d, Slot) else (d,))
+    _REGIMEN_DRUGS[id(regimen)] = (regimen, frozenset(out))
     return frozenset(out)
+
+
+_REGIMEN_DRUGS: dict[int, tuple[Regimen, frozenset[str]]] = {}
+"""Regimen (by identity; frozen) → every drug it may hold (:func:`regimen_drugs` walks it on every statement)."""
 
 
 def excluded_entry(clock: Clock, regimen: Regimen, drugs: Sequence[str], blocks: list[Block]) -> Excluded:

@@ -16,7 +16,7 @@ from oncoline.errors import KnowledgeBaseError
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.schema import Condition, Convention
 
-__all__ = ["Facts", "Predicate", "compile_condition", "convention_factors"]
+__all__ = ["Facts", "Predicate", "compile_condition", "compiled_whens", "convention_factors"]
 
 Predicate = Callable[["Facts"], bool]
 
@@ -294,6 +294,21 @@ def compile_condition(cond: Condition, kb: KnowledgeBase, /) -> Predicate:
         fn = _conjunction(tuple(preds))
     _COMPILED[key] = (cond, fn)
     return fn
+
+
+_WHENS: dict[tuple[int, int], tuple[KnowledgeBase, tuple[Any, ...], tuple[tuple[Any, Predicate], ...]]] = {}
+
+
+def compiled_whens(kb: KnowledgeBase, items: tuple[Any, ...], /) -> tuple[tuple[Any, Predicate], ...]:
+    """``(item, compile_condition(item.when, kb))`` for each of ``items`` (statements, safety rules…), in order,
+    compiled once per (knowledge base, tuple of items) — a recommender call walks them all."""
+    key = (id(kb), id(items))
+    hit = _WHENS.get(key)
+    if hit is not None and hit[0] is kb and hit[1] is items:
+        return hit[2]
+    out = tuple((item, compile_condition(item.when, kb)) for item in items)
+    _WHENS[key] = (kb, items, out)
+    return out
 
 
 def _always(_: Facts) -> bool:

@@ -2,6 +2,8 @@
 
 :func:`recommend` runs the steps below in order; each lives in its own module, leaves
 :class:`~oncoline.model.recommendation.TraceEntry` records and names the reference section it implements.
+:func:`decide` is steps 1-6 alone (what a cohort's guideline concordance needs); :func:`recommend` calls it and
+adds steps 7-8, so the two never disagree.
 
 1. **History** (:mod:`.history`) — the metastatic lines given, oldest first (derived from raw exposures when no
    history is given).
@@ -47,9 +49,9 @@ from oncoline.engines.recommend.options import check_candidates, rank_options
 from oncoline.errors import InputError
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.model.patient import Patient
-from oncoline.model.recommendation import Missing, Recommendation, TraceEntry
+from oncoline.model.recommendation import Excluded, Missing, Option, Recommendation, TraceEntry
 
-__all__ = ["TEXTS_USED", "LineDecision", "decide_line", "recommend"]
+__all__ = ["TEXTS_USED", "Decision", "LineDecision", "decide", "decide_line", "recommend"]
 
 TEXTS_USED: dict[str, frozenset[str]] = {
     "LINE-ONGOING": frozenset({"line", "current"}),
@@ -82,6 +84,103 @@ _HER2_MISSING_TEXT = {"her2_status": "HER2-MISSING", "reflex_ish": "HER2-REFLEX-
 """HER2 missing-item code → its ``decision_texts.yaml`` id (other codes use ``HER2-WORKUP-INCOMPLETE``)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """Steps 1-6 of :func:`recommend` for one patient at one decision point: what a line's concordance is judged on.
+
+    Attributes
+    ----------
+    decision
+        The line now being chosen and the algorithm (step 3).
+    her2, hr
+        The HER2 classification and the hormone-receptor status (``positive`` | ``negative`` | None = unknown).
+    options, excluded, missing
+        As in :class:`~oncoline.model.recommendation.Recommendation` (ranked options, one exclusion per drug set,
+        the facts asked for so far — step 7 and 8 add none).
+    facts, clock, warnings, trace
+        The patient's facts, the knowledge as of the decision date and what the steps said (steps 7-8 read and
+        extend them).
+    unchanged_between
+        ``(first, end)``: on every decision date ``first <= d < end`` (None: unbounded) steps 1-6 read the knowledge
+        alike for this patient — same options, categories, exclusions with their reason codes, missing facts —
+        when the patient's own dates move with ``d`` (:meth:`~oncoline.engines.recommend.clock.Clock.unchanged_between`
+        after step 6; citations and wording may differ).
+    """
+
+    decision: LineDecision
+    her2: Her2Classification
+    hr: str | None
+    options: tuple[Option, ...]
+    excluded: tuple[Excluded, ...]
+    missing: tuple[Missing, ...]
+    facts: Facts
+    clock: Clock
+    warnings: list[str]
+    trace: list[TraceEntry]
+    unchanged_between: tuple[dt.date | None, dt.date | None]
+
+    @property
+    def hr_status(self) -> str:
+        """``positive`` | ``negative`` | ``unknown`` (as :attr:`Recommendation.hr_status`)."""
+        return self.hr or "unknown"
+
+
+def decide(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Decision:
+    """Steps 1-6 of :func:`recommend` — history, tumour status, line, candidates, checks, ranking — without the site
+    actions and monitoring (steps 7-8) or the assembled answer.
+
+    The same functions in the same order as :func:`recommend`, which calls this: its options, exclusions, missing
+    facts, line and HR status are exactly those of the recommendation (guideline concordance of a cohort's lines
+    needs nothing more, at about half the cost).
+
+    Parameters
+    ----------
+    patient, knowledge, as_of
+        As for :func:`recommend`.
+
+    Returns
+    -------
+    Decision
+        Ranked options, exclusions, missing facts and the line decision, with the facts and trace so far.
+
+    Raises
+    ------
+    InputError
+        As :func:`recommend`.
+    """
+    kb = knowledge
+    warnings: list[str] = []
+    trace: list[TraceEntry] = []
+    missing: list[Missing] = []
+    clock = Clock(kb, as_of, trace)
+    _check_decision_date(patient, clock, warnings)
+    lines = read_history(patient, as_of, kb, warnings, trace)
+    her2, hr = _tumour_status(patient, kb, missing, trace)
+    unanchored = _unanchored(patient, missing)
+    decision = _line_decision(patient, lines, kb, as_of, warnings, trace, unanchored=unanchored)
+    facts = gather_facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
+    resistant = early_endocrine_resistance(patient, kb, warnings)
+    checker = Checker(kb, facts, lines, clock, resistant, early_relapse_resistance(patient, kb))
+    _ask_for_safety_facts(clock, facts, missing)
+    candidates, gated = candidate_regimens(kb, facts, decision, her2, checker, clock, unanchored=unanchored)
+    checked = check_candidates(candidates, kb, facts, decision, checker)
+    options, excluded = rank_options(checked, gated, kb, facts, checker)
+    facts.option_drugs = frozenset(d for o in options for d in o.drugs)
+    return Decision(
+        decision,
+        her2,
+        hr,
+        tuple(options),
+        tuple(excluded),
+        tuple(missing),
+        facts,
+        clock,
+        warnings,
+        trace,
+        clock.unchanged_between(),
+    )
+
+
 def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Recommendation:
     """Recommend systemic options and actions for one patient at one decision point.
 
@@ -111,27 +210,12 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
     shared/reference/her2-mbc.md §a-§d, §g.6; ASCO-HER2-2022; ASCO-BM-2022; FDA labels (knowledge/data).
     """
     kb = knowledge
-    warnings: list[str] = []
-    trace: list[TraceEntry] = []
-    missing: list[Missing] = []
-    _check_decision_date(patient, kb, as_of, warnings)
-    lines = read_history(patient, as_of, kb, warnings, trace)
-    her2, hr = _tumour_status(patient, kb, missing, trace)
-    unanchored = _unanchored(patient, missing)
-    decision = _line_decision(patient, lines, kb, as_of, warnings, trace, unanchored=unanchored)
-    facts = gather_facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
-    clock = Clock(kb, as_of, trace)
-    resistant = early_endocrine_resistance(patient, kb, warnings)
-    checker = Checker(kb, facts, lines, clock, resistant, early_relapse_resistance(patient, kb))
-    _ask_for_safety_facts(clock, facts, missing)
-    candidates, gated = candidate_regimens(kb, facts, decision, her2, checker, clock, unanchored=unanchored)
-    checked = check_candidates(candidates, kb, facts, decision, checker)
-    options, excluded = rank_options(checked, gated, kb, facts, checker)
-    facts.option_drugs = frozenset(d for o in options for d in o.drugs)
+    d = decide(patient, knowledge=kb, as_of=as_of)
+    facts, clock, warnings, decision = d.facts, d.clock, d.warnings, d.decision
     actions = site_actions(clock, facts)
-    monitoring = monitoring_for(clock, facts, options)
+    monitoring = monitoring_for(clock, facts, d.options)
     safety_warnings(clock, facts, warnings)
-    if not options and not missing:
+    if not d.options and not d.missing:
         warnings.append("no systemic option remains after exclusions: MDT review, clinical trial or supportive care")
     return Recommendation(
         patient_id=patient.id,
@@ -141,28 +225,29 @@ def recommend(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) 
         line_rationale=decision.line_rationale,
         algorithm=decision.algorithm,
         algorithm_rationale=decision.algorithm_rationale,
-        her2_status=her2.status,
-        her2_category=her2.category,
-        hr_status=hr or "unknown",
-        options=tuple(options),
-        excluded=tuple(excluded),
+        her2_status=d.her2.status,
+        her2_category=d.her2.category,
+        hr_status=d.hr_status,
+        options=d.options,
+        excluded=d.excluded,
         actions=actions,
         monitoring=monitoring,
-        missing=tuple(missing),
+        missing=d.missing,
         warnings=tuple(dict.fromkeys(warnings)),
-        trace=tuple(trace),
+        trace=tuple(d.trace),
     )
 
 
-def _check_decision_date(patient: Patient, kb: KnowledgeBase, as_of: dt.date, warnings: list[str]) -> None:
+def _check_decision_date(patient: Patient, clock: Clock, warnings: list[str]) -> None:
     """Refuse a metastatic diagnosis after ``as_of``; warn when ``as_of`` precedes what the knowledge encodes."""
+    kb, as_of = clock.kb, clock.as_of
     if patient.metastatic_diagnosis is not None and patient.metastatic_diagnosis > as_of:
         raise InputError(
             f"metastatic_diagnosis {patient.metastatic_diagnosis} is after as_of {as_of}; correct the date or "
             "pass an `as_of` argument on or after it",
             field="metastatic_diagnosis",
         )
-    if as_of < kb.params.coverage_start:
+    if clock.before(kb.params.coverage_start):
         warnings.append(f"as_of {as_of} is before {kb.params.coverage_start}, the earliest date this knowledge encodes")
 
 
@@ -232,6 +317,6 @@ def _ask_for_safety_facts(clock: Clock, facts: Facts, missing: list[Missing]) ->
     """The safety facts a rule needs before deciding (``safety.yaml`` ``asks``: e.g. gestational age, brain status)."""
     kb = clock.kb
     for ask in kb.safety.asks:
-        if clock.any_in_effect(ask.citations) and compile_condition(ask.when, kb)(facts):
+        if compile_condition(ask.when, kb)(facts) and clock.any_in_effect(ask.citations):
             missing.append(Missing(code=ask.code, text=render_text(ask.text, facts, kb)))
             clock.trace.append(TraceEntry(rule=ask.id, effect=f"asks for {ask.code}"))

@@ -74,6 +74,7 @@ def gather_facts(
     her2_lines = list(done)
     if decision.current is not None and decision.algorithm.value == "continue" and cns_progression:
         her2_lines.append(decision.current)
+    her2_metastatic = sum(1 for ln in her2_lines if any_class(ln.drugs, "her2_directed"))
     symptomatic = frozenset(s.site.value for s in patient.sites if s.symptomatic)
     primary = patient.primary_tumor
     menopausal = patient.menopausal_status
@@ -97,9 +98,8 @@ def gather_facts(
         oligometastatic_sites=frozenset(s.site.value for s in patient.sites if s.oligometastatic),
         primary_symptomatic=bool(primary and primary.in_place and primary.symptoms),
         prior_lines=len(done),
-        prior_her2_metastatic=sum(1 for ln in her2_lines if any_class(ln.drugs, "her2_directed")),
-        prior_her2_any=sum(1 for ln in her2_lines if any_class(ln.drugs, "her2_directed"))
-        + (1 if any_class(early, "her2_directed") else 0),
+        prior_her2_metastatic=her2_metastatic,
+        prior_her2_any=her2_metastatic + (1 if any_class(early, "her2_directed") else 0),
         prior_et_metastatic=sum(1 for ln in done if any_class(ln.drugs, "endocrine_therapy")),
         prior_chemo_metastatic=sum(1 for ln in done if any_class(ln.drugs, "chemotherapy")),
         received=early | metastatic,

@@ -100,7 +100,7 @@ def read_history(
         if stopped == "ongoing" and i != len(kept):
             warnings.append(f"history line {i} is marked ongoing but a later line exists: taken as stopped")
             stopped = "unknown"
-        anticancer = tuple(d for d in h.drugs if kb.vocab.drug(d).role.value == "anticancer")
+        anticancer = tuple(d for d in h.drugs if _anticancer(kb, d))
         if len(anticancer) != len(h.drugs):
             skipped = sorted(set(h.drugs) - set(anticancer))
             warnings.append(f"history line {i}: supportive/concomitant drugs {skipped} do not form a line; ignored")
@@ -117,6 +117,20 @@ def read_history(
             )
         )
     return out
+
+
+_ANTICANCER: dict[int, tuple[KnowledgeBase, dict[str, bool]]] = {}
+
+
+def _anticancer(kb: KnowledgeBase, drug: str) -> bool:
+    """True when the vocabulary gives ``drug`` the anticancer role (answers kept per knowledge base)."""
+    hit = _ANTICANCER.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        hit = _ANTICANCER[id(kb)] = (kb, {})
+    known = hit[1].get(drug)
+    if known is None:
+        known = hit[1][drug] = kb.vocab.drug(drug).role.value == "anticancer"
+    return known
 
 
 def _derive_from_exposures(

@@ -199,7 +199,7 @@ def _build_option(item: Checked, kb: KnowledgeBase, facts: Facts, checker: Check
     for s in stmts:
         for f in s.flags:
             if isinstance(f, Flag):
-                if not clock.all_in_effect(f.citations, where=s.id, what=f"flag {f.text!r}"):
+                if not clock.all_in_effect(f.citations, where=s.id, what=f"flag {f.text!r}", wording=True):
                     continue
                 flag_cites.extend(f.citations)
             text = f if isinstance(f, str) else f.text
@@ -210,7 +210,7 @@ def _build_option(item: Checked, kb: KnowledgeBase, facts: Facts, checker: Check
         e
         for s in stmts
         for e in s.evidence
-        if clock.all_in_effect((kb.evidence[e].source,), where=s.id, what=f"evidence {e}")
+        if clock.all_in_effect((kb.evidence[e].source,), where=s.id, what=f"evidence {e}", wording=True)
     ]
     cite_ids = [c for s in stmts for c in s.citations]
     cite_ids += [kb.evidence[e].source for e in evidence_ids] + flag_cites + item.adjunct_citations
@@ -218,7 +218,7 @@ def _build_option(item: Checked, kb: KnowledgeBase, facts: Facts, checker: Check
     own = [regimen.note] if regimen.note else []
     for n in regimen.conditional_notes:
         if compile_condition(n.when, kb)(facts) and clock.all_in_effect(
-            n.citations, where=regimen.id, what=f"note {n.text!r}"
+            n.citations, where=regimen.id, what=f"note {n.text!r}", wording=True
         ):
             own.append(n.text)
             cite_ids.extend(c for c in n.citations if c not in cite_ids)

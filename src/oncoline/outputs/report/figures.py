@@ -103,16 +103,30 @@ def sunburst(steps: pa.Table, colours: dict[str, str], *, stratum_kind: str = "a
     fig = go.Figure(
         go.Sunburst(
             ids=[r["id"] for r in final],
+            # one drug per text line: a long regimen fits a thin outer slice instead of being cut or shrunk away
             labels=[r["regimen"] for r in final],
+            text=[_wrapped(r["regimen"]) for r in final],
+            texttemplate="%{text}",
             parents=[r["parent"] for r in final],
             values=[r["persons"] for r in final],
             branchvalues="total",
-            marker={"colors": [colours.get(r["regimen"], _GREY) for r in final]},
+            marker={"colors": [colours.get(r["regimen"], _GREY) for r in final], "line": {"width": 1}},
             hovertemplate="%{id}<br>%{value} persons<extra></extra>",
-            maxdepth=4,
+            insidetextorientation="radial",
+            textfont={"size": 12},
+            maxdepth=3,
         )
     )
-    return _layout(fig, "Treatment pathways (inner ring = first line)", height=560)
+    # a label that would be drawn below 10 px is hidden (hover and a click on the slice show it), never shrunk
+    fig.update_layout(uniformtext={"minsize": 10, "mode": "hide"})
+    _layout(fig, "Treatment pathways (inner ring = first line; click a slice to open its later lines)", height=760)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return fig
+
+
+def _wrapped(regimen: str) -> str:
+    """A regimen label with one drug per line (``a +<br>b``) for the sunburst."""
+    return regimen.replace(" + ", " +<br>")
 
 
 def sankey(transitions: pa.Table, colours: dict[str, str], *, max_lines: int) -> Figure:
@@ -175,8 +189,29 @@ def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kin
     return _layout(fig, f"Line {line} regimens by {stratum_kind.replace('_', ' ')}", height=380)
 
 
-def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict[str, str] | None = None) -> Figure:
-    """Kaplan–Meier curves (step lines) with 95 % CI bands, one per group, time in months."""
+KM_TICK_MONTHS = 6
+"""Spacing of the Kaplan–Meier x-axis ticks (months)."""
+KM_MAX_MONTHS = 60
+"""The Kaplan–Meier x axis ends here when the curves run longer (the rest stays a zoom or pan away; the tables
+hold every step): the first five years carry nearly every line's events, and a 130-month axis squeezed them."""
+
+
+def km_figure(
+    curves: pa.Table,
+    *,
+    endpoint: str,
+    group_kind: str,
+    colours: dict[str, str] | None = None,
+    at_risk: pa.Table | None = None,
+) -> Figure:
+    """Kaplan–Meier curves (step lines) with 95 % CI bands, one per group, time in months.
+
+    The x axis is in months with a tick every :data:`KM_TICK_MONTHS`, up to the last curve step or
+    :data:`KM_MAX_MONTHS`. With ``at_risk`` (the ``km_at_risk`` table, suppressed), the numbers at risk are drawn
+    under the axis, one row per group in its colour, each number under its month's tick.
+    """
+    import math
+
     import numpy as np
     import plotly.graph_objects as go
 
@@ -187,10 +222,14 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
     fig = go.Figure()
+    colour_of: dict[str, str] = {}
+    last_month = 0.0
     for i, (name, pts) in enumerate(groups.items()):
         colour = (colours or {}).get(name) or CATEGORY_COLOURS.get(name) or _PALETTE[i % len(_PALETTE)]
+        colour_of[name] = colour
         # numpy arrays: plotly takes them as they are (a list is validated and copied point by point)
         x = np.array([p["time_days"] for p in pts], dtype=np.float64) / DAYS_PER_MONTH
+        last_month = max(last_month, float(x.max()) if x.size else 0.0)
         label = f"line {name}" if group_kind == "line" else name
         upper = np.array([p["upper"] if p["upper"] is not None else 1.0 for p in pts], dtype=np.float64)
         lower = np.array([p["lower"] if p["lower"] is not None else np.nan for p in pts], dtype=np.float64)
@@ -230,9 +269,87 @@ def km_figure(curves: pa.Table, *, endpoint: str, group_kind: str, colours: dict
                 hovertemplate=f"{label}<br>%{{x:.1f}} months: %{{y:.2f}}<extra></extra>",
             )
         )
+    end = min(float(KM_MAX_MONTHS), max(float(KM_TICK_MONTHS), math.ceil(last_month / KM_TICK_MONTHS) * KM_TICK_MONTHS))
+    ticks = list(range(0, int(end) + 1, KM_TICK_MONTHS))
+    risk_rows = [
+        r
+        for r in (at_risk.to_pylist() if at_risk is not None and at_risk.num_rows else [])
+        if r["endpoint"] == endpoint and r["group_kind"] == group_kind and r["group"] in groups and r["month"] <= end
+    ]
+    risk_groups = list(dict.fromkeys(r["group"] for r in risk_rows))
+    line_px = 17
+    bottom = 62 + (line_px * (len(risk_groups) + 1) + 8 if risk_groups else 0)
+    height = 420 + (bottom - 62)
+    if risk_groups:
+        plot_px = height - 50 - bottom  # the plot area between the top and bottom margins
+        fig.add_annotation(
+            x=0,
+            xref="paper",
+            xanchor="right",
+            xshift=-24,  # clear of the numbers at month 0
+            y=-(62 + 4) / plot_px,
+            yref="paper",
+            yanchor="top",
+            text="<b>at risk</b>",
+            showarrow=False,
+            font={"size": 11},
+        )
+        for k, g in enumerate(risk_groups):
+            y = -(62 + 4 + line_px * (k + 1)) / plot_px
+            label = f"line {g}" if group_kind == "line" else g
+            fig.add_annotation(
+                x=0,
+                xref="paper",
+                xanchor="right",
+                xshift=-24,
+                y=y,
+                yref="paper",
+                yanchor="top",
+                text=_esc(_short(label)),
+                showarrow=False,
+                font={"size": 11, "color": colour_of[g]},
+                hovertext=_esc(label),
+            )
+            for r in risk_rows:
+                if r["group"] == g:
+                    fig.add_annotation(
+                        x=r["month"] / 1.0,
+                        xref="x",
+                        xanchor="center",
+                        y=y,
+                        yref="paper",
+                        yanchor="top",
+                        text=_esc(str(r["at_risk_shown"])),
+                        showarrow=False,
+                        font={"size": 11},
+                    )
     what = "Time on treatment" if endpoint == "tot" else "Time to next treatment"
-    fig.update_layout(xaxis={"title": "months from line start"}, yaxis={"title": "probability", "range": [0, 1.02]})
-    return _layout(fig, f"{what} by {group_kind}")
+    fig.update_layout(
+        xaxis={
+            "title": {"text": "months from line start", "standoff": 4},
+            "range": [0, end],
+            "tickmode": "array",
+            "tickvals": ticks,
+            "ticks": "outside",
+            "zeroline": False,
+        },
+        yaxis={"title": "probability", "range": [0, 1.02]},
+    )
+    _layout(fig, f"{what} by {group_kind}", height=height)
+    fig.update_layout(margin={"l": 230 if risk_groups else 50, "r": 20, "t": 50, "b": bottom})
+    return fig
+
+
+def _short(text: str, width: int = 28) -> str:
+    """A label cut to ``width`` characters with an ellipsis (the full name is in the legend and the tables)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _esc(text: str) -> str:
+    """Plotly annotation text is HTML-like: escape ``<`` (``<5``) and ``&``."""
+    import html
+
+    return html.escape(text, quote=False)
 
 
 SUPPRESSED_NAME = "suppressed (small cells and their complements)"

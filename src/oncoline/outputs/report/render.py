@@ -51,7 +51,9 @@ class ReportLike(Protocol):
     @property
     def notes(self) -> tuple[str, ...]: ...
     @property
-    def recommender_calls(self) -> int: ...
+    def states_judged(self) -> int: ...
+    @property
+    def cut_off_warning(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -342,6 +344,7 @@ def _km_block(
     groups = list(dict.fromkeys(r["group"] for r in risk_rows))
     by = {(r["group"], r["month"]): r["at_risk_shown"] for r in risk_rows}
     risk_html = (
+        "<details><summary>numbers at risk as a table</summary>"
         '<table class="risk"><caption>Number at risk <span class="src">(data: km_at_risk.parquet / .csv)</span>'
         "</caption><thead><tr><th>months</th>"
         + "".join(f"<th>{m}</th>" for m in months)
@@ -352,11 +355,13 @@ def _km_block(
             + "</tr>"
             for g in groups
         )
-        + "</tbody></table>"
+        + "</tbody></table></details>"
     )
     return {
         "title": title,
-        "figure": fig(F.km_figure(curves, endpoint=endpoint, group_kind=kind, colours=colours), "km_curves")
+        "figure": fig(
+            F.km_figure(curves, endpoint=endpoint, group_kind=kind, colours=colours, at_risk=risk), "km_curves"
+        )
         if has
         else "<p>No group reaches the minimum cell size.</p>",
         "at_risk": risk_html if risk_rows else "",

@@ -1,0 +1,242 @@
+"""The concordance tables of the cohort report from counts, and the driver-side judgement of distinct states.
+
+:mod:`oncoline.analytics.concordance` (its own module, with its fast paths) judges every line of an in-memory
+lines table. The report needs only counts of the judged lines — per line and category, per index year and
+category, per category and reason, and each line's category for the time-to-next-treatment curves — so it works
+on one aggregate, :func:`concordance_counts`, whichever engine made it. A lines table too big for memory (the
+Spark path) is reduced to its distinct patient states there, the states are judged here on the driver
+(:func:`judge_states`, the one call into the concordance module's :class:`~oncoline.analytics.concordance.Judge`),
+and the judgements are joined back as counts.
+
+A state is the key :func:`oncoline.analytics.concordance.concordance` memoises on: the knowledge period of the
+line's start (``period``: index into ``Judge.dates``, −1 before the first), ``her2``, ``hr`` (lower-case index
+values, earliest index date first), ``prior_key`` (the earlier lines as sorted ``drugs_key#stop`` joined with
+``;``, ``stop`` = ``toxicity`` or empty) and ``drugs_key`` (the line's sorted drugs joined with ``|``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from oncoline.analytics.concordance import Judge, LineState
+
+__all__ = [
+    "STATE_COLUMNS",
+    "concordance_counts",
+    "concordance_tables",
+    "count_distinct_states",
+    "distinct_states",
+    "judge_states",
+    "person_status",
+]
+
+STATE_COLUMNS = ("period", "her2", "hr", "prior_key", "drugs_key")
+"""Columns of a distinct patient state (see the module docstring)."""
+
+
+def person_status(index: pa.Table, /) -> pa.Table:
+    """HER2 and HR status per person as the concordance reads them: ``person_id`` (text), ``her2``, ``hr``
+    (lower-case text or null; the row with the earliest index date when a person has several)."""
+    import duckdb
+
+    cols = set(index.column_names)
+
+    def opt(name: str) -> str:
+        return (
+            f"arg_min(lower(CAST({name} AS VARCHAR)), "
+            "coalesce(TRY_CAST(metastatic_diagnosis AS DATE), DATE '9999-12-31'))"
+            if name in cols
+            else "CAST(NULL AS VARCHAR)"
+        )
+
+    con = duckdb.connect()
+    try:
+        con.register("idx", index)
+        return con.execute(
+            f"""SELECT CAST(person_id AS VARCHAR) AS person_id, {opt("her2_status")} AS her2,
+                       {opt("hr_status")} AS hr
+                FROM idx GROUP BY 1 ORDER BY 1"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def judge_states(
+    judge: Judge, states: pa.Table, /, *, on_progress: Callable[[int, int], None] | None = None
+) -> pa.Table:
+    """Judge each distinct patient state (:data:`STATE_COLUMNS`) once, on this process.
+
+    Parameters
+    ----------
+    judge
+        :class:`oncoline.analytics.concordance.Judge` (memoised by canonical state).
+    states
+        One row per distinct state.
+    on_progress
+        Called with ``(states judged, states)`` every 500 states.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``states`` plus ``category`` and ``reason``.
+    """
+    import pyarrow as pa
+
+    rows = states.select(list(STATE_COLUMNS)).to_pylist()
+    category: list[str] = []
+    reason: list[str] = []
+    for i, row in enumerate(rows, start=1):
+        state = _line_state(judge, row)
+        j = judge.judge(state, tuple(row["drugs_key"].split("|")))
+        category.append(j.category.value)
+        reason.append(j.reason)
+        if on_progress is not None and i % 500 == 0:
+            on_progress(i, len(rows))
+    return states.append_column("category", pa.array(category, pa.string())).append_column(
+        "reason", pa.array(reason, pa.string())
+    )
+
+
+def _line_state(judge: Judge, row: dict[str, Any]) -> LineState:
+    """The :class:`~oncoline.analytics.concordance.LineState` of one state row (as ``concordance`` builds it)."""
+    from oncoline.analytics.concordance import LineState
+
+    prior: list[tuple[tuple[str, ...], str | None]] = []
+    if row["prior_key"]:
+        for item in row["prior_key"].split(";"):
+            d, _, s = item.rpartition("#")
+            prior.append((tuple(d.split("|")), s or None))
+    p = int(row["period"])
+    return LineState(  # the judge names its periods (the first day, or its marker for "before all")
+        period_start=judge.period_start(judge.dates[p] if p >= 0 else dt.date.min),
+        her2_status=row["her2"],
+        hr_status=row["hr"],
+        prior=tuple(prior),
+    )
+
+
+def count_distinct_states(judge: Judge, states: pa.Table, /) -> int:
+    """The distinct patient states judged: the rows of ``states`` (:data:`STATE_COLUMNS`) reduced to their knowledge
+    period and canonical state (:func:`oncoline.analytics.concordance.canonical_state`, what the judge memoises
+    on), counted. The report counts states, not the judge's recommender calls: those depend on how it works (worker
+    processes each with their own memo repeat some; reusing an answer across periods saves some) and would differ
+    between engines for the same lines."""
+    from oncoline.analytics.concordance import canonical_state
+
+    rows = states.select(["period", "her2", "hr", "prior_key"]).to_pylist()
+    return len({canonical_state(_line_state(judge, r)) for r in rows})
+
+
+def distinct_states(lines: pa.Table, status: pa.Table, judge: Judge, /) -> pa.Table:
+    """The distinct patient states (:data:`STATE_COLUMNS`) of an in-memory lines table, keyed as
+    :func:`oncoline.analytics.concordance.concordance` keys them (the Spark path computes the same in Spark).
+
+    Parameters
+    ----------
+    lines
+        ``person_id``, ``line``, ``drugs``, ``start_date``, ``end_reason`` (one row per person and line).
+    status
+        :func:`person_status` of the index.
+    judge
+        Its ``dates`` bound the knowledge periods.
+    """
+    import duckdb
+
+    bounds = ", ".join(f"DATE '{d.isoformat()}'" for d in judge.dates)
+    period = f"len(list_filter([{bounds}], d -> d <= l.start_date)) - 1" if judge.dates else "-1"
+    con = duckdb.connect()
+    try:
+        con.register("lines_in", lines.select(["person_id", "line", "drugs", "start_date", "end_reason"]))
+        con.register("status_in", status)
+        return con.execute(
+            f"""WITH l AS (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(line AS INTEGER) AS line,
+                                  array_to_string(list_sort(drugs), '|') AS drugs_key, start_date,
+                                  CASE end_reason WHEN 'toxicity' THEN 'toxicity' ELSE '' END AS stop
+                           FROM lines_in)
+                SELECT DISTINCT CAST({period} AS INTEGER) AS period, s.her2, s.hr,
+                       coalesce(array_to_string(list_sort(list(l.drugs_key || '#' || l.stop) OVER (
+                           PARTITION BY l.person_id ORDER BY l.line
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)), ';'), '') AS prior_key,
+                       l.drugs_key
+                FROM l LEFT JOIN status_in s USING (person_id)"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def concordance_counts(judged: pa.Table, strata: pa.Table, /) -> pa.Table:
+    """Judged lines counted: one row per (``line`` int32, ``index_year``, ``category``, ``reason``) with ``lines``.
+
+    Parameters
+    ----------
+    judged
+        One row per line: ``person_id``, ``line``, ``category``, ``reason``
+        (:func:`oncoline.analytics.concordance.concordance`).
+    strata
+        :func:`oncoline.analytics.strata.person_strata` (``index_year``; ``unknown`` without a row).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("j", judged.select(["person_id", "line", "category", "reason"]))
+        con.register("s", strata.select(["person_id", "index_year"]))
+        return con.execute(
+            """SELECT CAST(j.line AS INTEGER) AS line, coalesce(s.index_year, 'unknown') AS index_year, j.category,
+                      j.reason, count(*) AS lines
+               FROM j LEFT JOIN s ON s.person_id = CAST(j.person_id AS VARCHAR)
+               GROUP BY ALL ORDER BY ALL"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+
+
+def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Table]:
+    """The suppressed concordance tables from :func:`concordance_counts` (from any engine).
+
+    Returns
+    -------
+    dict of pyarrow.Table
+        ``concordance_by_line`` (``line``, ``category``, ``lines``, ``share`` of the line's lines),
+        ``concordance_by_year`` (``index_year``, ``category``, ``lines``, ``share``) and ``concordance_reasons``
+        (``category``, ``reason``, ``lines``; not concordant and not assessable only), each with ``lines_shown``.
+    """
+    import duckdb
+
+    from oncoline.analytics.suppression import suppress
+
+    con = duckdb.connect()
+    try:
+        con.register("c", counts)
+        n = "CAST(sum(lines) AS BIGINT)"
+        by_line = con.execute(
+            f"""SELECT line, category, {n} AS lines,
+                      sum(lines) / sum(sum(lines)) OVER (PARTITION BY line) AS share
+               FROM c GROUP BY 1, 2 ORDER BY line, category"""
+        ).to_arrow_table()
+        by_year = con.execute(
+            f"""SELECT index_year, category, {n} AS lines,
+                      sum(lines) / sum(sum(lines)) OVER (PARTITION BY index_year) AS share
+               FROM c GROUP BY 1, 2 ORDER BY index_year, category"""
+        ).to_arrow_table()
+        reasons = con.execute(
+            f"""SELECT category, reason, {n} AS lines FROM c
+               WHERE category IN ('not_concordant', 'not_assessable') GROUP BY 1, 2
+               ORDER BY category, lines DESC, reason"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return {
+        "concordance_by_line": suppress(
+            by_line, counts=["lines"], min_cell=min_cell, group_by=["line"], shares={"share": "lines"}
+        ),
+        "concordance_by_year": suppress(
+            by_year, counts=["lines"], min_cell=min_cell, group_by=["index_year"], shares={"share": "lines"}
+        ),
+        "concordance_reasons": suppress(reasons, counts=["lines"], min_cell=min_cell, group_by=["category"]),
+    }
