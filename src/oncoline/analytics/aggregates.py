@@ -157,9 +157,10 @@ def aggregate_lines(
 
         if started is not None:
             judged = started.result(judged_states)
+            calls = started.states()
         else:
             judged = concordance(kept, index, judge=judge, on_progress=judged_states)
-        calls = count_distinct_states(judge, distinct_states(kept, person_status(index), judge))
+            calls = count_distinct_states(judge, distinct_states(kept, person_status(index), judge))
         conc = concordance_counts(judged, strata)
         categories = judged.select(["person_id", "line", "category"])
     tick("durations (time on treatment, time to next treatment)", 2, 3)

@@ -509,6 +509,12 @@ class PendingConcordance:
         self._pending = pending
         self._result: pa.Table | None = None
 
+    def states(self) -> int:
+        """The distinct patient states of the cohort — knowledge period and :func:`canonical_state`, what the judge
+        memoises on — as :func:`oncoline.analytics.concordance_tables.count_distinct_states` counts them (from the
+        states this run keyed already, without a second pass over the lines)."""
+        return len({canonical_state(state) for state, _drugs in self._pending.tasks})
+
     def result(self, on_progress: Callable[[int, int], None] | None = None) -> pa.Table:
         """One row per line, as :func:`concordance` returns it (``on_progress``: states judged, distinct states)."""
         if self._result is not None:
