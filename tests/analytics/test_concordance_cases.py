@@ -199,3 +199,22 @@ def test_started_concordance_runs_in_workers_while_the_caller_works(monkeypatch:
     assert overlapped.concordance.equals(in_place.concordance)
     assert overlapped.durations.equals(in_place.durations)
     assert overlapped.states_judged == in_place.states_judged > 0
+
+
+def test_started_concordance_can_be_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the report's own work fails, cancel() stops the worker processes instead of leaving them to run."""
+    import multiprocessing as mp
+
+    import oncoline.analytics.concordance as conc
+    from oncoline.analytics.aggregates import lines_in_index
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort(8_000, 2)
+    monkeypatch.setattr(conc, "PARALLEL_MIN_STATES", 1)
+    before = {p.pid for p in mp.active_children()}
+    started = conc.start_concordance(
+        lines_in_index(lines, index)[0], index, judge=Judge(load_knowledge(), load_line_params()), workers=2
+    )
+    assert {p.pid for p in mp.active_children()} - before
+    started.cancel()
+    assert not {p.pid for p in mp.active_children()} - before

@@ -416,6 +416,12 @@ class _PendingJudgements:
         finally:
             _WORKER_JUDGE = None
 
+    def cancel(self) -> None:
+        """Stop the worker processes (the chunks not started are dropped); the result is not to be asked for."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def result(self, on_progress: Callable[[int, int], None] | None = None) -> list[Judgement]:
         """Every judgement, in the order of the tasks (waits for the worker processes)."""
         if self.results is not None:
@@ -508,6 +514,11 @@ class PendingConcordance:
         self._distinct = distinct
         self._pending = pending
         self._result: pa.Table | None = None
+
+    def cancel(self) -> None:
+        """Give up: the worker processes are stopped (when the caller's own work failed, so that its error is not
+        held up by judgements nobody will read)."""
+        self._pending.cancel()
 
     def states(self) -> int:
         """The distinct patient states of the cohort — knowledge period and :func:`canonical_state`, what the judge

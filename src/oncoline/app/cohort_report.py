@@ -224,7 +224,11 @@ def build_cohort_report(
             timings["sensitivity"] = time.perf_counter() - t0
 
     if started is not None:
-        prepare_and_grid()
+        try:
+            prepare_and_grid()
+        except BaseException:
+            started.cancel()  # the error (or Ctrl-C) is not held up by judgements nobody will read
+            raise
 
     t0 = time.perf_counter()
     if options.engine == "spark":
@@ -244,16 +248,21 @@ def build_cohort_report(
             step=within(agg_base),
         )
     else:
-        agg = aggregate_lines(
-            inputs.lines,
-            inputs.index,
-            as_of=inputs.as_of,
-            max_lines=options.max_lines,
-            top_regimens=options.top_regimens,
-            judge=judge,
-            step=within(agg_base),
-            started=started,
-        )
+        try:
+            agg = aggregate_lines(
+                inputs.lines,
+                inputs.index,
+                as_of=inputs.as_of,
+                max_lines=options.max_lines,
+                top_regimens=options.top_regimens,
+                judge=judge,
+                step=within(agg_base),
+                started=started,
+            )
+        except BaseException:
+            if started is not None:
+                started.cancel()
+            raise
     timings["aggregates"] = time.perf_counter() - t0
     if agg.outside[0]:
         notes.append(
