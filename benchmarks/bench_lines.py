@@ -204,6 +204,7 @@ def _measure(kind: str, directory: str, queue: Any) -> None:
         import duckdb
 
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # (it printed into the results table)
         con.register("exposures", exposures)
         t0 = time.perf_counter()
         c0 = time.process_time()
@@ -285,11 +286,18 @@ PROCESS_KINDS = ("process-floor", "process-duckdb", "process-spark-floor", "proc
 """Whole-process measurements: a fresh interpreter from start to exit, as a user runs it."""
 
 
+FILE_MEMORY_LIMIT_ROWS = 20_000_000
+"""From this size on the whole-process floor runs DuckDB with the 2 GB memory limit of ``floor-files`` and of
+the partitioned path (which ``oncoline lines`` takes above 2x10^7 rows): like with like, and a machine shared
+with others is not asked for 80 % of its memory."""
+
+
 def _process_argv(kind: str, directory: Path, out: Path) -> list[str]:
     exp, idx = directory / "exposures.parquet", directory / "index.parquet"
     if kind == "process-floor":
         sql = f"COPY (SELECT * FROM read_parquet('{exp}') ORDER BY person_id, start_date) TO '{out}' (FORMAT parquet)"
-        return [sys.executable, "-c", f"import duckdb; duckdb.sql({sql!r})"]
+        limit = "duckdb.sql(\"SET memory_limit = '2GB'\"); " if _n_rows(directory) >= FILE_MEMORY_LIMIT_ROWS else ""
+        return [sys.executable, "-c", f"import duckdb; {limit}duckdb.sql({sql!r})"]
     if kind == "process-spark-floor":
         code = (
             "from oncoline.engines.lines.spark_engine import local_session\n"
@@ -324,6 +332,25 @@ def _run_process(kind: str, directory: Path) -> dict[str, Any]:
 
 
 def _run_child(kind: str, directory: Path) -> dict[str, Any]:
+    load = os.getloadavg()[0]
+    result = _run_child_at(kind, directory)
+    result["load"] = max(load, os.getloadavg()[0])  # the 1-minute load average around the measurement
+    return result
+
+
+def _ensure_kernel() -> None:
+    """Compile the line kernel ahead of time now if this source has no build yet, so that no measured process
+    pays numba's start-up or a compilation (``oncoline.engines.lines.kernel_aot``); prints the build time."""
+    from oncoline.engines.lines import kernel, kernel_aot
+
+    if not kernel.HAVE_NUMBA or kernel_aot.load(kernel._kernel_py, kernel._close_line_py) is not None:
+        return
+    t0 = time.perf_counter()
+    path = kernel_aot.build(kernel._kernel_py, kernel._close_line_py)
+    print(f"compiled the line kernel ahead of time in {time.perf_counter() - t0:.1f} s → {path}", file=sys.stderr)
+
+
+def _run_child_at(kind: str, directory: Path) -> dict[str, Any]:
     if kind in PROCESS_KINDS:
         return _run_process(kind, directory)
     ctx = mp.get_context("spawn")
@@ -405,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         limits[kind] = min(limits.get(kind, float("inf")), args.memory_max)
     results: list[dict[str, Any]] = []
     pandas_rate: float | None = None
+    _ensure_kernel()
     for size in sizes:
         directory = _cohort_dir(size, args.data_dir)
         rows = _n_rows(directory)
@@ -415,7 +443,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 measured[kind] = _run_child(kind, directory)
                 print(
-                    f"{rows:>12,} rows  {kind:<20} {measured[kind]['seconds']:8.2f} s  (repeat {repeat})",
+                    f"{rows:>12,} rows  {kind:<20} {measured[kind]['seconds']:8.2f} s  (repeat {repeat}, "
+                    f"load {measured[kind]['load']:.1f})",
                     file=sys.stderr,
                 )
             if "pandas" in measured:
@@ -470,8 +499,8 @@ _MODE = {
 def _markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "| rows | mode | engine | rep | seconds | CPU s | peak MB | floor | × floor | × floor CPU | × floor peak "
-        "| note |",
-        "|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|",
+        "| load | note |",
+        "|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for r in results:
         note = "extrapolated (linear)" if r.get("extrapolated") else ""
@@ -491,7 +520,8 @@ def _markdown(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['rows']:,} | {_MODE.get(r['engine'], 'whole process')} | {r['engine']} | {r.get('repeat', 1)} | "
             f"{r['seconds']:.2f} | {num('cpu', '.2f')} | {num('peak_mb', ',.0f')} | {FLOOR_OF.get(r['engine'], '—')} | "
-            f"{num('x_floor', '.2f')} | {num('x_floor_cpu', '.2f')} | {num('x_floor_peak', '.2f')} | {note} |"
+            f"{num('x_floor', '.2f')} | {num('x_floor_cpu', '.2f')} | {num('x_floor_peak', '.2f')} | "
+            f"{num('load', '.1f')} | {note} |"
         )
     return "\n".join(lines)
 
@@ -501,8 +531,9 @@ def _medians(results: list[dict[str, Any]]) -> str:
     import statistics
 
     out = [
-        "| rows | engine | repeats | median s | median × floor (min–max) | median × floor CPU | median × floor peak |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| rows | engine | repeats | median s | median × floor (min–max) | median × floor CPU | median × floor peak "
+        "| load (min–max) |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     keys = sorted({(r["rows"], r["engine"]) for r in results}, key=lambda k: (k[0], list(FLOOR_OF).count(k[1])))
     for rows, engine in keys:
@@ -514,9 +545,11 @@ def _medians(results: list[dict[str, Any]]) -> str:
 
         ratios = [r["x_floor"] for r in group if "x_floor" in r]
         span = f" ({min(ratios):.2f}–{max(ratios):.2f})" if ratios else ""
+        loads = [r["load"] for r in group if "load" in r]
+        load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "—"
         out.append(
             f"| {rows:,} | {engine} | {len(group)} | {med('seconds')} | {med('x_floor')}{span} | "
-            f"{med('x_floor_cpu')} | {med('x_floor_peak')} |"
+            f"{med('x_floor_cpu')} | {med('x_floor_peak')} | {load} |"
         )
     return "\n".join(out)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.util
 import os
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -494,12 +497,20 @@ def derive_cohort_lines(
     chosen_params = line_params(params)
     for target in (out_path, asg):
         check_table_path(target)
-    chosen = engine or default_engine()
-    fn = engine_function(chosen)
+    reading: Future[tuple[pa.Table, pa.Table]] | None = None
     if isinstance(ex, Path) and isinstance(ix, Path):
         from oncoline.io.lines_partitioned import estimate_rows
 
-        if partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS:
+        partitioned = partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS
+        if not partitioned:  # the files are read on a thread while the engine's libraries are imported here
+            # the DuckDB engine takes drug names dictionary-encoded, as Parquet stores them (a quarter of the
+            # memory, no decoding); the other engines get plain text
+            duckdb = engine == "duckdb" or (engine is None and importlib.util.find_spec("duckdb") is not None)
+            reading = _read_in_background(ex, ix, dictionary=("drug",) if duckdb else ())
+    chosen = engine or default_engine()
+    fn = engine_function(chosen)
+    if isinstance(ex, Path) and isinstance(ix, Path):
+        if reading is None:
             if out_path is None:
                 raise InputError("a partitioned run writes its lines to a file: give --out", field="--out")
             from oncoline.io.exposures import latest_exposure_date
@@ -545,8 +556,11 @@ def derive_cohort_lines(
             cut = cutoff.omop_cut_off(omop, today=now)
     else:
         assert ex is not None and ix is not None
-        exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
-        index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
+        if reading is not None:
+            exposures_table, index_table = reading.result()
+        else:
+            exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
+            index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
         if as_of is None:
             from oncoline.io.exposures import latest_exposure_date
 
@@ -562,6 +576,28 @@ def derive_cohort_lines(
     step("done", 4)
     summary = _summary(result, chosen, out_path, asg, source_report, cut)
     return CohortRun(summary, result.report, cut, chosen, result.lines, result)
+
+
+def _read_in_background(
+    exposures: Path, index: Path, *, dictionary: tuple[str, ...] = ()
+) -> Future[tuple[pa.Table, pa.Table]]:
+    """Start reading the exposure and index files (:func:`oncoline.io.exposures.read_table`) on a daemon thread;
+    the future gives both tables or raises the reader's error. Arrow reads without the GIL, so the caller's
+    imports run meanwhile (issue 13: whole-process cost)."""
+    from oncoline.io.exposures import read_table
+
+    done: Future[tuple[pa.Table, pa.Table]] = Future()
+
+    def read() -> None:
+        try:
+            exposures_table = read_table(exposures, kind="exposures", dictionary=dictionary)
+            done.set_result((exposures_table, read_table(index, kind="index")))
+        except BaseException as exc:  # re-raised by .result() in the caller's thread
+            done.set_exception(exc)
+
+    # a daemon thread: a caller that fails meanwhile (an engine not installed) exits without waiting for it
+    threading.Thread(target=read, name="oncoline-read", daemon=True).start()
+    return done
 
 
 def _as_path(value: str | os.PathLike[str] | pa.Table | None) -> Path | pa.Table | None:

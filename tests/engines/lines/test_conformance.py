@@ -12,6 +12,7 @@ import importlib
 import itertools
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -40,12 +41,13 @@ _MODULES = {
     "spark": "oncoline.engines.lines.spark_engine",
 }
 # hypothesis examples per engine: Spark jobs take seconds each
-_EXAMPLES = {"reference": 60, "duckdb": 30, "duckdb-threads": 20, "spark": 4}
+_EXAMPLES = {"reference": 60, "duckdb": 30, "duckdb-threads": 20, "duckdb-helpers": 20, "spark": 4}
 
 ENGINES = [
     pytest.param("reference", id="reference"),
     pytest.param("duckdb", id="duckdb"),
     pytest.param("duckdb-threads", id="duckdb-threads"),
+    pytest.param("duckdb-helpers", id="duckdb-helpers"),
     pytest.param("spark", id="spark", marks=pytest.mark.spark),
 ]
 
@@ -62,11 +64,26 @@ def _threaded(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines
         duckdb_engine.PARALLEL_MIN_ROWS = before
 
 
+def _helpers(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines:
+    """The DuckDB engine with helper threads (columns and row halves on a pool), whatever the cohort's size."""
+    from oncoline.engines.lines import duckdb_engine
+
+    before = duckdb_engine._SPLIT_MIN_ROWS
+    duckdb_engine._SPLIT_MIN_ROWS = 0
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # one helper beside the calling thread, as on 2 cores
+            return duckdb_engine._derive_one(exposures, index, pool=pool, **kw)
+    finally:
+        duckdb_engine._SPLIT_MIN_ROWS = before
+
+
 def _load(name: str) -> EngineFn:
     if name == "reference":
         return derive_lines_reference_cohort
     if name == "duckdb-threads":
         return _threaded
+    if name == "duckdb-helpers":
+        return _helpers
     try:
         module = importlib.import_module(_MODULES[name])
     except ImportError as exc:

@@ -15,6 +15,11 @@ with :func:`~oncoline.engines.lines.cohort.prepare_cohort`), built for 10^7 rows
    sorted by one numpy sort of packed keys for integer exposure ids (their text order is computed
    arithmetically), by DuckDB for text ids.
 
+Both cores: from the main thread, one run shares its work with helper threads (independent columns, row
+halves, row gathers); Arrow and numpy release the GIL, the kernel (compiled ahead of time) is a small part.
+Peak memory is kept down by freeing each step's arrays as soon as the next has what it needs (the kernel rows
+are handed over to the kernel step), building sort keys in place and reading drug names dictionary-encoded.
+
 Exact duplicates are not removed before the kernel: they cannot change a line. ``n_exposures`` counts the
 input (source) rows of a line; the kernel also counts, per line, the source rows that repeat another one's
 person, drug (or product), start and end, which is the report's ``duplicate_rows``.
@@ -27,11 +32,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import importlib.util
+import os
+import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +77,9 @@ _REASONS = tuple(ExclusionReason)
 _EXAMPLES_PER_REASON = 3
 _EPOCH = dt.date(1970, 1, 1)
 k.preload()  # numba loads the compiled kernel in the background while the caller reads its input
+
+_BLOCK = 1 << 20
+"""Rows per block where a step works block by block to keep its temporaries small."""
 
 _PACK_BITS = 63
 """Sort keys that fit in this many bits are packed into one int64 (tests lower it to reach the SQL sort)."""
@@ -121,8 +134,9 @@ def _days(col: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.b
 def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Array]:
     """Number the distinct values of ``cols`` (any types, compared as text) in text order.
 
-    Each column is dictionary-encoded in its own type (cheap for integer ids); only the distinct values are
-    cast to text, merged and sorted. Returns one index array per column (-1 for null) and the sorted texts.
+    Each column is dictionary-encoded in its own type (cheap for integer ids; a column read dictionary-encoded
+    keeps its dictionary); only the distinct values are cast to text, merged and sorted. Returns one index
+    array per column (-1 for null) and the sorted texts.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -130,24 +144,83 @@ def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Arr
     encoded = []
     texts = []
     for col in cols:
-        enc = (
-            pc.dictionary_encode(col, null_encoding="encode").combine_chunks()  # null is a value: no fill pass
-            if len(col)
-            else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
-        )
-        encoded.append(enc)
-        texts.append(pc.cast(enc.dictionary, pa.string()))
+        if pa.types.is_dictionary(col.type) and len(col):  # (dictionaries of texts: see _text)
+            enc = col.unify_dictionaries().combine_chunks()  # one dictionary; null rows stay null indices
+            dictionary = pa.concat_arrays([enc.dictionary, pa.nulls(1, enc.dictionary.type)])
+            indices = pc.fill_null(enc.indices, len(enc.dictionary))  # a null row reads the null entry
+        else:
+            enc = (
+                pc.dictionary_encode(col, null_encoding="encode").combine_chunks()  # null is a value: no fill pass
+                if len(col)
+                else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
+            )
+            dictionary, indices = enc.dictionary, enc.indices
+        encoded.append(indices)
+        texts.append(pc.cast(dictionary, pa.string()))
     values = pc.unique(pa.chunked_array(texts, pa.string())).drop_null()
     values = values.take(pc.sort_indices(values))
     out = []
-    for enc, text in zip(encoded, texts, strict=True):
+    for indices, text in zip(encoded, texts, strict=True):
         rank = np.asarray(pc.fill_null(pc.index_in(text, values), -1).to_numpy(zero_copy_only=False), dtype=np.int32)
-        out.append(rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False))])  # the null value reads -1
+        out.append(rank[np.asarray(indices.to_numpy(zero_copy_only=False))])  # the null value reads -1
     return out, values
 
 
+_SPLIT_MIN_ROWS = 200_000
+"""Row-wise work on at least this many rows is cut in halves for two threads (when a pool is given)."""
+
+_T = TypeVar("_T")
+_A = TypeVar("_A", bound=np.generic)
+
+
+def _submit(pool: Executor | None, fn: Callable[[], _T]) -> Future[_T]:
+    """``fn`` on the pool, or run now (no pool); the result is read with ``.result()`` either way."""
+    if pool is not None:
+        return pool.submit(fn)
+    done: Future[_T] = Future()
+    try:
+        done.set_result(fn())
+    except BaseException as exc:  # raised again by .result(), as from the pool
+        done.set_exception(exc)
+    return done
+
+
+def _gather(values: npt.NDArray[_A], rows: npt.NDArray[np.int64]) -> npt.NDArray[_A]:
+    """``values[rows]`` (a function, to run on a pool)."""
+    return values[rows]
+
+
+def _in_halves(fn: Callable[[int, int], npt.NDArray[_A]], n: int, pool: Executor | None) -> npt.NDArray[_A]:
+    """``fn(0, n)`` computed as ``fn(0, n // 2)`` on the pool beside ``fn(n // 2, n)`` in this thread, joined
+    (from :data:`_SPLIT_MIN_ROWS` rows with a pool; ``fn`` must be element-wise over the rows)."""
+    if pool is None or n < _SPLIT_MIN_ROWS:
+        return fn(0, n)
+    first = pool.submit(fn, 0, n // 2)
+    second = fn(n // 2, n)
+    return np.concatenate([first.result(), second])
+
+
+def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``col`` as text for :func:`_encode`; a dictionary of texts is kept as it is (:func:`_encode` reads its
+    dictionary), any other dictionary is decoded first."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(col.type):
+        if pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type):
+            return col
+        col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], col.type.value_type)
+    return pc.cast(col, pa.string())
+
+
 def prepare_kernel_input(
-    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None
+    exposures: pa.Table,
+    index: pa.Table,
+    /,
+    *,
+    params: LineParams,
+    as_of: dt.date | None,
+    pool: Executor | None = None,
 ) -> KernelInput:
     """Normalise a cohort into kernel rows, counting every excluded or repaired row.
 
@@ -159,6 +232,9 @@ def prepare_kernel_input(
     ----------
     exposures, index, params, as_of
         As for :func:`derive_lines_cohort`.
+    pool
+        Threads to share the work with (independent columns, halves of the rows); the result is the same.
+        None: all in the calling thread.
 
     Returns
     -------
@@ -183,6 +259,14 @@ def prepare_kernel_input(
     code_of = {name: i for i, name in enumerate(codes.names)}
     repaired: Counter[str] = Counter()
 
+    # ---- columns that do not depend on each other are converted on the pool's threads while this one numbers
+    # the persons (Arrow and numpy release the GIL); tasks on the pool never wait for the pool
+    has_end = "end_date" in exposures.column_names
+    has_stopped = "stopped" in exposures.column_names
+    drugs_job = _submit(pool, lambda: _encode(_text(exposures.column("drug"))))
+    stops_job = _submit(pool, lambda: _encode(_text(exposures.column("stopped"))) if has_stopped else None)
+    ends_job = _submit(pool, lambda: _days(exposures.column("end_date")) if has_end else None)
+
     # ---- persons: exposures and index share one numbering, in person_id text order
     (person_of_row, idx_pidx), person_ids = _encode(exposures.column("person_id"), index.column("person_id"))
     n_persons = len(person_ids)
@@ -204,17 +288,20 @@ def prepare_kernel_input(
 
     # ---- dates and stops
     start, start_missing, start_bad = _days(exposures.column("start_date"))
-    has_end = "end_date" in exposures.column_names
-    if has_end:
-        end, end_missing, end_bad = _days(exposures.column("end_date"))
+    ends = ends_job.result()
+    if ends is not None:
+        end, end_missing, end_bad = ends
     else:
         end, end_missing, end_bad = start.copy(), np.ones(n, np.bool_), np.zeros(n, np.bool_)
+    del ends
     end = np.where(end_missing, start, end)  # int32 (both are): no second copy
     stop = np.zeros(n, dtype=np.int8)
     stop_examples: list[str] = []
-    if "stopped" in exposures.column_names:
+    stops = stops_job.result()
+    if stops is not None:
         # few distinct values: normalise the dictionary, not the rows
-        (stop_idx,), stop_texts = _encode(pc.cast(exposures.column("stopped"), pa.string()))
+        (stop_idx,), stop_texts = stops
+        del stops
         norm = [t.strip().lower() for t in stop_texts.to_pylist()]
         stop_code = np.array([k.STOP_CODES.get(t, 0) for t in norm] + [0], dtype=np.int8)
         unknown = np.array([t not in ("progression", "toxicity", "completed", "ongoing", "") for t in norm] + [False])
@@ -228,7 +315,7 @@ def prepare_kernel_input(
         del stop_idx, ignored_rows  # arrays of n entries: freed as soon as done, they set the peak memory
 
     # ---- drugs: resolve each distinct text once
-    (name_idx,), names = _encode(pc.cast(exposures.column("drug"), pa.string()))
+    (name_idx,), names = drugs_job.result()
     # status per name: 0 unknown, 1 supportive (no anticancer component), 2 anticancer
     status = np.zeros(len(names) + 1, dtype=np.int8)
     components: list[list[int]] = [[] for _ in range(len(names))]
@@ -246,26 +333,19 @@ def prepare_kernel_input(
 
     # ---- exclusion reasons, first match wins (the order of ExclusionReason): written from the last reason to
     # the first, so that the first matching one stays; per-person and per-name facts are looked up in tables
-    pidx_safe = np.where(person_of_row >= 0, person_of_row, n_persons)
+    # (person and name tables have a trailing entry: a row without a person or drug, index -1, reads it)
     seen = np.zeros(n_persons + 1, dtype=np.bool_)
-    seen[pidx_safe] = True
+    seen[person_of_row] = True
     cut = None if as_of is None else (as_of - _EPOCH).days
-    code = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
     low = np.iinfo(np.int32).min
     early_before = np.where(has_dx, dx_of - params.index_lookback_days, low).astype(np.int32)
-    reason = np.where(start < early_before[pidx_safe], code[ExclusionReason.EARLY_SETTING], np.int8(0))
-    if cut is not None:
-        reason[start > cut] = code[ExclusionReason.AFTER_CUTOFF]
-    reason[~has_dx[pidx_safe]] = code[ExclusionReason.NO_INDEX_DATE]
     name_reason = np.select(
-        [status == 0, status == 1], [code[ExclusionReason.UNKNOWN_DRUG], code[ExclusionReason.SUPPORTIVE]], 0
+        [status == 0, status == 1], [_CODE[ExclusionReason.UNKNOWN_DRUG], _CODE[ExclusionReason.SUPPORTIVE]], 0
     ).astype(np.int8)  # trailing entry (null drug): unknown
-    by_name = name_reason[name_idx]
-    reason = np.where(by_name > 0, by_name, reason)
-    reason[~start_missing & ~end_bad & (end < start)] = code[ExclusionReason.END_BEFORE_START]
-    reason[start_bad | end_bad] = code[ExclusionReason.BAD_DATE]
-    reason[start_missing] = code[ExclusionReason.MISSING_START]
-    del pidx_safe, by_name
+
+    rows = _ReasonInputs(person_of_row, name_idx, start, end, start_missing, start_bad, end_bad)
+    reason = _in_halves(functools.partial(_reasons, rows, early_before, has_dx, name_reason, cut), n, pool)
+    del rows
     counts = np.bincount(reason, minlength=len(_REASONS) + 1)
     kept = np.flatnonzero(reason == 0)
     dropped = np.flatnonzero(reason)
@@ -320,35 +400,46 @@ def prepare_kernel_input(
     id_numbers = None
     if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
         id_numbers = np.asarray(exposure_ids.to_numpy(), dtype=np.int64)
-    if has_ids and kept.shape[0]:
-        _check_unique_ids(
-            person_of_row[kept],
-            exposure_ids.take(pa.array(kept)) if id_numbers is None else id_numbers[kept],
-            person_ids,
-        )
+    ids_checked: Future[None] | None = None
+    if has_ids and kept.shape[0] and not (id_numbers is not None and _all_distinct(id_numbers)):
+        # a sort of the used rows' (person, id) keys: on the pool while this thread expands the products
+        ids_kept = exposure_ids.take(pa.array(kept)) if id_numbers is None else id_numbers[kept]
+        ids_checked = _submit(pool, lambda: _check_unique_ids(person_of_row[kept], ids_kept, person_ids))
 
     # ---- product expansion: one kernel row per anticancer component (the 2nd, 3rd … components of products
     # such as Phesgo are appended after the kept rows; the kernel input need not be in any order)
+    # (the outputs are allocated once at their final size and filled in place: no lists of parts to join)
     first = np.array([c[0] if c else -1 for c in components] + [-1], dtype=np.int32)
     row_names = name_idx[kept]
-    sources = [kept]
-    drugs = [first[row_names]]
-    keys = [set_of_name[row_names]]
-    for name_i in [i for i, c in enumerate(components) if len(c) > 1]:
-        rows_i = kept[row_names == name_i]
-        for code_j in components[name_i][1:]:
-            sources.append(rows_i)
-            drugs.append(np.full(rows_i.shape[0], code_j, dtype=np.int32))
-            keys.append(np.full(rows_i.shape[0], -1, dtype=np.int32))
+    n_kept = kept.shape[0]
+    extra = [(i, kept[row_names == i]) for i, c in enumerate(components) if len(c) > 1]
+    m = n_kept + sum(rows_i.shape[0] * (len(components[i]) - 1) for i, rows_i in extra)
+    source = kept if m == n_kept else np.empty(m, dtype=np.int64)
+    drug = np.empty(m, dtype=np.int32)
+    source_key = np.full(m, -1, dtype=np.int32)
+    np.take(first, row_names, out=drug[:n_kept])
+    np.take(set_of_name, row_names, out=source_key[:n_kept])
     del row_names, name_idx
-    source = np.concatenate(sources) if len(sources) > 1 else kept
-    drug = np.concatenate(drugs) if len(drugs) > 1 else drugs[0]
-    source_key = np.concatenate(keys) if len(keys) > 1 else keys[0]
+    if m != n_kept:
+        source[:n_kept] = kept
+        at = n_kept
+        for name_i, rows_i in extra:
+            for code_j in components[name_i][1:]:
+                source[at : at + rows_i.shape[0]] = rows_i
+                drug[at : at + rows_i.shape[0]] = code_j
+                at += rows_i.shape[0]
+    del extra
+    # the four row gathers, two on the pool
+    person_job = _submit(pool, functools.partial(_gather, person_of_row, source))
+    start_job = _submit(pool, functools.partial(_gather, start, source))
+    end_rows, stop_rows = end[source], stop[source]
 
     if stop_examples:
         examples["stopped_ignored"] = stop_examples
     examples.update(idx_examples)
     n_without_index = int(np.count_nonzero(seen[:n_persons] & ~has_dx[:n_persons]))
+    if ids_checked is not None:
+        ids_checked.result()  # raises its InputError here
     report = CohortReport(
         persons=n_persons,
         rows_in=n,
@@ -360,11 +451,11 @@ def prepare_kernel_input(
         persons_without_index=n_without_index,
     )
     return KernelInput(
-        person=person_of_row[source],
-        start=start[source],
-        end=end[source],
+        person=person_job.result(),
+        start=start_job.result(),
+        end=end_rows,
         drug=drug,
-        stop=stop[source],
+        stop=stop_rows,
         source=source,
         source_key=source_key,
         kept=kept,
@@ -377,11 +468,67 @@ def prepare_kernel_input(
     )
 
 
+@dataclass(frozen=True)
+class _ReasonInputs:
+    """The per-row arrays :func:`_reasons` reads (one entry per input row)."""
+
+    person: npt.NDArray[np.int32]
+    name: npt.NDArray[np.int32]
+    start: npt.NDArray[np.int32]
+    end: npt.NDArray[np.int32]
+    start_missing: npt.NDArray[np.bool_]
+    start_bad: npt.NDArray[np.bool_]
+    end_bad: npt.NDArray[np.bool_]
+
+
+_CODE = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
+
+
+def _reasons(
+    rows: _ReasonInputs,
+    early_before: npt.NDArray[np.int32],
+    has_dx: npt.NDArray[np.bool_],
+    name_reason: npt.NDArray[np.int8],
+    cut: int | None,
+    lo: int,
+    hi: int,
+) -> npt.NDArray[np.int8]:
+    """Exclusion reason codes (0 = used) of input rows ``lo:hi``, first match wins (the order of
+    :class:`ExclusionReason`): written from the last reason to the first, so that the first matching one stays.
+    Per-person and per-name facts come from tables with a trailing entry that index -1 (no person, no drug)
+    reads."""
+    p, s, e = rows.person[lo:hi], rows.start[lo:hi], rows.end[lo:hi]
+    s_missing, e_bad = rows.start_missing[lo:hi], rows.end_bad[lo:hi]
+    r = np.where(s < early_before[p], _CODE[ExclusionReason.EARLY_SETTING], np.int8(0))
+    if cut is not None:
+        r[s > cut] = _CODE[ExclusionReason.AFTER_CUTOFF]
+    r[~has_dx[p]] = _CODE[ExclusionReason.NO_INDEX_DATE]
+    by_name = name_reason[rows.name[lo:hi]]
+    np.copyto(r, by_name, where=by_name > 0)
+    r[~s_missing & ~e_bad & (e < s)] = _CODE[ExclusionReason.END_BEFORE_START]
+    r[rows.start_bad[lo:hi] | e_bad] = _CODE[ExclusionReason.BAD_DATE]
+    r[s_missing] = _CODE[ExclusionReason.MISSING_START]
+    return r
+
+
+def _all_distinct(ids: npt.NDArray[np.int64]) -> bool:
+    """True when ``ids`` are all different and dense (non-negative, at most 4 per row): one pass over a flag
+    per possible value, no sort and no copy. Ids unique over all rows are unique within each person's used
+    rows; False means "not shown" (sparse, negative or repeated ids), and the exact check runs."""
+    if ids.shape[0] == 0:
+        return True
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= 4 * ids.shape[0] + 1024:
+        return False
+    flags = np.zeros(hi + 1, dtype=np.bool_)
+    flags[ids] = True
+    return bool(int(np.count_nonzero(flags)) == ids.shape[0])
+
+
 def _check_unique_ids(
     person: npt.NDArray[np.int32], ids: pa.ChunkedArray | npt.NDArray[np.int64], person_ids: pa.Array
 ) -> None:
     """Raise InputError when a person's used rows repeat an exposure id (integer ids: one numpy sort)."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -405,6 +552,8 @@ def _check_unique_ids(
             key.sort()
             if not bool(np.any(key[1:] == key[:-1])):
                 return
+    import duckdb
+
     tbl = pa.table({"p": person, "e": pc.cast(ids, pa.string())})
     con = duckdb.connect()
     try:
@@ -446,9 +595,16 @@ def _sorted_order(
     s_bits = (int(prep.start.max()) - s0).bit_length()
     p_bits = int(prep.person.max()).bit_length()
     if p_bits + s_bits + i_bits <= _PACK_BITS:
-        key: npt.NDArray[np.int64] = prep.person.astype(np.int64) << (s_bits + i_bits)
-        key |= (prep.start - s0).astype(np.int64) << i_bits
-        key |= np.arange(m, dtype=np.int64)
+        # in place, in blocks: a temporary of m int64 entries would be 80 MB at 10^7 rows, at the run's peak
+        key: npt.NDArray[np.int64] = prep.person.astype(np.int64)
+        key <<= s_bits + i_bits
+        for lo in range(0, m, _BLOCK):
+            hi = min(m, lo + _BLOCK)
+            part = prep.start[lo:hi].astype(np.int64)
+            part -= s0
+            part <<= i_bits
+            part |= np.arange(lo, hi, dtype=np.int64)
+            key[lo:hi] |= part
         key.sort()
         order = key & ((1 << i_bits) - 1)
         key >>= i_bits
@@ -466,7 +622,7 @@ def _sorted_order(
 
 
 def run_kernel(
-    prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any
+    prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any, pool: Executor | None = None
 ) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
     """Sort, run the kernel and assemble the lines table from prepared rows.
 
@@ -478,25 +634,53 @@ def run_kernel(
         table), and the number of duplicate source rows (repeating another used row's person, drug or
         product, start and end).
     """
+    return _run_kernel([prep], params=params, as_of=as_of, con=con, pool=pool)
+
+
+def _without_kernel_rows(prep: KernelInput) -> KernelInput:
+    """``prep`` without its kernel-row arrays (what the row → line table still needs)."""
+    none32 = np.zeros(0, np.int32)
+    return replace(
+        prep, person=none32, start=none32, end=none32, drug=none32, stop=np.zeros(0, np.int8), source_key=none32
+    )
+
+
+def _run_kernel(
+    given: list[KernelInput], *, params: LineParams, as_of: dt.date | None, con: Any, pool: Executor | None
+) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
+    """:func:`run_kernel` on the one input in ``given``, taken out of the list: when the caller keeps no other
+    reference, its unsorted kernel rows are freed as soon as their sorted copies exist (about 190 MB at 10^7
+    rows, at the run's peak memory)."""
+    prep = given.pop()
     order, person, start = _sorted_order(prep, con)
+    end_job = _submit(pool, functools.partial(_gather, prep.end, order))  # two of the four row gathers on the pool
+    drug_job = _submit(pool, functools.partial(_gather, prep.drug, order))
+    stop, source_key = prep.stop[order], prep.source_key[order]
+    end, drug = end_job.result(), drug_job.result()
+    del end_job, drug_job  # (a future keeps its result alive)
+    prep = _without_kernel_rows(prep)
     res = k.assign_lines(
         person,
         start,
-        prep.end[order],
-        prep.drug[order],
-        prep.stop[order],
+        end,
+        drug,
+        stop,
         codes=prep.codes,
         params=params,
         as_of_day=None if as_of is None else (as_of - _EPOCH).days,
-        source_key=prep.source_key[order],
+        source_key=source_key,
     )
-    del start
+    del stop, source_key, end, drug, start
     # arrays of one entry per kernel row are released as soon as done: they set the peak memory
     line_person = person[res.first_row]
     del person
-    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
-    line_of_source[prep.source[order]] = res.row_line
+    row_line = np.empty_like(res.row_line)  # back in kernel-row order: an int32 scatter, not an int64 gather
+    row_line[order] = res.row_line
     del order
+    res = replace(res, row_line=np.zeros(0, np.int32))
+    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
+    line_of_source[prep.source] = row_line
+    del row_line
     res = replace(res, row_line=np.zeros(0, np.int32), first_row=np.arange(len(res), dtype=np.int64))
     lines = assemble_lines(res, line_person, prep)
     duplicates = int(res.n_duplicates.sum())
@@ -646,12 +830,14 @@ def derive_lines_cohort(
 ) -> CohortLines:
     """Lines of therapy for a whole cohort (the default, in-process engine).
 
-    With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is cut into
-    ``workers`` contiguous ranges of persons that run on parallel threads (numpy, Arrow, DuckDB and the numba
-    kernel release the GIL); the results concatenate in person order to the single-thread result. Off by
-    default: on 2 cores the copies of the input it makes cost about as much CPU time as the second core
-    saves (benchmarks/README.md). The row → line table is built when :attr:`CohortLines.assignments` is
-    first read.
+    By default one run uses every core (up to four) from :data:`_SPLIT_MIN_ROWS` rows, when called from the
+    main thread: helper threads convert independent columns while the calling thread numbers persons, split
+    row-wise steps in halves and do half of the row gathers (Arrow and numpy release the GIL); the result is
+    the same. With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is instead
+    cut into ``workers`` contiguous ranges of persons that run on parallel threads; the results concatenate in
+    person order to the single-thread result. Not the default: cutting the input into ranges copies every
+    column, which on 2 cores costs about the CPU time the second core saves (benchmarks/README.md). The row →
+    line table is built when :attr:`CohortLines.assignments` is first read.
 
     Parameters
     ----------
@@ -668,7 +854,7 @@ def derive_lines_cohort(
         The data cut-off (rows starting later are excluded, later ends clipped); ``None`` censors each
         person at their latest exposure end.
     workers
-        Threads (person ranges); None: 1.
+        Threads running person ranges; None: one range (with helper threads, see above).
 
     Returns
     -------
@@ -688,14 +874,16 @@ def derive_lines_cohort(
     notes/lines-spec.md and :mod:`oncoline.engines.lines.cohort` (the algorithm); lines.yaml (parameters
     and their sources).
     """
-    try:
-        import duckdb  # noqa: F401 - checked here so that a missing DuckDB is a BackendError
-    except ImportError as exc:  # pragma: no cover - duckdb is a core dependency
-        raise BackendError("DuckDB is not installed; pip install 'duckdb<2'") from exc
+    if importlib.util.find_spec("duckdb") is None:  # pragma: no cover - duckdb is a core dependency
+        raise BackendError("DuckDB is not installed; pip install 'duckdb<2'")  # (found, not imported: see _Connection)
     n_workers = 1 if workers is None else max(1, workers)
     with _without_hugepage_hint():
         if n_workers == 1 or exposures.num_rows < PARALLEL_MIN_ROWS:
-            return _derive_one(exposures, index, params=params, as_of=as_of)
+            helpers = _helper_threads(exposures.num_rows)
+            if not helpers:
+                return _derive_one(exposures, index, params=params, as_of=as_of)
+            with ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="oncoline-lines-helper") as pool:
+                return _derive_one(exposures, index, params=params, as_of=as_of, pool=pool)
         parts = split_by_person(exposures, index, n_workers)
         with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="oncoline-lines") as pool:
             results = list(pool.map(lambda part: _derive_one(part[0](), part[1](), params=params, as_of=as_of), parts))
@@ -706,38 +894,68 @@ PARALLEL_MIN_ROWS = 200_000
 """Cohorts with at least this many exposure rows run as person ranges on parallel threads."""
 
 
-def _derive_one(exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None) -> CohortLines:
-    """One thread's work: the engine on a cohort (or a range of its persons); assignments deferred."""
-    import duckdb
+def _helper_threads(n_rows: int) -> int:
+    """Threads that share one run's work with the calling thread: one per further core (at most 3), from
+    :data:`_SPLIT_MIN_ROWS` rows, and only when called from the main thread — a caller that already runs
+    engines on threads (the partitioned file path, person ranges) has the cores busy."""
+    if n_rows < _SPLIT_MIN_ROWS or threading.current_thread() is not threading.main_thread():
+        return 0
+    return max(0, min(3, (os.cpu_count() or 1) - 1))
 
-    prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
-    con = duckdb.connect()
+
+class _Connection:
+    """A DuckDB connection opened on first use: most runs sort in numpy and never need one, and then do not
+    import DuckDB at all (~0.06 s of CPU time at start-up, a tenth of a whole-process run at 10^6 rows)."""
+
+    def __init__(self) -> None:
+        self._con: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+
+
+def _is_duckdb_error(exc: BaseException) -> bool:
+    """True for an error raised by DuckDB (only ever when DuckDB was imported)."""
+    duckdb = sys.modules.get("duckdb")
+    return duckdb is not None and isinstance(exc, duckdb.Error)
+
+
+def _derive_one(
+    exposures: pa.Table, index: pa.Table, /, *, params: LineParams, as_of: dt.date | None, pool: Executor | None = None
+) -> CohortLines:
+    """One thread's work (with ``pool``'s helpers): the engine on a cohort (or a range of its persons);
+    assignments deferred."""
+    given = [prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)]
+    prep = _without_kernel_rows(given[0])  # the builder keeps only what the row → line table needs
+    con = _Connection()
     try:
-        lines, line_of_source, duplicates = run_kernel(prep, params=params, as_of=as_of, con=con)
-    except duckdb.Error as exc:
-        raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
+        # the kernel rows are handed over (freed once sorted)
+        lines, line_of_source, duplicates = _run_kernel(given, params=params, as_of=as_of, con=con, pool=pool)
+    except Exception as exc:
+        if _is_duckdb_error(exc):
+            raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
+        raise
     finally:
         con.close()
-    # the builder keeps only what the row → line table needs (the kernel rows are freed)
-    none32, none64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
-    prep = replace(
-        prep,
-        person=none32,
-        start=none32,
-        end=none32,
-        drug=none32,
-        stop=np.zeros(0, np.int8),
-        source=none64,
-        source_key=none32,
-    )
+    prep = replace(prep, source=np.zeros(0, np.int64))  # nor the kernel rows' sources
 
     def build() -> pa.Table:
         with _without_hugepage_hint():
-            local = duckdb.connect()
+            local = _Connection()
             try:
                 return assemble_assignments(line_of_source, prep, local)
-            except duckdb.Error as exc:
-                raise BackendError(f"DuckDB failed while sorting the row assignments: {exc}") from exc
+            except Exception as exc:
+                if _is_duckdb_error(exc):
+                    raise BackendError(f"DuckDB failed while sorting the row assignments: {exc}") from exc
+                raise
             finally:
                 local.close()
 
