@@ -120,7 +120,9 @@ def test_sensitivity_derived_figures_hide_with_their_group(
     cells: list[tuple[int, int, int, float]], min_cell: int
 ) -> None:
     """Property: persons hidden as "<5" cannot be recovered as lines / (lines/person), and no median of fewer than
-    ``min_cell`` persons is shown (grid, CSV/parquet export and HTML share this table)."""
+    ``min_cell`` persons is shown (grid, CSV/parquet export and HTML share this table). The second row is the
+    ``toxicity_stop_ends_line = any_drug`` cell at the default cell's gap_days and regimen_window_days: a cell of
+    its own, so a small count there hides nothing of the default cell (and the reverse)."""
     from oncoline.analytics.sensitivity import sensitivity_tables
 
     rows = []
@@ -128,8 +130,9 @@ def test_sensitivity_derived_figures_hide_with_their_group(
         lines = persons + extra * persons
         rows.append(
             {
-                "gap_days": 60 + i,
+                "gap_days": 120 if i < 2 else 60 + i,
                 "regimen_window_days": 28,
+                "toxicity_stop_ends_line": "any_drug" if i == 1 else "all_drugs",
                 "is_default": i == 0,
                 "persons": persons,
                 "lines": lines,
@@ -143,11 +146,22 @@ def test_sensitivity_derived_figures_hide_with_their_group(
         )
     summary = pa.Table.from_pylist(rows)
     regimens = pa.table(
-        {"gap_days": [60], "regimen_window_days": [28], "regimen": ["x"], "persons": [0], "share": [0.0]}
+        {
+            "gap_days": [r["gap_days"] for r in rows],
+            "regimen_window_days": [28] * len(rows),
+            "toxicity_stop_ends_line": [r["toxicity_stop_ends_line"] for r in rows],
+            "regimen": ["x"] * len(rows),
+            "persons": [r["persons_2l"] for r in rows],
+            "share": [1.0 if r["persons"] else 0.0 for r in rows],
+        }
     )
     tables = sensitivity_tables(summary, regimens, min_cell=min_cell)
     _check_derived(tables, min_cell)
+    _check_tables(tables, min_cell)
     for raw, out in zip(rows, tables["sensitivity"].to_pylist(), strict=True):
+        assert out["toxicity_stop_ends_line"] == raw["toxicity_stop_ends_line"]  # the cell names its rule
+        if raw["persons"] == 0 or raw["persons"] >= min_cell:  # one group per cell: never hidden for another
+            assert out["persons"] == raw["persons"]
         if 0 < raw["persons"] < min_cell:
             assert out["persons"] is None and out["lines_per_person"] is None and out["median_ttnt_1l_days"] is None
         if 0 < raw["persons_2l"] < min_cell:

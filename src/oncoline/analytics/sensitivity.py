@@ -6,6 +6,11 @@ The cohort is prepared once for the default DuckDB engine (reading, vocabulary, 
 again for each cell of the grid (``gap_days`` × ``regimen_window_days``), so the whole grid costs little more
 than one derivation. The lines of each cell equal those of ``oncoline lines --param gap_days=G --param
 regimen_window_days=W`` (the kernel is the engine's own).
+
+The line rule for a partial toxicity stop (``toxicity_stop_ends_line``, ``knowledge/data/lines.yaml``) is a third,
+cheap dimension: the full grid runs under the rule given, and every other value of the rule adds one cell at the
+given ``gap_days`` and ``regimen_window_days`` (by default ``any_drug`` beside the ``all_drugs`` default: 13 kernel
+runs instead of 12).
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GAP_DAYS",
+    "GRID_KEYS",
     "REGIMEN_WINDOW_DAYS",
     "SENSITIVITY_DERIVED",
+    "grid_cells",
     "grid_mismatch",
     "replace_params",
     "sensitivity_grid",
     "sensitivity_tables",
     "suppress_derived",
+    "toxicity_rules",
     "unmoved_rules",
 ]
 
@@ -36,6 +44,56 @@ GAP_DAYS = (60, 90, 120, 180)
 """Default ``gap_days`` values of the grid (120 is the default rule)."""
 REGIMEN_WINDOW_DAYS = (21, 28, 35)
 """Default ``regimen_window_days`` values of the grid (28 is the default rule)."""
+GRID_KEYS = ("gap_days", "regimen_window_days", "toxicity_stop_ends_line")
+"""The columns that name a cell of the grid (in the ``sensitivity`` and ``sensitivity_regimens`` tables)."""
+
+
+def toxicity_rules() -> tuple[str, ...]:
+    """Every value of ``toxicity_stop_ends_line`` (the closed set of :class:`~oncoline.engines.lines.params.LineParams`,
+    the ``values`` of ``lines.yaml``)."""
+    from typing import get_args
+
+    from oncoline.engines.lines.params import LineParams
+
+    return tuple(str(v) for v in get_args(LineParams.model_fields["toxicity_stop_ends_line"].annotation))
+
+
+def grid_cells(
+    params: LineParams,
+    /,
+    *,
+    gap_days: Sequence[int] = GAP_DAYS,
+    regimen_window_days: Sequence[int] = REGIMEN_WINDOW_DAYS,
+    toxicity_stop_ends_line: Sequence[str] | None = None,
+) -> list[tuple[int, int, str]]:
+    """The cells of the grid, ``(gap_days, regimen_window_days, toxicity_stop_ends_line)``, in table order.
+
+    Every ``gap_days`` × ``regimen_window_days`` under the rule of ``params``, then one cell per other value of
+    ``toxicity_stop_ends_line`` (``None``: every value of the parameter) at the ``gap_days`` and
+    ``regimen_window_days`` of ``params``.
+
+    Examples
+    --------
+    >>> from oncoline.engines.lines.params import load_line_params
+    >>> grid_cells(load_line_params(), gap_days=(60, 120), regimen_window_days=(28,))
+    [(60, 28, 'all_drugs'), (120, 28, 'all_drugs'), (120, 28, 'any_drug')]
+    """
+    from oncoline.errors import InputError
+
+    rule = params.toxicity_stop_ends_line
+    values = toxicity_rules()
+    shown = list(dict.fromkeys(values if toxicity_stop_ends_line is None else toxicity_stop_ends_line))
+    bad = [t for t in shown if t not in values]
+    if bad:
+        raise InputError(
+            f"toxicity_stop_ends_line {', '.join(bad)} is not a value of the rule; choose from {', '.join(values)}",
+            field="toxicity_stop_ends_line",
+        )
+    cells: list[tuple[int, int, str]] = [
+        (g, w, rule) for g in dict.fromkeys(gap_days) for w in dict.fromkeys(regimen_window_days)
+    ]
+    cells += [(params.gap_days, params.regimen_window_days, t) for t in shown if t != rule]
+    return cells
 
 
 def sensitivity_grid(
@@ -47,6 +105,7 @@ def sensitivity_grid(
     as_of: dt.date,
     gap_days: Sequence[int] = GAP_DAYS,
     regimen_window_days: Sequence[int] = REGIMEN_WINDOW_DAYS,
+    toxicity_stop_ends_line: Sequence[str] | None = None,
     top_regimens: int = 5,
     on_cell: Callable[[int, int], None] | None = None,
     prepared: KernelInput | None = None,
@@ -58,11 +117,16 @@ def sensitivity_grid(
     exposures, index
         The cohort's exposure and index tables (as for ``oncoline lines``).
     params
-        The base line parameters; the grid overrides ``gap_days`` and ``regimen_window_days``.
+        The base line parameters; the grid overrides ``gap_days``, ``regimen_window_days`` and, in the extra
+        cells, ``toxicity_stop_ends_line`` (:func:`grid_cells`).
     as_of
         The data cut-off (the same for every cell).
     gap_days, regimen_window_days
         Grid values (days).
+    toxicity_stop_ends_line
+        Values of the partial-toxicity-stop rule shown; each other than that of ``params`` adds one cell at the
+        ``gap_days`` and ``regimen_window_days`` of ``params``. ``None`` (default): every value (``all_drugs``,
+        ``any_drug``).
     top_regimens
         First-line regimens whose share is reported (the most frequent under the base parameters).
     on_cell
@@ -74,16 +138,18 @@ def sensitivity_grid(
     Returns
     -------
     tuple of pyarrow.Table
-        ``summary``: one row per cell — ``gap_days``, ``regimen_window_days``, ``is_default``, ``persons`` (with ≥ 1
+        ``summary``: one row per cell (:func:`grid_cells` order) — ``gap_days``, ``regimen_window_days``,
+        ``toxicity_stop_ends_line``, ``is_default`` (the cell of ``params``), ``persons`` (with ≥ 1
         line), ``lines``, ``lines_per_person``, ``persons_2l`` (with ≥ 2 lines), ``median_ttnt_1l_days``,
         ``median_ttnt_1l_lower``/``_upper`` (95 % CI; null = not reached), ``median_ttnt_2l_days``.
         ``regimens``: one row per cell and first-line regimen — ``gap_days``, ``regimen_window_days``,
-        ``regimen``, ``persons``, ``share`` (of persons with a first line).
+        ``toxicity_stop_ends_line``, ``regimen``, ``persons``, ``share`` (of persons with a first line).
 
     Raises
     ------
     InputError
-        As :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort`.
+        As :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort`; a value of
+        ``toxicity_stop_ends_line`` the rule does not have.
     """
     import numpy as np
     import pyarrow as pa
@@ -98,12 +164,18 @@ def sensitivity_grid(
     start = prep.start[order]
     end, drug, stop, source_key = prep.end[order], prep.drug[order], prep.stop[order], prep.source_key[order]
     as_of_day = (as_of - dt.date(1970, 1, 1)).days
-    cells = [(g, w) for g in gap_days for w in regimen_window_days]
+    cells = grid_cells(
+        params,
+        gap_days=gap_days,
+        regimen_window_days=regimen_window_days,
+        toxicity_stop_ends_line=toxicity_stop_ends_line,
+    )
     summary: dict[str, list[object]] = {
         c: []
         for c in (
             "gap_days",
             "regimen_window_days",
+            "toxicity_stop_ends_line",
             "is_default",
             "persons",
             "lines",
@@ -117,11 +189,11 @@ def sensitivity_grid(
     }
     shares: list[pa.Table] = []
     top: list[str] | None = None
-    base = (params.gap_days, params.regimen_window_days)
+    base = (params.gap_days, params.regimen_window_days, params.toxicity_stop_ends_line)
     ordered_cells = sorted(cells, key=lambda c: c != base)  # the base cell first: it names the top regimens
-    results: dict[tuple[int, int], tuple[dict[str, object], pa.Table]] = {}
-    for done, (g, w) in enumerate(ordered_cells, start=1):
-        cell_params = replace_params(params, gap_days=g, regimen_window_days=w)
+    results: dict[tuple[int, int, str], tuple[dict[str, object], pa.Table]] = {}
+    for done, (g, w, t) in enumerate(ordered_cells, start=1):
+        cell_params = replace_params(params, gap_days=g, regimen_window_days=w, toxicity_stop_ends_line=t)
         res = k.assign_lines(
             person,
             start,
@@ -145,6 +217,7 @@ def sensitivity_grid(
                 {
                     "gap_days": pa.array([g] * len(top), pa.int32()),
                     "regimen_window_days": pa.array([w] * len(top), pa.int32()),
+                    "toxicity_stop_ends_line": pa.array([t] * len(top), pa.string()),
                     "regimen": pa.array(top, pa.string()),
                     "persons": pa.array([counts.get(r, 0) for r in top], pa.int64()),
                     "share": pa.array([counts.get(r, 0) / n_first for r in top], pa.float64()),
@@ -175,7 +248,8 @@ def sensitivity_grid(
         row = {
             "gap_days": g,
             "regimen_window_days": w,
-            "is_default": (g, w) == base,
+            "toxicity_stop_ends_line": t,
+            "is_default": (g, w, t) == base,
             "persons": n_persons,
             "lines": lines.num_rows,
             "lines_per_person": lines.num_rows / n_persons if n_persons else None,
@@ -185,7 +259,7 @@ def sensitivity_grid(
             "median_ttnt_1l_upper": km1.median_upper if km1 else None,
             "median_ttnt_2l_days": km2.median if km2 else None,
         }
-        results[(g, w)] = (row, shares[-1])
+        results[(g, w, t)] = (row, shares[-1])
         if on_cell is not None:
             on_cell(done, len(cells))
     for cell in cells:
@@ -195,6 +269,7 @@ def sensitivity_grid(
     types = {
         "gap_days": pa.int32(),
         "regimen_window_days": pa.int32(),
+        "toxicity_stop_ends_line": pa.string(),
         "is_default": pa.bool_(),
         "persons": pa.int64(),
         "lines": pa.int64(),
@@ -210,7 +285,7 @@ def sensitivity_grid(
     return summary_tbl, regimen_tbl
 
 
-def replace_params(params: LineParams, /, **changes: int) -> LineParams:
+def replace_params(params: LineParams, /, **changes: int | str) -> LineParams:
     """``params`` with some values changed (validated again by pydantic)."""
     return type(params).model_validate({**params.model_dump(), **changes})
 
@@ -221,17 +296,19 @@ def sensitivity_tables(summary: pa.Table, regimens: pa.Table, /, *, min_cell: in
     from oncoline.analytics.suppression import suppress
 
     mc = min_cell
+    # one group per cell: the extra cells share gap_days and regimen_window_days with the default cell
+    keys = [c for c in GRID_KEYS if c in summary.column_names]
 
     out = summary
     for name in ("persons", "lines", "persons_2l"):
-        out = suppress(out, counts=[name], min_cell=mc, group_by=["gap_days", "regimen_window_days"])
+        out = suppress(out, counts=[name], min_cell=mc, group_by=keys)
     return {
         "sensitivity": suppress_derived(summary, out, mc),
         "sensitivity_regimens": suppress(
             regimens,
             counts=["persons"],
             min_cell=mc,
-            group_by=["gap_days", "regimen_window_days"],
+            group_by=[c for c in GRID_KEYS if c in regimens.column_names],
             shares={"share": "persons"},
         ),
     }
@@ -305,7 +382,8 @@ def grid_mismatch(summary: pa.Table, n_lines: int, params: LineParams, /) -> str
         return None
     return (
         f"The lines table holds {n_lines:,} lines of persons in the index, but the line rules given here "
-        f"(gap_days {params.gap_days}, regimen_window_days {params.regimen_window_days}, parameters "
+        f"(gap_days {params.gap_days}, regimen_window_days {params.regimen_window_days}, toxicity_stop_ends_line "
+        f"{params.toxicity_stop_ends_line}, parameters "
         f"{params.version}) derive {base[0]['lines']:,} from the exposure table: the lines were made with other "
         "parameters, another cut-off or other data. The sensitivity grid's 'default' row is the rules given here, "
         "not those of the lines table; give the same --param and --as-of as for `oncoline lines`."
@@ -314,11 +392,14 @@ def grid_mismatch(summary: pa.Table, n_lines: int, params: LineParams, /) -> str
 
 def unmoved_rules(summary: pa.Table, /, *, min_persons: int = 1) -> list[str]:
     """Sentences for the report when one rule of the grid moves nothing: every value of ``gap_days`` (or of
-    ``regimen_window_days``) gives the same persons, lines and persons with ≥ 2 lines at each value of the other.
+    ``regimen_window_days``, or of ``toxicity_stop_ends_line``) gives the same persons, lines and persons with ≥ 2
+    lines wherever the grid varies it with the other rules held fixed.
 
     Flat rows would otherwise read as a grid that ignores the rule (the new-user test asked which); the grid does
     apply it (each cell equals ``oncoline lines --param``), so the sentence says the data hold no case it decides.
-    Nothing is said when a cell has fewer than ``min_persons`` persons (its row is suppressed: nothing to explain).
+    A rule is judged only where the grid holds two or more of its values at the same setting of the others (the
+    ``any_drug`` cell is compared with the default cell alone; it says nothing about ``gap_days``). Nothing is said
+    when a cell has fewer than ``min_persons`` persons (its row is suppressed: nothing to explain).
 
     Examples
     --------
@@ -331,18 +412,31 @@ def unmoved_rules(summary: pa.Table, /, *, min_persons: int = 1) -> list[str]:
     rows = summary.to_pylist()
     if any((r["persons"] or 0) < min_persons for r in rows):
         return []
+    rules = [c for c in GRID_KEYS if c in summary.column_names]
     out = []
-    for rule, other in (("gap_days", "regimen_window_days"), ("regimen_window_days", "gap_days")):
-        values = sorted({r[rule] for r in rows})
-        if len(values) < 2:
-            continue
-        by_other: dict[object, set[tuple[object, ...]]] = {}
+    for rule in rules:
+        others = [c for c in rules if c != rule]
+        by_other: dict[tuple[object, ...], dict[object, tuple[object, ...]]] = {}
         for r in rows:
-            by_other.setdefault(r[other], set()).add((r["persons"], r["lines"], r["persons_2l"]))
-        if all(len(v) == 1 for v in by_other.values()):
+            by_other.setdefault(tuple(r[c] for c in others), {})[r[rule]] = (r["persons"], r["lines"], r["persons_2l"])
+        compared = {k: v for k, v in by_other.items() if len(v) > 1}
+        if not compared or any(len(set(v.values())) > 1 for v in compared.values()):
+            continue
+        values = sorted({value for v in compared.values() for value in v}, key=str)
+        if rule == "toxicity_stop_ends_line":
+            at = "; ".join(", ".join(f"{c} {value}" for c, value in zip(others, k, strict=True)) for k in compared)
             out.append(
-                f"{rule} {', '.join(str(v) for v in values)} give the same persons and lines at every {other}: "
-                f"this cohort holds no case the {rule} rule decides differently within that range (the grid applies "
-                f"it: each cell equals `oncoline lines --param {rule}=…`), so the rows for {rule} are flat."
+                f"toxicity_stop_ends_line {', '.join(str(v) for v in values)} give the same persons and lines at "
+                f"{at}: this cohort holds no drug stopped for toxicity while the rest of its line continued (the "
+                "grid applies the rule: the cell equals `oncoline lines --param toxicity_stop_ends_line=any_drug`), "
+                "so the rows for the rule are flat."
             )
+            continue
+        other = next(c for c in others if c != "toxicity_stop_ends_line")
+        values = sorted(values, key=lambda v: int(str(v)))
+        out.append(
+            f"{rule} {', '.join(str(v) for v in values)} give the same persons and lines at every {other}: "
+            f"this cohort holds no case the {rule} rule decides differently within that range (the grid applies "
+            f"it: each cell equals `oncoline lines --param {rule}=…`), so the rows for {rule} are flat."
+        )
     return out

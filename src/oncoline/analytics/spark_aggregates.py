@@ -165,7 +165,7 @@ def _aggregate(
             .groupBy(*kinds, "seq", "n_lines")
             .agg(F.count(F.lit(1)).alias("persons"))
         )
-        sequences = _sorted(_collect(seq), [*kinds, "n_lines", "persons"])
+        sequences = _sorted(_collect(seq), [*kinds, "seq", "n_lines", "persons"])  # DuckDB: ORDER BY ALL
         conc = None
         calls = 0
         if judge is not None:
@@ -293,10 +293,24 @@ def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list
 
 def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
     """Aggregates sorted like their DuckDB twins (``ORDER BY ALL``, nulls last), for stable output."""
-    sortable = [k for k in keys if k in table.column_names and not _is_list(table, k)]
-    if not table.num_rows or not sortable:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    present = [k for k in keys if k in table.column_names]
+    if not table.num_rows or not present:
         return table
-    return table.sort_by([(k, "ascending") for k in sortable])
+    # A list column (a person's regimen sequence) sorts as DuckDB sorts lists: element by element, a prefix
+    # first - which is the order of its elements joined by NUL, the character below every other. Without it,
+    # rows tied on the other keys came out in Spark's arbitrary order.
+    keyed, order = table, []
+    for i, k in enumerate(present):
+        if _is_list(table, k):
+            name = f"__sort_key_{i}"
+            keyed = keyed.append_column(name, pc.binary_join(pc.cast(table.column(k), pa.list_(pa.string())), "\x00"))
+            order.append((name, "ascending"))
+        else:
+            order.append((k, "ascending"))
+    return table.take(pc.sort_indices(keyed, sort_keys=order))  # nulls last (the default), as DuckDB's
 
 
 def _is_list(table: pa.Table, name: str) -> bool:

@@ -203,9 +203,12 @@ def build_cohort_report(
         elif grid:
             assert inputs.exposures is not None
             t0 = time.perf_counter()
-            from oncoline.analytics.sensitivity import sensitivity_grid
+            from oncoline.analytics.sensitivity import grid_cells, sensitivity_grid
 
-            n_cells = len(options.gap_days) * len(options.regimen_window_days)
+            # + one cell per other value of toxicity_stop_ends_line
+            n_cells = len(
+                grid_cells(inputs.params, gap_days=options.gap_days, regimen_window_days=options.regimen_window_days)
+            )
 
             def cell(k: int, total: int) -> None:
                 progress(f"sensitivity grid: cell {k}/{total}", grid_base + k / total, steps)

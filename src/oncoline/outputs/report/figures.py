@@ -413,15 +413,23 @@ def concordance_bars(table: pa.Table, *, by: str) -> Figure:
 
 def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[str, str]) -> Figure:
     """Small multiples over the grid: lines per person, median 1L TTNT (months), persons with ≥ 2 lines, and the
-    share of each top first-line regimen — x = gap_days, one line per regimen_window_days."""
+    share of each top first-line regimen — x = gap_days, one line per regimen_window_days under the line rule of
+    the default cell; each cell under another ``toxicity_stop_ends_line`` value is one red diamond at its
+    gap_days, in every panel."""
     import textwrap
 
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from oncoline.analytics.sensitivity import GRID_KEYS
     from oncoline.analytics.survival import DAYS_PER_MONTH
 
-    rows = summary.to_pylist()
+    every = summary.to_pylist()
+    rule = "toxicity_stop_ends_line"
+    base = next((r.get(rule) for r in every if r.get("is_default")), every[0].get(rule) if every else None)
+    rows = [r for r in every if r.get(rule) == base]  # the gap_days × regimen_window_days grid
+    extra = [r for r in every if r.get(rule) != base]  # the other values of the toxicity rule: one cell each
+    all_shares = regimens.to_pylist()
     windows = sorted({r["regimen_window_days"] for r in rows})
     regs = list(dict.fromkeys(regimens.column("regimen").to_pylist()))[:3]
     titles = [
@@ -445,8 +453,8 @@ def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[s
         for reg in regs:
             by = {
                 (r["gap_days"]): r["share"]
-                for r in regimens.to_pylist()
-                if r["regimen_window_days"] == w and r["regimen"] == reg
+                for r in all_shares
+                if r["regimen_window_days"] == w and r["regimen"] == reg and r.get(rule) == base
             }
             series.append([by.get(g) for g in x])
         for k, ys in enumerate(series):
@@ -463,12 +471,45 @@ def sensitivity_multiples(summary: pa.Table, regimens: pa.Table, colours: dict[s
                 row=k // cols + 1,
                 col=k % cols + 1,
             )
-    fig.update_xaxes(title_text="gap_days", tickvals=sorted({r["gap_days"] for r in rows}))
+    for ei, cell in enumerate(extra):
+        ys = [
+            cell["lines_per_person"],
+            None if cell["median_ttnt_1l_days"] is None else cell["median_ttnt_1l_days"] / DAYS_PER_MONTH,
+            cell["persons_2l"],
+        ]
+        for reg in regs:
+            ys.append(
+                next(
+                    (
+                        r["share"]
+                        for r in all_shares
+                        if r["regimen"] == reg and all(r.get(c) == cell.get(c) for c in GRID_KEYS)
+                    ),
+                    None,
+                )
+            )
+        for k, y in enumerate(ys):
+            fig.add_trace(
+                go.Scatter(
+                    x=[cell["gap_days"]],
+                    y=[y],
+                    mode="markers",
+                    name=f"{rule}={cell[rule]} (window {cell['regimen_window_days']} d)",
+                    legendgroup=f"{rule}={cell[rule]}",
+                    showlegend=k == 0,
+                    marker={"symbol": "diamond", "size": 11, "color": ("#c0392b", "#8e44ad")[ei % 2]},
+                ),
+                row=k // cols + 1,
+                col=k % cols + 1,
+            )
+    fig.update_xaxes(title_text="gap_days", tickvals=sorted({r["gap_days"] for r in every}))
     # From 0, not auto-zoomed: a flat line (3.480–3.483 lines per person) must not look like an effect.
     fig.update_yaxes(rangemode="tozero")
     for k in range(3, 3 + len(regs)):  # shares: the whole 0–100 % scale
         fig.update_yaxes(range=[0, 1], tickformat=".0%", row=k // cols + 1, col=k % cols + 1)
-    return _layout(fig, "Sensitivity to the line rules (gap_days × regimen_window_days)", height=300 * n_rows + 60)
+    title = "Sensitivity to the line rules (gap_days × regimen_window_days"
+    title += f"; ◆ {rule} other than {base})" if extra else ")"
+    return _layout(fig, title, height=300 * n_rows + 60)
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:

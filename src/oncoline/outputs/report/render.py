@@ -274,6 +274,7 @@ def render_report(result: ReportLike, /) -> str:
                 [
                     Column("gap_days", "gap_days"),
                     Column("regimen_window_days", "regimen_window_days"),
+                    Column("toxicity_stop_ends_line", "toxicity_stop_ends_line"),
                     Column("default", "is_default"),
                     count("persons ≥1 line", "persons"),
                     count("lines", "lines"),
@@ -292,6 +293,7 @@ def render_report(result: ReportLike, /) -> str:
                 [
                     Column("gap_days", "gap_days"),
                     Column("regimen_window_days", "regimen_window_days"),
+                    Column("toxicity_stop_ends_line", "toxicity_stop_ends_line"),
                     Column("line-1 regimen", "regimen"),
                     count("persons", "persons"),
                     Column("share", "share", "pct"),
