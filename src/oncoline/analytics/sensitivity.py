@@ -20,9 +20,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     import pyarrow as pa
 
     from oncoline.engines.lines.duckdb_engine import KernelInput
+    from oncoline.engines.lines.kernel import DrugCodes
     from oncoline.engines.lines.params import LineParams
 
 __all__ = [
@@ -154,15 +157,16 @@ def sensitivity_grid(
     import numpy as np
     import pyarrow as pa
 
-    from oncoline.analytics.survival import durations, km_fit
+    from oncoline.analytics.survival import km_fit
     from oncoline.engines.lines import kernel as k
-    from oncoline.engines.lines.duckdb_engine import assemble_lines, prepare_kernel_input
+    from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
 
     prep = prepared if prepared is not None else prepare_kernel_input(exposures, index, params=params, as_of=as_of)
-    order = np.lexsort((prep.start, prep.person))  # stable: rows of one day keep their order, as in the engine
+    order = _by_person_and_day(prep.person, prep.start)  # once for every cell: the kernel's row order
     person = prep.person[order].astype(np.int64)
     start = prep.start[order]
     end, drug, stop, source_key = prep.end[order], prep.drug[order], prep.stop[order], prep.source_key[order]
+    del order
     as_of_day = (as_of - dt.date(1970, 1, 1)).days
     cells = grid_cells(
         params,
@@ -205,13 +209,14 @@ def sensitivity_grid(
             as_of_day=as_of_day,
             source_key=source_key,
         )
-        lines = assemble_lines(res, person, prep)
-        first = lines.filter(pa.compute.equal(lines.column("line"), 1))
-        regimens = first.column("regimen").value_counts().to_pylist()
-        counts = {r["values"]: int(r["counts"]) for r in regimens}
+        # only what the summary reads, from the kernel's arrays (no lines table): the same figures as the lines
+        # table of `oncoline lines` under these parameters (tests/analytics: each cell equals a full derivation)
+        line_no = np.asarray(res.line)
+        counts = _first_line_regimens(res.masks[line_no == 1], prep.codes)
         if top is None:
             top = [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_regimens]]
-        n_first = max(first.num_rows, 1)
+        n_persons = int(np.count_nonzero(line_no == 1))
+        n_first = max(n_persons, 1)
         shares.append(
             pa.table(
                 {
@@ -224,36 +229,21 @@ def sensitivity_grid(
                 }
             )
         )
-        ttnt, _ = durations(
-            lines.select(
-                [
-                    "person_id",
-                    "line",
-                    "regimen",
-                    "start_date",
-                    "time_to_next_treatment_days",
-                    "time_on_treatment_days",
-                    "end_reason",
-                ]
-            ),
-            endpoint="ttnt",
-            as_of=as_of,
-        )
-        line_no = np.asarray(ttnt.column("line").to_numpy(zero_copy_only=False))
-        days = np.asarray(ttnt.column("days").to_numpy(zero_copy_only=False), dtype=np.float64)
-        event = np.asarray(ttnt.column("event").to_numpy(zero_copy_only=False), dtype=bool)
-        km1 = km_fit(days[line_no == 1], event[line_no == 1]) if (line_no == 1).any() else None
-        km2 = km_fit(days[line_no == 2], event[line_no == 2]) if (line_no == 2).any() else None
-        n_persons = first.num_rows
+        days, event = _ttnt(person[res.first_row], np.asarray(res.start, dtype=np.int64), as_of_day)
+        kept = days > 0  # a non-positive duration is refused, never fitted (analytics.survival.durations)
+        days_f = days.astype(np.float64)
+        in1, in2 = kept & (line_no == 1), kept & (line_no == 2)
+        km1 = km_fit(days_f[in1], event[in1]) if in1.any() else None
+        km2 = km_fit(days_f[in2], event[in2]) if in2.any() else None
         row = {
             "gap_days": g,
             "regimen_window_days": w,
             "toxicity_stop_ends_line": t,
             "is_default": (g, w, t) == base,
             "persons": n_persons,
-            "lines": lines.num_rows,
-            "lines_per_person": lines.num_rows / n_persons if n_persons else None,
-            "persons_2l": int(pa.compute.sum(pa.compute.equal(lines.column("line"), 2)).as_py() or 0),
+            "lines": len(res),
+            "lines_per_person": len(res) / n_persons if n_persons else None,
+            "persons_2l": int(np.count_nonzero(line_no == 2)),
             "median_ttnt_1l_days": km1.median if km1 else None,
             "median_ttnt_1l_lower": km1.median_lower if km1 else None,
             "median_ttnt_1l_upper": km1.median_upper if km1 else None,
@@ -283,6 +273,72 @@ def sensitivity_grid(
     summary_tbl = pa.table({c: pa.array(v, types[c]) for c, v in summary.items()})
     regimen_tbl = pa.concat_tables([results[c][1] for c in cells]) if cells else pa.table({})
     return summary_tbl, regimen_tbl
+
+
+def _by_person_and_day(person: npt.NDArray[np.int32], start: npt.NDArray[np.int32], /) -> npt.NDArray[np.int64]:
+    """The permutation sorting rows by (person, start day), rows of one day in their given order (stable).
+
+    The same order as ``np.lexsort((start, person))``, by one plain sort of int64 keys that pack person, start day
+    and row number (much cheaper than an argsort at 10^7 rows); the lexsort when the three do not fit in 63 bits.
+    """
+    import numpy as np
+
+    m = person.shape[0]
+    if m == 0:
+        return np.zeros(0, np.int64)
+    s0 = int(start.min())
+    i_bits = (m - 1).bit_length()
+    s_bits = (int(start.max()) - s0).bit_length()
+    p_bits = int(person.max()).bit_length()
+    if int(person.min()) < 0 or p_bits + s_bits + i_bits > 63:
+        return np.lexsort((start, person)).astype(np.int64)
+    key = person.astype(np.int64)
+    key <<= s_bits + i_bits
+    part = start.astype(np.int64)
+    part -= s0
+    part <<= i_bits
+    part |= np.arange(m, dtype=np.int64)
+    key |= part
+    del part
+    key.sort()
+    key &= (1 << i_bits) - 1
+    return key
+
+
+def _first_line_regimens(masks: npt.NDArray[np.int64], codes: DrugCodes, /) -> dict[str, int]:
+    """Persons per first-line regimen (drug names sorted and joined by ``" + "``, as the lines table's
+    ``regimen``) from the kernel's drug-set masks of the first lines; each distinct set is decoded once."""
+    import numpy as np
+
+    if masks.shape[0] == 0:
+        return {}
+    uniq, n = np.unique(masks, axis=0, return_counts=True)
+    counts: dict[str, int] = {}
+    for names, c in zip(codes.decode(uniq), n.tolist(), strict=True):
+        regimen = " + ".join(sorted(names))
+        counts[regimen] = counts.get(regimen, 0) + int(c)
+    return counts
+
+
+def _ttnt(
+    line_person: npt.NDArray[np.int64], line_start: npt.NDArray[np.int64], as_of_day: int, /
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Time to next treatment (days) and event flag of each line, lines in person, line order.
+
+    As :func:`oncoline.engines.lines.cohort.complete_lines` and :func:`oncoline.analytics.survival.durations`: the
+    next line's start minus this one's (an event), or for a person's last line the cut-off minus its start
+    (censored).
+    """
+    import numpy as np
+
+    n = line_person.shape[0]
+    has_next = np.zeros(n, dtype=np.bool_)
+    if n > 1:
+        has_next[:-1] = line_person[1:] == line_person[:-1]
+    days = as_of_day - line_start
+    if n > 1:
+        days[:-1] = np.where(has_next[:-1], line_start[1:] - line_start[:-1], days[:-1])
+    return days, has_next
 
 
 def replace_params(params: LineParams, /, **changes: int | str) -> LineParams:
