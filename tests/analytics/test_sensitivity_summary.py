@@ -1,0 +1,87 @@
+"""The sensitivity grid summarises each cell from the line kernel's arrays, without a lines table: every figure of
+every cell (persons, lines, persons with a 2L, the first-line regimen shares, the TTNT medians and CI) must equal
+the same figure computed from the full lines table of ``derive_lines_cohort`` under the cell's parameters, and the
+grid's one sort must give the kernel the rows in the order ``np.lexsort`` gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oncoline.analytics.sensitivity import _by_person_and_day, replace_params, sensitivity_grid
+from oncoline.analytics.survival import durations, km_fit
+from oncoline.engines.lines.duckdb_engine import derive_lines_cohort
+from oncoline.engines.lines.params import load_line_params
+from tests.analytics.cohort import AS_OF, small_cohort
+
+
+def _expected(lines: pa.Table, as_of: object) -> tuple[dict[str, object], dict[str, int]]:
+    """A grid row's figures and first-line regimen counts from a full lines table (the grid's former path)."""
+    first = lines.filter(pc.equal(lines.column("line"), 1))
+    counts = {r["values"]: int(r["counts"]) for r in first.column("regimen").value_counts().to_pylist()}
+    ttnt, _ = durations(lines, endpoint="ttnt", as_of=as_of)  # type: ignore[arg-type]
+    line_no = np.asarray(ttnt.column("line").to_numpy())
+    days = np.asarray(ttnt.column("days").to_numpy(), dtype=np.float64)
+    event = np.asarray(ttnt.column("event").to_numpy(zero_copy_only=False), dtype=bool)
+    km1 = km_fit(days[line_no == 1], event[line_no == 1]) if (line_no == 1).any() else None
+    km2 = km_fit(days[line_no == 2], event[line_no == 2]) if (line_no == 2).any() else None
+    row = {
+        "persons": first.num_rows,
+        "lines": lines.num_rows,
+        "persons_2l": int(pc.sum(pc.equal(lines.column("line"), 2)).as_py() or 0),
+        "median_ttnt_1l_days": km1.median if km1 else None,
+        "median_ttnt_1l_lower": km1.median_lower if km1 else None,
+        "median_ttnt_1l_upper": km1.median_upper if km1 else None,
+        "median_ttnt_2l_days": km2.median if km2 else None,
+    }
+    return row, counts
+
+
+@pytest.mark.parametrize("at_a_line_start", [False, True])
+def test_every_figure_of_every_cell_equals_the_full_lines_table(at_a_line_start: bool) -> None:
+    exposures, index, lines = small_cohort()
+    params = load_line_params()
+    # a cut-off on a second line's start day: its censored TTNT is 0 days, refused and not fitted
+    second = lines.filter(pc.equal(lines.column("line"), 2))
+    as_of = pc.max(second.column("start_date")).as_py() if at_a_line_start else AS_OF
+    summary, regimens = sensitivity_grid(
+        exposures, index, params=params, as_of=as_of, gap_days=(60, 120), regimen_window_days=(21, 28)
+    )
+    assert summary.num_rows == 5
+    shares = regimens.to_pylist()
+    for row in summary.to_pylist():
+        cell = (row["gap_days"], row["regimen_window_days"], row["toxicity_stop_ends_line"])
+        derived = derive_lines_cohort(
+            exposures,
+            index,
+            params=replace_params(
+                params, gap_days=cell[0], regimen_window_days=cell[1], toxicity_stop_ends_line=cell[2]
+            ),
+            as_of=as_of,
+        ).lines
+        want, counts = _expected(derived, as_of)
+        assert {key: row[key] for key in want} == want, cell
+        assert row["persons"] > 0 and row["persons_2l"] > 0  # the comparison is not of empty cells
+        mine = [r for r in shares if (r["gap_days"], r["regimen_window_days"], r["toxicity_stop_ends_line"]) == cell]
+        assert mine
+        for r in mine:
+            assert r["persons"] == counts.get(r["regimen"], 0)
+            assert r["share"] == counts.get(r["regimen"], 0) / row["persons"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(-30, 30)), max_size=60),
+    st.booleans(),
+)
+def test_the_grid_sort_is_lexsort(rows: list[tuple[int, int]], wide: bool) -> None:
+    person = np.array([p for p, _ in rows], dtype=np.int32)
+    start = np.array([s for _, s in rows], dtype=np.int32)
+    if wide and rows:  # keys too wide to pack in 63 bits: the lexsort fallback
+        person = person * np.int32(2**25)
+        start[0] = np.int32(-(2**30))
+    np.testing.assert_array_equal(_by_person_and_day(person, start), np.lexsort((start, person)))
