@@ -163,7 +163,9 @@ def report_inputs_from_files(
     index = read_cohort_index(index_path)
     exposures = None
     if exposures_path is not None:
-        exposures = read_table(exposures_path, kind="exposures")
+        # drug names dictionary-encoded, as Parquet stores them and as `oncoline lines` reads them: the DuckDB
+        # engine's preparation (grid, attrition) numbers a small dictionary instead of hashing every row's text
+        exposures = read_table(exposures_path, kind="exposures", dictionary=("drug",))
     if as_of is not None:
         cut = CutOff(as_of, "option")
         note = cut.describe()
