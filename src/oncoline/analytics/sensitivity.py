@@ -17,27 +17,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     import pyarrow as pa
 
+    from oncoline.engines.lines.cohort import CohortReport
     from oncoline.engines.lines.duckdb_engine import KernelInput
     from oncoline.engines.lines.kernel import DrugCodes
     from oncoline.engines.lines.params import LineParams
 
 __all__ = [
+    "FORK_MIN_ROWS",
     "GAP_DAYS",
     "GRID_KEYS",
     "REGIMEN_WINDOW_DAYS",
     "SENSITIVITY_DERIVED",
+    "PendingGrid",
     "grid_cells",
     "grid_mismatch",
     "replace_params",
     "sensitivity_grid",
     "sensitivity_tables",
+    "start_sensitivity_grid",
     "suppress_derived",
     "toxicity_rules",
     "unmoved_rules",
@@ -339,6 +343,139 @@ def _ttnt(
     if n > 1:
         days[:-1] = np.where(has_next[:-1], line_start[1:] - line_start[:-1], days[:-1])
     return days, has_next
+
+
+FORK_MIN_ROWS = 200_000
+"""Exposure rows from which :func:`start_sensitivity_grid` runs the grid in a forked worker process (below, the
+fork and the worker's imports cost more than the overlap saves)."""
+
+GridResult = tuple["pa.Table", "pa.Table", "CohortReport"]
+_WORKER_GRID: Callable[[], GridResult] | None = None
+
+
+def _worker_grid() -> GridResult:
+    """The grid, in the forked worker process (the work was set before the fork)."""
+    assert _WORKER_GRID is not None
+    return _WORKER_GRID()
+
+
+class PendingGrid:
+    """The sensitivity grid under way: in a worker process forked when this object was made, or run in this
+    process when the result is asked for (:func:`start_sensitivity_grid`)."""
+
+    def __init__(self, run: Callable[[], GridResult], /, *, fork: bool) -> None:
+        import multiprocessing as mp
+
+        self._run = run
+        self._pool: Any = None
+        self._future: Any = None
+        self.forked = False
+        if not fork:
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _WORKER_GRID
+        _WORKER_GRID = run
+        try:
+            # with the fork start method the worker is forked at the first submit, here and now
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+            self._future = self._pool.submit(_worker_grid)
+            self.forked = True
+        except Exception:  # no worker: the grid runs in this process when asked for
+            self.cancel()
+        finally:
+            _WORKER_GRID = None
+
+    def cancel(self) -> None:
+        """Stop the worker process (an error or Ctrl-C is not held up by a grid nobody will read); the result
+        is not to be asked for."""
+        if self._pool is not None:
+            if self._future is not None and not self._future.done():
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()  # the one worker this object forked
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._future = None
+
+    def result(self) -> GridResult:
+        """``(summary, regimens, report)``: :func:`sensitivity_grid`'s two tables and the exposure rows' report of
+        :func:`~oncoline.engines.lines.duckdb_engine.prepare_kernel_input` (waits for the worker process).
+
+        Raises
+        ------
+        InputError
+            As :func:`sensitivity_grid`. When the worker fails for any reason, the grid runs again in this process,
+            so an error is raised here as it would be without the worker (with its type and context intact).
+        """
+        if self._future is not None:
+            try:
+                out: GridResult | None = self._future.result()
+            except Exception:
+                out = None
+            finally:
+                self.cancel()
+            if out is not None:
+                return out
+        return self._run()
+
+
+def start_sensitivity_grid(
+    exposures: pa.Table,
+    index: pa.Table,
+    /,
+    *,
+    params: LineParams,
+    as_of: dt.date,
+    gap_days: Sequence[int] = GAP_DAYS,
+    regimen_window_days: Sequence[int] = REGIMEN_WINDOW_DAYS,
+    fork: bool | None = None,
+) -> PendingGrid:
+    """Prepare the exposures and run the grid in a worker process while the caller goes on.
+
+    The worker is forked before this returns (call it before the calling process starts DuckDB or other
+    thread pools again, as :func:`oncoline.analytics.concordance.start_concordance`); the caller's own work (the
+    lines' aggregates, Kaplan–Meier fits, rendering) then runs on another core. The tables are those of
+    :func:`sensitivity_grid` on :func:`~oncoline.engines.lines.duckdb_engine.prepare_kernel_input` of the same
+    inputs, whichever process computes them.
+
+    Parameters
+    ----------
+    exposures, index, params, as_of, gap_days, regimen_window_days
+        As for :func:`sensitivity_grid`.
+    fork
+        Run in a forked worker process: ``None`` (default) from :data:`FORK_MIN_ROWS` exposure rows on, with
+        two or more CPUs and where ``fork`` exists; ``False``: in this process when the result is asked for.
+
+    Returns
+    -------
+    PendingGrid
+        ``.result()`` gives ``(summary, regimens, report)``.
+    """
+    import multiprocessing as mp
+    import os
+
+    def run() -> GridResult:
+        from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+
+        prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+        summary, regimens = sensitivity_grid(
+            exposures,
+            index,
+            params=params,
+            as_of=as_of,
+            gap_days=gap_days,
+            regimen_window_days=regimen_window_days,
+            prepared=prep,
+        )
+        return summary, regimens, prep.report
+
+    if fork is None:
+        fork = exposures.num_rows >= FORK_MIN_ROWS and (os.cpu_count() or 1) > 1
+    fork = fork and "fork" in mp.get_all_start_methods()
+    if fork:
+        # the Kaplan–Meier library imported once, before the fork (~1 CPU s): the worker fits the grid's medians
+        # and this process the report's curves
+        import lifelines  # noqa: F401
+    return PendingGrid(run, fork=fork)
 
 
 def replace_params(params: LineParams, /, **changes: int | str) -> LineParams:

@@ -173,9 +173,26 @@ def build_cohort_report(
 
         return step
 
-    # With the sensitivity grid on DuckDB, the concordance's recommender calls (pure Python, in worker processes)
-    # start first and run while this process derives the grid's lines (DuckDB and the line kernel): both cores
-    # busy. The tables are the same in either order.
+    # With the sensitivity grid on DuckDB, the grid (preparing the exposures, the line kernel per cell) and the
+    # concordance's recommender calls start first in forked worker processes (before this process starts DuckDB
+    # again) and run while this process builds the aggregates and tables: both cores busy. The tables are the
+    # same in either order.
+    pending_grid = None
+    rows_prepared = None
+    if grid and options.engine == "duckdb":
+        from oncoline.analytics.sensitivity import start_sensitivity_grid
+
+        assert inputs.exposures is not None
+        pending_grid = start_sensitivity_grid(
+            inputs.exposures,
+            inputs.index,
+            params=inputs.params,
+            as_of=inputs.as_of,
+            gap_days=options.gap_days,
+            regimen_window_days=options.regimen_window_days,
+        )
+        if not pending_grid.forked:
+            pending_grid = None
     started = None
     if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
         from oncoline.analytics.aggregates import lines_in_index
@@ -226,7 +243,7 @@ def build_cohort_report(
             )
             timings["sensitivity"] = time.perf_counter() - t0
 
-    if started is not None:
+    if started is not None and pending_grid is None:
         try:
             prepare_and_grid()
         except BaseException:
@@ -265,6 +282,8 @@ def build_cohort_report(
         except BaseException:
             if started is not None:
                 started.cancel()
+            if pending_grid is not None:
+                pending_grid.cancel()
             raise
     timings["aggregates"] = time.perf_counter() - t0
     if agg.outside[0]:
@@ -280,7 +299,13 @@ def build_cohort_report(
     )
     timings["tables"] = time.perf_counter() - t0
 
-    if started is None:
+    if pending_grid is not None:
+        t0 = time.perf_counter()
+        progress("sensitivity grid: collecting the worker's tables", steps - 1, steps)
+        summary_grid, regimens_grid, rows_prepared = pending_grid.result()
+        tables_grid = (summary_grid, regimens_grid)
+        timings["sensitivity"] = time.perf_counter() - t0
+    elif started is None:
         prepare_and_grid()
     notes.extend(grid_notes)
     if tables_grid is not None:
@@ -295,6 +320,8 @@ def build_cohort_report(
 
     progress("attrition", steps - 1, steps)
     rows_report = inputs.lines_report if inputs.lines_report is not None else getattr(prepared, "report", None)
+    if pending_grid is not None and inputs.lines_report is None:
+        rows_report = rows_prepared
     attrition = attrition_table(
         rows_report=rows_report,
         n_index=agg.n_index,
