@@ -85,3 +85,47 @@ def test_the_grid_sort_is_lexsort(rows: list[tuple[int, int]], wide: bool) -> No
         person = person * np.int32(2**25)
         start[0] = np.int32(-(2**30))
     np.testing.assert_array_equal(_by_person_and_day(person, start), np.lexsort((start, person)))
+
+
+def test_the_grid_in_a_worker_process_equals_the_grid_here() -> None:
+    from oncoline.analytics.sensitivity import start_sensitivity_grid
+    from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+
+    exposures, index, _ = small_cohort()
+    params = load_line_params()
+    pending = start_sensitivity_grid(
+        exposures, index, params=params, as_of=AS_OF, gap_days=(60, 120), regimen_window_days=(28,), fork=True
+    )
+    assert pending.forked
+    summary, regimens, report = pending.result()
+    here = sensitivity_grid(exposures, index, params=params, as_of=AS_OF, gap_days=(60, 120), regimen_window_days=(28,))
+    assert summary.equals(here[0]) and regimens.equals(here[1])
+    assert report == prepare_kernel_input(exposures, index, params=params, as_of=AS_OF).report
+
+
+def test_a_failing_worker_raises_the_error_of_the_grid_here() -> None:
+    """Bad exposures fail in the worker; the result runs the grid again here and raises the same InputError
+    (its type, message and field intact, not a pickled copy or a broken pool)."""
+    from oncoline.analytics.sensitivity import start_sensitivity_grid
+    from oncoline.errors import InputError
+
+    exposures, index, _ = small_cohort()
+    bad = exposures.drop_columns(["start_date"])
+    pending = start_sensitivity_grid(bad, index, params=load_line_params(), as_of=AS_OF, fork=True)
+    assert pending.forked
+    with pytest.raises(InputError) as forked:
+        pending.result()
+    with pytest.raises(InputError) as here:
+        sensitivity_grid(bad, index, params=load_line_params(), as_of=AS_OF)
+    assert str(forked.value) == str(here.value)
+
+
+def test_cancel_stops_the_worker() -> None:
+    from oncoline.analytics.sensitivity import start_sensitivity_grid
+
+    exposures, index, _ = small_cohort()
+    pending = start_sensitivity_grid(exposures, index, params=load_line_params(), as_of=AS_OF, fork=True)
+    processes = list(pending._pool._processes.values())
+    assert processes
+    pending.cancel()
+    assert all(not p.is_alive() for p in processes)
