@@ -173,16 +173,26 @@ def build_cohort_report(
 
         return step
 
-    # With the sensitivity grid on DuckDB, the grid (preparing the exposures, the line kernel per cell) and the
-    # concordance's recommender calls start first in forked worker processes (before this process starts DuckDB
-    # again) and run while this process builds the aggregates and tables: both cores busy. The tables are the
-    # same in either order.
+    # With the sensitivity grid on DuckDB, the concordance's recommender calls and the grid (preparing the
+    # exposures, the line kernel per cell) start first in forked worker processes (before this process starts
+    # DuckDB again) and run while this process builds the aggregates and tables: both cores busy. The tables are
+    # the same in either order.
+    started = None
+    if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
+        from oncoline.analytics.aggregates import lines_in_index
+        from oncoline.analytics.concordance import start_concordance
+
+        progress("guideline concordance: starting the recommender calls", 0, steps)
+        started = start_concordance(lines_in_index(inputs.lines, inputs.index)[0], inputs.index, judge=judge)
     pending_grid = None
     rows_prepared = None
+    # (after the concordance's workers: its judgements are the longer path; each fork runs before this process
+    # starts DuckDB again)
     if grid and options.engine == "duckdb":
         from oncoline.analytics.sensitivity import start_sensitivity_grid
 
         assert inputs.exposures is not None
+        progress("sensitivity grid: starting beside the other steps", 0, steps)
         pending_grid = start_sensitivity_grid(
             inputs.exposures,
             inputs.index,
@@ -193,13 +203,6 @@ def build_cohort_report(
         )
         if not pending_grid.forked:
             pending_grid = None
-    started = None
-    if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
-        from oncoline.analytics.aggregates import lines_in_index
-        from oncoline.analytics.concordance import start_concordance
-
-        progress("guideline concordance: starting the recommender calls", 0, steps)
-        started = start_concordance(lines_in_index(inputs.lines, inputs.index)[0], inputs.index, judge=judge)
     agg_base, grid_base = (1, 0) if started is not None else (0, 3)
 
     # the exposure table prepared once: the sensitivity grid runs its kernel on it, the attrition reads its report
