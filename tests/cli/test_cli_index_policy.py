@@ -66,7 +66,9 @@ def _files(tmp_path: Path, index_text: str) -> tuple[Path, Path, Path]:
     good = tmp_path / "good_index.csv"
     good.write_text(GOOD_INDEX, encoding="utf-8")
     lines = tmp_path / "lines.parquet"
-    made = runner.invoke(app, ["lines", str(exposures), "--index", str(good), "--out", str(lines), "--engine", "reference"])
+    made = runner.invoke(
+        app, ["lines", str(exposures), "--index", str(good), "--out", str(lines), "--engine", "reference"]
+    )
     assert made.exit_code == 0, made.output
     index = tmp_path / "idx.csv"
     index.write_text(index_text, encoding="utf-8")

@@ -516,10 +516,8 @@ def derive_cohort_lines(
         if reading is None:
             if out_path is None:
                 raise InputError("a partitioned run writes its lines to a file: give --out", field="--out")
-            from oncoline.io.exposures import latest_exposure_date
-
             from oncoline.io.cohort_index import check_index_rows
-            from oncoline.io.exposures import read_table
+            from oncoline.io.exposures import latest_exposure_date, read_table
 
             # the index policy shared with `oncoline cohort report` (the index is small; the exposures are not
             # read here, so a partitioned run does not check that their ids meet the index's)

@@ -18,10 +18,10 @@ column                 required    meaning
 ``person_id`` must be unique (one row per person) and the index must hold at least one person;
 ``metastatic_diagnosis`` is ``YYYY-MM-DD`` (a date column in Parquet). These row checks
 (:func:`check_index_rows`) and the check that the index holds the exposure table's persons
-(:func:`check_index_covers`) are the one index policy of ``oncoline lines`` and ``oncoline cohort report``. An absent column, an empty cell or the
-text ``unknown`` means *not given*: the report counts it as ``unknown`` and the concordance
-of a line that needs it is *not assessable*; nothing is guessed. A value outside the vocabulary is an input
-error naming the file, the column, the row and the allowed values.
+(:func:`check_index_covers`) are the one index policy of ``oncoline lines`` and ``oncoline cohort report``.
+An absent column, an empty cell or the text ``unknown`` means *not given*: the report counts it as ``unknown``
+and the concordance of a line that needs it is *not assessable*; nothing is guessed. A value outside the
+vocabulary is an input error naming the file, the column, the row and the allowed values.
 
 From OMOP (:func:`index_from_omop`): ``birth_year`` and ``sex`` from PERSON (``year_of_birth``,
 ``gender_concept_id`` 8532 female / 8507 male), ``her2_status`` and ``hr_status`` from the latest HER2, ER and PR
@@ -204,9 +204,7 @@ def _check_unique_ids(ids: list[str | None], dates: list[object], source: str) -
     dups = [(pid, r) for pid, r in rows.items() if len(r) > 1]
     if not dups:
         return
-    conflicting = [
-        (pid, r) for pid, r in dups if len({_shown_date(dates[i - 1]) for i in r}) > 1
-    ]
+    conflicting = [(pid, r) for pid, r in dups if len({_shown_date(dates[i - 1]) for i in r}) > 1]
     shown = "; ".join(
         f"{pid!r} on rows {', '.join(map(str, r))} (metastatic_diagnosis "
         f"{', '.join(_shown_date(dates[i - 1]) for i in r)})"
