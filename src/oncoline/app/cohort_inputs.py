@@ -137,7 +137,7 @@ def report_inputs_from_files(
     from oncoline.app.dates import resolve_today
     from oncoline.app.lines import CutOff, cohort_cut_off, line_params
     from oncoline.engines.lines.cohort import lines_schema
-    from oncoline.io.cohort_index import read_cohort_index
+    from oncoline.io.cohort_index import check_index_covers, read_cohort_index
     from oncoline.io.exposures import latest_exposure_date, read_table
 
     now = resolve_today(today)
@@ -166,6 +166,7 @@ def report_inputs_from_files(
         # drug names dictionary-encoded, as Parquet stores them and as `oncoline lines` reads them: the DuckDB
         # engine's preparation (grid, attrition) numbers a small dictionary instead of hashing every row's text
         exposures = read_table(exposures_path, kind="exposures", dictionary=("drug",))
+        check_index_covers(exposures, index, exposures_source=str(exposures_path), index_source=str(index_path))
     if as_of is not None:
         cut = CutOff(as_of, "option")
         note = cut.describe()
