@@ -3,9 +3,11 @@
 Every published line-of-therapy study picks one setting of the rules; this shows how much the answer moves.
 The cohort is prepared once for the default DuckDB engine (reading, vocabulary, exclusions, cut-off clipping;
 :func:`oncoline.engines.lines.duckdb_engine.prepare_kernel_input`) and sorted once; only the one-pass kernel runs
-again for each cell of the grid (``gap_days`` × ``regimen_window_days``), so the whole grid costs little more
-than one derivation. The lines of each cell equal those of ``oncoline lines --param gap_days=G --param
-regimen_window_days=W`` (the kernel is the engine's own).
+again for each cell of the grid (``gap_days`` × ``regimen_window_days``), each cell summarised from the kernel's
+own per-line arrays (no lines table per cell), so the whole grid costs little more than one derivation;
+:func:`start_sensitivity_grid` runs it in a forked worker process beside the caller's other work. The lines of
+each cell equal those of ``oncoline lines --param gap_days=G --param regimen_window_days=W`` (the kernel is the
+engine's own).
 
 The line rule for a partial toxicity stop (``toxicity_stop_ends_line``, ``knowledge/data/lines.yaml``) is a third,
 cheap dimension: the full grid runs under the rule given, and every other value of the rule adds one cell at the
