@@ -129,3 +129,44 @@ def test_cancel_stops_the_worker() -> None:
     assert processes
     pending.cancel()
     assert all(not p.is_alive() for p in processes)
+
+
+@pytest.mark.parametrize("concordance", [False, True])
+def test_the_report_with_the_grid_in_a_worker_equals_the_report_without(
+    concordance: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole report (every table, the notes) is the same whether the grid runs in a forked worker (forced
+    here on a small cohort) or in the report's own process."""
+    import oncoline.analytics.sensitivity as sensitivity
+    from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report
+
+    exposures, index, lines = small_cohort()
+    inputs = ReportInputs(
+        lines=lines,
+        index=index,
+        as_of=AS_OF,
+        as_of_note="t",
+        params=load_line_params(),
+        source="t",
+        exposures=exposures,
+    )
+    options = ReportOptions(concordance=concordance, gap_days=(60, 120), regimen_window_days=(28,))
+    started = sensitivity.start_sensitivity_grid
+    forked_flags: list[bool] = []
+
+    def spy(*args: object, **kwargs: object) -> sensitivity.PendingGrid:
+        pending = started(*args, **kwargs)  # type: ignore[arg-type]
+        forked_flags.append(pending.forked)
+        return pending
+
+    monkeypatch.setattr(sensitivity, "start_sensitivity_grid", spy)
+    results = {}
+    for fork_min_rows in (10**12, 0):
+        monkeypatch.setattr(sensitivity, "FORK_MIN_ROWS", fork_min_rows)
+        results[fork_min_rows] = build_cohort_report(inputs, options=options)
+    here, forked = results[10**12], results[0]
+    assert set(here.tables) == set(forked.tables) and "sensitivity" in here.tables and "attrition" in here.tables
+    for name, table in here.tables.items():
+        assert forked.tables[name].equals(table), name
+    assert forked.notes == here.notes
+    assert forked_flags == [False, True]

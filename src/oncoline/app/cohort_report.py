@@ -297,9 +297,14 @@ def build_cohort_report(
 
     t0 = time.perf_counter()
     progress("pathways, Kaplan–Meier and concordance tables", agg_base + 2, steps)
-    tables, refused = report_tables(
-        agg, min_cell=mc, max_lines=options.max_lines, at_risk_months=options.at_risk_months
-    )
+    try:
+        tables, refused = report_tables(
+            agg, min_cell=mc, max_lines=options.max_lines, at_risk_months=options.at_risk_months
+        )
+    except BaseException:
+        if pending_grid is not None:
+            pending_grid.cancel()  # the error (or Ctrl-C) is not held up by a grid nobody will read
+        raise
     timings["tables"] = time.perf_counter() - t0
 
     if pending_grid is not None:
