@@ -272,3 +272,97 @@ def _check_html(html: str, min_cell: int) -> None:
         hidden = (f"&lt;{min_cell}", "0", COMPLEMENTARY_TEXT, SUPPRESSED_TEXT)
         assert cell in hidden or (cell.isdigit() and int(cell) >= min_cell), cell
     assert f"&lt;{min_cell}" in html or all(c.isdigit() for c in cells)
+
+
+def _km_counts(groups: list[list[tuple[int, bool]]]) -> pa.Table:
+    """A :func:`~oncoline.analytics.survival.duration_counts` table: one regimen label per group, ttnt only."""
+    rows = [
+        {"endpoint": "ttnt", "line": 1, "label": f"r{g}", "category": None, "days": d, "event": e, "n": 1}
+        for g, obs in enumerate(groups)
+        for d, e in obs
+    ]
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("endpoint", pa.string()),
+                ("line", pa.int32()),
+                ("label", pa.string()),
+                ("category", pa.string()),
+                ("days", pa.int32()),
+                ("event", pa.bool_()),
+                ("n", pa.int64()),
+            ]
+        ),
+    )
+
+
+def _km_summary(groups: list[list[tuple[int, bool]]], min_cell: int) -> list[dict[str, object]]:
+    from oncoline.analytics.survival import km_tables
+
+    tables, _ = km_tables(
+        _km_counts(groups),
+        min_cell=min_cell,
+        max_lines=1,
+        labels=[f"r{g}" for g in range(len(groups))],
+        at_risk_months=(0, 6),
+        by_category=False,
+    )
+    return [r for r in tables["km_summary"].to_pylist() if r["group_kind"] == "regimen"]
+
+
+def test_km_complementary_partner_is_not_labelled_small() -> None:
+    """The new user's lapatinib row: n 36, 1 event and 35 censored both read "<5" before."""
+    (row,) = _km_summary([[(100, True)] + [(200 + k, False) for k in range(35)]], 5)
+    assert (row["n_shown"], row["events_shown"], row["censored_shown"]) == ("36", "<5", COMPLEMENTARY_TEXT)
+    assert row["events"] is None and row["censored"] is None
+
+
+def test_km_median_of_few_events_is_not_shown() -> None:
+    """A median resting on 2 events (the new user's "other regimens": 120 days) is one patient's own time."""
+    from oncoline.analytics.survival import KM_MEDIAN_COLUMNS, median_suppressed_text
+
+    # 8 censored early, then 2 events: the estimate reaches 0.5 at day 120 on the second-to-last patient
+    (row,) = _km_summary([[(5, False)] * 8 + [(120, True), (130, True)]], 5)
+    for name in KM_MEDIAN_COLUMNS:
+        assert row[name] is None, name
+        assert row[f"{name}_shown"] == median_suppressed_text(5)
+    (big,) = _km_summary([[(10 * k, True) for k in range(1, 11)]], 5)
+    assert big["median_days"] == 50.0 and big["median_days_shown"] == "50"
+
+
+@settings(deadline=None)
+@given(
+    groups=st.lists(
+        st.lists(st.tuples(st.integers(1, 60), st.booleans()), min_size=1, max_size=25), min_size=1, max_size=4
+    ),
+    min_cell=st.integers(2, 8),
+)
+def test_km_summary_property(groups: list[list[tuple[int, bool]]], min_cell: int) -> None:
+    """Property: in ``km_summary`` no small count is shown, "<5" only on a count that is 1 to ``min_cell - 1``,
+    the hidden partner of a small cell says it is complementary (or "suppressed"), and no median or CI limit is
+    shown for a group of fewer than ``min_cell`` events."""
+    from oncoline.analytics.survival import KM_MEDIAN_COLUMNS, median_suppressed_text
+
+    rows = {r["group"]: r for r in _km_summary(groups, min_cell)}
+    _check_tables({"km_summary": pa.Table.from_pylist(list(rows.values()))} if rows else {}, min_cell)
+    for g, obs in enumerate(groups):
+        row = rows.get(f"r{g}")
+        if len(obs) < min_cell:
+            assert row is None  # a group below the threshold is not fitted
+            continue
+        assert row is not None
+        raw = {"events": sum(e for _, e in obs), "censored": sum(not e for _, e in obs)}
+        for name, value in raw.items():
+            text = row[f"{name}_shown"]
+            if row[name] is not None:
+                assert row[name] == value and (value == 0 or value >= min_cell)
+            elif text == f"<{min_cell}":
+                assert 0 < value < min_cell, (name, value)
+            elif text == COMPLEMENTARY_TEXT:
+                assert value >= min_cell, (name, value)
+            else:
+                assert text == SUPPRESSED_TEXT, text
+        if raw["events"] < min_cell:
+            for name in KM_MEDIAN_COLUMNS:
+                assert row[name] is None and row[f"{name}_shown"] == median_suppressed_text(min_cell)
