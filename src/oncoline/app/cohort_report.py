@@ -145,7 +145,7 @@ def build_cohort_report(
 
     import pyarrow as pa
 
-    from oncoline.analytics.aggregates import aggregate_lines, report_tables
+    from oncoline.analytics.aggregates import aggregate_lines, her2_scope, report_tables
     from oncoline.analytics.attrition import attrition_table
     from oncoline.analytics.survival import MEDIAN_CONVENTION
     from oncoline.knowledge.loader import load_knowledge
@@ -243,15 +243,17 @@ def build_cohort_report(
             progress(f"sensitivity grid: cell {k}/{total}", 3 + k / total, steps)
 
         progress(f"sensitivity grid ({n_cells} settings of the line rules)", 3, steps)
+        # the grid, too, is of the persons analysed: HER2-negative persons of the index are left out
+        analysed, her2 = her2_scope(inputs.index)
         summary, regimens = sensitivity_grid(
             inputs.exposures,
-            inputs.index,
+            analysed,
             params=inputs.params,
             as_of=inputs.as_of,
             gap_days=options.gap_days,
             regimen_window_days=options.regimen_window_days,
             on_cell=cell,
-            prepared=prepared,
+            prepared=prepared if not her2.negative else None,
         )
         tables.update(sensitivity_tables(summary, regimens, min_cell=mc))
         mismatch = grid_mismatch(summary, agg.n_lines, inputs.params)
@@ -271,6 +273,7 @@ def build_cohort_report(
         states_judged=agg.states_judged,
         outside=agg.outside,
         min_cell=mc,
+        her2=agg.her2,
     )
     tables = {"attrition": attrition, **tables}
     progress("tables ready", steps, steps)
