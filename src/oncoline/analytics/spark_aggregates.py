@@ -254,7 +254,8 @@ def _aggregate(
 
 def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list[Any]) -> tuple[Any, pa.Table, int]:
     """Each line's state key in Spark, the distinct states judged on the driver, joined back: ``x`` with
-    ``category``, the concordance counts (``line``, ``index_year``, ``category``, ``reason``, ``lines``) and the
+    ``category``, the concordance counts (``line``, ``index_year``, ``category``, ``reason``, ``regimen``,
+    ``lines``) and the
     distinct (canonical) states judged."""
     import pyarrow as pa
     from pyspark.sql import Window
@@ -293,14 +294,16 @@ def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list
         keyed["drugs_key"] == judged_df["drugs_key"],
     ]
     joined = keyed.join(judged_df, cond, "left").select(keyed["*"], judged_df["category"], judged_df["reason"])
-    counts = _collect(joined.groupBy("line", "index_year", "category", "reason").agg(F.count(F.lit(1)).alias("lines")))
-    counts = _sorted(counts, ["line", "index_year", "category", "reason"]).cast(
+    keys = ["line", "index_year", "category", "reason", "regimen"]
+    counts = _collect(joined.groupBy(*keys).agg(F.count(F.lit(1)).alias("lines")))
+    counts = _sorted(counts, keys).cast(
         pa.schema(
             [
                 ("line", pa.int32()),
                 ("index_year", pa.string()),
                 ("category", pa.string()),
                 ("reason", pa.string()),
+                ("regimen", pa.string()),
                 ("lines", pa.int64()),
             ]
         )

@@ -129,10 +129,10 @@ def build_cohort_report(
     -------
     CohortReportResult
         Tables: ``attrition``; ``regimens``, ``pathways``, ``pathway_steps``, ``pathway_transitions``,
-        ``line_regimens``; ``concordance_by_line``, ``concordance_by_year``, ``concordance_reasons`` (with
-        ``options.concordance``); ``km_summary``, ``km_curves``, ``km_at_risk``; ``sensitivity``,
-        ``sensitivity_regimens`` (with ``options.sensitivity`` and an exposure table). Each is documented in
-        ``docs/cohort-report.md`` and in :mod:`oncoline.analytics`.
+        ``line_regimens``; ``concordance_by_line``, ``concordance_by_year``, ``concordance_reasons``,
+        ``concordance_reason_regimens`` (with ``options.concordance``); ``km_summary``, ``km_curves``,
+        ``km_at_risk``; ``sensitivity``, ``sensitivity_regimens`` (with ``options.sensitivity`` and an exposure
+        table). Each is documented in ``docs/cohort-report.md`` and in :mod:`oncoline.analytics`.
 
     Raises
     ------
@@ -310,6 +310,7 @@ REPORT_TABLES = (
     "concordance_by_line",
     "concordance_by_year",
     "concordance_reasons",
+    "concordance_reason_regimens",
     "sensitivity",
     "sensitivity_regimens",
 )

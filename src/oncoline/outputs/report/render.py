@@ -258,8 +258,15 @@ def render_report(result: ReportLike, /) -> str:
             ),
             "reasons": html_table(
                 t["concordance_reasons"],
-                [Column("category", "category"), Column("reason", "reason"), count("lines", "lines")],
-                caption="Reasons (not concordant: the exclusion's reason code; not assessable: the missing fact)",
+                [
+                    Column("line", "line"),
+                    Column("category", "category"),
+                    Column("reason", "reason"),
+                    count("lines", "lines"),
+                    Column("regimens most often behind it (lines)", "top_regimens"),
+                ],
+                caption="Reasons by line (not concordant: the exclusion's reason code; not assessable: the missing "
+                "fact), with the regimens most often behind each",
                 source="concordance_reasons",
             ),
             "ttnt": _km_block(
