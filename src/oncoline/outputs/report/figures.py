@@ -145,19 +145,49 @@ def sankey(transitions: pa.Table, colours: dict[str, str], *, max_lines: int) ->
         dst.append(node(r["line"] + 1, r["to_regimen"]))
         val.append(r["persons"])
     labels = [f"{line}L {reg}" if not reg.startswith("(") else reg for (line, reg) in nodes]
+    x, y = _sankey_positions(list(nodes), src, dst, val)
     fig = go.Figure(
         go.Sankey(
-            arrangement="snap",
+            # explicit positions: plotly's own layout put a line-2 node with no incoming link in the line-1 column
+            arrangement="fixed",
             node={
                 "label": labels,
                 "color": [colours.get(reg, _GREY) for (_, reg) in nodes],
                 "pad": 12,
                 "thickness": 14,
+                "x": x,
+                "y": y,
             },
             link={"source": src, "target": dst, "value": val, "color": "rgba(120,120,120,0.25)"},
         )
     )
     return _layout(fig, f"Line-to-line transitions (lines 1–{max_lines})", height=560)
+
+
+def _sankey_positions(
+    nodes: list[tuple[int, str]], src: list[int], dst: list[int], val: list[int]
+) -> tuple[list[float], list[float]]:
+    """Node centres in paper fractions: ``x`` the column of the node's line (line 1 at the left, one column per
+    line), ``y`` stacked from the top in order of flow (largest first), each node's share of its column's height
+    in proportion to its flow (the larger of what comes in and goes out)."""
+    flow_in = [0] * len(nodes)
+    flow_out = [0] * len(nodes)
+    for s_, d_, v in zip(src, dst, val, strict=True):
+        flow_out[s_] += v
+        flow_in[d_] += v
+    flow = [max(a, b) for a, b in zip(flow_in, flow_out, strict=True)]
+    lines = sorted({line for line, _ in nodes})
+    first, span = (lines[0], max(lines[-1] - lines[0], 1)) if lines else (1, 1)
+    x = [0.001 + 0.998 * (line - first) / span for line, _ in nodes]
+    y = [0.0] * len(nodes)
+    for line in lines:
+        members = sorted((i for i, (ln, _) in enumerate(nodes) if ln == line), key=lambda i: (-flow[i], nodes[i][1]))
+        total = sum(flow[i] for i in members) or 1
+        top = 0.0
+        for i in members:
+            y[i] = min(max(0.001, 0.02 + 0.96 * (top + flow[i] / 2) / total), 0.999)
+            top += flow[i]
+    return x, y
 
 
 def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kind: str, line: int = 1) -> Figure:
