@@ -70,7 +70,7 @@ class ReportOptions:
     regimen_window_days: tuple[int, ...] = (21, 28, 35)
     concordance: bool = True
     """Judge every line against the recommender as of its start."""
-    at_risk_months: tuple[int, ...] = (0, 6, 12, 18, 24, 36, 48, 60)
+    at_risk_months: tuple[int, ...] = tuple(range(0, 61, 6))
     """Times of the at-risk tables under the Kaplan–Meier plots (months)."""
     engine: Literal["duckdb", "spark"] = "duckdb"
     """Where the lines become counts: in memory (DuckDB) or in Spark (a lines file of any size; only counts

@@ -221,6 +221,8 @@ def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kin
 
 KM_TICK_MONTHS = 6
 """Spacing of the Kaplan–Meier x-axis ticks (months)."""
+KM_LABEL_CHARS = 60
+"""At-risk row labels longer than this are cut with an ellipsis (the legend and the tables hold the whole name)."""
 KM_MAX_MONTHS = 60
 """The Kaplan–Meier x axis ends here when the curves run longer (the rest stays a zoom or pan away; the tables
 hold every step): the first five years carry nearly every line's events, and a 130-month axis squeezed them."""
@@ -309,7 +311,9 @@ def km_figure(
     risk_groups = list(dict.fromkeys(r["group"] for r in risk_rows))
     line_px = 17
     bottom = 62 + (line_px * (len(risk_groups) + 1) + 8 if risk_groups else 0)
-    height = 420 + (bottom - 62)
+    # the plot area is tall enough for the legend (one entry per group, ~22 px): plotly scrolls a legend taller than
+    # the plot, and the last entry was cut off
+    height = max(420, 50 + 62 + 22 * len(groups) + 20) + (bottom - 62)
     # the at-risk numbers as one list set once: each fig.add_annotation re-validates every annotation before it
     # (quadratic: 365 annotations took ~5 s of the report), one update_layout validates each once; same figure
     annotations: list[dict[str, Any]] = []
@@ -341,7 +345,7 @@ def km_figure(
                     "y": y,
                     "yref": "paper",
                     "yanchor": "top",
-                    "text": _esc(_short(label)),
+                    "text": _esc(_short(label, KM_LABEL_CHARS)),
                     "showarrow": False,
                     "font": {"size": 11, "color": colour_of[g]},
                     "hovertext": _esc(label),
@@ -376,7 +380,11 @@ def km_figure(
         yaxis={"title": "probability", "range": [0, 1.02]},
     )
     _layout(fig, f"{what} by {group_kind}", height=height)
-    fig.update_layout(margin={"l": 230 if risk_groups else 50, "r": 20, "t": 50, "b": bottom})
+    names = [f"line {g}" if group_kind == "line" else g for g in risk_groups]
+    longest = max((len(_short(name, KM_LABEL_CHARS)) for name in names), default=0)
+    # the at-risk row labels are whole (up to KM_LABEL_CHARS): the left margin is as wide as the longest
+    left = max(90, 40 + int(6.6 * longest)) if risk_groups else 50
+    fig.update_layout(margin={"l": left, "r": 20, "t": 50, "b": bottom})
     return fig
 
 
