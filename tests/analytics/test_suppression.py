@@ -106,7 +106,8 @@ def _check_derived(tables: dict[str, pa.Table], min_cell: int) -> None:
             if r[derived] is not None:
                 assert r[group] is not None and r[group] >= min_cell, (derived, r)
             else:
-                assert r[f"{derived}_shown"] in ("", f"suppressed (<{min_cell} persons)"), (derived, r)
+                hidden = ("", f"suppressed (<{min_cell} persons)", f"suppressed (<{min_cell} events)")
+                assert r[f"{derived}_shown"] in hidden, (derived, r)
 
 
 @settings(deadline=None)
@@ -115,9 +116,10 @@ def _check_derived(tables: dict[str, pa.Table], min_cell: int) -> None:
         st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 30), st.floats(1, 900)), min_size=1, max_size=6
     ),
     min_cell=st.integers(1, 11),
+    events=st.integers(0, 12),
 )
 def test_sensitivity_derived_figures_hide_with_their_group(
-    cells: list[tuple[int, int, int, float]], min_cell: int
+    cells: list[tuple[int, int, int, float]], min_cell: int, events: int
 ) -> None:
     """Property: persons hidden as "<5" cannot be recovered as lines / (lines/person), and no median of fewer than
     ``min_cell`` persons is shown (grid, CSV/parquet export and HTML share this table). The second row is the
@@ -142,6 +144,10 @@ def test_sensitivity_derived_figures_hide_with_their_group(
                 "median_ttnt_1l_lower": median / 2 if persons else None,
                 "median_ttnt_1l_upper": None,
                 "median_ttnt_2l_days": median / 3 if min(two_l, persons) else None,
+                "median_ttnt_2l_lower": median / 4 if min(two_l, persons) else None,
+                "median_ttnt_2l_upper": median / 2 if min(two_l, persons) else None,
+                "events_ttnt_1l": min(events + i, persons),
+                "events_ttnt_2l": min(events, two_l, persons),
             }
         )
     summary = pa.Table.from_pylist(rows)
@@ -165,7 +171,13 @@ def test_sensitivity_derived_figures_hide_with_their_group(
         if 0 < raw["persons"] < min_cell:
             assert out["persons"] is None and out["lines_per_person"] is None and out["median_ttnt_1l_days"] is None
         if 0 < raw["persons_2l"] < min_cell:
-            assert out["median_ttnt_2l_days"] is None
+            assert out["median_ttnt_2l_days"] is None and out["median_ttnt_2l_lower"] is None
+        # a median (and CI) of fewer than min_cell events is one patient's time: hidden, with the reason
+        for line in ("1l", "2l"):
+            if raw[f"events_ttnt_{line}"] < min_cell:
+                for part in ("days", "lower", "upper"):
+                    assert out[f"median_ttnt_{line}_{part}"] is None, (line, part, raw, out)
+        assert "events_ttnt_1l" not in out and "events_ttnt_2l" not in out  # used, not exported
         if out["lines_per_person"] is not None:
             assert out["lines_per_person"] == round(out["lines_per_person"], 2)
 

@@ -291,6 +291,8 @@ def render_report(result: ReportLike, /) -> str:
                     Column("CI low", "median_ttnt_1l_lower", "days"),
                     Column("CI high", "median_ttnt_1l_upper", "days"),
                     Column("median TTNT 2L (d)", "median_ttnt_2l_days", "days"),
+                    Column("CI low", "median_ttnt_2l_lower", "days"),
+                    Column("CI high", "median_ttnt_2l_upper", "days"),
                 ],
                 caption="Line counts and median time to next treatment under each setting",
                 source="sensitivity",
