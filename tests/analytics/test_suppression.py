@@ -233,6 +233,13 @@ def _check_subtraction(tables: dict[str, pa.Table], min_cell: int) -> None:
         assert hidden == 0 or hidden >= min_cell
     else:  # the total is hidden: so is every whole-cohort pathway (they add up to a small count)
         assert all(r["persons"] in (None, 0) for r in tables["pathways"].to_pylist() if r["stratum_kind"] == "all")
+    if "concordance_reason_regimens" in tables:  # the regimens of a reason add up to it: none shown if it is hidden
+        reasons = {
+            (r["line"], r["category"], r["reason"]): r["lines"] for r in tables["concordance_reasons"].to_pylist()
+        }
+        for r in tables["concordance_reason_regimens"].to_pylist():
+            if reasons[r["line"], r["category"], r["reason"]] is None:
+                assert r["lines"] is None, r
     steps = tables["pathway_steps"].to_pylist()
     node = {(r["stratum_kind"], r["stratum"], r["id"]): r["persons"] for r in steps}
     children: dict[tuple[str, str, str], list[int | None]] = {}

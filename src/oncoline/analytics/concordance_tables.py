@@ -245,6 +245,7 @@ def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Ta
         con.close()
     reasons = suppress(reasons, counts=["lines"], min_cell=min_cell, group_by=["line", "category"])
     behind = suppress(behind, counts=["lines"], min_cell=min_cell, group_by=["line", "category", "reason"])
+    behind = _hide_with_reason(behind, reasons, min_cell)
     top = _top_regimens(behind)
     text = {
         key: "; ".join(f"{r['regimen']} ({r['lines_shown']})" for r in rows) for key, rows in _by_reason(top).items()
@@ -266,6 +267,32 @@ def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Ta
         "concordance_reasons": reasons,
         "concordance_reason_regimens": top,
     }
+
+
+def _hide_with_reason(behind: pa.Table, reasons: pa.Table, min_cell: int) -> pa.Table:
+    """Every regimen cell of a hidden reason hidden too: the regimens of a reason add up to it, so a shown one
+    would give the hidden reason (and, by subtraction from its category, its small partner) away. Such a cell
+    reads ``"<5"`` when it is small, else :data:`~oncoline.analytics.suppression.SUPPRESSED_TEXT` (no range)."""
+    import pyarrow as pa
+
+    from oncoline.analytics.suppression import SUPPRESSED_TEXT
+
+    hidden = {(r["line"], r["category"], r["reason"]) for r in reasons.to_pylist() if r["lines"] is None}
+    if not hidden:
+        return behind
+    raw = behind.to_pylist()
+    values: list[int | None] = []
+    texts: list[str] = []
+    for r in raw:
+        if (r["line"], r["category"], r["reason"]) not in hidden:
+            values.append(r["lines"])
+            texts.append(r["lines_shown"])
+            continue
+        small = r["lines_shown"] == f"<{min_cell}"
+        values.append(None)
+        texts.append(r["lines_shown"] if small else SUPPRESSED_TEXT)
+    out = behind.set_column(behind.column_names.index("lines"), "lines", pa.array(values, pa.int64()))
+    return out.set_column(out.column_names.index("lines_shown"), "lines_shown", pa.array(texts, pa.string()))
 
 
 REASON_TOP_REGIMENS = 3
