@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from oncoline.analytics.attrition import HER2_NEGATIVE, HER2_UNKNOWN, PATHWAY_COHORT
+from oncoline.analytics.attrition import HER2_ANALYSED, HER2_NEGATIVE, HER2_UNKNOWN, PATHWAY_COHORT
 
 
 def her2_mixed_index(index: pa.Table, *, negative: int, unknown: int) -> tuple[pa.Table, list[str], list[str]]:
@@ -69,3 +69,41 @@ def test_her2_negative_persons_are_left_out_with_an_attrition_row() -> None:
     reasons = {(r["category"], r["reason"]): r["lines"] for r in t["concordance_reasons"].to_pylist()}
     assert ("not_assessable", "her2_status") in reasons
     assert not any(r == "not_her2_positive" for _, r in reasons)
+
+
+def test_small_her2_counts_cannot_be_recovered_from_the_attrition() -> None:
+    """Property over the HER2 counts: from the attrition's shown counts (and the persons analysed, which the next
+    partition adds up to anyway) no HER2-negative or unknown count of 1 to ``min_cell - 1`` can be derived."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from oncoline.analytics.aggregates import Her2Counts
+    from oncoline.analytics.attrition import attrition_table
+
+    @settings(deadline=None, max_examples=60)
+    @given(st.integers(0, 30), st.integers(0, 12), st.integers(0, 12), st.integers(2, 6))
+    def check(pos: int, neg: int, unk: int, mc: int) -> None:
+        n = pos + neg + unk
+        table = attrition_table(
+            rows_report=None,
+            n_index=n,
+            persons_with_lines=pos + unk,
+            n_lines=2 * (pos + unk),
+            refused={},
+            states_judged=0,
+            outside=(0, 0),
+            min_cell=mc,
+            her2=Her2Counts(positive=pos, negative=neg, unknown=unk),
+        )
+        shown = {r["description"]: r["count"] for r in table.to_pylist()}
+        if 0 < neg < mc:
+            assert shown[HER2_NEGATIVE] is None
+            assert shown["persons in the index"] is None  # else index - analysed = the small count
+        if 0 < unk < mc:
+            assert shown[HER2_UNKNOWN] is None
+            # the persons analysed are known (no metastatic line + pathway cohort): analysed - positive = unknown
+            assert shown["HER2-positive in the index"] in (None, 0)
+            if pos == 0:  # zero is shown; the analysed total is then itself small, and hidden
+                assert shown[HER2_ANALYSED] is None
+
+    check()

@@ -14,10 +14,13 @@ if TYPE_CHECKING:
     from oncoline.analytics.aggregates import Her2Counts
     from oncoline.engines.lines.cohort import CohortReport
 
-__all__ = ["HER2_NEGATIVE", "HER2_UNKNOWN", "PATHWAY_COHORT", "attrition_table"]
+__all__ = ["HER2_ANALYSED", "HER2_NEGATIVE", "HER2_UNKNOWN", "PATHWAY_COHORT", "attrition_table"]
 
 HER2_NEGATIVE = "HER2-negative in the index: left out of every table"
 """The attrition step counting the persons left out because the report is about HER2-positive disease."""
+
+HER2_ANALYSED = "persons analysed (HER2-positive or unknown)"
+"""The attrition step of the persons every table is about (the index less the HER2-negative persons)."""
 
 HER2_UNKNOWN = "HER2 status unknown or equivocal in the index: kept (their concordance is not assessable)"
 """The attrition step counting the persons analysed without a positive HER2 status in the index."""
@@ -84,13 +87,15 @@ def attrition_table(
     add("persons", "", "persons in the index", n_index)
     analysed = n_index
     if her2 is not None:
-        add("persons", "her2", "HER2-positive in the index", her2.positive)
-        add("persons", "her2", HER2_UNKNOWN, her2.unknown)
+        # two partitions, each suppressed on its own: the index = HER2-negative + analysed, and the analysed =
+        # positive + unknown (the analysed total is also the sum of the next partition, so it is never secret)
+        analysed = n_index - her2.negative
         add("persons", "her2", HER2_NEGATIVE, her2.negative)
+        add("persons", "her2", HER2_ANALYSED, analysed)
         if her2.negative_lines[1]:
             add("HER2-negative", "lines", "their lines: left out", her2.negative_lines[1])
-        analysed = n_index - her2.negative
-        add("persons analysed", "", "persons analysed (HER2-positive or unknown)", analysed)
+        add("persons analysed", "her2 status", "HER2-positive in the index", her2.positive)
+        add("persons analysed", "her2 status", HER2_UNKNOWN, her2.unknown)
     add(
         "persons",
         "persons",
@@ -124,7 +129,8 @@ def attrition_table(
     )
     out = suppress(table, counts=["count"], min_cell=min_cell, group_by=["unit", "partition"])
     if her2 is not None and 0 < her2.negative < min_cell:
-        # the persons analysed are shown: the index total minus them would give the small HER2-negative count away
+        # the persons analysed add up from the next partition: the index total minus them would give the small
+        # HER2-negative count away
         from oncoline.analytics.suppression import COMPLEMENTARY_TEXT
 
         pos = [r[3] for r in rows].index("persons in the index")
