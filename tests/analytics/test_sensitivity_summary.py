@@ -37,6 +37,10 @@ def _expected(lines: pa.Table, as_of: object) -> tuple[dict[str, object], dict[s
         "median_ttnt_1l_lower": km1.median_lower if km1 else None,
         "median_ttnt_1l_upper": km1.median_upper if km1 else None,
         "median_ttnt_2l_days": km2.median if km2 else None,
+        "median_ttnt_2l_lower": km2.median_lower if km2 else None,
+        "median_ttnt_2l_upper": km2.median_upper if km2 else None,
+        "events_ttnt_1l": km1.events if km1 else 0,
+        "events_ttnt_2l": km2.events if km2 else 0,
     }
     return row, counts
 
@@ -131,9 +135,9 @@ def test_cancel_stops_the_worker() -> None:
     assert all(not p.is_alive() for p in processes)
 
 
-@pytest.mark.parametrize("concordance", [False, True])
+@pytest.mark.parametrize(("concordance", "her2_negative"), [(False, False), (True, False), (True, True)])
 def test_the_report_with_the_grid_in_a_worker_equals_the_report_without(
-    concordance: bool, monkeypatch: pytest.MonkeyPatch
+    concordance: bool, her2_negative: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole report (every table, the notes) is the same whether the grid runs in a forked worker (forced
     here on a small cohort) or in the report's own process."""
@@ -141,6 +145,11 @@ def test_the_report_with_the_grid_in_a_worker_equals_the_report_without(
     from oncoline.app.cohort_report import ReportInputs, ReportOptions, build_cohort_report
 
     exposures, index, lines = small_cohort()
+    if her2_negative:  # a fifth of the index HER2-negative: left out of the grid, kept in the row attrition
+        status = ["negative" if i % 5 == 0 else "positive" for i in range(index.num_rows)]
+        if "her2_status" in index.column_names:
+            index = index.drop_columns(["her2_status"])
+        index = index.append_column("her2_status", pa.array(status, pa.string()))
     inputs = ReportInputs(
         lines=lines,
         index=index,
