@@ -104,6 +104,9 @@ class CohortReportResult:
     """Where the lines became counts: ``duckdb`` (in memory) or ``spark``."""
     cut_off_warning: str = ""
     """Non-empty when the cut-off defaulted to today because the data run past it (see :class:`ReportInputs`)."""
+    line_rules: str = ""
+    """The line rules the lines were derived with, in words, or "line rules unknown …" when the lines table
+    records none (see :attr:`ReportInputs.line_rules`); empty: only :attr:`params_version` is known."""
 
 
 # ------------------------------------------------------------------------------------------------ building
@@ -156,6 +159,8 @@ def build_cohort_report(
         raise InputError(f"--max-lines must be at least 1, got {options.max_lines}", field="--max-lines")
     timings: dict[str, float] = {}
     notes: list[str] = []
+    if inputs.line_rules and not inputs.rules_known:
+        notes.append(inputs.line_rules[:1].upper() + inputs.line_rules[1:] + ".")
     mc = options.min_cell
     grid = options.sensitivity and inputs.exposures is not None
     steps = 4 + int(grid)
@@ -290,6 +295,7 @@ def build_cohort_report(
         timings=timings,
         engine=options.engine,
         cut_off_warning=inputs.cut_off_warning,
+        line_rules=inputs.line_rules,
     )
 
 

@@ -52,7 +52,10 @@ __all__ = [
     "derive_patient_lines",
     "engine_function",
     "line_params",
+    "lines_provenance",
     "parse_params",
+    "read_lines_provenance",
+    "write_lines_table",
 ]
 
 ENGINES = ("duckdb", "spark", "reference")
@@ -415,16 +418,96 @@ class CohortRun:
         return json_ready(self.summary)  # type: ignore[no-any-return]
 
 
-def check_table_path(path: Path | None, /) -> None:
-    """Refuse an output table path that is not ``.parquet``/``.pq``/``.csv``.
+def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
+    """Refuse an output table path before any work: not ``.parquet``/``.pq``/``.csv``, a directory, in a
+    directory that does not exist, or not writable.
+
+    Parameters
+    ----------
+    path
+        The table to write (None: nothing to check).
+    option
+        The option that gave it, named in the error (``--out``, ``--assignments``).
 
     Raises
     ------
     InputError
-        Naming the file and the formats.
+        Naming the option, the file and the fix.
     """
-    if path is not None and path.suffix.lower() not in _TABLE_SUFFIXES:
-        raise InputError(f"unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path))
+    if path is None:
+        return
+    if path.suffix.lower() not in _TABLE_SUFFIXES:
+        raise InputError(
+            f"{option}: unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path)
+        )
+    if path.is_dir():
+        raise InputError(
+            f"{option}: {path} is a directory; give a file name such as {path / 'lines.parquet'}", source=str(path)
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(
+            f"{option}: the directory {parent} does not exist; create it (mkdir -p {parent}) or write elsewhere",
+            source=str(path),
+        )
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(
+            f"{option}: {path if path.exists() else parent} is not writable; give a path you can write to",
+            source=str(path),
+        )
+
+
+def lines_provenance(params: LineParams, cut: CutOff, engine: str, /) -> dict[str, Any]:
+    """What a lines table records about how it was made (:mod:`oncoline.io.lines_metadata`).
+
+    Returns
+    -------
+    dict
+        ``params`` (every line parameter, ``version`` left out), ``params_version`` (of ``lines.yaml``), ``as_of``
+        (ISO date or None), ``as_of_source`` and ``as_of_note`` (the rule that chose the cut-off), ``engine``,
+        ``oncoline_version``.
+    """
+    from oncoline._version import __version__
+
+    values = params.model_dump(mode="json")
+    version = str(values.pop("version"))
+    return {
+        "params": values,
+        "params_version": version,
+        **json_ready(cut.to_json()),
+        "engine": engine,
+        "oncoline_version": __version__,
+    }
+
+
+def read_lines_provenance(path: str | os.PathLike[str], /) -> dict[str, Any] | None:
+    """The provenance recorded in a lines table (:func:`lines_provenance`'s mapping), or None when the table
+    records none (made before oncoline recorded it, or elsewhere): its line rules are then unknown.
+
+    Parameters
+    ----------
+    path
+        A Parquet lines file or directory of parts, or a CSV lines file (read from its ``.meta.json`` sidecar).
+    """
+    from oncoline.io.lines_metadata import read_lines_metadata
+
+    return read_lines_metadata(Path(path))
+
+
+def write_lines_table(table: pa.Table, path: Path, provenance: Mapping[str, Any]) -> None:
+    """Write a lines table (one row per person and line) with its provenance (:func:`lines_provenance`): in the
+    Parquet schema metadata, or a ``.meta.json`` sidecar beside a CSV (:mod:`oncoline.io.lines_metadata`).
+
+    Raises
+    ------
+    InputError
+        The table or its sidecar cannot be written.
+    """
+    from oncoline.io.exposures import write_table
+    from oncoline.io.lines_metadata import with_lines_metadata, write_lines_sidecar
+
+    write_table(with_lines_metadata(table, provenance), path)
+    write_lines_sidecar(path, provenance)
 
 
 def derive_cohort_lines(
@@ -495,8 +578,8 @@ def derive_cohort_lines(
         raise InputError("--partitions applies to exposure files (with --index), not --omop", field="--partitions")
     now = resolve_today(today)
     chosen_params = line_params(params)
-    for target in (out_path, asg):
-        check_table_path(target)
+    check_table_path(out_path, option="--out")
+    check_table_path(asg, option="--assignments")
     reading: Future[tuple[pa.Table, pa.Table]] | None = None
     if isinstance(ex, Path) and isinstance(ix, Path):
         from oncoline.io.lines_partitioned import estimate_rows
@@ -570,7 +653,7 @@ def derive_cohort_lines(
         result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
     if out_path is not None:
         step(f"writing {out_path}", 2)
-        write_table(result.lines, out_path)
+        write_lines_table(result.lines, out_path, lines_provenance(chosen_params, cut, chosen))
     if asg is not None:
         write_table(result.assignments, asg)
     step("done", 4)
@@ -683,6 +766,7 @@ def _run_partitions(
         engine=fn,
         workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
         on_partition=advance,
+        metadata=lines_provenance(params, cut, engine),
     )
 
 

@@ -30,13 +30,14 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoline.errors import BackendError, InputError
+from oncoline.io.lines_metadata import with_lines_metadata, write_lines_sidecar
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -219,6 +220,7 @@ def derive_lines_cohort_files(
     memory_limit: str = "2GB",
     workers: int | None = None,
     on_partition: Callable[[int, int, int], None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> PartitionedRun:
     """Derive the lines of a cohort stored in files, one person partition at a time (bounded memory).
 
@@ -235,6 +237,9 @@ def derive_lines_cohort_files(
         Number of person partitions; None: one per :data:`ROWS_PER_PARTITION` input rows.
     assignments_path
         Also write the row → line table here (``.parquet`` or ``.csv``).
+    metadata
+        The lines table's provenance (:mod:`oncoline.io.lines_metadata`): kept in the Parquet schema metadata,
+        or a ``.meta.json`` sidecar beside a CSV.
     engine
         A cohort engine function (default: the DuckDB engine).
     memory_limit
@@ -326,7 +331,8 @@ def derive_lines_cohort_files(
             )
         con.close()  # the partitions are written: DuckDB's memory is released before the engine runs
 
-        lines_writer = _Writer(out, lines_schema())
+        schema = lines_schema() if metadata is None else with_lines_metadata(lines_schema(), metadata)
+        lines_writer = _Writer(out, schema)
         writers.append(lines_writer)
         assign_writer = None
         if assign_out is not None:
@@ -389,6 +395,8 @@ def derive_lines_cohort_files(
             w.close()
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    if metadata is not None:
+        write_lines_sidecar(out, metadata)
     return PartitionedRun(
         report=merge_reports(reports),
         n_lines=n_lines,
