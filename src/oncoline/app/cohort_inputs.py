@@ -243,7 +243,7 @@ def report_inputs_from_files(
     source = f"lines {lines_path.name}, index {index_path.name}" + (
         f", exposures {exposures_path.name}" if exposures_path is not None else ""
     )
-    if recorded is not None:
+    if recorded is not None and provenance is not None:
         chosen = recorded
         made = f"{provenance.get('engine', '?')} engine, oncoline {provenance.get('oncoline_version', '?')}"
         rules = f"{describe_rules(chosen)}; recorded in the lines table ({made})"
