@@ -180,3 +180,23 @@ def test_report_out_cleanup_removes_only_recorded_files(cohort: Path, tmp_path: 
     text = " ".join(res.output.split())  # type: ignore[attr-defined]
     assert not (out / "sensitivity.csv").exists() and "removed 4 stale files" in text, text
     assert "overwriting" not in text
+
+
+@pytest.mark.parametrize("extra", [(), ("--partitions", "2")], ids=["in-memory", "partitioned"])
+def test_person_id_keeps_the_input_type(cohort: Path, tmp_path: Path, extra: tuple[str, ...]) -> None:
+    """nu-analyst2: int64 person_id in, string out (a join back to the index needed a cast). Integer ids in both
+    inputs stay int64 in the lines and assignments tables; text ids (a CSV input) stay text."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    out, asg = tmp_path / "lines.parquet", tmp_path / "rows.parquet"
+    _lines(cohort, out, "--assignments", str(asg), *extra)
+    index = pq.read_table(cohort / "index.parquet")
+    assert index.schema.field("person_id").type == pa.int64()
+    for table in (pq.read_table(out), pq.read_table(asg)):
+        assert table.schema.field("person_id").type == pa.int64()
+        assert set(table.column("person_id").to_pylist()) <= set(index.column("person_id").to_pylist())
+    pacsv.write_csv(pq.read_table(cohort / "exposures.parquet"), tmp_path / "e.csv")
+    args = ["lines", str(tmp_path / "e.csv"), "--index", str(cohort / "index.parquet"), "--out", str(out), *extra]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert pq.read_table(out).schema.field("person_id").type == pa.string()  # text in (CSV): text out

@@ -51,6 +51,8 @@ __all__ = [
     "derive_cohort_lines",
     "derive_patient_lines",
     "engine_function",
+    "input_id_type",
+    "integer_person_ids",
     "line_params",
     "lines_provenance",
     "parse_params",
@@ -406,12 +408,14 @@ class CohortRun:
     lines: pa.Table | None = None
     source: CohortLines | None = field(default=None, repr=False)
     partitions: int | None = field(default=None)
+    integer_ids: bool = False
+    """True when both input tables hold ``person_id`` as integers: the output tables keep them as int64."""
 
     @property
     def assignments(self) -> pa.Table | None:
         """The row → line table, built only when first read (most runs never need it: issue 13, whole-process
-        cost); None after a partitioned run."""
-        return None if self.source is None else self.source.assignments
+        cost); None after a partitioned run. ``person_id`` has the inputs' type (see :attr:`integer_ids`)."""
+        return None if self.source is None else input_id_type(self.source.assignments, integer=self.integer_ids)
 
     def to_json(self) -> dict[str, Any]:
         """:attr:`summary` with dates as ISO text (``oncoline lines ... --json``)."""
@@ -455,6 +459,27 @@ def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
             f"{option}: {path if path.exists() else parent} is not writable; give a path you can write to",
             source=str(path),
         )
+
+
+def integer_person_ids(*tables: pa.Table) -> bool:
+    """True when every table's ``person_id`` column is an integer type (a Parquet ``int64`` id, an OMOP
+    ``person_id``); the engines number persons by text, so their outputs give the id as text."""
+    import pyarrow as pa
+
+    return bool(tables) and all(
+        "person_id" in t.column_names and pa.types.is_integer(t.schema.field("person_id").type) for t in tables
+    )
+
+
+def input_id_type(table: pa.Table, /, *, integer: bool) -> pa.Table:
+    """``table`` with ``person_id`` as int64 when the inputs held integer ids (``integer``), else unchanged (text):
+    integer in, integer out; text in, text out (a join back to the index needs no cast)."""
+    import pyarrow as pa
+
+    if not integer or pa.types.is_integer(table.schema.field("person_id").type):
+        return table
+    i = table.column_names.index("person_id")
+    return table.set_column(i, table.schema.field(i).with_type(pa.int64()), table.column(i).cast(pa.int64()))
 
 
 def lines_provenance(params: LineParams, cut: CutOff, engine: str, /) -> dict[str, Any]:
@@ -651,14 +676,16 @@ def derive_cohort_lines(
     step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
     with _naming(lambda: _input_name(ex, omop)):
         result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    integer = integer_person_ids(exposures_table, index_table)
+    lines_table = input_id_type(result.lines, integer=integer)
     if out_path is not None:
         step(f"writing {out_path}", 2)
-        write_lines_table(result.lines, out_path, lines_provenance(chosen_params, cut, chosen))
+        write_lines_table(lines_table, out_path, lines_provenance(chosen_params, cut, chosen))
     if asg is not None:
-        write_table(result.assignments, asg)
+        write_table(input_id_type(result.assignments, integer=integer), asg)
     step("done", 4)
     summary = _summary(result, chosen, out_path, asg, source_report, cut)
-    return CohortRun(summary, result.report, cut, chosen, result.lines, result)
+    return CohortRun(summary, result.report, cut, chosen, lines_table, result, integer_ids=integer)
 
 
 def _read_in_background(

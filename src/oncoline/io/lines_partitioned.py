@@ -194,6 +194,12 @@ class _Writer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if table.schema.field("person_id").type != self.schema.field("person_id").type:  # integer ids kept
+            table = table.set_column(
+                table.column_names.index("person_id"),
+                self.schema.field("person_id"),
+                table.column("person_id").cast(self.schema.field("person_id").type),
+            )
         if self.csv:
             for i, f in enumerate(table.schema):
                 if pa.types.is_list(f.type):
@@ -204,6 +210,10 @@ class _Writer:
 
     def close(self) -> None:
         (self._csv if self.csv else self._pq).close()
+
+
+def _with_id(schema: pa.Schema, id_field: pa.Field) -> pa.Schema:
+    return schema.set(schema.get_field_index("person_id"), id_field)
 
 
 def derive_lines_cohort_files(
@@ -263,6 +273,7 @@ def derive_lines_cohort_files(
         When DuckDB fails.
     """
     import duckdb
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from oncoline.engines.lines.cohort import assignments_schema, lines_schema, merge_reports
@@ -331,12 +342,19 @@ def derive_lines_cohort_files(
             )
         con.close()  # the partitions are written: DuckDB's memory is released before the engine runs
 
-        schema = lines_schema() if metadata is None else with_lines_metadata(lines_schema(), metadata)
+        # integer person ids in both inputs stay integers in the outputs (the engines give them as text)
+        ids = [
+            pq.read_schema(f).field(names[canon.index("person_id")]).type
+            for f, names, canon in ((exp_file, exp_names, exp_canon), (idx_file, idx_names, idx_canon))
+        ]
+        id_field = pa.field("person_id", pa.int64() if all(pa.types.is_integer(t) for t in ids) else pa.string())
+        schema = _with_id(lines_schema(), id_field)
+        schema = schema if metadata is None else with_lines_metadata(schema, metadata)
         lines_writer = _Writer(out, schema)
         writers.append(lines_writer)
         assign_writer = None
         if assign_out is not None:
-            assign_writer = _Writer(assign_out, assignments_schema())
+            assign_writer = _Writer(assign_out, _with_id(assignments_schema(), id_field))
             writers.append(assign_writer)
         n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         reports: list[CohortReport] = []
