@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_index_columns", "main", "prepare"]
+__all__ = ["add_index_columns", "generator_fingerprint", "main", "prepare"]
 
 DEFAULT_DATA = Path(os.environ.get("ONCOLINE_BENCH_DATA", "/tmp/oncoline-bench"))
 
@@ -61,24 +60,49 @@ def add_index_columns(index: Any, *, seed: int = 20261206) -> Any:
     )
 
 
+def generator_fingerprint() -> str:
+    """A hash of the generator's source (:mod:`benchmarks.generate`) and of :func:`add_index_columns`: cached data
+    written by another version of either is stale (the generator is recalibrated from time to time)."""
+    import hashlib
+    import inspect
+
+    from benchmarks import generate
+
+    text = inspect.getsource(generate) + inspect.getsource(add_index_columns)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def prepare(rows: int, data_dir: Path) -> tuple[Path, Path]:
-    """Write (once) the exposures and the report index for a cohort of about ``rows`` rows."""
+    """Write (once per generator version) the exposures and the report index for a cohort of about ``rows`` rows.
+
+    The data are cached under ``data_dir/report-ROWS`` with the :func:`generator_fingerprint` they were written
+    with (``generator.txt``); when the generator has changed since, they are written again. (The cohort that
+    ``python -m benchmarks lines`` caches under ``rows-ROWS`` carries no fingerprint, so it is not reused.)
+    """
     import pyarrow.parquet as pq
 
     from benchmarks.generate import generate_cohort, write_cohort
 
     directory = data_dir / f"report-{rows}"
-    exposures, index = directory / "exposures.parquet", directory / "index_report.parquet"
-    if exposures.is_file() and index.is_file():
+    exposures, index, stamp = (
+        directory / "exposures.parquet",
+        directory / "index_report.parquet",
+        directory / "generator.txt",
+    )
+    fingerprint = generator_fingerprint()
+    if (
+        exposures.is_file()
+        and index.is_file()
+        and stamp.is_file()
+        and stamp.read_text(encoding="utf-8").strip() == fingerprint
+    ):
         return exposures, index
-    cached = data_dir / f"rows-{rows}"  # the same seeded cohort, written by `python -m benchmarks lines`
-    if (cached / "exposures.parquet").is_file() and (cached / "index.parquet").is_file():
-        directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached / "exposures.parquet", exposures)
-        exp, idx = exposures, cached / "index.parquet"
-    else:
-        exp, idx = write_cohort(generate_cohort(rows), directory)
+    print(f"{rows:>12,} rows: writing the cohort (generator {fingerprint}) under {directory}", flush=True)
+    for old in (stamp, exposures, index, directory / "index.parquet"):
+        old.unlink(missing_ok=True)  # unlinked, not overwritten: an older cache may share these files (hard links)
+    exp, idx = write_cohort(generate_cohort(rows), directory)
     pq.write_table(add_index_columns(pq.read_table(idx)), index)
+    stamp.write_text(fingerprint + "\n", encoding="utf-8")
     return exp, index
 
 

@@ -170,3 +170,51 @@ def test_worker_processes_give_the_same_answers(monkeypatch: pytest.MonkeyPatch)
     two = conc.concordance(lines, index, judge=judge, workers=2, on_progress=lambda k, n: seen.append((k, n)))
     assert two.equals(one)
     assert judge.calls > 0 and seen[-1][0] == seen[-1][1]
+
+
+def test_started_concordance_runs_in_workers_while_the_caller_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    """start_concordance forks its worker processes before it returns (so the report's DuckDB work overlaps the
+    recommender calls); its result, and the aggregates built from it, are those of the judging done in place."""
+    import multiprocessing as mp
+
+    import oncoline.analytics.concordance as conc
+    from oncoline.analytics.aggregates import aggregate_lines, lines_in_index
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort(8_000, 2)
+    as_of = dt.date(2026, 1, 1)
+    one = conc.concordance(lines, index, judge=Judge(load_knowledge(), load_line_params()), workers=1)
+    in_place = aggregate_lines(
+        lines, index, as_of=as_of, max_lines=5, top_regimens=12, judge=Judge(load_knowledge(), load_line_params())
+    )
+    monkeypatch.setattr(conc, "PARALLEL_MIN_STATES", 1)
+    judge = Judge(load_knowledge(), load_line_params())
+    before = {p.pid for p in mp.active_children()}
+    started = conc.start_concordance(lines_in_index(lines, index)[0], index, judge=judge, workers=2)
+    assert len({p.pid for p in mp.active_children()} - before) == 2  # forked already, before any result is asked
+    overlapped = aggregate_lines(lines, index, as_of=as_of, max_lines=5, top_regimens=12, judge=judge, started=started)
+    assert started.result().equals(one)
+    assert not {p.pid for p in mp.active_children()} - before  # the pool is shut down once the result is in
+    assert overlapped.concordance is not None and in_place.concordance is not None
+    assert overlapped.concordance.equals(in_place.concordance)
+    assert overlapped.durations.equals(in_place.durations)
+    assert overlapped.states_judged == in_place.states_judged > 0
+
+
+def test_started_concordance_can_be_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the report's own work fails, cancel() stops the worker processes instead of leaving them to run."""
+    import multiprocessing as mp
+
+    import oncoline.analytics.concordance as conc
+    from oncoline.analytics.aggregates import lines_in_index
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort(8_000, 2)
+    monkeypatch.setattr(conc, "PARALLEL_MIN_STATES", 1)
+    before = {p.pid for p in mp.active_children()}
+    started = conc.start_concordance(
+        lines_in_index(lines, index)[0], index, judge=Judge(load_knowledge(), load_line_params()), workers=2
+    )
+    assert {p.pid for p in mp.active_children()} - before
+    started.cancel()
+    assert not {p.pid for p in mp.active_children()} - before

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from oncoline.analytics.concordance import Judge
+    from oncoline.analytics.concordance import Judge, PendingConcordance
 
 __all__ = ["CohortAggregates", "aggregate_lines", "count_persons", "lines_in_index", "report_tables"]
 
@@ -96,6 +96,7 @@ def aggregate_lines(
     top_regimens: int,
     judge: Judge | None = None,
     step: Step | None = None,
+    started: PendingConcordance | None = None,
 ) -> CohortAggregates:
     """The aggregates of an in-memory lines table (DuckDB).
 
@@ -115,6 +116,10 @@ def aggregate_lines(
     step
         Progress: ``step(description, done, total)`` as each part finishes (the states judged within the
         concordance part).
+    started
+        The concordance already under way (:func:`oncoline.analytics.concordance.start_concordance` on the lines of
+        ``lines`` in ``index`` — :func:`lines_in_index` — with ``judge``): its result is used instead of judging
+        here, so the judging could overlap other work. None: judged here when ``judge`` is given.
 
     Returns
     -------
@@ -150,8 +155,12 @@ def aggregate_lines(
         def judged_states(k: int, total: int) -> None:
             tick(f"guideline concordance: {k:,}/{total:,} distinct states", 1 + k / max(total, 1), 3)
 
-        judged = concordance(kept, index, judge=judge, on_progress=judged_states)
-        calls = count_distinct_states(judge, distinct_states(kept, person_status(index), judge))
+        if started is not None:
+            judged = started.result(judged_states)
+            calls = started.states()
+        else:
+            judged = concordance(kept, index, judge=judge, on_progress=judged_states)
+            calls = count_distinct_states(judge, distinct_states(kept, person_status(index), judge))
         conc = concordance_counts(judged, strata)
         categories = judged.select(["person_id", "line", "category"])
     tick("durations (time on treatment, time to next treatment)", 2, 3)

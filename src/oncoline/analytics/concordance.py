@@ -65,9 +65,11 @@ __all__ = [
     "Judge",
     "Judgement",
     "LineState",
+    "PendingConcordance",
     "canonical_state",
     "concordance",
     "knowledge_dates",
+    "start_concordance",
 ]
 
 BEFORE_ALL = dt.date(1900, 1, 1)
@@ -364,6 +366,94 @@ def _worker_judge(chunk: list[tuple[LineState, tuple[str, ...]]]) -> tuple[list[
     return [judge.judge(state, drugs) for state, drugs in chunk], judge.calls - before
 
 
+class _PendingJudgements:
+    """Judgements under way: worked out in this process at once, or in worker processes started (forked) before
+    this object is returned, so the caller can do other work while they run (:func:`start_concordance`)."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        tasks: list[tuple[LineState, tuple[str, ...]]],
+        *,
+        workers: int | None,
+    ) -> None:
+        import multiprocessing as mp
+        import os
+
+        self.judge = judge
+        self.tasks = tasks
+        self.results: list[Judgement] | None = None
+        self._pool: Any = None
+        n = len(tasks)
+        wanted = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        if wanted <= 1 or n < PARALLEL_MIN_STATES or "fork" not in mp.get_all_start_methods():
+            return  # judged in this process, when the results are asked for (progress reported then)
+        from concurrent.futures import ProcessPoolExecutor
+
+        global _WORKER_JUDGE
+        self.size = size = max(50, n // (wanted * 8))
+        # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge.recommendation)
+        self.order = order = sorted(
+            range(n),
+            key=lambda i: (
+                repr(tasks[i][0].prior),
+                tasks[i][0].her2_status or "",
+                tasks[i][0].hr_status or "",
+                tasks[i][0].period_start,
+            ),
+        )
+        chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
+        _WORKER_JUDGE = judge
+        try:
+            # with the fork start method every worker is forked at the first submit, here and now: before the
+            # caller goes on (its DuckDB threads are not running while the workers are made)
+            self._pool = ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context("fork"))
+            self._futures = [self._pool.submit(_worker_judge, chunk) for chunk in chunks]
+        except BaseException:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+            raise
+        finally:
+            _WORKER_JUDGE = None
+
+    def cancel(self) -> None:
+        """Stop the worker processes (the chunks not started are dropped); the result is not to be asked for."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def result(self, on_progress: Callable[[int, int], None] | None = None) -> list[Judgement]:
+        """Every judgement, in the order of the tasks (waits for the worker processes)."""
+        if self.results is not None:
+            return self.results
+        judge, tasks, n = self.judge, self.tasks, len(self.tasks)
+        if self._pool is None:
+            out = []
+            for i, (state, drugs) in enumerate(tasks, start=1):
+                out.append(judge.judge(state, drugs))
+                if on_progress is not None and i % 500 == 0:
+                    on_progress(i, n)
+            self.results = out
+            return out
+        results: list[Judgement] = [None] * n  # type: ignore[list-item]
+        size, order = self.size, self.order
+        try:
+            done = 0
+            for k, future in enumerate(self._futures):
+                judged, calls = future.result()
+                for j, i in zip(judged, order[k * size : k * size + len(judged)], strict=True):
+                    results[i] = j
+                judge.calls += calls
+                done += len(judged)
+                if on_progress is not None:
+                    on_progress(done, n)
+        finally:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        self.results = results
+        return results
+
+
 def _judge_all(
     judge: Judge,
     tasks: list[tuple[LineState, tuple[str, ...]]],
@@ -373,48 +463,7 @@ def _judge_all(
 ) -> list[Judgement]:
     """Judge every (state, drugs), in this process or — for many states, where ``fork`` exists — spread over
     worker processes that inherit the loaded knowledge (the recommender is pure, so the answers are the same)."""
-    import multiprocessing as mp
-    import os
-
-    n = len(tasks)
-    wanted = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if wanted <= 1 or n < PARALLEL_MIN_STATES or "fork" not in mp.get_all_start_methods():
-        out = []
-        for i, (state, drugs) in enumerate(tasks, start=1):
-            out.append(judge.judge(state, drugs))
-            if on_progress is not None and i % 500 == 0:
-                on_progress(i, n)
-        return out
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _WORKER_JUDGE
-    _WORKER_JUDGE = judge
-    size = max(50, n // (wanted * 8))
-    # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge.recommendation)
-    order = sorted(
-        range(n),
-        key=lambda i: (
-            repr(tasks[i][0].prior),
-            tasks[i][0].her2_status or "",
-            tasks[i][0].hr_status or "",
-            tasks[i][0].period_start,
-        ),
-    )
-    chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
-    results: list[Judgement] = [None] * n  # type: ignore[list-item]
-    try:
-        with ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context("fork")) as pool:
-            done = 0
-            for k, (judged, calls) in enumerate(pool.map(_worker_judge, chunks)):
-                for j, i in zip(judged, order[k * size : k * size + len(judged)], strict=True):
-                    results[i] = j
-                judge.calls += calls
-                done += len(judged)
-                if on_progress is not None:
-                    on_progress(done, n)
-    finally:
-        _WORKER_JUDGE = None
-    return results
+    return _PendingJudgements(judge, tasks, workers=workers).result(on_progress)
 
 
 def concordance(
@@ -452,6 +501,84 @@ def concordance(
     References
     ----------
     shared/reference/her2-mbc.md (the algorithm the recommender encodes); ASCO-HER2-2022.
+    """
+    return start_concordance(lines, index, judge=judge, workers=workers).result(on_progress)
+
+
+class PendingConcordance:
+    """The concordance of a cohort under way (:func:`start_concordance`): :meth:`result` gives the table of
+    :func:`concordance`, waiting for the worker processes if they still run."""
+
+    def __init__(self, table: pa.Table, distinct: list[dict[str, Any]], pending: _PendingJudgements) -> None:
+        self._table = table
+        self._distinct = distinct
+        self._pending = pending
+        self._result: pa.Table | None = None
+
+    def cancel(self) -> None:
+        """Give up: the worker processes are stopped (when the caller's own work failed, so that its error is not
+        held up by judgements nobody will read)."""
+        self._pending.cancel()
+
+    def states(self) -> int:
+        """The distinct patient states of the cohort — knowledge period and :func:`canonical_state`, what the judge
+        memoises on — as :func:`oncoline.analytics.concordance_tables.count_distinct_states` counts them (from the
+        states this run keyed already, without a second pass over the lines)."""
+        return len({canonical_state(state) for state, _drugs in self._pending.tasks})
+
+    def result(self, on_progress: Callable[[int, int], None] | None = None) -> pa.Table:
+        """One row per line, as :func:`concordance` returns it (``on_progress``: states judged, distinct states)."""
+        if self._result is not None:
+            return self._result
+        import duckdb
+        import pyarrow as pa
+
+        results = self._pending.result(on_progress)
+        table, distinct = self._table, self._distinct
+        judged = pa.table(
+            {
+                **{
+                    k: pa.array([r[k] for r in distinct], table.schema.field(k).type)
+                    for k in ("period", "her2", "hr", "prior_key", "drugs_key")
+                },
+                "category": pa.array([j.category.value for j in results], pa.string()),
+                "reason": pa.array([j.reason for j in results], pa.string()),
+                "matched": pa.array([j.matched for j in results], pa.string()),
+            }
+        )
+        con = duckdb.connect()
+        try:
+            con.register("t", table)
+            con.register("j", judged)
+            self._result = con.execute(
+                """SELECT t.person_id, t.line, t.regimen, t.start_date, j.category, j.reason, j.matched
+                   FROM t JOIN j ON t.period = j.period AND t.her2 IS NOT DISTINCT FROM j.her2
+                        AND t.hr IS NOT DISTINCT FROM j.hr
+                        AND t.prior_key = j.prior_key AND t.drugs_key = j.drugs_key
+                   ORDER BY t.pos"""
+            ).to_arrow_table()
+        finally:
+            con.close()
+        return self._result
+
+
+def start_concordance(
+    lines: pa.Table, index: pa.Table, /, *, judge: Judge, workers: int | None = None
+) -> PendingConcordance:
+    """Start judging every line of a cohort and return at once when the recommender calls run in worker processes
+    (from :data:`PARALLEL_MIN_STATES` distinct states on, where ``fork`` exists; the workers are forked before this
+    returns), so the caller's own work (DuckDB, Arrow, Kaplan–Meier) runs on another core meanwhile. Below that the
+    states are judged in this process when the result is asked for.
+
+    Parameters
+    ----------
+    lines, index, judge, workers
+        As for :func:`concordance`.
+
+    Returns
+    -------
+    PendingConcordance
+        ``.result(on_progress)`` gives the table :func:`concordance` returns (the same rows, in the same order).
     """
     import duckdb
     import numpy as np
@@ -513,28 +640,7 @@ def concordance(
                 prior=tuple(prior),
             )
             tasks.append((state, tuple(row["drugs_key"].split("|"))))
-        results = _judge_all(judge, tasks, workers=workers, on_progress=on_progress)
-        cat = [j.category.value for j in results]
-        reason = [j.reason for j in results]
-        matched = [j.matched for j in results]
-        judged = pa.table(
-            {
-                **{
-                    k: pa.array([r[k] for r in distinct], table.schema.field(k).type)
-                    for k in ("period", "her2", "hr", "prior_key", "drugs_key")
-                },
-                "category": pa.array(cat, pa.string()),
-                "reason": pa.array(reason, pa.string()),
-                "matched": pa.array(matched, pa.string()),
-            }
-        )
-        con.register("j", judged)
-        return con.execute(
-            """SELECT t.person_id, t.line, t.regimen, t.start_date, j.category, j.reason, j.matched
-               FROM t JOIN j ON t.period = j.period AND t.her2 IS NOT DISTINCT FROM j.her2
-                    AND t.hr IS NOT DISTINCT FROM j.hr
-                    AND t.prior_key = j.prior_key AND t.drugs_key = j.drugs_key
-               ORDER BY t.pos"""
-        ).to_arrow_table()
     finally:
         con.close()
+    # the connection closed first: the worker processes are forked from a process with no query running
+    return PendingConcordance(table, distinct, _PendingJudgements(judge, tasks, workers=workers))

@@ -180,6 +180,66 @@ def build_cohort_report(
 
         return step
 
+    # With the sensitivity grid on DuckDB, the concordance's recommender calls (pure Python, in worker processes)
+    # start first and run while this process derives the grid's lines (DuckDB and the line kernel): both cores
+    # busy. The tables are the same in either order.
+    started = None
+    if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
+        from oncoline.analytics.aggregates import lines_in_index
+        from oncoline.analytics.concordance import start_concordance
+
+        progress("guideline concordance: starting the recommender calls", 0, steps)
+        started = start_concordance(lines_in_index(inputs.lines, inputs.index)[0], inputs.index, judge=judge)
+    agg_base, grid_base = (1, 0) if started is not None else (0, 3)
+
+    # the exposure table prepared once: the sensitivity grid runs its kernel on it, the attrition reads its report
+    prepared = None
+    grid_notes: list[str] = []
+    tables_grid: tuple[pa.Table, pa.Table] | None = None
+
+    def prepare_and_grid() -> None:
+        nonlocal prepared, tables_grid
+        if inputs.exposures is not None and (inputs.lines_report is None or options.sensitivity):
+            from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+
+            prepared = prepare_kernel_input(inputs.exposures, inputs.index, params=inputs.params, as_of=inputs.as_of)
+        if options.sensitivity and inputs.exposures is None:
+            grid_notes.append(
+                "Sensitivity to the line rules needs the exposure table: give --exposures (or --omop) to add it."
+            )
+        elif grid:
+            assert inputs.exposures is not None
+            t0 = time.perf_counter()
+            from oncoline.analytics.sensitivity import grid_cells, sensitivity_grid
+
+            # + one cell per other value of toxicity_stop_ends_line
+            n_cells = len(
+                grid_cells(inputs.params, gap_days=options.gap_days, regimen_window_days=options.regimen_window_days)
+            )
+
+            def cell(k: int, total: int) -> None:
+                progress(f"sensitivity grid: cell {k}/{total}", grid_base + k / total, steps)
+
+            progress(f"sensitivity grid ({n_cells} settings of the line rules)", grid_base, steps)
+            tables_grid = sensitivity_grid(
+                inputs.exposures,
+                inputs.index,
+                params=inputs.params,
+                as_of=inputs.as_of,
+                gap_days=options.gap_days,
+                regimen_window_days=options.regimen_window_days,
+                on_cell=cell,
+                prepared=prepared,
+            )
+            timings["sensitivity"] = time.perf_counter() - t0
+
+    if started is not None:
+        try:
+            prepare_and_grid()
+        except BaseException:
+            started.cancel()  # the error (or Ctrl-C) is not held up by judgements nobody will read
+            raise
+
     t0 = time.perf_counter()
     if options.engine == "spark":
         from oncoline.analytics.spark_aggregates import aggregate_lines_spark
@@ -195,18 +255,24 @@ def build_cohort_report(
             max_lines=options.max_lines,
             top_regimens=options.top_regimens,
             judge=judge,
-            step=within(0),
+            step=within(agg_base),
         )
     else:
-        agg = aggregate_lines(
-            inputs.lines,
-            inputs.index,
-            as_of=inputs.as_of,
-            max_lines=options.max_lines,
-            top_regimens=options.top_regimens,
-            judge=judge,
-            step=within(0),
-        )
+        try:
+            agg = aggregate_lines(
+                inputs.lines,
+                inputs.index,
+                as_of=inputs.as_of,
+                max_lines=options.max_lines,
+                top_regimens=options.top_regimens,
+                judge=judge,
+                step=within(agg_base),
+                started=started,
+            )
+        except BaseException:
+            if started is not None:
+                started.cancel()
+            raise
     timings["aggregates"] = time.perf_counter() - t0
     if agg.outside[0]:
         notes.append(
@@ -215,57 +281,24 @@ def build_cohort_report(
         )
 
     t0 = time.perf_counter()
-    progress("pathways, Kaplan–Meier and concordance tables", 2, steps)
+    progress("pathways, Kaplan–Meier and concordance tables", agg_base + 2, steps)
     tables, refused = report_tables(
         agg, min_cell=mc, max_lines=options.max_lines, at_risk_months=options.at_risk_months
     )
     timings["tables"] = time.perf_counter() - t0
 
-    # the exposure table prepared once: the sensitivity grid runs its kernel on it, the attrition reads its report
-    prepared = None
-    if inputs.exposures is not None and (inputs.lines_report is None or options.sensitivity):
-        from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+    if started is None:
+        prepare_and_grid()
+    notes.extend(grid_notes)
+    if tables_grid is not None:
+        from oncoline.analytics.sensitivity import grid_mismatch, sensitivity_tables, unmoved_rules
 
-        prepared = prepare_kernel_input(inputs.exposures, inputs.index, params=inputs.params, as_of=inputs.as_of)
-
-    if options.sensitivity and inputs.exposures is None:
-        notes.append("Sensitivity to the line rules needs the exposure table: give --exposures (or --omop) to add it.")
-    elif grid:
-        assert inputs.exposures is not None
-        t0 = time.perf_counter()
-        from oncoline.analytics.sensitivity import (
-            grid_cells,
-            grid_mismatch,
-            sensitivity_grid,
-            sensitivity_tables,
-            unmoved_rules,
-        )
-
-        # + one cell per other value of toxicity_stop_ends_line
-        n_cells = len(
-            grid_cells(inputs.params, gap_days=options.gap_days, regimen_window_days=options.regimen_window_days)
-        )
-
-        def cell(k: int, total: int) -> None:
-            progress(f"sensitivity grid: cell {k}/{total}", 3 + k / total, steps)
-
-        progress(f"sensitivity grid ({n_cells} settings of the line rules)", 3, steps)
-        summary, regimens = sensitivity_grid(
-            inputs.exposures,
-            inputs.index,
-            params=inputs.params,
-            as_of=inputs.as_of,
-            gap_days=options.gap_days,
-            regimen_window_days=options.regimen_window_days,
-            on_cell=cell,
-            prepared=prepared,
-        )
+        summary, regimens = tables_grid
         tables.update(sensitivity_tables(summary, regimens, min_cell=mc))
         mismatch = grid_mismatch(summary, agg.n_lines, inputs.params)
         if mismatch:
             notes.append(mismatch)
         notes.extend(unmoved_rules(summary, min_persons=mc))
-        timings["sensitivity"] = time.perf_counter() - t0
 
     progress("attrition", steps - 1, steps)
     rows_report = inputs.lines_report if inputs.lines_report is not None else getattr(prepared, "report", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +60,9 @@ def _root(
     set_debug(debug)
 
 
+#: Help's width when it does not go to a terminal (wide enough that no option's help is cut).
+PIPED_HELP_WIDTH = 160
+
 #: Every sub-command, in the order ``--help`` lists them; each is the module ``oncoline.cli.<name>`` with a
 #: ``register(app)`` function.
 COMMANDS = ("recommend", "her2", "lines", "patient", "kb", "schema", "omop", "cohort", "serve", "feedback")
@@ -89,6 +93,10 @@ def main() -> None:
     # Start-up builds many long-lived objects (models, knowledge); collecting young objects every 700 allocations
     # re-walks them for nothing (~20 ms). Cycles are still collected, only less often.
     gc.set_threshold(100_000, 20, 20)
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS") and not os.environ.get("TERMINAL_WIDTH"):
+        # Piped or redirected help (`oncoline lines --help | less`, a file): Rich would assume 80 columns and
+        # cut option help with "…"; Typer's help reads this width when it first renders.
+        os.environ["TERMINAL_WIDTH"] = str(PIPED_HELP_WIDTH)
     try:
         app()
     except SystemExit:
