@@ -200,3 +200,20 @@ def test_person_id_keeps_the_input_type(cohort: Path, tmp_path: Path, extra: tup
     args = ["lines", str(tmp_path / "e.csv"), "--index", str(cohort / "index.parquet"), "--out", str(out), *extra]
     assert CliRunner().invoke(app, args).exit_code == 0
     assert pq.read_table(out).schema.field("person_id").type == pa.string()  # text in (CSV): text out
+
+
+def test_lines_unwritable_assignments_dir_is_refused_before_reading(tmp_path: Path) -> None:
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    target = locked if os.geteuid() != 0 else Path("/proc")  # root writes anywhere but /proc
+    if not target.is_dir():
+        pytest.skip("no directory this user cannot write to")
+    missing = tmp_path / "not-there.parquet"
+    args = ["lines", str(missing), "--index", str(missing), "--out", str(tmp_path / "l.parquet")]
+    res = CliRunner().invoke(app, [*args, "--assignments", str(target / "rows.csv")])
+    text = " ".join(res.output.split())
+    locked.chmod(0o700)
+    assert res.exit_code != 0 and "--assignments" in text and "not writable" in text, text

@@ -454,7 +454,15 @@ def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
             f"{option}: the directory {parent} does not exist; create it (mkdir -p {parent}) or write elsewhere",
             source=str(path),
         )
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    import tempfile
+
+    try:  # a real file in the directory: permission bits say too little (root, read-only mounts, /proc)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+        writable = not path.exists() or os.access(path, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
         raise InputError(
             f"{option}: {path if path.exists() else parent} is not writable; give a path you can write to",
             source=str(path),
