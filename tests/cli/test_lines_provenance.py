@@ -217,3 +217,14 @@ def test_lines_unwritable_assignments_dir_is_refused_before_reading(tmp_path: Pa
     text = " ".join(res.output.split())
     locked.chmod(0o700)
     assert res.exit_code != 0 and "--assignments" in text and "not writable" in text, text
+
+
+def test_report_at_another_cut_off_than_the_lines_is_a_loud_warning(cohort: Path, tmp_path: Path) -> None:
+    lines = tmp_path / "lines.parquet"
+    _lines(cohort, lines, "--as-of", "2025-06-30")
+    res = _report(lines, cohort, tmp_path / "r", "--as-of", "2025-03-31")
+    text = " ".join(res.output.split())  # type: ignore[attr-defined]
+    assert res.exit_code == 0, text  # type: ignore[attr-defined]
+    assert "derived with the data cut-off 2025-06-30" in text and "--as-of 2025-06-30" in text
+    res = _report(lines, cohort, tmp_path / "s", "--as-of", "2025-06-30")
+    assert "derived with the data cut-off" not in " ".join(res.output.split())  # type: ignore[attr-defined]

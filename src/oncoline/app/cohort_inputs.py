@@ -264,9 +264,22 @@ def report_inputs_from_files(
         source=source,
         exposures=exposures,
         lines_path=lines_path if engine == "spark" else None,
-        cut_off_warning=_cut_off_warning(cut),
+        cut_off_warning=_cut_off_warning(cut) or _cut_off_differs(provenance, cut.as_of),
         line_rules=rules,
         provenance=provenance,
+    )
+
+
+def _cut_off_differs(provenance: dict[str, Any] | None, as_of: dt.date) -> str:
+    """A loud note when the report's cut-off is not the one the lines table records: its last lines were closed
+    (or left ongoing) at the other date, so censoring at this one mixes two cut-offs."""
+    recorded = None if provenance is None else provenance.get("as_of")
+    if provenance is None or not recorded or str(recorded) == as_of.isoformat():
+        return ""
+    return (
+        f"The lines table was derived with the data cut-off {recorded} ({provenance.get('as_of_note', '')}) but "
+        f"this report uses {as_of}: lines still running are censored at a date the lines were not derived at. "
+        f"Give --as-of {recorded}, or derive the lines again with --as-of {as_of}."
     )
 
 
