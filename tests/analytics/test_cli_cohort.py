@@ -191,3 +191,32 @@ def test_engine_spark_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "oncoline lines --omop" in res.output, res.output
     res = runner.invoke(app, [*base, str(tmp_path / "lines.parquet"), "--engine", "polars"])
     assert res.exit_code == 2 and "duckdb or spark" in res.output, res.output
+
+
+def test_terminal_summary_does_not_call_a_suppressed_median_not_reached() -> None:
+    """A 2L median hidden for resting on fewer than --min-cell events must not be printed as "not reached"."""
+    import io
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+    from rich.console import Console
+
+    from oncoline.cli.cohort import _summary
+
+    km = pa.Table.from_pylist(
+        [
+            {"endpoint": "ttnt", "group_kind": "line", "group": "1", "median_months": 15.4, "n_shown": "90"}
+            | {"median_months_shown": "15.4"},
+            {"endpoint": "ttnt", "group_kind": "line", "group": "2", "median_months": None, "n_shown": "12"}
+            | {"median_months_shown": "suppressed (<5 events)"},
+        ]
+    )
+    attrition = pa.Table.from_pylist([{"description": "lines of therapy", "count_shown": "100"}])
+    result = SimpleNamespace(
+        tables={"attrition": attrition, "km_summary": km}, as_of="2026-06-30", as_of_note="t", states_judged=0, notes=()
+    )
+    out = io.StringIO()
+    _summary(Console(file=out, width=200), result, [Path("r/report.html")])
+    text = out.getvalue()
+    assert "line 2 median time to next treatment: suppressed (<5 events)" in text
+    assert "line 1 median time to next treatment: 15.4 months" in text

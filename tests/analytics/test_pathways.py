@@ -95,3 +95,38 @@ def test_one_colour_per_regimen_in_every_figure() -> None:
             seen.setdefault(trace.name, set()).add(trace.marker.color)
     for label, found in seen.items():
         assert found == {colours[label]}, label
+
+
+def test_sankey_nodes_sit_in_their_line_column() -> None:
+    """The new user's "2L paclitaxel" drawn in the line-1 column: a line-2 node with no incoming link (its
+    1L→2L link suppressed) was placed by plotly at the left. Every node now has its line's x."""
+    import pyarrow as pa
+
+    from oncoline.outputs.report import figures as F
+
+    rows = [
+        (1, "THP", "T-DXd", 50),
+        (2, "T-DXd", "tucatinib", 20),
+        (2, "paclitaxel", "T-DXd", 10),
+        (3, "tucatinib", "lapatinib", 12),
+    ]
+    transitions = pa.table(
+        {
+            "stratum_kind": ["all"] * len(rows),
+            "stratum": ["all"] * len(rows),
+            "line": pa.array([r[0] for r in rows], pa.int32()),
+            "from_regimen": [r[1] for r in rows],
+            "to_regimen": [r[2] for r in rows],
+            "persons": pa.array([r[3] for r in rows], pa.int64()),
+        }
+    )
+    node = F.sankey(transitions, {}, max_lines=5).data[0].node
+    x = dict(zip(node.label, node.x, strict=True))
+    columns = {int(label.split("L ", 1)[0]): set() for label in node.label}
+    for label, pos in x.items():
+        columns[int(label.split("L ", 1)[0])].add(pos)
+    assert all(len(v) == 1 for v in columns.values()), columns  # one x per line
+    xs = [next(iter(columns[k])) for k in sorted(columns)]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)  # line 1 at the left, each line its own column
+    assert x["2L paclitaxel"] == x["2L T-DXd"] > x["1L THP"]
+    assert all(0 < v < 1 for v in [*node.x, *node.y])

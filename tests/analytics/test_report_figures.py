@@ -145,3 +145,34 @@ def test_flat_rule_in_the_grid_is_explained() -> None:
     assert unmoved_rules(pa.Table.from_pylist(rows), min_persons=51) == []  # suppressed rows: nothing to explain
     rows[0]["lines"] += 1
     assert unmoved_rules(pa.Table.from_pylist(rows)) == []
+
+
+def test_km_at_risk_under_every_tick_whole_labels_and_a_legend_that_fits() -> None:
+    """The new user's regimen KM plots: no at-risk number under the 30/42/54-month ticks, at-risk row labels cut
+    ("docetaxel + pertuzumab + tr…") and a legend scrolling with its last entry cut off."""
+    from oncoline.app.cohort_report import ReportOptions
+    from oncoline.outputs.report.figures import KM_MAX_MONTHS, KM_TICK_MONTHS, km_figure
+
+    assert set(range(0, KM_MAX_MONTHS + 1, KM_TICK_MONTHS)) <= set(ReportOptions().at_risk_months)
+    names = ["docetaxel + pertuzumab + trastuzumab", *[f"regimen {k}" for k in range(15)]]
+    curves = pa.Table.from_pylist(
+        [
+            {"endpoint": "tot", "group_kind": "regimen", "group": g, "time_days": t, "survival": s, "lower": s - 0.1}
+            | {"upper": min(1.0, s + 0.1)}
+            for g in names
+            for t, s in ((0.0, 1.0), (300.0, 0.6), (900.0, 0.3))
+        ]
+    )
+    risk = pa.Table.from_pylist(
+        [
+            {"endpoint": "tot", "group_kind": "regimen", "group": g, "month": m, "at_risk": 50, "at_risk_shown": "50"}
+            for g in names
+            for m in (0, 6, 12)
+        ]
+    )
+    fig = km_figure(curves, endpoint="tot", group_kind="regimen", at_risk=risk)
+    labels = [a.text for a in fig.layout.annotations if a.xref == "paper"]
+    assert names[0] in labels  # whole, not cut
+    margin = fig.layout.margin
+    assert fig.layout.height - margin.t - margin.b >= 22 * len(names)  # the legend fits beside the plot
+    assert margin.l >= 6 * len(names[0])  # the whole label has room

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from oncoline.analytics.attrition import HER2_NEGATIVE, HER2_UNKNOWN
+from tests.analytics.test_her2_scope import her2_mixed_index
 from tests.analytics.test_suppression import _check_html, _check_subtraction, _check_tables
 
 pytestmark = pytest.mark.spark
@@ -47,7 +49,7 @@ def _inputs(lines: pa.Table, index: pa.Table, path: Path, *, engine: str) -> Any
 
 def test_spark_and_duckdb_give_identical_tables_and_page(spark: Any, tmp_path: Path) -> None:
     """Every exported table (schema and values) and the HTML page are the same on both engines, concordance and
-    persons outside the index included."""
+    persons outside the index and HER2-negative / unknown persons included."""
     from oncoline.app.cohort_report import ReportOptions, build_cohort_report
     from oncoline.outputs.report import render_report
     from tests.analytics.cohort import small_cohort
@@ -55,6 +57,7 @@ def test_spark_and_duckdb_give_identical_tables_and_page(spark: Any, tmp_path: P
     _exposures, index, lines = small_cohort(8_000, 3)
     ids = sorted(set(pc.cast(index.column("person_id"), pa.string()).to_pylist()))
     index = index.filter(pc.invert(pc.is_in(pc.cast(index.column("person_id"), pa.string()), pa.array(ids[:3]))))
+    index, _neg, _unk = her2_mixed_index(index, negative=4, unknown=3)  # HER2 scope: the same on both engines
     results = {}
     for engine in ("duckdb", "spark"):
         options = ReportOptions(min_cell=3, engine=engine, spark=spark)  # type: ignore[arg-type]
@@ -67,6 +70,7 @@ def test_spark_and_duckdb_give_identical_tables_and_page(spark: Any, tmp_path: P
         assert table.equals(spk.tables[name], check_metadata=False), name
     attrition = {r["description"]: r["count"] for r in duck.tables["attrition"].to_pylist()}
     assert attrition["persons in the lines table without an index row: left out"] == 3
+    assert (attrition[HER2_NEGATIVE], attrition[HER2_UNKNOWN]) == (4, 3)
     assert (duck.notes, duck.states_judged) == (spk.notes, spk.states_judged)
     assert render_report(duck) == render_report(spk)
 

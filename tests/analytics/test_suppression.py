@@ -106,7 +106,8 @@ def _check_derived(tables: dict[str, pa.Table], min_cell: int) -> None:
             if r[derived] is not None:
                 assert r[group] is not None and r[group] >= min_cell, (derived, r)
             else:
-                assert r[f"{derived}_shown"] in ("", f"suppressed (<{min_cell} persons)"), (derived, r)
+                hidden = ("", f"suppressed (<{min_cell} persons)", f"suppressed (<{min_cell} events)")
+                assert r[f"{derived}_shown"] in hidden, (derived, r)
 
 
 @settings(deadline=None)
@@ -115,9 +116,10 @@ def _check_derived(tables: dict[str, pa.Table], min_cell: int) -> None:
         st.tuples(st.integers(0, 30), st.integers(0, 4), st.integers(0, 30), st.floats(1, 900)), min_size=1, max_size=6
     ),
     min_cell=st.integers(1, 11),
+    events=st.integers(0, 12),
 )
 def test_sensitivity_derived_figures_hide_with_their_group(
-    cells: list[tuple[int, int, int, float]], min_cell: int
+    cells: list[tuple[int, int, int, float]], min_cell: int, events: int
 ) -> None:
     """Property: persons hidden as "<5" cannot be recovered as lines / (lines/person), and no median of fewer than
     ``min_cell`` persons is shown (grid, CSV/parquet export and HTML share this table). The second row is the
@@ -142,6 +144,10 @@ def test_sensitivity_derived_figures_hide_with_their_group(
                 "median_ttnt_1l_lower": median / 2 if persons else None,
                 "median_ttnt_1l_upper": None,
                 "median_ttnt_2l_days": median / 3 if min(two_l, persons) else None,
+                "median_ttnt_2l_lower": median / 4 if min(two_l, persons) else None,
+                "median_ttnt_2l_upper": median / 2 if min(two_l, persons) else None,
+                "events_ttnt_1l": min(events + i, persons),
+                "events_ttnt_2l": min(events, two_l, persons),
             }
         )
     summary = pa.Table.from_pylist(rows)
@@ -165,7 +171,13 @@ def test_sensitivity_derived_figures_hide_with_their_group(
         if 0 < raw["persons"] < min_cell:
             assert out["persons"] is None and out["lines_per_person"] is None and out["median_ttnt_1l_days"] is None
         if 0 < raw["persons_2l"] < min_cell:
-            assert out["median_ttnt_2l_days"] is None
+            assert out["median_ttnt_2l_days"] is None and out["median_ttnt_2l_lower"] is None
+        # a median (and CI) of fewer than min_cell events is one patient's time: hidden, with the reason
+        for line in ("1l", "2l"):
+            if raw[f"events_ttnt_{line}"] < min_cell:
+                for part in ("days", "lower", "upper"):
+                    assert out[f"median_ttnt_{line}_{part}"] is None, (line, part, raw, out)
+        assert "events_ttnt_1l" not in out and "events_ttnt_2l" not in out  # used, not exported
         if out["lines_per_person"] is not None:
             assert out["lines_per_person"] == round(out["lines_per_person"], 2)
 
@@ -221,6 +233,13 @@ def _check_subtraction(tables: dict[str, pa.Table], min_cell: int) -> None:
         assert hidden == 0 or hidden >= min_cell
     else:  # the total is hidden: so is every whole-cohort pathway (they add up to a small count)
         assert all(r["persons"] in (None, 0) for r in tables["pathways"].to_pylist() if r["stratum_kind"] == "all")
+    if "concordance_reason_regimens" in tables:  # the regimens of a reason add up to it: none shown if it is hidden
+        reasons = {
+            (r["line"], r["category"], r["reason"]): r["lines"] for r in tables["concordance_reasons"].to_pylist()
+        }
+        for r in tables["concordance_reason_regimens"].to_pylist():
+            if reasons[r["line"], r["category"], r["reason"]] is None:
+                assert r["lines"] is None, r
     steps = tables["pathway_steps"].to_pylist()
     node = {(r["stratum_kind"], r["stratum"], r["id"]): r["persons"] for r in steps}
     children: dict[tuple[str, str, str], list[int | None]] = {}
@@ -272,3 +291,97 @@ def _check_html(html: str, min_cell: int) -> None:
         hidden = (f"&lt;{min_cell}", "0", COMPLEMENTARY_TEXT, SUPPRESSED_TEXT)
         assert cell in hidden or (cell.isdigit() and int(cell) >= min_cell), cell
     assert f"&lt;{min_cell}" in html or all(c.isdigit() for c in cells)
+
+
+def _km_counts(groups: list[list[tuple[int, bool]]]) -> pa.Table:
+    """A :func:`~oncoline.analytics.survival.duration_counts` table: one regimen label per group, ttnt only."""
+    rows = [
+        {"endpoint": "ttnt", "line": 1, "label": f"r{g}", "category": None, "days": d, "event": e, "n": 1}
+        for g, obs in enumerate(groups)
+        for d, e in obs
+    ]
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("endpoint", pa.string()),
+                ("line", pa.int32()),
+                ("label", pa.string()),
+                ("category", pa.string()),
+                ("days", pa.int32()),
+                ("event", pa.bool_()),
+                ("n", pa.int64()),
+            ]
+        ),
+    )
+
+
+def _km_summary(groups: list[list[tuple[int, bool]]], min_cell: int) -> list[dict[str, object]]:
+    from oncoline.analytics.survival import km_tables
+
+    tables, _ = km_tables(
+        _km_counts(groups),
+        min_cell=min_cell,
+        max_lines=1,
+        labels=[f"r{g}" for g in range(len(groups))],
+        at_risk_months=(0, 6),
+        by_category=False,
+    )
+    return [r for r in tables["km_summary"].to_pylist() if r["group_kind"] == "regimen"]
+
+
+def test_km_complementary_partner_is_not_labelled_small() -> None:
+    """The new user's lapatinib row: n 36, 1 event and 35 censored both read "<5" before."""
+    (row,) = _km_summary([[(100, True)] + [(200 + k, False) for k in range(35)]], 5)
+    assert (row["n_shown"], row["events_shown"], row["censored_shown"]) == ("36", "<5", COMPLEMENTARY_TEXT)
+    assert row["events"] is None and row["censored"] is None
+
+
+def test_km_median_of_few_events_is_not_shown() -> None:
+    """A median resting on 2 events (the new user's "other regimens": 120 days) is one patient's own time."""
+    from oncoline.analytics.survival import KM_MEDIAN_COLUMNS, median_suppressed_text
+
+    # 8 censored early, then 2 events: the estimate reaches 0.5 at day 120 on the second-to-last patient
+    (row,) = _km_summary([[(5, False)] * 8 + [(120, True), (130, True)]], 5)
+    for name in KM_MEDIAN_COLUMNS:
+        assert row[name] is None, name
+        assert row[f"{name}_shown"] == median_suppressed_text(5)
+    (big,) = _km_summary([[(10 * k, True) for k in range(1, 11)]], 5)
+    assert big["median_days"] == 50.0 and big["median_days_shown"] == "50"
+
+
+@settings(deadline=None)
+@given(
+    groups=st.lists(
+        st.lists(st.tuples(st.integers(1, 60), st.booleans()), min_size=1, max_size=25), min_size=1, max_size=4
+    ),
+    min_cell=st.integers(2, 8),
+)
+def test_km_summary_property(groups: list[list[tuple[int, bool]]], min_cell: int) -> None:
+    """Property: in ``km_summary`` no small count is shown, "<5" only on a count that is 1 to ``min_cell - 1``,
+    the hidden partner of a small cell says it is complementary (or "suppressed"), and no median or CI limit is
+    shown for a group of fewer than ``min_cell`` events."""
+    from oncoline.analytics.survival import KM_MEDIAN_COLUMNS, median_suppressed_text
+
+    rows = {r["group"]: r for r in _km_summary(groups, min_cell)}
+    _check_tables({"km_summary": pa.Table.from_pylist(list(rows.values()))} if rows else {}, min_cell)
+    for g, obs in enumerate(groups):
+        row = rows.get(f"r{g}")
+        if len(obs) < min_cell:
+            assert row is None  # a group below the threshold is not fitted
+            continue
+        assert row is not None
+        raw = {"events": sum(e for _, e in obs), "censored": sum(not e for _, e in obs)}
+        for name, value in raw.items():
+            text = row[f"{name}_shown"]
+            if row[name] is not None:
+                assert row[name] == value and (value == 0 or value >= min_cell)
+            elif text == f"<{min_cell}":
+                assert 0 < value < min_cell, (name, value)
+            elif text == COMPLEMENTARY_TEXT:
+                assert value >= min_cell, (name, value)
+            else:
+                assert text == SUPPRESSED_TEXT, text
+        if raw["events"] < min_cell:
+            for name in KM_MEDIAN_COLUMNS:
+                assert row[name] is None and row[f"{name}_shown"] == median_suppressed_text(min_cell)

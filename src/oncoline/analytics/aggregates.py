@@ -9,6 +9,7 @@ tables that do not fit in memory) produce the same aggregates, so the same repor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
@@ -20,10 +21,77 @@ if TYPE_CHECKING:
 
     from oncoline.analytics.concordance import Judge, PendingConcordance
 
-__all__ = ["CohortAggregates", "aggregate_lines", "count_persons", "lines_in_index", "report_tables"]
+__all__ = [
+    "CohortAggregates",
+    "Her2Counts",
+    "aggregate_lines",
+    "count_persons",
+    "her2_scope",
+    "lines_in_index",
+    "report_tables",
+]
 
 Step = Callable[[str, float, float], None]
 """``step(description, done, total)`` progress within one aggregation step."""
+
+
+@dataclass(frozen=True)
+class Her2Counts:
+    """Persons of the index by their ``her2_status`` (the report is about HER2-positive metastatic breast cancer).
+
+    Attributes
+    ----------
+    positive
+        ``her2_status`` positive: analysed.
+    negative
+        ``her2_status`` negative: left out of every table (an attrition row counts them and their lines).
+    unknown
+        ``her2_status`` empty, ``equivocal`` or the column absent: analysed, counted in their own attrition row
+        (their lines' concordance is not assessable).
+    negative_lines
+        (persons, lines) of the lines table belonging to HER2-negative persons: left out.
+    """
+
+    positive: int = 0
+    negative: int = 0
+    unknown: int = 0
+    negative_lines: tuple[int, int] = (0, 0)
+
+
+def her2_scope(index: pa.Table, /) -> tuple[pa.Table, Her2Counts]:
+    """The index of the persons analysed (every person whose index ``her2_status`` is not negative) and the
+    persons counted by status.
+
+    Parameters
+    ----------
+    index
+        The validated cohort index (one row per person; optional ``her2_status``: positive | negative |
+        equivocal | null).
+
+    Returns
+    -------
+    tuple
+        ``(analysed index, counts)``; ``counts.negative_lines`` is (0, 0) here (the engines fill it).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> kept, c = her2_scope(pa.table({"person_id": [1, 2, 3], "her2_status": ["positive", "negative", None]}))
+    >>> kept.column("person_id").to_pylist(), (c.positive, c.negative, c.unknown)
+    ([1, 3], (1, 1, 1))
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = index.num_rows
+    if "her2_status" not in index.column_names:
+        return index, Her2Counts(unknown=n)
+    status = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(index.column("her2_status"), pa.string())))
+    negative = pc.fill_null(pc.equal(status, "negative"), False)
+    n_neg = int(pc.sum(negative).as_py() or 0)
+    n_pos = int(pc.sum(pc.fill_null(pc.equal(status, "positive"), False)).as_py() or 0)
+    kept = index.filter(pc.invert(negative)) if n_neg else index
+    return kept, Her2Counts(positive=n_pos, negative=n_neg, unknown=n - n_pos - n_neg)
 
 
 @dataclass(frozen=True)
@@ -41,9 +109,9 @@ class CohortAggregates:
     concordance
         :func:`oncoline.analytics.concordance_tables.concordance_counts`, when judged.
     n_index
-        Distinct persons in the index.
+        Distinct persons in the index (all of them, HER2-negative included).
     persons_with_lines, n_lines
-        Persons with ≥ 1 line and lines, of the persons in the index.
+        Persons with ≥ 1 line and lines, of the persons analysed (in the index, not HER2-negative).
     outside
         (persons, lines) of the lines table without an index row.
     states_judged
@@ -61,6 +129,8 @@ class CohortAggregates:
     n_lines: int
     outside: tuple[int, int]
     states_judged: int = 0
+    her2: Her2Counts = Her2Counts()
+    """Persons by index HER2 status; HER2-negative persons and their lines are left out (:func:`her2_scope`)."""
 
 
 def count_persons(table: pa.Table, /) -> int:
@@ -103,7 +173,8 @@ def aggregate_lines(
     Parameters
     ----------
     lines
-        The lines table of ``oncoline lines``; lines of persons without an index row are left out and counted.
+        The lines table of ``oncoline lines``; lines of persons without an index row, or HER2-negative in the
+        index, are left out and counted.
     index
         The validated cohort index.
     as_of
@@ -118,8 +189,9 @@ def aggregate_lines(
         concordance part).
     started
         The concordance already under way (:func:`oncoline.analytics.concordance.start_concordance` on the lines of
-        ``lines`` in ``index`` — :func:`lines_in_index` — with ``judge``): its result is used instead of judging
-        here, so the judging could overlap other work. None: judged here when ``judge`` is given.
+        ``lines`` of the persons analysed — :func:`lines_in_index` on :func:`her2_scope`'s index — with ``judge``):
+        its result is used instead of judging here, so the judging could overlap other work. None: judged here when
+        ``judge`` is given.
 
     Returns
     -------
@@ -140,8 +212,11 @@ def aggregate_lines(
             step(what, done, total)
 
     kept, outside = lines_in_index(lines, index)
+    analysed, her2 = her2_scope(index)
+    kept, negative_lines = lines_in_index(kept, analysed)
+    her2 = dataclasses.replace(her2, negative_lines=negative_lines)
     tick("strata and pathways", 0, 3)
-    strata = person_strata(index)
+    strata = person_strata(analysed)
     regimens = regimen_labels_from_counts(regimen_counts(kept), top_regimens=top_regimens)
     sequences = person_sequences(kept, strata, regimens, max_lines=max_lines)
     categories = None
@@ -159,8 +234,8 @@ def aggregate_lines(
             judged = started.result(judged_states)
             calls = started.states()
         else:
-            judged = concordance(kept, index, judge=judge, on_progress=judged_states)
-            calls = count_distinct_states(judge, distinct_states(kept, person_status(index), judge))
+            judged = concordance(kept, analysed, judge=judge, on_progress=judged_states)
+            calls = count_distinct_states(judge, distinct_states(kept, person_status(analysed), judge))
         conc = concordance_counts(judged, strata)
         categories = judged.select(["person_id", "line", "category"])
     tick("durations (time on treatment, time to next treatment)", 2, 3)
@@ -176,6 +251,7 @@ def aggregate_lines(
         n_lines=kept.num_rows,
         outside=outside,
         states_judged=calls,
+        her2=her2,
     )
 
 

@@ -482,7 +482,7 @@ def concordance(
     lines
         The lines table of ``oncoline lines`` (``person_id``, ``line``, ``drugs``, ``start_date``, ``end_reason``).
     index
-        The cohort index; optional ``her2_status``, ``hr_status``, ``presentation`` (absent = not given).
+        The cohort index; optional ``her2_status`` and ``hr_status`` (absent = not given; other columns are not read).
     judge
         A :class:`Judge` (it keeps its memo between calls made in this process).
     workers

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from oncoline.analytics.concordance import Judge, LineState
 
 __all__ = [
+    "REASON_TOP_REGIMENS",
     "STATE_COLUMNS",
     "concordance_counts",
     "concordance_tables",
@@ -170,12 +171,13 @@ def distinct_states(lines: pa.Table, status: pa.Table, judge: Judge, /) -> pa.Ta
 
 
 def concordance_counts(judged: pa.Table, strata: pa.Table, /) -> pa.Table:
-    """Judged lines counted: one row per (``line`` int32, ``index_year``, ``category``, ``reason``) with ``lines``.
+    """Judged lines counted: one row per (``line`` int32, ``index_year``, ``category``, ``reason``, ``regimen``)
+    with ``lines``.
 
     Parameters
     ----------
     judged
-        One row per line: ``person_id``, ``line``, ``category``, ``reason``
+        One row per line: ``person_id``, ``line``, ``regimen``, ``category``, ``reason``
         (:func:`oncoline.analytics.concordance.concordance`).
     strata
         :func:`oncoline.analytics.strata.person_strata` (``index_year``; ``unknown`` without a row).
@@ -184,11 +186,11 @@ def concordance_counts(judged: pa.Table, strata: pa.Table, /) -> pa.Table:
 
     con = duckdb.connect()
     try:
-        con.register("j", judged.select(["person_id", "line", "category", "reason"]))
+        con.register("j", judged.select(["person_id", "line", "category", "reason", "regimen"]))
         con.register("s", strata.select(["person_id", "index_year"]))
         return con.execute(
             """SELECT CAST(j.line AS INTEGER) AS line, coalesce(s.index_year, 'unknown') AS index_year, j.category,
-                      j.reason, count(*) AS lines
+                      j.reason, CAST(j.regimen AS VARCHAR) AS regimen, count(*) AS lines
                FROM j LEFT JOIN s ON s.person_id = CAST(j.person_id AS VARCHAR)
                GROUP BY ALL ORDER BY ALL"""
         ).to_arrow_table()
@@ -204,9 +206,14 @@ def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Ta
     dict of pyarrow.Table
         ``concordance_by_line`` (``line``, ``category``, ``lines``, ``share`` of the line's lines),
         ``concordance_by_year`` (``index_year``, ``category``, ``lines``, ``share``) and ``concordance_reasons``
-        (``category``, ``reason``, ``lines``; not concordant and not assessable only), each with ``lines_shown``.
+        (``line``, ``category``, ``reason``, ``lines``; not concordant and not assessable only; suppressed within
+        each line and category, whose total ``concordance_by_line`` shows; ``top_regimens``: the
+        :data:`REASON_TOP_REGIMENS` regimens most often behind the reason, as text ``regimen (lines)``) and
+        ``concordance_reason_regimens`` (``line``, ``category``, ``reason``, ``rank``, ``regimen``, ``lines``: those
+        regimens, suppressed within each reason before the top ones are taken), each with ``lines_shown``.
     """
     import duckdb
+    import pyarrow as pa
 
     from oncoline.analytics.suppression import suppress
 
@@ -225,12 +232,31 @@ def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Ta
                FROM c GROUP BY 1, 2 ORDER BY index_year, category"""
         ).to_arrow_table()
         reasons = con.execute(
-            f"""SELECT category, reason, {n} AS lines FROM c
-               WHERE category IN ('not_concordant', 'not_assessable') GROUP BY 1, 2
-               ORDER BY category, lines DESC, reason"""
+            f"""SELECT line, category, reason, {n} AS lines FROM c
+               WHERE category IN ('not_concordant', 'not_assessable') GROUP BY 1, 2, 3
+               ORDER BY line, category, lines DESC, reason"""
+        ).to_arrow_table()
+        behind = con.execute(
+            f"""SELECT line, category, reason, regimen, {n} AS lines FROM c
+               WHERE category IN ('not_concordant', 'not_assessable') GROUP BY 1, 2, 3, 4
+               ORDER BY line, category, reason, lines DESC, regimen"""
         ).to_arrow_table()
     finally:
         con.close()
+    reasons = suppress(reasons, counts=["lines"], min_cell=min_cell, group_by=["line", "category"])
+    behind = suppress(behind, counts=["lines"], min_cell=min_cell, group_by=["line", "category", "reason"])
+    behind = _hide_with_reason(behind, reasons, min_cell)
+    top = _top_regimens(behind)
+    text = {
+        key: "; ".join(f"{r['regimen']} ({r['lines_shown']})" for r in rows) for key, rows in _by_reason(top).items()
+    }
+    reasons = reasons.append_column(
+        "top_regimens",
+        pa.array(
+            [text.get((r["line"], r["category"], r["reason"]), "") for r in reasons.to_pylist()],
+            pa.string(),
+        ),
+    )
     return {
         "concordance_by_line": suppress(
             by_line, counts=["lines"], min_cell=min_cell, group_by=["line"], shares={"share": "lines"}
@@ -238,5 +264,70 @@ def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Ta
         "concordance_by_year": suppress(
             by_year, counts=["lines"], min_cell=min_cell, group_by=["index_year"], shares={"share": "lines"}
         ),
-        "concordance_reasons": suppress(reasons, counts=["lines"], min_cell=min_cell, group_by=["category"]),
+        "concordance_reasons": reasons,
+        "concordance_reason_regimens": top,
     }
+
+
+def _hide_with_reason(behind: pa.Table, reasons: pa.Table, min_cell: int) -> pa.Table:
+    """Every regimen cell of a hidden reason hidden too: the regimens of a reason add up to it, so a shown one
+    would give the hidden reason (and, by subtraction from its category, its small partner) away. Such a cell
+    reads ``"<5"`` when it is small, else :data:`~oncoline.analytics.suppression.SUPPRESSED_TEXT` (no range)."""
+    import pyarrow as pa
+
+    from oncoline.analytics.suppression import SUPPRESSED_TEXT
+
+    hidden = {(r["line"], r["category"], r["reason"]) for r in reasons.to_pylist() if r["lines"] is None}
+    if not hidden:
+        return behind
+    raw = behind.to_pylist()
+    values: list[int | None] = []
+    texts: list[str] = []
+    for r in raw:
+        if (r["line"], r["category"], r["reason"]) not in hidden:
+            values.append(r["lines"])
+            texts.append(r["lines_shown"])
+            continue
+        small = r["lines_shown"] == f"<{min_cell}"
+        values.append(None)
+        texts.append(r["lines_shown"] if small else SUPPRESSED_TEXT)
+    out = behind.set_column(behind.column_names.index("lines"), "lines", pa.array(values, pa.int64()))
+    return out.set_column(out.column_names.index("lines_shown"), "lines_shown", pa.array(texts, pa.string()))
+
+
+REASON_TOP_REGIMENS = 3
+"""Regimens named behind each concordance reason (the most frequent ones)."""
+
+
+def _top_regimens(behind: pa.Table) -> pa.Table:
+    """The :data:`REASON_TOP_REGIMENS` most frequent regimens of each (line, category, reason), from the suppressed
+    table: shown counts first (largest first), hidden ones after (their order would tell their size), by name."""
+    import pyarrow as pa
+
+    rows = behind.to_pylist()
+    rows.sort(
+        key=lambda r: (r["line"], r["category"], r["reason"], r["lines"] is None, -(r["lines"] or 0), r["regimen"])
+    )
+    out: list[dict[str, object]] = []
+    for rows_of in _by_reason(rows).values():
+        for rank, r in enumerate(rows_of[:REASON_TOP_REGIMENS], start=1):
+            out.append({**r, "rank": rank})
+    schema = pa.schema(
+        [
+            ("line", pa.int32()),
+            ("category", pa.string()),
+            ("reason", pa.string()),
+            ("rank", pa.int32()),
+            ("regimen", pa.string()),
+            ("lines", pa.int64()),
+            ("lines_shown", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(out, schema=schema)
+
+
+def _by_reason(rows: pa.Table | list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], list[dict[str, Any]]]:
+    out: dict[tuple[Any, Any, Any], list[dict[str, Any]]] = {}
+    for r in rows if isinstance(rows, list) else rows.to_pylist():
+        out.setdefault((r["line"], r["category"], r["reason"]), []).append(r)
+    return out

@@ -30,6 +30,7 @@ __all__ = [
     "GRID_KEYS",
     "REGIMEN_WINDOW_DAYS",
     "SENSITIVITY_DERIVED",
+    "SENSITIVITY_EVENTS",
     "grid_cells",
     "grid_mismatch",
     "replace_params",
@@ -141,7 +142,9 @@ def sensitivity_grid(
         ``summary``: one row per cell (:func:`grid_cells` order) — ``gap_days``, ``regimen_window_days``,
         ``toxicity_stop_ends_line``, ``is_default`` (the cell of ``params``), ``persons`` (with ≥ 1
         line), ``lines``, ``lines_per_person``, ``persons_2l`` (with ≥ 2 lines), ``median_ttnt_1l_days``,
-        ``median_ttnt_1l_lower``/``_upper`` (95 % CI; null = not reached), ``median_ttnt_2l_days``.
+        ``median_ttnt_1l_lower``/``_upper`` (95 % CI; null = not reached), ``median_ttnt_2l_days`` (+ ``_lower``/
+        ``_upper``), ``events_ttnt_1l``/``_2l`` (the events each median rests on; :func:`sensitivity_tables`
+        hides medians of too few and drops them).
         ``regimens``: one row per cell and first-line regimen — ``gap_days``, ``regimen_window_days``,
         ``toxicity_stop_ends_line``, ``regimen``, ``persons``, ``share`` (of persons with a first line).
 
@@ -185,6 +188,10 @@ def sensitivity_grid(
             "median_ttnt_1l_lower",
             "median_ttnt_1l_upper",
             "median_ttnt_2l_days",
+            "median_ttnt_2l_lower",
+            "median_ttnt_2l_upper",
+            "events_ttnt_1l",
+            "events_ttnt_2l",
         )
     }
     shares: list[pa.Table] = []
@@ -258,6 +265,11 @@ def sensitivity_grid(
             "median_ttnt_1l_lower": km1.median_lower if km1 else None,
             "median_ttnt_1l_upper": km1.median_upper if km1 else None,
             "median_ttnt_2l_days": km2.median if km2 else None,
+            "median_ttnt_2l_lower": km2.median_lower if km2 else None,
+            "median_ttnt_2l_upper": km2.median_upper if km2 else None,
+            # the events each median rests on: used to hide a median of too few events, never exported
+            "events_ttnt_1l": km1.events if km1 else 0,
+            "events_ttnt_2l": km2.events if km2 else 0,
         }
         results[(g, w, t)] = (row, shares[-1])
         if on_cell is not None:
@@ -279,6 +291,10 @@ def sensitivity_grid(
         "median_ttnt_1l_lower": pa.float64(),
         "median_ttnt_1l_upper": pa.float64(),
         "median_ttnt_2l_days": pa.float64(),
+        "median_ttnt_2l_lower": pa.float64(),
+        "median_ttnt_2l_upper": pa.float64(),
+        "events_ttnt_1l": pa.int64(),
+        "events_ttnt_2l": pa.int64(),
     }
     summary_tbl = pa.table({c: pa.array(v, types[c]) for c, v in summary.items()})
     regimen_tbl = pa.concat_tables([results[c][1] for c in cells]) if cells else pa.table({})
@@ -320,9 +336,22 @@ SENSITIVITY_DERIVED = {
     "median_ttnt_1l_lower": "persons",
     "median_ttnt_1l_upper": "persons",
     "median_ttnt_2l_days": "persons_2l",
+    "median_ttnt_2l_lower": "persons_2l",
+    "median_ttnt_2l_upper": "persons_2l",
 }
 """Derived columns of the sensitivity grid and the count of persons each is computed from (its denominator or
 group): the derived figure is suppressed whenever that count is below ``min_cell``."""
+
+SENSITIVITY_EVENTS = {
+    "median_ttnt_1l_days": "events_ttnt_1l",
+    "median_ttnt_1l_lower": "events_ttnt_1l",
+    "median_ttnt_1l_upper": "events_ttnt_1l",
+    "median_ttnt_2l_days": "events_ttnt_2l",
+    "median_ttnt_2l_lower": "events_ttnt_2l",
+    "median_ttnt_2l_upper": "events_ttnt_2l",
+}
+"""Medians of the grid and the events they rest on (columns of :func:`sensitivity_grid`'s summary, dropped from
+the exported table): a median of fewer than ``min_cell`` events is essentially one patient's time, so hidden."""
 
 
 def suppress_derived(raw: pa.Table, suppressed: pa.Table, mc: int) -> pa.Table:
@@ -331,7 +360,9 @@ def suppress_derived(raw: pa.Table, suppressed: pa.Table, mc: int) -> pa.Table:
     A ratio such as lines / person next to a shown count lets a reader recover a hidden count by division, and a
     median of fewer than ``mc`` persons is the value of one of them; both are null where their group
     (:data:`SENSITIVITY_DERIVED`) holds 1 to ``mc - 1`` persons (a group of 0 has no figure to hide). Each derived
-    column gains a text twin ``<name>_shown``: ``"suppressed (<5 persons)"`` there, otherwise the value
+    column gains a text twin ``<name>_shown``: ``"suppressed (<5 persons)"`` there, ``"suppressed (<5 events)"``
+    for a median (or CI limit) of fewer than ``mc`` events (:data:`SENSITIVITY_EVENTS`; the events columns are
+    dropped), otherwise the value
     (``lines_per_person`` is rounded to 2 decimals in the table itself).
 
     Parameters
@@ -350,17 +381,26 @@ def suppress_derived(raw: pa.Table, suppressed: pa.Table, mc: int) -> pa.Table:
     """
     import pyarrow as pa
 
+    from oncoline.analytics.survival import median_suppressed_text
+
     out = suppressed
     groups = {name: raw.column(name).to_pylist() for name in set(SENSITIVITY_DERIVED.values())}
+    no_events: list[int | None] = [None] * raw.num_rows
     for name, group in SENSITIVITY_DERIVED.items():
         if name not in out.column_names:
             continue
+        events_col = SENSITIVITY_EVENTS.get(name)
+        events = raw.column(events_col).to_pylist() if events_col in raw.column_names else no_events
         values: list[float | None] = []
         shown: list[str] = []
-        for v, n in zip(out.column(name).to_pylist(), groups[group], strict=True):
+        for v, n, e in zip(out.column(name).to_pylist(), groups[group], events, strict=True):
             if n is not None and 0 < int(n) < mc:
                 values.append(None)
                 shown.append(f"suppressed (<{mc} persons)")
+                continue
+            if e is not None and int(e) < mc and n:
+                values.append(None)
+                shown.append(median_suppressed_text(mc))
                 continue
             if v is not None and name == "lines_per_person":
                 v = round(float(v), 2)
@@ -368,7 +408,7 @@ def suppress_derived(raw: pa.Table, suppressed: pa.Table, mc: int) -> pa.Table:
             shown.append("" if v is None else (f"{v:.2f}" if name == "lines_per_person" else f"{v:.0f}"))
         out = out.set_column(out.column_names.index(name), name, pa.array(values, pa.float64()))
         out = out.append_column(f"{name}_shown", pa.array(shown, pa.string()))
-    return out
+    return out.drop_columns([c for c in set(SENSITIVITY_EVENTS.values()) if c in out.column_names])
 
 
 def grid_mismatch(summary: pa.Table, n_lines: int, params: LineParams, /) -> str | None:

@@ -18,6 +18,7 @@ generated cohort), so the report's tables are the same.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -119,7 +120,7 @@ def _aggregate(
     import pyarrow as pa
     from pyspark.sql import functions as F
 
-    from oncoline.analytics.aggregates import CohortAggregates, count_persons
+    from oncoline.analytics.aggregates import CohortAggregates, count_persons, her2_scope
     from oncoline.analytics.concordance_tables import person_status
     from oncoline.analytics.pathways import SEQUENCE_STRATA, regimen_labels_from_counts
     from oncoline.analytics.strata import person_strata
@@ -131,17 +132,32 @@ def _aggregate(
     session = lines.sparkSession
     kinds = list(SEQUENCE_STRATA)
     tick("strata and pathways (Spark)", 0, 3)
-    persons_tbl = person_strata(index).join(person_status(index), "person_id", join_type="left outer")
+    analysed, her2 = her2_scope(index)  # HER2-negative persons of the index are left out (and counted)
+    persons_tbl = person_strata(analysed).join(person_status(analysed), "person_id", join_type="left outer")
     persons = _to_spark(session, persons_tbl)  # one row per person: Spark broadcasts it when small
     all_lines = lines.withColumn("person_id", F.col("person_id").cast("string")).withColumn(
         "line", F.col("line").cast("int")
     )
     ids = persons.select("person_id")
-    outside_row = _collect(
-        all_lines.join(ids, "person_id", "left_anti").agg(
-            F.countDistinct("person_id").alias("persons"), F.count(F.lit(1)).alias("lines")
-        )
-    ).to_pylist()[0]
+    index_ids = _to_spark(session, person_strata(index).select(["person_id"]))
+
+    def left_out(df: Any, keep: Any) -> dict[str, Any]:
+        row: dict[str, Any] = _collect(
+            df.join(keep, "person_id", "left_anti").agg(
+                F.countDistinct("person_id").alias("persons"), F.count(F.lit(1)).alias("lines")
+            )
+        ).to_pylist()[0]
+        return row
+
+    outside_row = left_out(all_lines, index_ids)
+    negative_row = (
+        left_out(all_lines.join(index_ids, "person_id", "left_semi"), ids)
+        if her2.negative
+        else {"persons": 0, "lines": 0}
+    )
+    her2 = dataclasses.replace(
+        her2, negative_lines=(int(negative_row["persons"] or 0), int(negative_row["lines"] or 0))
+    )
     kept = all_lines.join(ids, "person_id", "left_semi").cache()
     cached = [kept]
     try:
@@ -232,12 +248,14 @@ def _aggregate(
         n_lines=int(totals["lines"] or 0),
         outside=(int(outside_row["persons"] or 0), int(outside_row["lines"] or 0)),
         states_judged=calls,
+        her2=her2,
     )
 
 
 def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list[Any]) -> tuple[Any, pa.Table, int]:
     """Each line's state key in Spark, the distinct states judged on the driver, joined back: ``x`` with
-    ``category``, the concordance counts (``line``, ``index_year``, ``category``, ``reason``, ``lines``) and the
+    ``category``, the concordance counts (``line``, ``index_year``, ``category``, ``reason``, ``regimen``,
+    ``lines``) and the
     distinct (canonical) states judged."""
     import pyarrow as pa
     from pyspark.sql import Window
@@ -276,14 +294,16 @@ def _concordance(x: Any, judge: Judge, session: Any, *, step: Step, cached: list
         keyed["drugs_key"] == judged_df["drugs_key"],
     ]
     joined = keyed.join(judged_df, cond, "left").select(keyed["*"], judged_df["category"], judged_df["reason"])
-    counts = _collect(joined.groupBy("line", "index_year", "category", "reason").agg(F.count(F.lit(1)).alias("lines")))
-    counts = _sorted(counts, ["line", "index_year", "category", "reason"]).cast(
+    keys = ["line", "index_year", "category", "reason", "regimen"]
+    counts = _collect(joined.groupBy(*keys).agg(F.count(F.lit(1)).alias("lines")))
+    counts = _sorted(counts, keys).cast(
         pa.schema(
             [
                 ("line", pa.int32()),
                 ("index_year", pa.string()),
                 ("category", pa.string()),
                 ("reason", pa.string()),
+                ("regimen", pa.string()),
                 ("lines", pa.int64()),
             ]
         )

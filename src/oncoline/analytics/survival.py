@@ -34,7 +34,16 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     import pyarrow as pa
 
-__all__ = ["DAYS_PER_MONTH", "MEDIAN_CONVENTION", "KmResult", "durations", "km_fit", "km_groups"]
+__all__ = [
+    "DAYS_PER_MONTH",
+    "KM_MEDIAN_COLUMNS",
+    "MEDIAN_CONVENTION",
+    "KmResult",
+    "durations",
+    "km_fit",
+    "km_groups",
+    "median_suppressed_text",
+]
 
 DAYS_PER_MONTH = 365.25 / 12
 """Days per month for the month figures of the report."""
@@ -233,6 +242,27 @@ def km_groups(
     return out
 
 
+KM_MEDIAN_COLUMNS = (
+    "median_days",
+    "median_lower_days",
+    "median_upper_days",
+    "median_months",
+    "median_lower_months",
+    "median_upper_months",
+)
+"""The median columns of ``km_summary``; each has a text twin ``<name>_shown`` (the value, ``not reached``, or
+:func:`median_suppressed_text` when the group has fewer than ``min_cell`` events)."""
+
+
+def median_suppressed_text(min_cell: int) -> str:
+    """The text of a median (or CI limit) hidden because it rests on fewer than ``min_cell`` events.
+
+    >>> median_suppressed_text(5)
+    'suppressed (<5 events)'
+    """
+    return f"suppressed (<{min_cell} events)"
+
+
 KM_CATEGORIES = ("concordant_preferred", "concordant_other", "not_concordant", "not_assessable")
 """Groups of the time-to-next-treatment curves by concordance category, in report order."""
 
@@ -334,7 +364,10 @@ def km_tables(
     Curves: per endpoint (``tot``, ``ttnt``) one per line 1..``max_lines`` and one per regimen label (every line);
     with ``by_category`` one ``ttnt`` curve per concordance category (:data:`KM_CATEGORIES`). Groups smaller than
     ``min_cell`` are not fitted; a curve is kept while at least ``min_cell`` persons are at risk; events and
-    censored counts are hidden together when either is small.
+    censored counts are hidden together when either is small: the small one reads ``"<5"``, its partner (which
+    holds at least ``min_cell``) :data:`~oncoline.analytics.suppression.COMPLEMENTARY_TEXT` (or both
+    ``"suppressed"`` when ``n`` is too small for the partner to say nothing). A median and its CI that rest on
+    fewer than ``min_cell`` events are null, their ``*_shown`` twins reading :func:`median_suppressed_text`.
 
     Parameters
     ----------
@@ -409,22 +442,36 @@ def _km_outputs(
     import numpy as np
     import pyarrow as pa
 
+    from oncoline.analytics.suppression import _suppressed_positions
+
     censored = fit.n - fit.events
-    hide = 0 < fit.events < mc or 0 < censored < mc
+    # events + censored = n (shown): the pair is one group of complementary suppression, so the cell hidden only
+    # to protect a small partner reads "suppressed (complementary)", never "<5" (a hidden 35 is not "1 to 4")
+    hidden, neutral = _suppressed_positions([fit.events, censored], mc)
+    few_events = fit.events < mc  # a median of so few events is essentially one patient's own duration
+    medians = {
+        "median_days": fit.median,
+        "median_lower_days": fit.median_lower,
+        "median_upper_days": fit.median_upper,
+        "median_months": None if fit.median is None else round(fit.median / DAYS_PER_MONTH, 1),
+        "median_lower_months": None if fit.median_lower is None else round(fit.median_lower / DAYS_PER_MONTH, 1),
+        "median_upper_months": None if fit.median_upper is None else round(fit.median_upper / DAYS_PER_MONTH, 1),
+    }
     rows.append(
         {
             "endpoint": endpoint,
             "group_kind": kind,
             "group": name,
             "n": fit.n,
-            "events": None if hide else fit.events,
-            "censored": None if hide else censored,
-            "median_days": fit.median,
-            "median_lower_days": fit.median_lower,
-            "median_upper_days": fit.median_upper,
-            "median_months": None if fit.median is None else round(fit.median / DAYS_PER_MONTH, 1),
-            "median_lower_months": None if fit.median_lower is None else round(fit.median_lower / DAYS_PER_MONTH, 1),
-            "median_upper_months": None if fit.median_upper is None else round(fit.median_upper / DAYS_PER_MONTH, 1),
+            "events": None if 0 in hidden else fit.events,
+            "censored": None if 1 in hidden else censored,
+            **{k: None if few_events else v for k, v in medians.items()},
+            "_hidden": (0 in hidden, 1 in hidden, neutral),
+            "_raw": (fit.events, censored),
+            "_medians_text": {
+                k: median_suppressed_text(mc) if few_events else ("not reached" if v is None else f"{v:g}")
+                for k, v in medians.items()
+            },
         }
     )
     c = fit.curve
@@ -469,7 +516,7 @@ def _km_report_tables(
 ) -> dict[str, pa.Table]:
     import pyarrow as pa
 
-    from oncoline.analytics.suppression import shown_text, suppress
+    from oncoline.analytics.suppression import SUPPRESSED_TEXT, shown_text, suppress
 
     schema = pa.schema(
         [
@@ -488,9 +535,24 @@ def _km_report_tables(
         ]
     )
     summary = pa.Table.from_pylist(rows, schema=schema)
-    for name in ("n", "events", "censored"):
+    summary = summary.append_column(
+        "n_shown", pa.array([shown_text(v, mc) for v in summary.column("n").to_pylist()], pa.string())
+    )
+    for pos, name in enumerate(("events", "censored")):
+        texts = []
+        for r in rows:
+            value, hidden, neutral = r[name], r["_hidden"][pos], r["_hidden"][2]
+            if not hidden:
+                texts.append(str(value))
+            elif neutral:
+                texts.append(SUPPRESSED_TEXT)
+            else:
+                raw = r["_raw"][pos]
+                texts.append(shown_text(None, mc, complementary=not 0 < raw < mc))
+        summary = summary.append_column(f"{name}_shown", pa.array(texts, pa.string()))
+    for name in KM_MEDIAN_COLUMNS:
         summary = summary.append_column(
-            f"{name}_shown", pa.array([shown_text(v, mc) for v in summary.column(name).to_pylist()], pa.string())
+            f"{name}_shown", pa.array([r["_medians_text"][name] for r in rows], pa.string())
         )
     curve_tbl = pa.concat_tables(curves) if curves else pa.table({})
     risk_tbl = (

@@ -192,7 +192,7 @@ def report_inputs_from_files(
     from oncoline.app.dates import resolve_today
     from oncoline.app.lines import CutOff, cohort_cut_off, line_params
     from oncoline.engines.lines.cohort import lines_schema
-    from oncoline.io.cohort_index import read_cohort_index
+    from oncoline.io.cohort_index import check_index_covers, read_cohort_index
     from oncoline.io.exposures import latest_exposure_date, read_table
 
     now = resolve_today(today)
@@ -223,6 +223,7 @@ def report_inputs_from_files(
     exposures = None
     if exposures_path is not None:
         exposures = read_table(exposures_path, kind="exposures")
+        check_index_covers(exposures, index, exposures_source=str(exposures_path), index_source=str(index_path))
     if as_of is not None:
         cut = CutOff(as_of, "option")
         note = cut.describe()

@@ -72,7 +72,7 @@ class ReportOptions:
     regimen_window_days: tuple[int, ...] = (21, 28, 35)
     concordance: bool = True
     """Judge every line against the recommender as of its start."""
-    at_risk_months: tuple[int, ...] = (0, 6, 12, 18, 24, 36, 48, 60)
+    at_risk_months: tuple[int, ...] = tuple(range(0, 61, 6))
     """Times of the at-risk tables under the Kaplan–Meier plots (months)."""
     engine: Literal["duckdb", "spark"] = "duckdb"
     """Where the lines become counts: in memory (DuckDB) or in Spark (a lines file of any size; only counts
@@ -134,10 +134,10 @@ def build_cohort_report(
     -------
     CohortReportResult
         Tables: ``attrition``; ``regimens``, ``pathways``, ``pathway_steps``, ``pathway_transitions``,
-        ``line_regimens``; ``concordance_by_line``, ``concordance_by_year``, ``concordance_reasons`` (with
-        ``options.concordance``); ``km_summary``, ``km_curves``, ``km_at_risk``; ``sensitivity``,
-        ``sensitivity_regimens`` (with ``options.sensitivity`` and an exposure table). Each is documented in
-        ``docs/cohort-report.md`` and in :mod:`oncoline.analytics`.
+        ``line_regimens``; ``concordance_by_line``, ``concordance_by_year``, ``concordance_reasons``,
+        ``concordance_reason_regimens`` (with ``options.concordance``); ``km_summary``, ``km_curves``,
+        ``km_at_risk``; ``sensitivity``, ``sensitivity_regimens`` (with ``options.sensitivity`` and an exposure
+        table). Each is documented in ``docs/cohort-report.md`` and in :mod:`oncoline.analytics`.
 
     Raises
     ------
@@ -150,7 +150,7 @@ def build_cohort_report(
 
     import pyarrow as pa
 
-    from oncoline.analytics.aggregates import aggregate_lines, report_tables
+    from oncoline.analytics.aggregates import aggregate_lines, her2_scope, report_tables
     from oncoline.analytics.attrition import attrition_table
     from oncoline.analytics.survival import MEDIAN_CONVENTION
     from oncoline.knowledge.loader import load_knowledge
@@ -183,13 +183,16 @@ def build_cohort_report(
     # With the sensitivity grid on DuckDB, the concordance's recommender calls (pure Python, in worker processes)
     # start first and run while this process derives the grid's lines (DuckDB and the line kernel): both cores
     # busy. The tables are the same in either order.
+    # the report is about HER2-positive disease: HER2-negative persons of the index are left out of every table
+    # (both engines apply her2_scope themselves and count them; the concordance and the grid take the same index)
+    analysed, her2 = her2_scope(inputs.index)
     started = None
     if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
         from oncoline.analytics.aggregates import lines_in_index
         from oncoline.analytics.concordance import start_concordance
 
         progress("guideline concordance: starting the recommender calls", 0, steps)
-        started = start_concordance(lines_in_index(inputs.lines, inputs.index)[0], inputs.index, judge=judge)
+        started = start_concordance(lines_in_index(inputs.lines, analysed)[0], analysed, judge=judge)
     agg_base, grid_base = (1, 0) if started is not None else (0, 3)
 
     # the exposure table prepared once: the sensitivity grid runs its kernel on it, the attrition reads its report
@@ -223,13 +226,14 @@ def build_cohort_report(
             progress(f"sensitivity grid ({n_cells} settings of the line rules)", grid_base, steps)
             tables_grid = sensitivity_grid(
                 inputs.exposures,
-                inputs.index,
+                analysed,
                 params=inputs.params,
                 as_of=inputs.as_of,
                 gap_days=options.gap_days,
                 regimen_window_days=options.regimen_window_days,
                 on_cell=cell,
-                prepared=prepared,
+                # the prepared table holds every person of the index (its report is the row attrition)
+                prepared=prepared if not her2.negative else None,
             )
             timings["sensitivity"] = time.perf_counter() - t0
 
@@ -311,6 +315,7 @@ def build_cohort_report(
         states_judged=agg.states_judged,
         outside=agg.outside,
         min_cell=mc,
+        her2=agg.her2,
     )
     tables = {"attrition": attrition, **tables}
     progress("tables ready", steps, steps)
@@ -348,6 +353,7 @@ REPORT_TABLES = (
     "concordance_by_line",
     "concordance_by_year",
     "concordance_reasons",
+    "concordance_reason_regimens",
     "sensitivity",
     "sensitivity_regimens",
 )

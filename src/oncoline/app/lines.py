@@ -593,8 +593,11 @@ def derive_cohort_lines(
     Raises
     ------
     InputError
-        Missing or malformed tables (file, column and fix named), an unknown output format, both or neither of
-        ``omop`` and tables, partitions with OMOP or in-memory tables, unknown parameters or values.
+        Missing or malformed tables (file, column and fix named), an index file that breaks the index policy
+        shared with the cohort report (no rows, a person on several rows, an unreadable metastatic_diagnosis, no
+        exposure person in it: :func:`oncoline.io.cohort_index.check_index_rows` and ``check_index_covers``; not
+        for OMOP or tables in memory), an unknown output format, both or neither of ``omop`` and tables,
+        partitions with OMOP or in-memory tables, unknown parameters or values.
     BackendError
         The engine or database is not available or fails.
     """
@@ -629,8 +632,12 @@ def derive_cohort_lines(
         if reading is None:
             if out_path is None:
                 raise InputError("a partitioned run writes its lines to a file: give --out", field="--out")
-            from oncoline.io.exposures import latest_exposure_date
+            from oncoline.io.cohort_index import check_index_rows
+            from oncoline.io.exposures import latest_exposure_date, read_table
 
+            # the index policy shared with `oncoline cohort report` (the index is small; the exposures are not
+            # read here, so a partitioned run does not check that their ids meet the index's)
+            check_index_rows(read_table(ix, kind="index"), source=str(ix))
             cut = CutOff(as_of, "option")
             if as_of is None:
                 cut = cohort_cut_off(latest_exposure_date(ex), "latest_in_data", today=now)
@@ -677,6 +684,17 @@ def derive_cohort_lines(
         else:
             exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
             index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
+        if isinstance(ix, Path):  # the index policy shared with `oncoline cohort report` (docs/lines.md, "The
+            # cohort index"); tables given in memory keep the engines' lenient, counted reading
+            from oncoline.io.cohort_index import check_index_covers, check_index_rows
+
+            check_index_rows(index_table, source=str(ix))
+            check_index_covers(
+                exposures_table,
+                index_table,
+                exposures_source=str(ex) if isinstance(ex, Path) else "exposures",
+                index_source=str(ix),
+            )
         if as_of is None:
             from oncoline.io.exposures import latest_exposure_date
 

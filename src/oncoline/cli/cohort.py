@@ -238,7 +238,10 @@ def _summary(console: Any, result: Any, written: list[Path]) -> None:
     )
     for r in result.tables["km_summary"].to_pylist():
         if r["group_kind"] == "line" and r["group"] in ("1", "2"):
-            med = "not reached" if r["median_months"] is None else f"{r['median_months']} months"
+            if r["median_months"] is not None:
+                med = f"{r['median_months']} months"
+            else:  # "not reached", or suppressed (fewer than --min-cell events): its *_shown text says which
+                med = r.get("median_months_shown") or "not reached"
             what = "time on treatment" if r["endpoint"] == "tot" else "time to next treatment"
             console.print(f"  line {r['group']} median {what}: {med} (n {r['n_shown']})", highlight=False)
     if result.states_judged:

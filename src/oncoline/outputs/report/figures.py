@@ -145,19 +145,49 @@ def sankey(transitions: pa.Table, colours: dict[str, str], *, max_lines: int) ->
         dst.append(node(r["line"] + 1, r["to_regimen"]))
         val.append(r["persons"])
     labels = [f"{line}L {reg}" if not reg.startswith("(") else reg for (line, reg) in nodes]
+    x, y = _sankey_positions(list(nodes), src, dst, val)
     fig = go.Figure(
         go.Sankey(
-            arrangement="snap",
+            # explicit positions: plotly's own layout put a line-2 node with no incoming link in the line-1 column
+            arrangement="fixed",
             node={
                 "label": labels,
                 "color": [colours.get(reg, _GREY) for (_, reg) in nodes],
                 "pad": 12,
                 "thickness": 14,
+                "x": x,
+                "y": y,
             },
             link={"source": src, "target": dst, "value": val, "color": "rgba(120,120,120,0.25)"},
         )
     )
     return _layout(fig, f"Line-to-line transitions (lines 1–{max_lines})", height=560)
+
+
+def _sankey_positions(
+    nodes: list[tuple[int, str]], src: list[int], dst: list[int], val: list[int]
+) -> tuple[list[float], list[float]]:
+    """Node centres in paper fractions: ``x`` the column of the node's line (line 1 at the left, one column per
+    line), ``y`` stacked from the top in order of flow (largest first), each node's share of its column's height
+    in proportion to its flow (the larger of what comes in and goes out)."""
+    flow_in = [0] * len(nodes)
+    flow_out = [0] * len(nodes)
+    for s_, d_, v in zip(src, dst, val, strict=True):
+        flow_out[s_] += v
+        flow_in[d_] += v
+    flow = [max(a, b) for a, b in zip(flow_in, flow_out, strict=True)]
+    lines = sorted({line for line, _ in nodes})
+    first, span = (lines[0], max(lines[-1] - lines[0], 1)) if lines else (1, 1)
+    x = [0.001 + 0.998 * (line - first) / span for line, _ in nodes]
+    y = [0.0] * len(nodes)
+    for line in lines:
+        members = sorted((i for i, (ln, _) in enumerate(nodes) if ln == line), key=lambda i: (-flow[i], nodes[i][1]))
+        total = sum(flow[i] for i in members) or 1
+        top = 0.0
+        for i in members:
+            y[i] = min(max(0.001, 0.02 + 0.96 * (top + flow[i] / 2) / total), 0.999)
+            top += flow[i]
+    return x, y
 
 
 def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kind: str, line: int = 1) -> Figure:
@@ -191,6 +221,8 @@ def strata_bars(line_regimens: pa.Table, colours: dict[str, str], *, stratum_kin
 
 KM_TICK_MONTHS = 6
 """Spacing of the Kaplan–Meier x-axis ticks (months)."""
+KM_LABEL_CHARS = 60
+"""At-risk row labels longer than this are cut with an ellipsis (the legend and the tables hold the whole name)."""
 KM_MAX_MONTHS = 60
 """The Kaplan–Meier x axis ends here when the curves run longer (the rest stays a zoom or pan away; the tables
 hold every step): the first five years carry nearly every line's events, and a 130-month axis squeezed them."""
@@ -279,7 +311,9 @@ def km_figure(
     risk_groups = list(dict.fromkeys(r["group"] for r in risk_rows))
     line_px = 17
     bottom = 62 + (line_px * (len(risk_groups) + 1) + 8 if risk_groups else 0)
-    height = 420 + (bottom - 62)
+    # the plot area is tall enough for the legend (one entry per group, ~22 px): plotly scrolls a legend taller than
+    # the plot, and the last entry was cut off
+    height = max(420, 50 + 62 + 22 * len(groups) + 20) + (bottom - 62)
     # the at-risk numbers as one list set once: each fig.add_annotation re-validates every annotation before it
     # (quadratic: 365 annotations took ~5 s of the report), one update_layout validates each once; same figure
     annotations: list[dict[str, Any]] = []
@@ -311,7 +345,7 @@ def km_figure(
                     "y": y,
                     "yref": "paper",
                     "yanchor": "top",
-                    "text": _esc(_short(label)),
+                    "text": _esc(_short(label, KM_LABEL_CHARS)),
                     "showarrow": False,
                     "font": {"size": 11, "color": colour_of[g]},
                     "hovertext": _esc(label),
@@ -346,7 +380,11 @@ def km_figure(
         yaxis={"title": "probability", "range": [0, 1.02]},
     )
     _layout(fig, f"{what} by {group_kind}", height=height)
-    fig.update_layout(margin={"l": 230 if risk_groups else 50, "r": 20, "t": 50, "b": bottom})
+    names = [f"line {g}" if group_kind == "line" else g for g in risk_groups]
+    longest = max((len(_short(name, KM_LABEL_CHARS)) for name in names), default=0)
+    # the at-risk row labels are whole (up to KM_LABEL_CHARS): the left margin is as wide as the longest
+    left = max(90, 40 + int(6.6 * longest)) if risk_groups else 50
+    fig.update_layout(margin={"l": left, "r": 20, "t": 50, "b": bottom})
     return fig
 
 

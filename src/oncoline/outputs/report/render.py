@@ -258,8 +258,15 @@ def render_report(result: ReportLike, /) -> str:
             ),
             "reasons": html_table(
                 t["concordance_reasons"],
-                [Column("category", "category"), Column("reason", "reason"), count("lines", "lines")],
-                caption="Reasons (not concordant: the exclusion's reason code; not assessable: the missing fact)",
+                [
+                    Column("line", "line"),
+                    Column("category", "category"),
+                    Column("reason", "reason"),
+                    count("lines", "lines"),
+                    Column("regimens most often behind it (lines)", "top_regimens"),
+                ],
+                caption="Reasons by line (not concordant: the exclusion's reason code; not assessable: the missing "
+                "fact), with the regimens most often behind each",
                 source="concordance_reasons",
             ),
             "ttnt": _km_block(
@@ -284,6 +291,8 @@ def render_report(result: ReportLike, /) -> str:
                     Column("CI low", "median_ttnt_1l_lower", "days"),
                     Column("CI high", "median_ttnt_1l_upper", "days"),
                     Column("median TTNT 2L (d)", "median_ttnt_2l_days", "days"),
+                    Column("CI low", "median_ttnt_2l_lower", "days"),
+                    Column("CI high", "median_ttnt_2l_upper", "days"),
                 ],
                 caption="Line counts and median time to next treatment under each setting",
                 source="sensitivity",
