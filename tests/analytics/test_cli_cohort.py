@@ -104,7 +104,8 @@ def test_lines_outside_the_index_are_left_out_and_counted(tmp_path: Path) -> Non
 
 def test_out_dir_with_old_files_is_tidied_and_reported(tmp_path: Path) -> None:
     """--out with an earlier run's tables: a table this run does not write was left stale beside the new ones,
-    without a word. Now the report's own stale files are removed and named; other files are kept and named."""
+    without a word. Now the files an earlier run recorded in its manifest are removed and named; other files are
+    kept and named, even with a report table's name (nu-analyst2: a user's own sensitivity.csv was deleted)."""
     import pyarrow.parquet as pq
 
     from tests.analytics.cohort import small_cohort
@@ -115,8 +116,11 @@ def test_out_dir_with_old_files_is_tidied_and_reported(tmp_path: Path) -> None:
     out = tmp_path / "r"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    (out / "concordance_by_line.csv").write_text("stale")
+    (out / "concordance_reasons.csv").write_text("mine too")  # a report table's name, but no run wrote it
     args = ["cohort", "report", str(tmp_path / "lines.parquet"), "--index", str(tmp_path / "index.parquet")]
+    res = CliRunner().invoke(app, [*args, "--out", str(out), "--as-of", "2026-06-30"])  # with concordance
+    assert res.exit_code == 0, res.output
+    assert (out / "concordance_by_line.csv").is_file()
     res = CliRunner().invoke(app, [*args, "--out", str(out), "--as-of", "2026-06-30", "--no-concordance"])
     assert res.exit_code == 0, res.output
     assert not (out / "concordance_by_line.csv").exists()

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from oncoline.engines.lines.params import LineParams
 
 __all__ = [
+    "RULES_UNKNOWN",
     "SPARK_NO_EXPOSURES",
     "ReportInputs",
+    "describe_rules",
     "read_lines_spark",
     "report_inputs_from_files",
     "report_inputs_from_omop",
@@ -61,6 +63,12 @@ class ReportInputs:
         The line parameters the lines were derived with.
     source
         What was read, in words (file names or the redacted database URL).
+    line_rules
+        The line rules in words, for the report's header: the parameters the lines table records (or that were
+        derived here), else "line rules unknown" with what the report assumes.
+    provenance
+        What the lines table records about how it was made (:func:`oncoline.app.lines.lines_provenance`), or
+        None when it records nothing (made before oncoline recorded it, or elsewhere).
     """
 
     lines: pa.Table
@@ -73,6 +81,53 @@ class ReportInputs:
     lines_report: LinesReport | None = None
     lines_path: Path | None = None
     cut_off_warning: str = ""
+    line_rules: str = ""
+    provenance: dict[str, Any] | None = None
+
+    @property
+    def rules_known(self) -> bool:
+        """True when the line rules are known (recorded in the lines table, or the lines were derived here)."""
+        return not self.line_rules.startswith(RULES_UNKNOWN)
+
+
+#: How the report's header begins when the lines table records no line rules.
+RULES_UNKNOWN = "line rules unknown"
+
+
+def describe_rules(params: LineParams, /) -> str:
+    """Every line parameter in words: ``gap_days 120, regimen_window_days 28, … (lines.yaml 2026.12.06)``."""
+    values = params.model_dump(mode="json")
+    version = values.pop("version")
+    parts = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in values.items()]
+    return f"{'; '.join(parts)} (line-of-therapy parameters {version}, knowledge/data/lines.yaml)"
+
+
+def _recorded_params(
+    provenance: dict[str, Any] | None, overrides: Mapping[str, Any] | None, source: str
+) -> LineParams | None:
+    """The parameters a lines table records, checked against ``--param`` overrides (which must then agree)."""
+    from pydantic import ValidationError
+
+    from oncoline.engines.lines.params import LineParams
+
+    if provenance is None or not isinstance(provenance.get("params"), dict):
+        return None
+    try:
+        recorded = LineParams.model_validate(
+            {**provenance["params"], "version": str(provenance.get("params_version", ""))}
+        )
+    except ValidationError:
+        return None
+    given = recorded.model_dump()
+    differ = [f"{k}={v} (the table records {given[k]})" for k, v in (overrides or {}).items() if given.get(k) != v]
+    if differ:
+        raise InputError(
+            f"the lines table was derived with other line rules than --param gives: {', '.join(differ)}; leave out "
+            "--param (the report uses the rules the table records) or derive the lines again with these values",
+            source=source,
+            field="--param",
+        )
+    return recorded
 
 
 def _latest_date(table: pa.Table, columns: tuple[str, ...]) -> dt.date | None:
@@ -160,6 +215,10 @@ def report_inputs_from_files(
             )
         latest_end = _latest_date(lines, ("end_date",))
     assert isinstance(lines, pa.Table)
+    from oncoline.app.lines import read_lines_provenance
+
+    provenance = read_lines_provenance(lines_path)
+    recorded = _recorded_params(provenance, params, str(lines_path))
     index = read_cohort_index(index_path)
     exposures = None
     if exposures_path is not None:
@@ -173,6 +232,9 @@ def report_inputs_from_files(
     elif exposures is not None:
         cut = cohort_cut_off(latest_exposure_date(exposures), "latest_in_data", today=now)
         note = cut.describe()
+    elif provenance is not None and provenance.get("as_of"):
+        cut = CutOff(dt.date.fromisoformat(str(provenance["as_of"])), "option")
+        note = f"recorded in the lines table by `oncoline lines`: {provenance.get('as_of_note', 'its cut-off')}"
     else:
         cut = cohort_cut_off(latest_end, "latest_in_data", today=now)
         note = (
@@ -184,16 +246,43 @@ def report_inputs_from_files(
     source = f"lines {lines_path.name}, index {index_path.name}" + (
         f", exposures {exposures_path.name}" if exposures_path is not None else ""
     )
+    if recorded is not None and provenance is not None:
+        chosen = recorded
+        made = f"{provenance.get('engine', '?')} engine, oncoline {provenance.get('oncoline_version', '?')}"
+        rules = f"{describe_rules(chosen)}; recorded in the lines table ({made})"
+    else:
+        chosen = line_params(params)
+        assumed = "as given with --param" if params else "the current defaults are assumed"
+        rules = (
+            f"{RULES_UNKNOWN}: the lines table records no line rules (made before oncoline recorded them, or "
+            f"elsewhere); the sensitivity grid and concordance use {describe_rules(chosen)}, {assumed}. Derive the "
+            "lines again with `oncoline lines` to record them"
+        )
     return ReportInputs(
         lines=lines,
         index=index,
         as_of=cut.as_of,
         as_of_note=note,
-        params=line_params(params),
+        params=chosen,
         source=source,
         exposures=exposures,
         lines_path=lines_path if engine == "spark" else None,
-        cut_off_warning=_cut_off_warning(cut),
+        cut_off_warning=_cut_off_warning(cut) or _cut_off_differs(provenance, cut.as_of),
+        line_rules=rules,
+        provenance=provenance,
+    )
+
+
+def _cut_off_differs(provenance: dict[str, Any] | None, as_of: dt.date) -> str:
+    """A loud note when the report's cut-off is not the one the lines table records: its last lines were closed
+    (or left ongoing) at the other date, so censoring at this one mixes two cut-offs."""
+    recorded = None if provenance is None else provenance.get("as_of")
+    if provenance is None or not recorded or str(recorded) == as_of.isoformat():
+        return ""
+    return (
+        f"The lines table was derived with the data cut-off {recorded} ({provenance.get('as_of_note', '')}) but "
+        f"this report uses {as_of}: lines still running are censored at a date the lines were not derived at. "
+        f"Give --as-of {recorded}, or derive the lines again with --as-of {as_of}."
     )
 
 
@@ -328,12 +417,14 @@ def report_inputs_from_omop(
     run = derive_cohort_lines(cohort.exposures, index, engine="duckdb", as_of=cut.as_of, today=now, params=params)
     progress("lines derived", 3, 3)
     assert run.lines is not None
+    chosen = line_params(params)
     return ReportInputs(
         lines=run.lines,
         index=index,
         as_of=cut.as_of,
         as_of_note=cut.describe(),
-        params=line_params(params),
+        params=chosen,
+        line_rules=f"{describe_rules(chosen)}; the lines were derived here (DuckDB engine)",
         source=redact_url(url),
         exposures=cohort.exposures,
         lines_report=run.report,

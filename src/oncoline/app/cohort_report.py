@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "REPORT_MANIFEST",
     "REPORT_TABLES",
     "CohortReportResult",
     "ReportInputs",
@@ -42,6 +43,7 @@ __all__ = [
     "report_file_names",
     "report_inputs_from_files",
     "report_inputs_from_omop",
+    "report_overwrites",
     "tidy_out_dir",
     "write_cohort_report",
 ]
@@ -104,6 +106,9 @@ class CohortReportResult:
     """Where the lines became counts: ``duckdb`` (in memory) or ``spark``."""
     cut_off_warning: str = ""
     """Non-empty when the cut-off defaulted to today because the data run past it (see :class:`ReportInputs`)."""
+    line_rules: str = ""
+    """The line rules the lines were derived with, in words, or "line rules unknown …" when the lines table
+    records none (see :attr:`ReportInputs.line_rules`); empty: only :attr:`params_version` is known."""
 
 
 # ------------------------------------------------------------------------------------------------ building
@@ -156,6 +161,8 @@ def build_cohort_report(
         raise InputError(f"--max-lines must be at least 1, got {options.max_lines}", field="--max-lines")
     timings: dict[str, float] = {}
     notes: list[str] = []
+    if inputs.line_rules and not inputs.rules_known:
+        notes.append(inputs.line_rules[:1].upper() + inputs.line_rules[1:] + ".")
     mc = options.min_cell
     grid = options.sensitivity and inputs.exposures is not None
     steps = 4 + int(grid)
@@ -364,6 +371,7 @@ def build_cohort_report(
         timings=timings,
         engine=options.engine,
         cut_off_warning=inputs.cut_off_warning,
+        line_rules=inputs.line_rules,
     )
 
 
@@ -393,37 +401,86 @@ def report_file_names() -> set[str]:
     return {"report.html"} | {f"{t}.{ext}" for t in REPORT_TABLES for ext in ("parquet", "csv")}
 
 
+REPORT_MANIFEST = ".oncoline-report.json"
+"""The manifest every report run writes in its ``--out`` directory: the files it wrote. Only files a manifest
+lists are ever removed as stale; files of the same names that no run recorded are the user's own."""
+
+
+def _manifest_names(out_dir: Path) -> set[str]:
+    """The file names the manifest in ``out_dir`` lists (none when there is no readable manifest)."""
+    import json
+
+    try:
+        data = json.loads((out_dir / REPORT_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    files = data.get("files") if isinstance(data, dict) else None
+    own = report_file_names()
+    return {f for f in files if isinstance(f, str) and f in own} if isinstance(files, list) else set()
+
+
+def _write_manifest(out_dir: Path, names: set[str]) -> None:
+    import json
+
+    from oncoline._version import __version__
+
+    body = {"written_by": f"oncoline {__version__} cohort report", "files": sorted(names)}
+    (out_dir / REPORT_MANIFEST).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+
+
+def _names_to_write(result: CohortReportResult) -> list[str]:
+    return ["report.html"] + [
+        f"{name}.{ext}" for name, t in result.tables.items() if t.num_columns for ext in ("parquet", "csv")
+    ]
+
+
+def report_overwrites(result: CohortReportResult, out_dir: Path, /) -> list[Path]:
+    """The files in ``out_dir`` that writing ``result`` would overwrite although no earlier report run recorded
+    them in its manifest (:data:`REPORT_MANIFEST`): the user's own files of the report's names, sorted. Call it
+    before :func:`write_cohort_report` to say so."""
+    if not out_dir.is_dir():
+        return []
+    recorded = _manifest_names(out_dir)
+    return sorted(out_dir / n for n in _names_to_write(result) if n not in recorded and (out_dir / n).exists())
+
+
 def tidy_out_dir(out_dir: Path, written: list[Path], /) -> tuple[list[Path], list[Path]]:
-    """After writing: remove the report's own files left from an earlier run that this run did not write (a
-    ``concordance_by_line.csv`` from a run with concordance beside a run without it would be stale), and list the
-    other files found. Files the report does not write are never touched.
+    """After writing: remove the files an earlier report run recorded in its manifest (:data:`REPORT_MANIFEST`)
+    that this run did not write (a ``concordance_by_line.csv`` from a run with concordance beside a run without it
+    would be stale), then record this run's files in the manifest. Files no manifest lists are never touched,
+    whatever their names.
 
     Returns
     -------
     tuple of list of Path
-        ``(removed, others)``: the stale report files removed, and the files in ``out_dir`` that are not the
-        report's (left as they are), both sorted.
+        ``(removed, others)``: the stale report files removed, and the other files in ``out_dir`` (left as they
+        are; the manifest itself not counted), both sorted.
     """
-    own = report_file_names()
+    recorded = _manifest_names(out_dir)
     done = {p.name for p in written}
     removed: list[Path] = []
     others: list[Path] = []
     for path in sorted(out_dir.iterdir()):
-        if path.name in own and path.name not in done and path.is_file():
+        if path.name in done or path.name == REPORT_MANIFEST:
+            continue
+        if path.name in recorded and path.is_file():
             path.unlink()
             removed.append(path)
-        elif path.name not in own:
+        else:
             others.append(path)
+    _write_manifest(out_dir, done)
     return removed, others
 
 
 def write_cohort_report(result: CohortReportResult, out_dir: Path, /, *, progress: Progress = _quiet) -> list[Path]:
     """Write ``report.html`` and every table as ``NAME.parquet`` and ``NAME.csv`` in ``out_dir`` (created).
 
+    Writes the manifest :data:`REPORT_MANIFEST` too (the files of this run; see :func:`tidy_out_dir`).
+
     Returns
     -------
     list of Path
-        The files written, report first.
+        The files written, report first (the manifest not listed).
 
     Raises
     ------
@@ -452,5 +509,7 @@ def write_cohort_report(result: CohortReportResult, out_dir: Path, /, *, progres
         pq.write_table(table, out_dir / f"{name}.parquet")
         pcsv.write_csv(table, out_dir / f"{name}.csv")
         written += [out_dir / f"{name}.parquet", out_dir / f"{name}.csv"]
+    # every run records its files (with those of an earlier run not yet tidied): only these are ever removed
+    _write_manifest(out_dir, _manifest_names(out_dir) | {p.name for p in written})
     progress("report written", 2, 2)
     return written

@@ -51,8 +51,13 @@ __all__ = [
     "derive_cohort_lines",
     "derive_patient_lines",
     "engine_function",
+    "input_id_type",
+    "integer_person_ids",
     "line_params",
+    "lines_provenance",
     "parse_params",
+    "read_lines_provenance",
+    "write_lines_table",
 ]
 
 ENGINES = ("duckdb", "spark", "reference")
@@ -403,28 +408,139 @@ class CohortRun:
     lines: pa.Table | None = None
     source: CohortLines | None = field(default=None, repr=False)
     partitions: int | None = field(default=None)
+    integer_ids: bool = False
+    """True when both input tables hold ``person_id`` as integers: the output tables keep them as int64."""
 
     @property
     def assignments(self) -> pa.Table | None:
         """The row → line table, built only when first read (most runs never need it: issue 13, whole-process
-        cost); None after a partitioned run."""
-        return None if self.source is None else self.source.assignments
+        cost); None after a partitioned run. ``person_id`` has the inputs' type (see :attr:`integer_ids`)."""
+        return None if self.source is None else input_id_type(self.source.assignments, integer=self.integer_ids)
 
     def to_json(self) -> dict[str, Any]:
         """:attr:`summary` with dates as ISO text (``oncoline lines ... --json``)."""
         return json_ready(self.summary)  # type: ignore[no-any-return]
 
 
-def check_table_path(path: Path | None, /) -> None:
-    """Refuse an output table path that is not ``.parquet``/``.pq``/``.csv``.
+def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
+    """Refuse an output table path before any work: not ``.parquet``/``.pq``/``.csv``, a directory, in a
+    directory that does not exist, or not writable.
+
+    Parameters
+    ----------
+    path
+        The table to write (None: nothing to check).
+    option
+        The option that gave it, named in the error (``--out``, ``--assignments``).
 
     Raises
     ------
     InputError
-        Naming the file and the formats.
+        Naming the option, the file and the fix.
     """
-    if path is not None and path.suffix.lower() not in _TABLE_SUFFIXES:
-        raise InputError(f"unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path))
+    if path is None:
+        return
+    if path.suffix.lower() not in _TABLE_SUFFIXES:
+        raise InputError(
+            f"{option}: unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path)
+        )
+    if path.is_dir():
+        raise InputError(
+            f"{option}: {path} is a directory; give a file name such as {path / 'lines.parquet'}", source=str(path)
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(
+            f"{option}: the directory {parent} does not exist; create it (mkdir -p {parent}) or write elsewhere",
+            source=str(path),
+        )
+    import tempfile
+
+    try:  # a real file in the directory: permission bits say too little (root, read-only mounts, /proc)
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+        writable = not path.exists() or os.access(path, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        raise InputError(
+            f"{option}: {path if path.exists() else parent} is not writable; give a path you can write to",
+            source=str(path),
+        )
+
+
+def integer_person_ids(*tables: pa.Table) -> bool:
+    """True when every table's ``person_id`` column is an integer type (a Parquet ``int64`` id, an OMOP
+    ``person_id``); the engines number persons by text, so their outputs give the id as text."""
+    import pyarrow as pa
+
+    return bool(tables) and all(
+        "person_id" in t.column_names and pa.types.is_integer(t.schema.field("person_id").type) for t in tables
+    )
+
+
+def input_id_type(table: pa.Table, /, *, integer: bool) -> pa.Table:
+    """``table`` with ``person_id`` as int64 when the inputs held integer ids (``integer``), else unchanged (text):
+    integer in, integer out; text in, text out (a join back to the index needs no cast)."""
+    import pyarrow as pa
+
+    if not integer or pa.types.is_integer(table.schema.field("person_id").type):
+        return table
+    i = table.column_names.index("person_id")
+    return table.set_column(i, table.schema.field(i).with_type(pa.int64()), table.column(i).cast(pa.int64()))
+
+
+def lines_provenance(params: LineParams, cut: CutOff, engine: str, /) -> dict[str, Any]:
+    """What a lines table records about how it was made (:mod:`oncoline.io.lines_metadata`).
+
+    Returns
+    -------
+    dict
+        ``params`` (every line parameter, ``version`` left out), ``params_version`` (of ``lines.yaml``), ``as_of``
+        (ISO date or None), ``as_of_source`` and ``as_of_note`` (the rule that chose the cut-off), ``engine``,
+        ``oncoline_version``.
+    """
+    from oncoline._version import __version__
+
+    values = params.model_dump(mode="json")
+    version = str(values.pop("version"))
+    return {
+        "params": values,
+        "params_version": version,
+        **json_ready(cut.to_json()),
+        "engine": engine,
+        "oncoline_version": __version__,
+    }
+
+
+def read_lines_provenance(path: str | os.PathLike[str], /) -> dict[str, Any] | None:
+    """The provenance recorded in a lines table (:func:`lines_provenance`'s mapping), or None when the table
+    records none (made before oncoline recorded it, or elsewhere): its line rules are then unknown.
+
+    Parameters
+    ----------
+    path
+        A Parquet lines file or directory of parts, or a CSV lines file (read from its ``.meta.json`` sidecar).
+    """
+    from oncoline.io.lines_metadata import read_lines_metadata
+
+    return read_lines_metadata(Path(path))
+
+
+def write_lines_table(table: pa.Table, path: Path, provenance: Mapping[str, Any]) -> None:
+    """Write a lines table (one row per person and line) with its provenance (:func:`lines_provenance`): in the
+    Parquet schema metadata, or a ``.meta.json`` sidecar beside a CSV (:mod:`oncoline.io.lines_metadata`).
+
+    Raises
+    ------
+    InputError
+        The table or its sidecar cannot be written.
+    """
+    from oncoline.io.exposures import write_table
+    from oncoline.io.lines_metadata import with_lines_metadata, write_lines_sidecar
+
+    write_table(with_lines_metadata(table, provenance), path)
+    write_lines_sidecar(path, provenance)
 
 
 def derive_cohort_lines(
@@ -498,8 +614,8 @@ def derive_cohort_lines(
         raise InputError("--partitions applies to exposure files (with --index), not --omop", field="--partitions")
     now = resolve_today(today)
     chosen_params = line_params(params)
-    for target in (out_path, asg):
-        check_table_path(target)
+    check_table_path(out_path, option="--out")
+    check_table_path(asg, option="--assignments")
     reading: Future[tuple[pa.Table, pa.Table]] | None = None
     if isinstance(ex, Path) and isinstance(ix, Path):
         from oncoline.io.lines_partitioned import estimate_rows
@@ -586,14 +702,16 @@ def derive_cohort_lines(
     step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
     with _naming(lambda: _input_name(ex, omop)):
         result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    integer = integer_person_ids(exposures_table, index_table)
+    lines_table = input_id_type(result.lines, integer=integer)
     if out_path is not None:
         step(f"writing {out_path}", 2)
-        write_table(result.lines, out_path)
+        write_lines_table(lines_table, out_path, lines_provenance(chosen_params, cut, chosen))
     if asg is not None:
-        write_table(result.assignments, asg)
+        write_table(input_id_type(result.assignments, integer=integer), asg)
     step("done", 4)
     summary = _summary(result, chosen, out_path, asg, source_report, cut)
-    return CohortRun(summary, result.report, cut, chosen, result.lines, result)
+    return CohortRun(summary, result.report, cut, chosen, lines_table, result, integer_ids=integer)
 
 
 def _read_in_background(
@@ -701,6 +819,7 @@ def _run_partitions(
         engine=fn,
         workers=1 if engine == "spark" else None,  # Spark spreads each partition itself
         on_partition=advance,
+        metadata=lines_provenance(params, cut, engine),
     )
 
 

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoline.app.cutoff import CutOff, omop_cut_off
-from oncoline.app.lines import engine_function, line_params
+from oncoline.app.lines import (
+    check_table_path,
+    engine_function,
+    input_id_type,
+    integer_person_ids,
+    line_params,
+    lines_provenance,
+    write_lines_table,
+)
 from oncoline.errors import InputError
 
 if TYPE_CHECKING:
@@ -256,6 +264,8 @@ def derive_omop_lines(
 
     check_table_option(out, "--out")
     check_table_option(assignments_out, "--assignments")
+    check_table_path(out, option="--out")
+    check_table_path(assignments_out, option="--assignments")
     chosen_params = line_params(params)
     if engine not in OMOP_ENGINES:
         raise InputError(f"--engine {engine!r}: choose one of {', '.join(OMOP_ENGINES)}", field="--engine")
@@ -263,10 +273,12 @@ def derive_omop_lines(
     exposures, index, report = omop_io.read_cohort(url, schema=schema, her2_positive_only=her2_positive_only)
     cut = CutOff(as_of, "option") if as_of is not None else omop_cut_off(url, schema=schema, today=today)
     result = fn(exposures, index, params=chosen_params, as_of=cut.as_of)
+    integer = integer_person_ids(exposures, index)
     if out is not None:
-        write_table(result.lines, out)
+        lines_out = input_id_type(result.lines, integer=integer)
+        write_lines_table(lines_out, out, lines_provenance(chosen_params, cut, engine))
     if assignments_out is not None:
-        write_table(result.assignments, assignments_out)
+        write_table(input_id_type(result.assignments, integer=integer), assignments_out)
     episodes = omop_io.write_episodes(url, result, schema=schema) if write_episodes else None
     return OmopLinesRun(result, report, cut, engine, out, episodes)
 

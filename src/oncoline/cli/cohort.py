@@ -105,6 +105,7 @@ def register(app: typer.Typer) -> None:
             build_cohort_report,
             report_inputs_from_files,
             report_inputs_from_omop,
+            report_overwrites,
             tidy_out_dir,
             write_cohort_report,
         )
@@ -157,6 +158,13 @@ def register(app: typer.Typer) -> None:
                 console.print(f"[bold red]Warning — data cut-off {inputs.as_of}:[/] {inputs.cut_off_warning}")
             result = build_cohort_report(inputs, options=options, progress=step)
             existed = out.is_dir() and any(out.iterdir())
+            overwritten = report_overwrites(result, out)
+            if overwritten:  # files of the report's names that no earlier report run recorded: the user's own
+                console.print(
+                    f"[yellow]--out {out}: overwriting {len(overwritten)} file(s) that no earlier report run "
+                    f"recorded ({_names(overwritten)})[/]",
+                    highlight=False,
+                )
             written = write_cohort_report(result, out, progress=step)
             removed, others = tidy_out_dir(out, written)
         _summary(Console(), result, written)
@@ -165,7 +173,12 @@ def register(app: typer.Typer) -> None:
         if existed:
             console.print(
                 f"[yellow]--out {out} already held files: the report's own were replaced"
-                + (f"; removed {len(removed)} stale ones from an earlier run ({_names(removed)})" if removed else "")
+                + (
+                    f"; removed {len(removed)} stale file{'s' if len(removed) != 1 else ''} an earlier report run "
+                    f"wrote ({_names(removed)})"
+                    if removed
+                    else ""
+                )
                 + (f"; left {len(others)} other file(s) as they are ({_names(others)})" if others else "")
                 + "[/]",
                 highlight=False,

@@ -168,8 +168,9 @@ def _cohort(
 ) -> None:
     from oncoline.app.lines import check_table_path, derive_cohort_lines
 
-    for target in (out, assignments_out):  # before the progress display starts
-        check_table_path(target)
+    # before the progress display starts and before anything is read
+    check_table_path(out, option="--out")
+    check_table_path(assignments_out, option="--assignments")
     no_pandas = omop is None and engine in (None, "duckdb", "reference")
     with _without_pandas() if no_pandas else contextlib.nullcontext(), _progress() as advance:
         run = derive_cohort_lines(

@@ -30,13 +30,14 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oncoline.errors import BackendError, InputError
+from oncoline.io.lines_metadata import with_lines_metadata, write_lines_sidecar
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -193,6 +194,12 @@ class _Writer:
         import pyarrow as pa
         import pyarrow.compute as pc
 
+        if table.schema.field("person_id").type != self.schema.field("person_id").type:  # integer ids kept
+            table = table.set_column(
+                table.column_names.index("person_id"),
+                self.schema.field("person_id"),
+                table.column("person_id").cast(self.schema.field("person_id").type),
+            )
         if self.csv:
             for i, f in enumerate(table.schema):
                 if pa.types.is_list(f.type):
@@ -203,6 +210,10 @@ class _Writer:
 
     def close(self) -> None:
         (self._csv if self.csv else self._pq).close()
+
+
+def _with_id(schema: pa.Schema, id_field: pa.Field) -> pa.Schema:
+    return schema.set(schema.get_field_index("person_id"), id_field)
 
 
 def derive_lines_cohort_files(
@@ -219,6 +230,7 @@ def derive_lines_cohort_files(
     memory_limit: str = "2GB",
     workers: int | None = None,
     on_partition: Callable[[int, int, int], None] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> PartitionedRun:
     """Derive the lines of a cohort stored in files, one person partition at a time (bounded memory).
 
@@ -235,6 +247,9 @@ def derive_lines_cohort_files(
         Number of person partitions; None: one per :data:`ROWS_PER_PARTITION` input rows.
     assignments_path
         Also write the row → line table here (``.parquet`` or ``.csv``).
+    metadata
+        The lines table's provenance (:mod:`oncoline.io.lines_metadata`): kept in the Parquet schema metadata,
+        or a ``.meta.json`` sidecar beside a CSV.
     engine
         A cohort engine function (default: the DuckDB engine).
     memory_limit
@@ -258,6 +273,7 @@ def derive_lines_cohort_files(
         When DuckDB fails.
     """
     import duckdb
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from oncoline.engines.lines.cohort import assignments_schema, lines_schema, merge_reports
@@ -326,11 +342,19 @@ def derive_lines_cohort_files(
             )
         con.close()  # the partitions are written: DuckDB's memory is released before the engine runs
 
-        lines_writer = _Writer(out, lines_schema())
+        # integer person ids in both inputs stay integers in the outputs (the engines give them as text)
+        ids = [
+            pq.read_schema(f).field(names[canon.index("person_id")]).type
+            for f, names, canon in ((exp_file, exp_names, exp_canon), (idx_file, idx_names, idx_canon))
+        ]
+        id_field = pa.field("person_id", pa.int64() if all(pa.types.is_integer(t) for t in ids) else pa.string())
+        schema = _with_id(lines_schema(), id_field)
+        schema = schema if metadata is None else with_lines_metadata(schema, metadata)
+        lines_writer = _Writer(out, schema)
         writers.append(lines_writer)
         assign_writer = None
         if assign_out is not None:
-            assign_writer = _Writer(assign_out, assignments_schema())
+            assign_writer = _Writer(assign_out, _with_id(assignments_schema(), id_field))
             writers.append(assign_writer)
         n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
         reports: list[CohortReport] = []
@@ -389,6 +413,8 @@ def derive_lines_cohort_files(
             w.close()
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    if metadata is not None:
+        write_lines_sidecar(out, metadata)
     return PartitionedRun(
         report=merge_reports(reports),
         n_lines=n_lines,
