@@ -22,7 +22,7 @@ import datetime as dt
 import importlib.abc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,6 +192,20 @@ def _cohort(
         _print_summary(run.summary, run.report)
 
 
+def _counted_rows(title: str, what: str, counts: Mapping[str, int], examples: Mapping[str, list[str]]) -> Any:
+    """A Rich table of counted rows (a reason or a repair, its row count, the example rows the engines gave)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title)
+    table.add_column(what)
+    table.add_column("rows", justify="right")
+    table.add_column("examples (row 1 = first data row)")
+    for name, count in counts.items():
+        table.add_row(Text(name), f"{count:,}", Text("\n".join(examples.get(name, []))))
+    return table
+
+
 def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
     from rich.table import Table
     from rich.text import Text
@@ -212,13 +226,7 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
     console.print(dist)
     console.print(f"rows: {report.rows_in:,} in, {report.rows_used:,} used")
     if report.excluded:
-        ign = Table(title="rows ignored and why")
-        ign.add_column("reason")
-        ign.add_column("rows", justify="right")
-        ign.add_column("examples (row 1 = first data row)")
-        for reason, count in report.excluded.items():
-            ign.add_row(Text(reason), f"{count:,}", Text("\n".join(report.examples.get(reason, []))))
-        console.print(ign)
+        console.print(_counted_rows("rows ignored and why", "reason", report.excluded, report.examples))
     if report.unknown_drugs:
         unk = Table(title="unknown drugs (add them to the vocabulary or fix the names)")
         unk.add_column("name")
@@ -231,13 +239,7 @@ def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
     if report.repaired:
         # every repair with its count, and for those the engines give examples of (an undocumented `stopped`
         # value, an unusable or late index date) the rows themselves, so a user can find and fix them
-        rep = Table(title="rows repaired and kept")
-        rep.add_column("repair")
-        rep.add_column("rows", justify="right")
-        rep.add_column("examples (row 1 = first data row)")
-        for name, count in report.repaired.items():
-            rep.add_row(Text(name), f"{count:,}", Text("\n".join(report.examples.get(name, []))))
-        console.print(rep)
+        console.print(_counted_rows("rows repaired and kept", "repair", report.repaired, report.examples))
     if report.persons_without_index:
         n = report.persons_without_index
         console.print(
