@@ -613,19 +613,24 @@ def derive_cohort_lines(
     if omop is not None and partitions is not None:
         raise InputError("--partitions applies to exposure files (with --index), not --omop", field="--partitions")
     now = resolve_today(today)
-    chosen_params = line_params(params)
-    check_table_path(out_path, option="--out")
-    check_table_path(asg, option="--assignments")
-    reading: Future[tuple[pa.Table, pa.Table]] | None = None
-    if isinstance(ex, Path) and isinstance(ix, Path):
-        from oncoline.io.lines_partitioned import estimate_rows
+    reading: _Reading | None = None
+    try:
+        check_table_path(out_path, option="--out")
+        check_table_path(asg, option="--assignments")
+        if isinstance(ex, Path) and isinstance(ix, Path):
+            from oncoline.io.lines_partitioned import estimate_rows
 
-        partitioned = partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS
-        if not partitioned:  # the files are read on a thread while the engine's libraries are imported here
-            # the DuckDB engine takes drug names dictionary-encoded, as Parquet stores them (a quarter of the
-            # memory, no decoding); the other engines get plain text
-            duckdb = engine == "duckdb" or (engine is None and importlib.util.find_spec("duckdb") is not None)
-            reading = _read_in_background(ex, ix, dictionary=("drug",) if duckdb else ())
+            partitioned = partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS
+            if not partitioned:  # the files are read on a thread from here, while the line parameters are loaded
+                # and the engine's libraries imported in this one (issue 13: whole-process cost); the DuckDB
+                # engine takes drug names dictionary-encoded, as Parquet stores them (a quarter of the memory, no
+                # decoding); the other engines get plain text
+                duckdb = engine == "duckdb" or (engine is None and importlib.util.find_spec("duckdb") is not None)
+                reading = _read_in_background(ex, ix, dictionary=("drug",) if duckdb else ())
+    except InputError:
+        line_params(params)  # a bad parameter is named before a bad path, as it always was
+        raise
+    chosen_params = line_params(params)
     chosen = engine or default_engine()
     fn = engine_function(chosen)
     if isinstance(ex, Path) and isinstance(ix, Path):
@@ -679,18 +684,21 @@ def derive_cohort_lines(
             cut = cutoff.omop_cut_off(omop, today=now)
     else:
         assert ex is not None and ix is not None
-        if reading is not None:
-            exposures_table, index_table = reading.result()
+        if reading is not None:  # (both files are paths)
+            exposures_table, index_table = reading.checked(str(ix))
         else:
             exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
             index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
+            if isinstance(ix, Path):
+                from oncoline.io.cohort_index import check_index_rows
+
+                check_index_rows(index_table, source=str(ix))
         if isinstance(ix, Path):  # the index policy shared with `oncoline cohort report` (docs/lines.md, "The
             # cohort index"); tables given in memory keep the engines' lenient, counted reading
-            from oncoline.io.cohort_index import check_index_covers, check_index_rows
+            from oncoline.io.cohort_index import check_index_covers
 
-            check_index_rows(index_table, source=str(ix))
             check_index_covers(
-                exposures_table,
+                _distinct_persons(exposures_table),
                 index_table,
                 exposures_source=str(ex) if isinstance(ex, Path) else "exposures",
                 index_source=str(ix),
@@ -714,26 +722,64 @@ def derive_cohort_lines(
     return CohortRun(summary, result.report, cut, chosen, lines_table, result, integer_ids=integer)
 
 
-def _read_in_background(
-    exposures: Path, index: Path, *, dictionary: tuple[str, ...] = ()
-) -> Future[tuple[pa.Table, pa.Table]]:
-    """Start reading the exposure and index files (:func:`oncoline.io.exposures.read_table`) on a daemon thread;
-    the future gives both tables or raises the reader's error. Arrow reads without the GIL, so the caller's
-    imports run meanwhile (issue 13: whole-process cost)."""
+@dataclass(frozen=True)
+class _Reading:
+    """The index and exposure files being read on a thread (:func:`_read_in_background`), index first."""
+
+    index: Future[pa.Table]
+    exposures: Future[pa.Table]
+
+    def checked(self, index_source: str) -> tuple[pa.Table, pa.Table]:
+        """Both tables, the index's rows checked (:func:`oncoline.io.cohort_index.check_index_rows`) while the
+        exposures are still being read. Errors come in the order of a plain read then check: the exposure
+        file's, the index file's, then the index rows'."""
+        from oncoline.io.cohort_index import check_index_rows
+
+        try:
+            index_table = self.index.result()
+            check_index_rows(index_table, source=index_source)
+        except BaseException:
+            self.exposures.result()  # raises the exposure file's error first, when there is one
+            raise
+        return self.exposures.result(), index_table
+
+
+def _read_in_background(exposures: Path, index: Path, *, dictionary: tuple[str, ...] = ()) -> _Reading:
+    """Start reading the index, then the exposure file (:func:`oncoline.io.exposures.read_table`) on a daemon
+    thread; each future gives its table or raises the reader's error. Arrow reads without the GIL, so the
+    caller's imports and the index check run meanwhile (issue 13: whole-process cost)."""
     from oncoline.io.exposures import read_table
 
-    done: Future[tuple[pa.Table, pa.Table]] = Future()
+    index_done: Future[pa.Table] = Future()
+    exposures_done: Future[pa.Table] = Future()
 
     def read() -> None:
-        try:
-            exposures_table = read_table(exposures, kind="exposures", dictionary=dictionary)
-            done.set_result((exposures_table, read_table(index, kind="index")))
-        except BaseException as exc:  # re-raised by .result() in the caller's thread
-            done.set_exception(exc)
+        for done, path, kind, encoded in (
+            (index_done, index, "index", ()),
+            (exposures_done, exposures, "exposures", dictionary),
+        ):
+            try:
+                done.set_result(read_table(path, kind=kind, dictionary=encoded))
+            except BaseException as exc:  # re-raised by .result() in the caller's thread
+                done.set_exception(exc)
 
     # a daemon thread: a caller that fails meanwhile (an engine not installed) exits without waiting for it
     threading.Thread(target=read, name="oncoline-read", daemon=True).start()
-    return done
+    return _Reading(index_done, exposures_done)
+
+
+def _distinct_persons(exposures: pa.Table) -> pa.Table:
+    """The distinct ``person_id`` values of ``exposures`` (first-seen order, null kept) as a one-column table,
+    for :func:`oncoline.io.cohort_index.check_index_covers`: it casts the ids to text before taking them
+    distinct, and casting 10^7 integer ids cost 0.4 s of CPU time on the process's serial path, where
+    casting the ~10^5 distinct ones costs nothing (the same distinct texts in the same order: the cast of
+    ids is one-to-one). A table without the column is returned as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "person_id" not in exposures.column_names or exposures.num_rows == 0:
+        return exposures
+    return pa.table({"person_id": pc.unique(exposures.column("person_id"))})
 
 
 def _as_path(value: str | os.PathLike[str] | pa.Table | None) -> Path | pa.Table | None:
