@@ -190,14 +190,20 @@ def _gather(values: npt.NDArray[_A], rows: npt.NDArray[np.int64]) -> npt.NDArray
     return values[rows]
 
 
-def _in_halves(fn: Callable[[int, int], npt.NDArray[_A]], n: int, pool: Executor | None) -> npt.NDArray[_A]:
-    """``fn(0, n)`` computed as ``fn(0, n // 2)`` on the pool beside ``fn(n // 2, n)`` in this thread, joined
-    (from :data:`_SPLIT_MIN_ROWS` rows with a pool; ``fn`` must be element-wise over the rows)."""
-    if pool is None or n < _SPLIT_MIN_ROWS:
-        return fn(0, n)
+def _halves(fn: Callable[[int, int], _T], n: int, pool: Executor) -> list[_T]:
+    """``[fn(0, n // 2), fn(n // 2, n)]``, the first on the pool beside the second in this thread."""
     first = pool.submit(fn, 0, n // 2)
     second = fn(n // 2, n)
-    return np.concatenate([first.result(), second])
+    return [first.result(), second]
+
+
+def _each_half(fn: Callable[[int, int], None], n: int, pool: Executor | None) -> None:
+    """``fn(0, n)``, as ``fn(0, n // 2)`` on the pool beside ``fn(n // 2, n)`` in this thread from
+    :data:`_SPLIT_MIN_ROWS` rows with a pool (``fn`` writes rows ``lo:hi`` of its outputs)."""
+    if pool is None or n < _SPLIT_MIN_ROWS:
+        fn(0, n)
+    else:
+        _halves(fn, n, pool)
 
 
 def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -344,26 +350,29 @@ def prepare_kernel_input(
     ).astype(np.int8)  # trailing entry (null drug): unknown
 
     rows = _ReasonInputs(person_of_row, name_idx, start, end, start_missing, start_bad, end_bad)
-    reason = _in_halves(functools.partial(_reasons, rows, early_before, has_dx, name_reason, cut), n, pool)
+    # each half of the rows gives its reasons' counts, used rows, first example rows and unknown names; the
+    # halves join in row order (no array of reasons for all rows is kept)
+    split = functools.partial(_reason_rows, rows, early_before, has_dx, name_reason, cut, len(names) + 1)
+    halves = [split(0, n)] if pool is None or n < _SPLIT_MIN_ROWS else _halves(split, n, pool)
     del rows
-    counts = np.bincount(reason, minlength=len(_REASONS) + 1)
-    kept = np.flatnonzero(reason == 0)
-    dropped = np.flatnonzero(reason)
-    dropped_reason = reason[dropped]
-    del reason
+    counts = sum((h.counts for h in halves), np.zeros(len(_REASONS) + 1, dtype=np.int64))
+    kept = halves[0].kept if len(halves) == 1 else np.concatenate([h.kept for h in halves])
 
     has_ids = "exposure_id" in exposures.column_names
-    # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row")
-    if "source_row" in exposures.column_names:  # a partition of a larger file numbers its rows as the file does
-        row_numbers = pc.cast(exposures.column("source_row"), pa.int64())
-    else:
-        row_numbers = pa.chunked_array([pa.array(np.arange(1, n + 1, dtype=np.int64))])
-    exposure_ids = exposures.column("exposure_id") if has_ids else row_numbers
+
+    # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row"); built only
+    # when used (80 MB at 10^7 rows)
+    def row_numbers() -> pa.ChunkedArray:
+        if "source_row" in exposures.column_names:  # a partition of a larger file numbers its rows as the file does
+            return pc.cast(exposures.column("source_row"), pa.int64())
+        return pa.chunked_array([pa.array(np.arange(1, n + 1, dtype=np.int64))])
+
+    exposure_ids = exposures.column("exposure_id") if has_ids else row_numbers()
     if not (pa.types.is_integer(exposure_ids.type) or pa.types.is_string(exposure_ids.type)):
         exposure_ids = pc.cast(exposure_ids, pa.string())  # ids are compared and sorted as text
     if has_ids and exposure_ids.null_count:
         exposure_ids = pc.if_else(
-            pc.is_null(exposure_ids), pc.cast(row_numbers, pa.string()), pc.cast(exposure_ids, pa.string())
+            pc.is_null(exposure_ids), pc.cast(row_numbers(), pa.string()), pc.cast(exposure_ids, pa.string())
         )
 
     excluded: dict[str, int] = {}
@@ -373,12 +382,12 @@ def prepare_kernel_input(
         if not counts[r]:
             continue
         excluded[rsn.value] = int(counts[r])
-        rows = dropped[dropped_reason == r]
-        examples[rsn.value] = row_examples(exposures, rows[:_EXAMPLES_PER_REASON].tolist(), reason=rsn.value)
+        first_rows = [row for h in halves for row in h.examples.get(r, [])][:_EXAMPLES_PER_REASON]
+        examples[rsn.value] = row_examples(exposures, first_rows, reason=rsn.value)
         if rsn is ExclusionReason.UNKNOWN_DRUG:
-            per_name = np.bincount(name_idx[rows] + 1, minlength=len(names) + 1)
+            per_name = sum(h.unknown_per_name for h in halves if h.unknown_per_name is not None)
             labels = ["(no drug given)", *names.to_pylist()]
-            pairs = [(labels[i], int(c)) for i, c in enumerate(per_name.tolist()) if c]
+            pairs = [(labels[i], int(c)) for i, c in enumerate(np.asarray(per_name).tolist()) if c]
             unknown_drugs = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
     # ---- repairs on the used rows
@@ -410,25 +419,34 @@ def prepare_kernel_input(
     # such as Phesgo are appended after the kept rows; the kernel input need not be in any order)
     # (the outputs are allocated once at their final size and filled in place: no lists of parts to join)
     first = np.array([c[0] if c else -1 for c in components] + [-1], dtype=np.int32)
-    row_names = name_idx[kept]
     n_kept = kept.shape[0]
-    extra = [(i, kept[row_names == i]) for i, c in enumerate(components) if len(c) > 1]
-    m = n_kept + sum(rows_i.shape[0] * (len(components[i]) - 1) for i, rows_i in extra)
+    multi = [i for i, c in enumerate(components) if len(c) > 1]
+    m = n_kept + sum(int(sum(h.kept_per_name[i + 1] for h in halves)) * (len(components[i]) - 1) for i in multi)
+    del halves
     source = kept if m == n_kept else np.empty(m, dtype=np.int64)
     drug = np.empty(m, dtype=np.int32)
     source_key = np.full(m, -1, dtype=np.int32)
-    np.take(first, row_names, out=drug[:n_kept])
-    np.take(set_of_name, row_names, out=source_key[:n_kept])
-    del row_names, name_idx
+
+    def fill(lo: int, hi: int) -> list[npt.NDArray[np.int64]]:
+        """Kernel rows of used rows ``lo:hi`` (their first component); their rows of each product."""
+        row_names = name_idx[kept[lo:hi]]
+        np.take(first, row_names, out=drug[lo:hi])
+        np.take(set_of_name, row_names, out=source_key[lo:hi])
+        if m != n_kept:
+            source[lo:hi] = kept[lo:hi]
+        return [kept[lo:hi][row_names == i] for i in multi]
+
+    filled = [fill(0, n_kept)] if pool is None or n_kept < _SPLIT_MIN_ROWS else _halves(fill, n_kept, pool)
+    del name_idx
     if m != n_kept:
-        source[:n_kept] = kept
         at = n_kept
-        for name_i, rows_i in extra:
+        for j, name_i in enumerate(multi):
+            rows_i = np.concatenate([part[j] for part in filled])
             for code_j in components[name_i][1:]:
                 source[at : at + rows_i.shape[0]] = rows_i
                 drug[at : at + rows_i.shape[0]] = code_j
                 at += rows_i.shape[0]
-    del extra
+    del filled
     # the four row gathers, two on the pool
     person_job = _submit(pool, functools.partial(_gather, person_of_row, source))
     start_job = _submit(pool, functools.partial(_gather, start, source))
@@ -511,6 +529,51 @@ def _reasons(
     return r
 
 
+@dataclass(frozen=True)
+class _ReasonRows:
+    """What :func:`_reason_rows` finds in a range of input rows (row numbers are of the whole table)."""
+
+    counts: npt.NDArray[np.int64]
+    """Rows per reason code (0 = used)."""
+    kept: npt.NDArray[np.int64]
+    """The used rows, ascending."""
+    examples: dict[int, list[int]]
+    """Per reason code present, its first rows (at most :data:`_EXAMPLES_PER_REASON`)."""
+    unknown_per_name: npt.NDArray[np.int64] | None
+    """Rows left out as unknown drugs per drug name index + 1 (0: no drug given); None when there are none."""
+    kept_per_name: npt.NDArray[np.int64]
+    """Used rows per drug name index + 1."""
+
+
+def _reason_rows(
+    rows: _ReasonInputs,
+    early_before: npt.NDArray[np.int32],
+    has_dx: npt.NDArray[np.bool_],
+    name_reason: npt.NDArray[np.int8],
+    cut: int | None,
+    n_names: int,
+    lo: int,
+    hi: int,
+) -> _ReasonRows:
+    """:func:`_reasons` of input rows ``lo:hi``, counted: per reason its count and first rows, the used rows,
+    and the unknown-drug rows per name (``n_names``: names + 1). Row-wise, so halves of the rows can run on two
+    threads and join in order."""
+    reason = _reasons(rows, early_before, has_dx, name_reason, cut, lo, hi)
+    counts = np.bincount(reason, minlength=len(_REASONS) + 1).astype(np.int64)
+    kept = np.flatnonzero(reason == 0)
+    kept_per_name = np.bincount(rows.name[lo:hi][kept] + 1, minlength=n_names).astype(np.int64)
+    kept += lo
+    examples: dict[int, list[int]] = {}
+    unknown_per_name = None
+    unknown = _CODE[ExclusionReason.UNKNOWN_DRUG]
+    for r in np.flatnonzero(counts[1:]) + 1:
+        at = np.flatnonzero(reason == r)
+        examples[int(r)] = (at[:_EXAMPLES_PER_REASON] + lo).tolist()
+        if r == unknown:
+            unknown_per_name = np.bincount(rows.name[lo:hi][at] + 1, minlength=n_names).astype(np.int64)
+    return _ReasonRows(counts, kept, examples, unknown_per_name, kept_per_name)
+
+
 def _all_distinct(ids: npt.NDArray[np.int64]) -> bool:
     """True when ``ids`` are all different and dense (non-negative, at most 4 per row): one pass over a flag
     per possible value, no sort and no copy. Ids unique over all rows are unique within each person's used
@@ -571,7 +634,7 @@ def _check_unique_ids(
 
 
 def _sorted_order(
-    prep: KernelInput, con: Any
+    prep: KernelInput, con: Any, pool: Executor | None = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
     """Permutation sorting the kernel rows by (person, start) — all the kernel needs — and the sorted keys.
 
@@ -595,21 +658,40 @@ def _sorted_order(
     s_bits = (int(prep.start.max()) - s0).bit_length()
     p_bits = int(prep.person.max()).bit_length()
     if p_bits + s_bits + i_bits <= _PACK_BITS:
-        # in place, in blocks: a temporary of m int64 entries would be 80 MB at 10^7 rows, at the run's peak
-        key: npt.NDArray[np.int64] = prep.person.astype(np.int64)
-        key <<= s_bits + i_bits
-        for lo in range(0, m, _BLOCK):
-            hi = min(m, lo + _BLOCK)
-            part = prep.start[lo:hi].astype(np.int64)
-            part -= s0
-            part <<= i_bits
-            part |= np.arange(lo, hi, dtype=np.int64)
-            key[lo:hi] |= part
+        # built and unpacked block by block (a temporary of m int64 entries would be 80 MB at 10^7 rows, at the
+        # run's peak memory), each half of the rows on its own thread (with a pool); the sort itself is one call
+        key = np.empty(m, dtype=np.int64)
+        person, start_days = prep.person, prep.start
+
+        def build(lo: int, hi: int) -> None:
+            for b in range(lo, hi, _BLOCK):
+                e = min(hi, b + _BLOCK)
+                part = person[b:e].astype(np.int64)
+                part <<= s_bits + i_bits
+                day = start_days[b:e].astype(np.int64)
+                day -= s0
+                day <<= i_bits
+                part |= day
+                part |= np.arange(b, e, dtype=np.int64)
+                key[b:e] = part
+
+        _each_half(build, m, pool)
         key.sort()
-        order = key & ((1 << i_bits) - 1)
-        key >>= i_bits
-        start = (key & ((1 << s_bits) - 1)).astype(np.int32) + np.int32(s0)
-        key >>= s_bits
+        order = np.empty(m, dtype=np.int64)
+        start = np.empty(m, dtype=np.int32)
+
+        def unpack(lo: int, hi: int) -> None:
+            for b in range(lo, hi, _BLOCK):
+                e = min(hi, b + _BLOCK)
+                part = key[b:e]
+                np.bitwise_and(part, (1 << i_bits) - 1, out=order[b:e])
+                part >>= i_bits
+                day = part & ((1 << s_bits) - 1)
+                day += s0
+                start[b:e] = day
+                part >>= s_bits
+
+        _each_half(unpack, m, pool)
         return order, key, start
     tbl = pa.table(
         {"i": np.arange(m, dtype=np.int64), "p": prep.person, "s": prep.start, "d": prep.drug, "e": prep.end}
@@ -652,7 +734,7 @@ def _run_kernel(
     reference, its unsorted kernel rows are freed as soon as their sorted copies exist (about 190 MB at 10^7
     rows, at the run's peak memory)."""
     prep = given.pop()
-    order, person, start = _sorted_order(prep, con)
+    order, person, start = _sorted_order(prep, con, pool)
     end_job = _submit(pool, functools.partial(_gather, prep.end, order))  # two of the four row gathers on the pool
     drug_job = _submit(pool, functools.partial(_gather, prep.drug, order))
     stop, source_key = prep.stop[order], prep.source_key[order]
@@ -674,17 +756,28 @@ def _run_kernel(
     # arrays of one entry per kernel row are released as soon as done: they set the peak memory
     line_person = person[res.first_row]
     del person
-    row_line = np.empty_like(res.row_line)  # back in kernel-row order: an int32 scatter, not an int64 gather
-    row_line[order] = res.row_line
-    del order
-    res = replace(res, row_line=np.zeros(0, np.int32))
-    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
-    line_of_source[prep.source] = row_line
-    del row_line
+    sorted_line = res.row_line
     res = replace(res, row_line=np.zeros(0, np.int32), first_row=np.arange(len(res), dtype=np.int64))
+
+    # the line of every input row (for the row → line table), on the pool while this thread assembles the lines
+    sources_job = _submit(pool, functools.partial(_line_of_source, sorted_line, order, prep))
+    del sorted_line, order
     lines = assemble_lines(res, line_person, prep)
+    line_of_source = sources_job.result()
+    del sources_job
     duplicates = int(res.n_duplicates.sum())
     return lines, line_of_source, duplicates
+
+
+def _line_of_source(
+    sorted_line: npt.NDArray[np.int32], order: npt.NDArray[np.int64], prep: KernelInput
+) -> npt.NDArray[np.int32]:
+    """The line of every input row (0: not used) from the line of each sorted kernel row."""
+    row_line = np.empty_like(sorted_line)  # back in kernel-row order: an int32 scatter, not an int64 gather
+    row_line[order] = sorted_line
+    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
+    line_of_source[prep.source] = row_line
+    return line_of_source
 
 
 def assemble_lines(res: k.KernelLines, sorted_person: npt.NDArray[np.integer[Any]], prep: KernelInput) -> pa.Table:
