@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oncoline.app._json import json_ready
 from oncoline.app.cutoff import CutOff, cohort_cut_off
@@ -712,14 +712,43 @@ def derive_cohort_lines(
         result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
     integer = integer_person_ids(exposures_table, index_table)
     lines_table = input_id_type(result.lines, integer=integer)
+    writing: Future[None] | None = None
     if out_path is not None:
         step(f"writing {out_path}", 2)
-        write_lines_table(lines_table, out_path, lines_provenance(chosen_params, cut, chosen))
-    if asg is not None:
-        write_table(input_id_type(result.assignments, integer=integer), asg)
+        # on a thread while the row → line table and the summary are built here (Arrow writes without the GIL)
+        writing = _in_thread(
+            lambda: write_lines_table(lines_table, out_path, lines_provenance(chosen_params, cut, chosen)),
+            name="oncoline-write",
+        )
+    try:
+        if asg is not None:
+            write_table(input_id_type(result.assignments, integer=integer), asg)
+        summary = _summary(result, chosen, out_path, asg, source_report, cut)
+    except BaseException:
+        if writing is not None:
+            writing.result()  # the lines file's error first, as when the files were written in turn
+        raise
+    if writing is not None:
+        writing.result()
     step("done", 4)
-    summary = _summary(result, chosen, out_path, asg, source_report, cut)
     return CohortRun(summary, result.report, cut, chosen, lines_table, result, integer_ids=integer)
+
+
+_R = TypeVar("_R")
+
+
+def _in_thread(fn: Callable[[], _R], *, name: str) -> Future[_R]:
+    """``fn()`` on a new thread; the future gives its result or raises its error."""
+    done: Future[_R] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(fn())
+        except BaseException as exc:  # re-raised by .result() in the caller's thread
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return done
 
 
 @dataclass(frozen=True)
