@@ -521,7 +521,8 @@ def _markdown(results: list[dict[str, Any]]) -> str:
 
         lines.append(
             f"| {r['rows']:,} | {_MODE.get(r['engine'], 'whole process')} | {r['engine']} | {r.get('repeat', 1)} | "
-            f"{r['seconds']:.2f} | {num('cpu', '.2f')} | {num('cores', '.2f')} | {num('peak_mb', ',.0f')} | {FLOOR_OF.get(r['engine'], '—')} | "
+            f"{r['seconds']:.2f} | {num('cpu', '.2f')} | {num('cores', '.2f')} | {num('peak_mb', ',.0f')} | "
+            f"{FLOOR_OF.get(r['engine'], '—')} | "
             f"{num('x_floor', '.2f')} | {num('x_floor_cpu', '.2f')} | {num('x_floor_peak', '.2f')} | "
             f"{num('load', '.1f')} | {note} |"
         )
