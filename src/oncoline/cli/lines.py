@@ -188,9 +188,12 @@ def _cohort(
     # before the progress display starts and before anything is read
     check_table_path(out, option="--out")
     check_table_path(assignments_out, option="--assignments")
+    from oncoline.cli.usage import UsageClock
+
     no_pandas = omop is None and engine in (None, "duckdb", "reference")
     if no_pandas:
         _use_system_allocator()
+    clock = UsageClock()
     with _without_pandas() if no_pandas else contextlib.nullcontext(), _progress() as advance:
         run = derive_cohort_lines(
             exposures_path,
@@ -205,10 +208,13 @@ def _cohort(
             partitions=partitions,
             progress=advance,
         )
+    usage = clock.stop()
     if as_json:
         print_json(run.summary)
     else:
         _print_summary(run.summary, run.report)
+        # so a user sees whether the run kept the machine's cores busy (Spark's JVM and workers included)
+        output_console().print(esc(f"run: {usage.describe()}"), highlight=False)
     if _command_is_the_process():
         # the process exits next: what it holds needs no collecting. Without this, the collector's last passes
         # over pyarrow's, pydantic's and Typer's objects at exit cost ~0.04 s of CPU time, a tenth of a whole
