@@ -668,6 +668,7 @@ def derive_cohort_lines(
 
     step("reading input", 0)
     source_report: Any = None
+    covering: Future[None] | None = None
     cut = CutOff(as_of, "option")
     if omop is not None:
         from oncoline.app import cutoff
@@ -694,22 +695,34 @@ def derive_cohort_lines(
 
                 check_index_rows(index_table, source=str(ix))
         if isinstance(ix, Path):  # the index policy shared with `oncoline cohort report` (docs/lines.md, "The
-            # cohort index"); tables given in memory keep the engines' lenient, counted reading
+            # cohort index"); tables given in memory keep the engines' lenient, counted reading. On a thread beside
+            # the engine (taking 10^7 ids distinct is 0.05 s of CPU); its error is raised before any other below
             from oncoline.io.cohort_index import check_index_covers
 
-            check_index_covers(
-                _distinct_persons(exposures_table),
-                index_table,
-                exposures_source=str(ex) if isinstance(ex, Path) else "exposures",
-                index_source=str(ix),
+            given_exposures, given_index = exposures_table, index_table
+            covering = _in_thread(
+                lambda: check_index_covers(
+                    _distinct_persons(given_exposures),
+                    given_index,
+                    exposures_source=str(ex) if isinstance(ex, Path) else "exposures",
+                    index_source=str(ix),
+                ),
+                name="oncoline-index-check",
             )
-        if as_of is None:
+    try:
+        if as_of is None and omop is None:
             from oncoline.io.exposures import latest_exposure_date
 
             cut = cohort_cut_off(latest_exposure_date(exposures_table), "latest_in_data", today=now)
-    step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
-    with _naming(lambda: _input_name(ex, omop)):
-        result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+        step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
+        with _naming(lambda: _input_name(ex, omop)):
+            result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    except BaseException:
+        if covering is not None:
+            covering.result()  # an index that holds no exposure person is named first, as when checked first
+        raise
+    if covering is not None:
+        covering.result()
     integer = integer_person_ids(exposures_table, index_table)
     lines_table = input_id_type(result.lines, integer=integer)
     writing: Future[None] | None = None
