@@ -63,7 +63,7 @@ DrugName = Annotated[str, AfterValidator(_canonical_drug)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, defer_build=True)
 
 
 class IhcScore(StrEnum):
