@@ -7,6 +7,7 @@ import gc
 import importlib
 import inspect
 import json
+import os
 import subprocess
 import sys
 import typing
@@ -176,6 +177,7 @@ def test_the_plain_path_answers_as_typer_does(
 
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("ONCOLINE_DEBUG", raising=False)
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)  # the plain path sets it: undone after the test
     names = {"example": str(EXAMPLE), "missing": str(tmp_path / "missing.yaml"), "bad": str(_bad_patient(tmp_path))}
     argv = [w.format(**names) for w in words]
     typer_run = CliRunner().invoke(entry.app, ["recommend", *argv])
@@ -215,3 +217,29 @@ def test_no_patient_field_defaults_from_a_builtin_factory() -> None:
                 or (not inspect.isbuiltin(factory) and not isinstance(factory, type))
                 or (issubclass(factory, pydantic.BaseModel))
             ), f"{model.__name__}.{name}: default_factory={factory!r}"
+
+
+def test_an_interrupted_plain_run_ends_as_under_typer(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oncoline.cli import recommend
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(recommend, "recommend_command", interrupted)
+    assert recommend.run_plain([str(EXAMPLE), "--json"]) == 1
+    assert capsys.readouterr().err == "\nAborted!\n"
+
+
+def test_the_plain_path_leaves_a_given_plugin_setting_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic's plugin scan is skipped by default on the plain path; a user's own setting (even "") wins."""
+    from oncoline.cli import recommend
+
+    monkeypatch.setattr(recommend, "recommend_command", lambda *a, **k: None)
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "")
+    assert recommend.run_plain([str(EXAMPLE)]) == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == ""
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS")
+    assert recommend.run_plain([str(EXAMPLE)]) == 0
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
