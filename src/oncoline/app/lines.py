@@ -623,10 +623,10 @@ def derive_cohort_lines(
             partitioned = partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS
             if not partitioned:  # the files are read on a thread from here, while the line parameters are loaded
                 # and the engine's libraries imported in this one (issue 13: whole-process cost); the DuckDB
-                # engine takes drug names dictionary-encoded, as Parquet stores them (a quarter of the memory, no
-                # decoding); the other engines get plain text
+                # engine takes drug names and stop reasons dictionary-encoded, as Parquet stores them (a quarter of
+                # the memory, no decoding; 0.2 s less CPU at 10^7 for the stop reasons); other engines get text
                 duckdb = engine == "duckdb" or (engine is None and importlib.util.find_spec("duckdb") is not None)
-                reading = _read_in_background(ex, ix, dictionary=("drug",) if duckdb else ())
+                reading = _read_in_background(ex, ix, dictionary=("drug", "stopped") if duckdb else ())
     except InputError:
         line_params(params)  # a bad parameter is named before a bad path, as it always was
         raise

@@ -292,9 +292,9 @@ def derive_lines_cohort_files(
 
     if engine is None:
         engine = derive_lines_cohort
-    # the DuckDB engine takes drug names dictionary-encoded, as Parquet stores them (a quarter of the memory, and
-    # 11 small dictionaries to number instead of 10^7 texts per partition; as `oncoline lines` reads a file)
-    encoded = ("drug",) if engine is derive_lines_cohort else ()
+    # the DuckDB engine takes drug names and stop reasons dictionary-encoded, as Parquet stores them (a quarter of
+    # the memory, and small dictionaries to number instead of 10^7 texts per partition; as `oncoline lines` reads)
+    encoded = ("drug", "stopped") if engine is derive_lines_cohort else ()
     if "source_row" in exp_canon:
         raise InputError("the exposures table has a source_row column; rename it", source=str(exp_src))
 
