@@ -219,19 +219,6 @@ def test_no_patient_field_defaults_from_a_builtin_factory() -> None:
             ), f"{model.__name__}.{name}: default_factory={factory!r}"
 
 
-def test_an_interrupted_plain_run_ends_as_under_typer(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from oncoline.cli import recommend
-
-    def interrupted(*args: object, **kwargs: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(recommend, "recommend_command", interrupted)
-    assert recommend.run_plain([str(EXAMPLE), "--json"]) == 1
-    assert capsys.readouterr().err == "\nAborted!\n"
-
-
 def test_the_plain_path_leaves_a_given_plugin_setting_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """pydantic's plugin scan is skipped by default on the plain path; a user's own setting (even "") wins."""
     from oncoline.cli import recommend

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from oncoline.cli.common import exit_code_for, pipe_closed, report_bug
+from oncoline.cli.common import exit_code_for, interrupted
 
 if TYPE_CHECKING:
     import typer
@@ -27,7 +27,8 @@ oncoline — evidence-linked decision support for HER2-positive metastatic breas
 Decision support for clinicians, not a prescription: every answer shows its guideline statements,
 trial evidence and knowledge-base version.
 
-Exit codes: 0 ok · 1 bad input · 2 usage · 3 knowledge base · 4 back end (DuckDB/Spark/PostgreSQL) · 70 bug.
+Exit codes: 0 ok · 1 bad input (or output that cannot be written: a full disk) · 2 usage · 3 knowledge base ·
+4 back end (DuckDB/Spark/PostgreSQL) · 70 bug · 130 interrupted (Ctrl-C).
 """
 
 #: Help's width when it does not go to a terminal (wide enough that no option's help is cut).
@@ -134,6 +135,13 @@ def main() -> None:
     # re-walks them for nothing (~20 ms). Cycles are still collected, only less often.
     gc.set_threshold(100_000, 20, 20)
     try:
+        _run()
+    except KeyboardInterrupt:  # Ctrl-C while loading or parsing, outside any command body: as inside one
+        sys.exit(interrupted())
+
+
+def _run() -> None:
+    try:
         code = _without_typer(_own_argv())
     except Exception as exc:  # a bug outside any command body (the body's own errors are reported in it)
         code = exit_code_for(exc)
@@ -147,10 +155,8 @@ def main() -> None:
         _app()()
     except SystemExit:
         raise
-    except BrokenPipeError:
-        sys.exit(pipe_closed())
-    except Exception as exc:
-        sys.exit(report_bug(exc))
+    except Exception as exc:  # help or version on a full device, a bug in parsing …: as in a command body
+        sys.exit(exit_code_for(exc))
 
 
 if __name__ == "__main__":

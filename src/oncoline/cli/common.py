@@ -14,6 +14,7 @@ Exit codes (documented in ``oncoline --help`` and the README):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -35,6 +36,7 @@ __all__ = [
     "EXIT_BACKEND",
     "EXIT_INPUT",
     "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "EXIT_KB",
     "EXIT_OK",
     "EXIT_PIPE_CLOSED",
@@ -60,6 +62,8 @@ EXIT_USAGE = 2
 EXIT_KB = 3
 EXIT_BACKEND = 4
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C (SIGINT): 128 + 2, as a shell reports a process the signal ended."""
 EXIT_PIPE_CLOSED = 141
 """The reader of our output went away (``oncoline … | head``): stop quietly, as a process killed by SIGPIPE."""
 
@@ -80,10 +84,14 @@ def _debug() -> bool:
 
 
 def esc(value: object) -> str:
-    """``value`` as text that Rich prints as typed: ``[red]`` stays ``[red]`` (user text is never markup)."""
+    """``value`` as text that Rich prints as typed: ``[red]`` stays ``[red]`` (user text is never markup) and a
+    control character shows as its escape (``\\x1b``), never reaching the terminal
+    (:func:`oncoline.outputs.printable.printable`)."""
     from rich.markup import escape
 
-    return escape(str(value))
+    from oncoline.outputs.printable import printable
+
+    return escape(printable(value))
 
 
 def output_console(*, stderr: bool = False, max_width: int | None = None) -> Console:
@@ -151,6 +159,32 @@ def pipe_closed() -> int:
     return EXIT_PIPE_CLOSED
 
 
+def interrupted() -> int:
+    """Report a Ctrl-C in one line on stderr and return :data:`EXIT_INTERRUPTED` (every path of every command)."""
+    sys.stderr.write("\ninterrupted (Ctrl-C): nothing more was written\n")
+    return EXIT_INTERRUPTED
+
+
+def os_failure(exc: OSError) -> int:
+    """Report an operating-system failure outside oncoline's control (a full disk, stdout on a full device, a
+    device error) in one line on stderr and return :data:`EXIT_INPUT` — not a bug, not a traceback.
+
+    Standard output is pointed at the null device afterwards, so the interpreter's last flush of the lines that
+    could not be written does not fail again.
+    """
+    where = f" {exc.filename}" if exc.filename else " the output"
+    reason = exc.strerror or type(exc).__name__
+    err_console.print(
+        f"[bold red]error:[/] could not read or write{esc(where)}: {esc(reason)} — free space or choose another "
+        "place, then run again",
+        highlight=False,
+    )
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (tests): nothing to silence
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_INPUT
+
+
 def report_bug(exc: BaseException) -> int:
     """Report an internal error in one line (where the traceback was written) and return :data:`EXIT_INTERNAL`.
 
@@ -194,7 +228,8 @@ def exit_code_for(exc: Exception) -> int:
 
     Oncoline errors become one clear message on stderr and a documented exit code: :class:`InputError` 1 (2 for a
     bad option value or a missing argument), :class:`KnowledgeBaseError` 3, :class:`BackendError` 4; a closed
-    output pipe 141 (silently); anything else is a bug: one line saying so and where its traceback is, 70.
+    output pipe 141 (silently); an operating-system failure (a full disk) 1 with its reason; anything else is a
+    bug: one line saying so and where its traceback is, 70.
     """
     if isinstance(exc, BrokenPipeError):
         return pipe_closed()
@@ -212,6 +247,8 @@ def exit_code_for(exc: Exception) -> int:
     if isinstance(exc, BackendError):
         err_console.print(f"[bold red]back-end error:[/] {esc(exc)}", highlight=False)
         return EXIT_BACKEND
+    if isinstance(exc, OSError):  # the machine failed us (ENOSPC on stdout, EIO …): said plainly, exit 1
+        return os_failure(exc)
     return report_bug(exc)  # EngineError, any other OncolineError and anything unexpected: a bug
 
 
@@ -223,6 +260,10 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except KeyboardInterrupt:  # the same exit on every path (Click would say "Aborted!" and exit 1)
+            import typer
+
+            raise typer.Exit(interrupted()) from None
         except Exception as exc:
             if isinstance(exc, _cli_flow()):  # Exit, Abort and Click's own usage errors keep their meaning
                 raise

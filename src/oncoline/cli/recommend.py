@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from oncoline.cli.common import (
     examples_help,
     exit_code_for,
     guarded,
+    interrupted,
     output_console,
     parse_as_of,
     print_json,
@@ -41,7 +41,7 @@ def recommend_command(
     show_trace: bool = False,
     audience: str | None = None,
     handout: Path | None = None,
-    language: str = "en",
+    language: str | None = None,
 ) -> None:
     """The body of ``oncoline recommend``, its options as parsed (see :func:`register` for their meaning).
 
@@ -59,6 +59,12 @@ def recommend_command(
         raise InputError(f"--for {audience!r}: choose clinician or patient", field="--for")
     if handout is not None and audience == "clinician":
         raise InputError("the handout is for the patient: drop --for clinician or --handout", field="--handout")
+    if language is not None and audience != "patient" and handout is None:
+        # a language the clinician view cannot honour is said, not ignored (any value: the view is English)
+        raise InputError(
+            "--lang chooses the language of the patient summary: add --for patient (or --handout), or drop --lang",
+            field="--lang",
+        )
     if handout is not None and as_json:
         raise InputError("--handout writes a file and --json prints to the screen: choose one", field="--handout")
     file = document_or_example(file, example)
@@ -80,7 +86,7 @@ def recommend_command(
             outcome.recommendation,
             patient=outcome.patient,
             knowledge=load_knowledge(),
-            language=language,
+            language="en" if language is None else language,
             handout=handout,
             as_json=as_json,
             console=output_console(max_width=100),
@@ -143,9 +149,8 @@ def run_plain(argv: Sequence[str], /) -> int | None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         recommend_command(file, as_json=as_json, as_of=as_of)
-    except KeyboardInterrupt:  # as Click ends an interrupted command: "Aborted!", exit 1
-        sys.stderr.write("\nAborted!\n")
-        return 1
+    except KeyboardInterrupt:  # as under Typer (oncoline.cli.common.guarded): one line, exit 130
+        return interrupted()
     except Exception as exc:
         return exit_code_for(exc)
     return 0
@@ -189,8 +194,11 @@ def register(app: typer.Typer) -> None:
             metavar="OUT",
             help="Write the patient handout to OUT.html or OUT.pdf (implies --for patient).",
         ),
-        language: str = typer.Option(
-            "en", "--lang", metavar="LANG", help="Language of the patient summary (English fallback)."
+        language: str | None = typer.Option(
+            None,
+            "--lang",
+            metavar="LANG",
+            help="Language of the patient summary (with --for patient or --handout; default en).",
         ),
     ) -> None:
         """Recommend the next systemic options for a patient with HER2-positive MBC, with sources.
