@@ -197,7 +197,7 @@ def _cohort(
     if no_pandas:
         _use_system_allocator()
     if not as_json:
-        _import_in_background("rich.table", "rich.text")
+        _import_in_background("rich.table", "rich.text", "oncoline.outputs.printable")
     clock = UsageClock()
     with _without_pandas() if no_pandas else contextlib.nullcontext(), _progress() as advance:
         run = derive_cohort_lines(
