@@ -7,6 +7,7 @@ import sys
 BENCHMARKS = {
     "fuzz": "benchmarks.fuzz",  # the long fuzzing campaign (issue 12 item 8)
     "lines": "benchmarks.bench_lines",
+    "lines-timeline": "benchmarks.timeline_lines",  # one `oncoline lines` process, phase by phase (issue 13)
     "recommend": "benchmarks.bench_recommend",
     "report": "benchmarks.bench_report",
     "serve": "benchmarks.bench_serve",

@@ -79,3 +79,44 @@ def test_cohort_lines_load_no_pandas_numba_fhir_or_patient_models(tmp_path: Path
     assert "oncoline.engines.lines.duckdb_engine" in loaded  # the engine did run in this process
     assert ("rich" in loaded) == (extra == [])  # the readable summary is Rich's; --json prints without it
     assert [(r["person_id"], r["line"]) for r in pq.read_table(out).to_pylist()] == [("A", 1), ("A", 2)]
+
+
+POOL_PROBE = """
+import json, sys
+sys.argv = ["oncoline", *json.loads(sys.argv[1])]
+from oncoline.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    assert exc.code in (0, None), exc.code
+import pyarrow as pa
+print(json.dumps(pa.default_memory_pool().backend_name))
+"""
+
+
+def _pool(tmp_path: Path, env: dict[str, str], *args: str) -> str:
+    import os
+
+    done = subprocess.run(
+        [sys.executable, "-c", POOL_PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return str(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_cohort_lines_as_the_process_allocates_arrow_memory_with_malloc(tmp_path: Path) -> None:
+    """Arrow's default pool (mimalloc/jemalloc) keeps freed buffers resident, raising the peak memory of a run
+    (issue 13): the command, as the whole process, asks Arrow for the system allocator — unless the environment
+    chooses a pool itself."""
+    exposures, index = _cohort(tmp_path)
+    args = ["lines", str(exposures), "--index", str(index), "--out", str(tmp_path / "l.parquet"), "--json"]
+    assert _pool(tmp_path, {}, *args, "--as-of", "2025-01-01") == "system"
+    import pyarrow as pa
+
+    chosen = pa.default_memory_pool().backend_name  # this test process: the library's own default
+    if chosen != "system":
+        assert _pool(tmp_path, {"ARROW_DEFAULT_MEMORY_POOL": chosen}, *args, "--as-of", "2025-01-01") == chosen

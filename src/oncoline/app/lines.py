@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from oncoline.app._json import json_ready
 from oncoline.app.cutoff import CutOff, cohort_cut_off
@@ -613,19 +613,24 @@ def derive_cohort_lines(
     if omop is not None and partitions is not None:
         raise InputError("--partitions applies to exposure files (with --index), not --omop", field="--partitions")
     now = resolve_today(today)
-    chosen_params = line_params(params)
-    check_table_path(out_path, option="--out")
-    check_table_path(asg, option="--assignments")
-    reading: Future[tuple[pa.Table, pa.Table]] | None = None
-    if isinstance(ex, Path) and isinstance(ix, Path):
-        from oncoline.io.lines_partitioned import estimate_rows
+    reading: _Reading | None = None
+    try:
+        check_table_path(out_path, option="--out")
+        check_table_path(asg, option="--assignments")
+        if isinstance(ex, Path) and isinstance(ix, Path):
+            from oncoline.io.lines_partitioned import estimate_rows
 
-        partitioned = partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS
-        if not partitioned:  # the files are read on a thread while the engine's libraries are imported here
-            # the DuckDB engine takes drug names dictionary-encoded, as Parquet stores them (a quarter of the
-            # memory, no decoding); the other engines get plain text
-            duckdb = engine == "duckdb" or (engine is None and importlib.util.find_spec("duckdb") is not None)
-            reading = _read_in_background(ex, ix, dictionary=("drug",) if duckdb else ())
+            partitioned = partitions is not None or estimate_rows(ex) > AUTO_PARTITION_ROWS
+            if not partitioned:  # the files are read on a thread from here, while the line parameters are loaded
+                # and the engine's libraries imported in this one (issue 13: whole-process cost); the DuckDB
+                # engine takes drug names and stop reasons dictionary-encoded, as Parquet stores them (a quarter of
+                # the memory, no decoding; 0.2 s less CPU at 10^7 for the stop reasons); other engines get text
+                duckdb = engine == "duckdb" or (engine is None and importlib.util.find_spec("duckdb") is not None)
+                reading = _read_in_background(ex, ix, dictionary=("drug", "stopped") if duckdb else ())
+    except InputError:
+        line_params(params)  # a bad parameter is named before a bad path, as it always was
+        raise
+    chosen_params = line_params(params)
     chosen = engine or default_engine()
     fn = engine_function(chosen)
     if isinstance(ex, Path) and isinstance(ix, Path):
@@ -663,6 +668,7 @@ def derive_cohort_lines(
 
     step("reading input", 0)
     source_report: Any = None
+    covering: Future[None] | None = None
     cut = CutOff(as_of, "option")
     if omop is not None:
         from oncoline.app import cutoff
@@ -679,61 +685,143 @@ def derive_cohort_lines(
             cut = cutoff.omop_cut_off(omop, today=now)
     else:
         assert ex is not None and ix is not None
-        if reading is not None:
-            exposures_table, index_table = reading.result()
+        if reading is not None:  # (both files are paths)
+            exposures_table, index_table = reading.checked(str(ix))
         else:
             exposures_table = read_table(ex, kind="exposures") if isinstance(ex, Path) else ex
             index_table = read_table(ix, kind="index") if isinstance(ix, Path) else ix
-        if isinstance(ix, Path):  # the index policy shared with `oncoline cohort report` (docs/lines.md, "The
-            # cohort index"); tables given in memory keep the engines' lenient, counted reading
-            from oncoline.io.cohort_index import check_index_covers, check_index_rows
+            if isinstance(ix, Path):
+                from oncoline.io.cohort_index import check_index_rows
 
-            check_index_rows(index_table, source=str(ix))
-            check_index_covers(
-                exposures_table,
-                index_table,
-                exposures_source=str(ex) if isinstance(ex, Path) else "exposures",
-                index_source=str(ix),
+                check_index_rows(index_table, source=str(ix))
+        if isinstance(ix, Path):  # the index policy shared with `oncoline cohort report` (docs/lines.md, "The
+            # cohort index"); tables given in memory keep the engines' lenient, counted reading. On a thread beside
+            # the engine (taking 10^7 ids distinct is 0.05 s of CPU); its error is raised before any other below
+            from oncoline.io.cohort_index import check_index_covers
+
+            given_exposures, given_index = exposures_table, index_table
+            covering = _in_thread(
+                lambda: check_index_covers(
+                    _distinct_persons(given_exposures),
+                    given_index,
+                    exposures_source=str(ex) if isinstance(ex, Path) else "exposures",
+                    index_source=str(ix),
+                ),
+                name="oncoline-index-check",
             )
-        if as_of is None:
+    try:
+        if as_of is None and omop is None:
             from oncoline.io.exposures import latest_exposure_date
 
             cut = cohort_cut_off(latest_exposure_date(exposures_table), "latest_in_data", today=now)
-    step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
-    with _naming(lambda: _input_name(ex, omop)):
-        result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+        step(f"deriving lines ({chosen} engine, {exposures_table.num_rows:,} rows)", 1)
+        with _naming(lambda: _input_name(ex, omop)):
+            result = fn(exposures_table, index_table, params=chosen_params, as_of=cut.as_of)
+    except BaseException:
+        if covering is not None:
+            covering.result()  # an index that holds no exposure person is named first, as when checked first
+        raise
+    if covering is not None:
+        covering.result()
     integer = integer_person_ids(exposures_table, index_table)
     lines_table = input_id_type(result.lines, integer=integer)
+    writing: Future[None] | None = None
     if out_path is not None:
         step(f"writing {out_path}", 2)
-        write_lines_table(lines_table, out_path, lines_provenance(chosen_params, cut, chosen))
-    if asg is not None:
-        write_table(input_id_type(result.assignments, integer=integer), asg)
+        # on a thread while the row → line table and the summary are built here (Arrow writes without the GIL)
+        writing = _in_thread(
+            lambda: write_lines_table(lines_table, out_path, lines_provenance(chosen_params, cut, chosen)),
+            name="oncoline-write",
+        )
+    try:
+        if asg is not None:
+            write_table(input_id_type(result.assignments, integer=integer), asg)
+        summary = _summary(result, chosen, out_path, asg, source_report, cut)
+    except BaseException:
+        if writing is not None:
+            writing.result()  # the lines file's error first, as when the files were written in turn
+        raise
+    if writing is not None:
+        writing.result()
     step("done", 4)
-    summary = _summary(result, chosen, out_path, asg, source_report, cut)
     return CohortRun(summary, result.report, cut, chosen, lines_table, result, integer_ids=integer)
 
 
-def _read_in_background(
-    exposures: Path, index: Path, *, dictionary: tuple[str, ...] = ()
-) -> Future[tuple[pa.Table, pa.Table]]:
-    """Start reading the exposure and index files (:func:`oncoline.io.exposures.read_table`) on a daemon thread;
-    the future gives both tables or raises the reader's error. Arrow reads without the GIL, so the caller's
-    imports run meanwhile (issue 13: whole-process cost)."""
-    from oncoline.io.exposures import read_table
+_R = TypeVar("_R")
 
-    done: Future[tuple[pa.Table, pa.Table]] = Future()
 
-    def read() -> None:
+def _in_thread(fn: Callable[[], _R], *, name: str) -> Future[_R]:
+    """``fn()`` on a new thread; the future gives its result or raises its error."""
+    done: Future[_R] = Future()
+
+    def run() -> None:
         try:
-            exposures_table = read_table(exposures, kind="exposures", dictionary=dictionary)
-            done.set_result((exposures_table, read_table(index, kind="index")))
+            done.set_result(fn())
         except BaseException as exc:  # re-raised by .result() in the caller's thread
             done.set_exception(exc)
 
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return done
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """The index and exposure files being read on a thread (:func:`_read_in_background`), index first."""
+
+    index: Future[pa.Table]
+    exposures: Future[pa.Table]
+
+    def checked(self, index_source: str) -> tuple[pa.Table, pa.Table]:
+        """Both tables, the index's rows checked (:func:`oncoline.io.cohort_index.check_index_rows`) while the
+        exposures are still being read. Errors come in the order of a plain read then check: the exposure
+        file's, the index file's, then the index rows'."""
+        from oncoline.io.cohort_index import check_index_rows
+
+        try:
+            index_table = self.index.result()
+            check_index_rows(index_table, source=index_source)
+        except BaseException:
+            self.exposures.result()  # raises the exposure file's error first, when there is one
+            raise
+        return self.exposures.result(), index_table
+
+
+def _read_in_background(exposures: Path, index: Path, *, dictionary: tuple[str, ...] = ()) -> _Reading:
+    """Start reading the index, then the exposure file (:func:`oncoline.io.exposures.read_table`) on a daemon
+    thread; each future gives its table or raises the reader's error. Arrow reads without the GIL, so the
+    caller's imports and the index check run meanwhile (issue 13: whole-process cost)."""
+    from oncoline.io.exposures import read_table
+
+    index_done: Future[pa.Table] = Future()
+    exposures_done: Future[pa.Table] = Future()
+
+    def read() -> None:
+        for done, path, kind, encoded in (
+            (index_done, index, "index", ()),
+            (exposures_done, exposures, "exposures", dictionary),
+        ):
+            try:
+                done.set_result(read_table(path, kind=kind, dictionary=encoded))
+            except BaseException as exc:  # re-raised by .result() in the caller's thread
+                done.set_exception(exc)
+
     # a daemon thread: a caller that fails meanwhile (an engine not installed) exits without waiting for it
     threading.Thread(target=read, name="oncoline-read", daemon=True).start()
-    return done
+    return _Reading(index_done, exposures_done)
+
+
+def _distinct_persons(exposures: pa.Table) -> pa.Table:
+    """The distinct ``person_id`` values of ``exposures`` (first-seen order, null kept) as a one-column table,
+    for :func:`oncoline.io.cohort_index.check_index_covers`: it casts the ids to text before taking them
+    distinct, and casting 10^7 integer ids cost 0.4 s of CPU time on the process's serial path, where
+    casting the ~10^5 distinct ones costs nothing (the same distinct texts in the same order: the cast of
+    ids is one-to-one). A table without the column is returned as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "person_id" not in exposures.column_names or exposures.num_rows == 0:
+        return exposures
+    return pa.table({"person_id": pc.unique(exposures.column("person_id"))})
 
 
 def _as_path(value: str | os.PathLike[str] | pa.Table | None) -> Path | pa.Table | None:
@@ -883,12 +971,15 @@ def _summary(
     source_report: Any,
     cut: CutOff,
 ) -> dict[str, Any]:
+    import pyarrow.compute as pc
+
     report = result.report
-    per_person = Counter(result.lines.column("person_id").to_pylist())
+    # lines per person counted by Arrow (not 10^5 Python objects per 10^6 rows through a Counter)
+    per_person = pc.value_counts(result.lines.column("person_id")).field("counts").to_pylist()
     persons_with_lines = len(per_person)
     dist: Counter[str] = Counter({"0": report.persons - persons_with_lines})
-    for n in per_person.values():
-        dist[str(n) if n < 5 else "5+"] += 1
+    for n, persons in Counter(per_person).items():
+        dist[str(n) if n < 5 else "5+"] += persons
     summary = _summary_dict(
         report,
         engine=engine,

@@ -66,15 +66,15 @@ def _threaded(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines
 
 def _helpers(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines:
     """The DuckDB engine with helper threads (columns and row halves on a pool), whatever the cohort's size."""
-    from oncoline.engines.lines import duckdb_engine
+    from oncoline.engines.lines import _rows, duckdb_engine
 
-    before = duckdb_engine._SPLIT_MIN_ROWS
-    duckdb_engine._SPLIT_MIN_ROWS = 0
+    before = _rows.SPLIT_MIN_ROWS
+    _rows.SPLIT_MIN_ROWS = 0
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:  # one helper beside the calling thread, as on 2 cores
             return duckdb_engine._derive_one(exposures, index, pool=pool, **kw)
     finally:
-        duckdb_engine._SPLIT_MIN_ROWS = before
+        _rows.SPLIT_MIN_ROWS = before
 
 
 def _load(name: str) -> EngineFn:

@@ -26,14 +26,16 @@ PARAMS = load_line_params()
 
 
 def _helpers(exposures: pa.Table, index: pa.Table, /, **kw: Any) -> CohortLines:
-    before = duckdb_engine._SPLIT_MIN_ROWS
-    duckdb_engine._SPLIT_MIN_ROWS = 0
+    from oncoline.engines.lines import _rows
+
+    before = _rows.SPLIT_MIN_ROWS
+    _rows.SPLIT_MIN_ROWS = 0
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             result: CohortLines = duckdb_engine._derive_one(exposures, index, pool=pool, **kw)
             return result
     finally:
-        duckdb_engine._SPLIT_MIN_ROWS = before
+        _rows.SPLIT_MIN_ROWS = before
 
 
 ENGINES: dict[str, Callable[..., CohortLines]] = {

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncoline.engines.lines import duckdb_engine
+from oncoline.engines.lines import _rows, assemble, duckdb_engine
 from oncoline.engines.lines.cohort import CohortLines
 from oncoline.engines.lines.params import load_line_params
 from oncoline.engines.lines.reference import derive_lines_reference_cohort
@@ -52,7 +52,7 @@ def test_generated_cohort_equals_reference(cohort: tuple[pa.Table, pa.Table], as
 def test_sql_sort_path_equals_packed_sort(cohort: tuple[pa.Table, pa.Table], monkeypatch: pytest.MonkeyPatch) -> None:
     exposures, index = cohort
     packed = duckdb_engine.derive_lines_cohort(exposures, index, params=PARAMS, as_of=None)
-    monkeypatch.setattr(duckdb_engine, "_PACK_BITS", 0)
+    monkeypatch.setattr(_rows, "PACK_BITS", 0)
     assert_same(packed, duckdb_engine.derive_lines_cohort(exposures, index, params=PARAMS, as_of=None))
 
 
@@ -107,14 +107,14 @@ def test_missing_column_is_an_input_error() -> None:
 @given(st.lists(st.integers(0, 10**15 - 1) | st.integers(0, 1200), min_size=1, max_size=60))
 def test_integer_ids_sort_as_their_text(ids: list[int]) -> None:
     """The packed assignment sort orders integer exposure ids exactly as the text sort does, and decodes them."""
-    packed = duckdb_engine._text_order_key(np.array(ids, dtype=np.int64))
+    packed = assemble._text_order_key(np.array(ids, dtype=np.int64))
     assert packed is not None
     key, digits = packed
     order = np.argsort(key, kind="stable")
     assert [str(ids[i]) for i in order] == sorted(str(i) for i in ids)
-    assert duckdb_engine._from_text_order_key(key, digits).tolist() == ids
+    assert assemble._from_text_order_key(key, digits).tolist() == ids
 
 
 def test_negative_or_long_ids_take_the_text_sort() -> None:
-    assert duckdb_engine._text_order_key(np.array([3, -1], dtype=np.int64)) is None
-    assert duckdb_engine._text_order_key(np.array([10**15], dtype=np.int64)) is None
+    assert assemble._text_order_key(np.array([3, -1], dtype=np.int64)) is None
+    assert assemble._text_order_key(np.array([10**15], dtype=np.int64)) is None

@@ -3,17 +3,20 @@
 Same contract and same results as the pure-Python reference engine (:mod:`oncoline.engines.lines.reference`
 with :func:`~oncoline.engines.lines.cohort.prepare_cohort`), built for 10^7 rows on a laptop:
 
-1. Text columns are dictionary-encoded once (pyarrow): each distinct drug text is resolved through the
-   vocabulary once, each distinct person once. Every per-row step after that is integer arithmetic on numpy
-   arrays: first-match exclusion reasons with counts and examples, cut-off clipping, product expansion
-   (Phesgo → pertuzumab + trastuzumab rows).
-2. The kept rows are sorted by ``(person, start)``: one numpy sort of packed int64 keys carrying the row
-   number (DuckDB sorts the columns when the key would not fit); persons are numbered in ``person_id`` text
-   order, so the result comes out in output order.
-3. :func:`oncoline.engines.lines.kernel.assign_lines` walks the sorted rows once (numba).
-4. Lines are assembled with :func:`~oncoline.engines.lines.cohort.complete_lines`; the row → line table is
-   sorted by one numpy sort of packed keys for integer exposure ids (their text order is computed
-   arithmetically), by DuckDB for text ids.
+1. Preparation (:mod:`~oncoline.engines.lines.prepare`): text columns are dictionary-encoded once (pyarrow):
+   each distinct drug text is resolved through the vocabulary once, each distinct person once. Every per-row
+   step after that is integer arithmetic on numpy arrays: first-match exclusion reasons with counts and
+   examples, cut-off clipping, product expansion (Phesgo → pertuzumab + trastuzumab rows).
+2. The kernel step (:mod:`~oncoline.engines.lines.kernel_run`): the kept rows are sorted by ``(person, start)``
+   — one numpy sort of packed int64 keys carrying the row number (DuckDB sorts the columns when the key would
+   not fit); persons are numbered in ``person_id`` text order, so the result comes out in output order — and
+   :func:`oncoline.engines.lines.kernel.assign_lines` walks the sorted rows once (numba).
+3. Assembly (:mod:`~oncoline.engines.lines.assemble`): lines with
+   :func:`~oncoline.engines.lines.cohort.complete_lines`; the row → line table sorted by one numpy sort of
+   packed keys for integer exposure ids (their text order is computed arithmetically), by DuckDB for text ids.
+
+This module runs the three (:func:`derive_lines_cohort`) and owns the threads, the DuckDB connection and the
+person ranges; the steps' shared row helpers are in :mod:`~oncoline.engines.lines._rows`.
 
 Both cores: from the main thread, one run shares its work with helper threads (independent columns, row
 halves, row gathers); Arrow and numpy release the GIL, the kernel (compiled ahead of time) is a small part.
@@ -32,32 +35,26 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import importlib.util
 import os
 import sys
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from oncoline.engines.lines import _rows
 from oncoline.engines.lines import kernel as k
-from oncoline.engines.lines.cohort import (
-    CohortLines,
-    CohortReport,
-    assignments_schema,
-    complete_lines,
-    drug_flags,
-)
+from oncoline.engines.lines.assemble import assemble_assignments, assemble_lines
+from oncoline.engines.lines.cohort import CohortLines, CohortReport
+from oncoline.engines.lines.kernel_run import run_kernel, run_kernel_handing_over, without_kernel_rows
 from oncoline.engines.lines.params import LineParams
-from oncoline.errors import BackendError, InputError
-from oncoline.knowledge.drugs import load_vocabulary
-from oncoline.model.lines import ExclusionReason
+from oncoline.engines.lines.prepare import KernelInput, prepare_kernel_input
+from oncoline.errors import BackendError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -65,6 +62,8 @@ if TYPE_CHECKING:
 __all__ = [
     "PARALLEL_MIN_ROWS",
     "KernelInput",
+    "assemble_assignments",
+    "assemble_lines",
     "concat_results",
     "derive_lines_cohort",
     "prepare_kernel_input",
@@ -73,734 +72,7 @@ __all__ = [
     "with_duplicates",
 ]
 
-_REASONS = tuple(ExclusionReason)
-_EXAMPLES_PER_REASON = 3
-_EPOCH = dt.date(1970, 1, 1)
 k.preload()  # numba loads the compiled kernel in the background while the caller reads its input
-
-_BLOCK = 1 << 20
-"""Rows per block where a step works block by block to keep its temporaries small."""
-
-_PACK_BITS = 63
-"""Sort keys that fit in this many bits are packed into one int64 (tests lower it to reach the SQL sort)."""
-
-
-@dataclass(frozen=True)
-class KernelInput:
-    """Rows ready for the kernel, plus what is needed to assemble the output (shared with the Spark engine).
-
-    Row arrays (``person`` … ``source``) have one entry per kept row after product expansion, in no particular order
-    (kept rows, then the further components of products). ``person`` indexes ``person_ids`` (sorted text), ``drug``
-    indexes ``codes.names``, ``source`` indexes the input rows. ``kept`` lists the used input rows; ``exposure_ids``
-    and ``person_of_row`` hold, for every input row, its exposure id text and person index. ``source_key`` is the
-    kernel's per-row source code (:func:`oncoline.engines.lines.kernel.assign_lines`): the drug-set code of the
-    input row on its first kernel row, -1 on a product's further components.
-    """
-
-    person: npt.NDArray[np.int32]
-    start: npt.NDArray[np.int32]
-    end: npt.NDArray[np.int32]
-    drug: npt.NDArray[np.int32]
-    stop: npt.NDArray[np.int8]
-    source: npt.NDArray[np.int64]
-    source_key: npt.NDArray[np.int32]
-    kept: npt.NDArray[np.int64]
-    person_ids: pa.Array
-    exposure_ids: pa.ChunkedArray
-    person_of_row: npt.NDArray[np.int32]
-    codes: k.DrugCodes
-    report: CohortReport
-    id_numbers: npt.NDArray[np.int64] | None = None
-    """``exposure_ids`` as numbers when they are integers without nulls (the fast assignment sort), else None."""
-
-
-def _days(col: pa.ChunkedArray) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """(days since epoch, missing mask, unparseable mask) for a date, timestamp or text column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from oncoline.engines.lines.cohort import _dates  # the one date parser all engines share
-
-    parsed, missing, bad = _dates(col)
-    as_int = pc.cast(parsed, pa.int32())
-    days = np.asarray(pc.fill_null(as_int, 0).to_numpy(), dtype=np.int32)
-    return (
-        days,
-        np.asarray(missing.to_numpy(zero_copy_only=False), dtype=np.bool_),
-        np.asarray(pc.fill_null(bad, False).to_numpy(zero_copy_only=False), dtype=np.bool_),
-    )
-
-
-def _encode(*cols: pa.ChunkedArray) -> tuple[list[npt.NDArray[np.int32]], pa.Array]:
-    """Number the distinct values of ``cols`` (any types, compared as text) in text order.
-
-    Each column is dictionary-encoded in its own type (cheap for integer ids; a column read dictionary-encoded
-    keeps its dictionary); only the distinct values are cast to text, merged and sorted. Returns one index
-    array per column (-1 for null) and the sorted texts.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    encoded = []
-    texts = []
-    for col in cols:
-        if pa.types.is_dictionary(col.type) and len(col):  # (dictionaries of texts: see _text)
-            enc = col.unify_dictionaries().combine_chunks()  # one dictionary; null rows stay null indices
-            dictionary = pa.concat_arrays([enc.dictionary, pa.nulls(1, enc.dictionary.type)])
-            indices = pc.fill_null(enc.indices, len(enc.dictionary))  # a null row reads the null entry
-        else:
-            enc = (
-                pc.dictionary_encode(col, null_encoding="encode").combine_chunks()  # null is a value: no fill pass
-                if len(col)
-                else pa.DictionaryArray.from_arrays(pa.array([], pa.int32()), pa.array([], pa.string()))
-            )
-            dictionary, indices = enc.dictionary, enc.indices
-        encoded.append(indices)
-        texts.append(pc.cast(dictionary, pa.string()))
-    values = pc.unique(pa.chunked_array(texts, pa.string())).drop_null()
-    values = values.take(pc.sort_indices(values))
-    out = []
-    for indices, text in zip(encoded, texts, strict=True):
-        rank = np.asarray(pc.fill_null(pc.index_in(text, values), -1).to_numpy(zero_copy_only=False), dtype=np.int32)
-        out.append(rank[np.asarray(indices.to_numpy(zero_copy_only=False))])  # the null value reads -1
-    return out, values
-
-
-_SPLIT_MIN_ROWS = 200_000
-"""Row-wise work on at least this many rows is cut in halves for two threads (when a pool is given)."""
-
-_T = TypeVar("_T")
-_A = TypeVar("_A", bound=np.generic)
-
-
-def _submit(pool: Executor | None, fn: Callable[[], _T]) -> Future[_T]:
-    """``fn`` on the pool, or run now (no pool); the result is read with ``.result()`` either way."""
-    if pool is not None:
-        return pool.submit(fn)
-    done: Future[_T] = Future()
-    try:
-        done.set_result(fn())
-    except BaseException as exc:  # raised again by .result(), as from the pool
-        done.set_exception(exc)
-    return done
-
-
-def _gather(values: npt.NDArray[_A], rows: npt.NDArray[np.int64]) -> npt.NDArray[_A]:
-    """``values[rows]`` (a function, to run on a pool)."""
-    return values[rows]
-
-
-def _in_halves(fn: Callable[[int, int], npt.NDArray[_A]], n: int, pool: Executor | None) -> npt.NDArray[_A]:
-    """``fn(0, n)`` computed as ``fn(0, n // 2)`` on the pool beside ``fn(n // 2, n)`` in this thread, joined
-    (from :data:`_SPLIT_MIN_ROWS` rows with a pool; ``fn`` must be element-wise over the rows)."""
-    if pool is None or n < _SPLIT_MIN_ROWS:
-        return fn(0, n)
-    first = pool.submit(fn, 0, n // 2)
-    second = fn(n // 2, n)
-    return np.concatenate([first.result(), second])
-
-
-def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """``col`` as text for :func:`_encode`; a dictionary of texts is kept as it is (:func:`_encode` reads its
-    dictionary), any other dictionary is decoded first."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_dictionary(col.type):
-        if pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type):
-            return col
-        col = pa.chunked_array([c.dictionary_decode() for c in col.chunks], col.type.value_type)
-    return pc.cast(col, pa.string())
-
-
-def prepare_kernel_input(
-    exposures: pa.Table,
-    index: pa.Table,
-    /,
-    *,
-    params: LineParams,
-    as_of: dt.date | None,
-    pool: Executor | None = None,
-) -> KernelInput:
-    """Normalise a cohort into kernel rows, counting every excluded or repaired row.
-
-    The rules, columns and report are those of :func:`oncoline.engines.lines.cohort.prepare_cohort`
-    (exclusion reasons in their first-match order, cut-off clipping, product expansion, duplicate count);
-    this is its columnar twin, kept equal by the engine conformance tests.
-
-    Parameters
-    ----------
-    exposures, index, params, as_of
-        As for :func:`derive_lines_cohort`.
-    pool
-        Threads to share the work with (independent columns, halves of the rows); the result is the same.
-        None: all in the calling thread.
-
-    Returns
-    -------
-    KernelInput
-        Unsorted kernel rows and the cohort report.
-
-    Raises
-    ------
-    InputError
-        When a required column is missing, or an ``exposure_id`` is used twice by one person's used rows.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from oncoline.engines.lines.cohort import _dates, _require, index_findings, row_examples
-
-    _require(exposures, ("person_id", "drug", "start_date"), "exposures")
-    _require(index, ("person_id", "metastatic_diagnosis"), "index")
-    n = exposures.num_rows
-    vocab = load_vocabulary()
-    codes = k.DrugCodes.build(vocab, params)
-    code_of = {name: i for i, name in enumerate(codes.names)}
-    repaired: Counter[str] = Counter()
-
-    # ---- columns that do not depend on each other are converted on the pool's threads while this one numbers
-    # the persons (Arrow and numpy release the GIL); tasks on the pool never wait for the pool
-    has_end = "end_date" in exposures.column_names
-    has_stopped = "stopped" in exposures.column_names
-    drugs_job = _submit(pool, lambda: _encode(_text(exposures.column("drug"))))
-    stops_job = _submit(pool, lambda: _encode(_text(exposures.column("stopped"))) if has_stopped else None)
-    ends_job = _submit(pool, lambda: _days(exposures.column("end_date")) if has_end else None)
-
-    # ---- persons: exposures and index share one numbering, in person_id text order
-    (person_of_row, idx_pidx), person_ids = _encode(exposures.column("person_id"), index.column("person_id"))
-    n_persons = len(person_ids)
-
-    # ---- index dates: earliest per person
-    # a bad index value (not YYYY-MM-DD, not on the calendar, before 1900) is ignored, never day 0
-    dx_parsed, _, dx_bad_col = _dates(index.column("metastatic_diagnosis"))
-    idx_counts, idx_examples = index_findings(index, dx_bad_col, dx_parsed, as_of)
-    repaired.update(idx_counts)
-    dx_days = np.asarray(pc.fill_null(pc.cast(dx_parsed, pa.int32()), 0).to_numpy(), dtype=np.int32)
-    ok = np.asarray(pc.is_valid(dx_parsed).to_numpy(zero_copy_only=False), dtype=np.bool_) & (idx_pidx >= 0)
-    big = np.iinfo(np.int32).max
-    dx_of = np.full(n_persons + 1, big, dtype=np.int64)
-    np.minimum.at(dx_of, idx_pidx[ok], dx_days[ok])
-    n_dx = np.bincount(idx_pidx[ok], minlength=n_persons + 1)
-    if int(np.count_nonzero(n_dx > 1)):
-        repaired["index_duplicates"] = int(np.count_nonzero(n_dx > 1))
-    has_dx = dx_of < big
-
-    # ---- dates and stops
-    start, start_missing, start_bad = _days(exposures.column("start_date"))
-    ends = ends_job.result()
-    if ends is not None:
-        end, end_missing, end_bad = ends
-    else:
-        end, end_missing, end_bad = start.copy(), np.ones(n, np.bool_), np.zeros(n, np.bool_)
-    del ends
-    end = np.where(end_missing, start, end)  # int32 (both are): no second copy
-    stop = np.zeros(n, dtype=np.int8)
-    stop_examples: list[str] = []
-    stops = stops_job.result()
-    if stops is not None:
-        # few distinct values: normalise the dictionary, not the rows
-        (stop_idx,), stop_texts = stops
-        del stops
-        norm = [t.strip().lower() for t in stop_texts.to_pylist()]
-        stop_code = np.array([k.STOP_CODES.get(t, 0) for t in norm] + [0], dtype=np.int8)
-        unknown = np.array([t not in ("progression", "toxicity", "completed", "ongoing", "") for t in norm] + [False])
-        ignored_rows = unknown[stop_idx]
-        n_ignored = int(np.count_nonzero(ignored_rows))
-        if n_ignored:
-            repaired["stopped_ignored"] = n_ignored
-            first = np.flatnonzero(ignored_rows)[:_EXAMPLES_PER_REASON].tolist()
-            stop_examples = row_examples(exposures, first, reason="stopped_ignored")
-        stop = stop_code[stop_idx]  # index -1 (null) reads the trailing 0
-        del stop_idx, ignored_rows  # arrays of n entries: freed as soon as done, they set the peak memory
-
-    # ---- drugs: resolve each distinct text once
-    (name_idx,), names = drugs_job.result()
-    # status per name: 0 unknown, 1 supportive (no anticancer component), 2 anticancer
-    status = np.zeros(len(names) + 1, dtype=np.int8)
-    components: list[list[int]] = [[] for _ in range(len(names))]
-    # names resolving to the same drug(s) share a drug-set code (a duplicate is judged on it)
-    set_of_name = np.full(len(names) + 1, -1, dtype=np.int32)
-    set_codes: dict[tuple[int, ...], int] = {}
-    for i, raw in enumerate(names.to_pylist()):
-        found = vocab.lookup(raw)
-        if found is None:
-            continue
-        kept_codes = [code_of[c] for c in found if drug_flags(c, params).anticancer]
-        status[i] = 2 if kept_codes else 1
-        components[i] = kept_codes
-        set_of_name[i] = set_codes.setdefault(tuple(sorted(kept_codes)), len(set_codes))
-
-    # ---- exclusion reasons, first match wins (the order of ExclusionReason): written from the last reason to
-    # the first, so that the first matching one stays; per-person and per-name facts are looked up in tables
-    # (person and name tables have a trailing entry: a row without a person or drug, index -1, reads it)
-    seen = np.zeros(n_persons + 1, dtype=np.bool_)
-    seen[person_of_row] = True
-    cut = None if as_of is None else (as_of - _EPOCH).days
-    low = np.iinfo(np.int32).min
-    early_before = np.where(has_dx, dx_of - params.index_lookback_days, low).astype(np.int32)
-    name_reason = np.select(
-        [status == 0, status == 1], [_CODE[ExclusionReason.UNKNOWN_DRUG], _CODE[ExclusionReason.SUPPORTIVE]], 0
-    ).astype(np.int8)  # trailing entry (null drug): unknown
-
-    rows = _ReasonInputs(person_of_row, name_idx, start, end, start_missing, start_bad, end_bad)
-    reason = _in_halves(functools.partial(_reasons, rows, early_before, has_dx, name_reason, cut), n, pool)
-    del rows
-    counts = np.bincount(reason, minlength=len(_REASONS) + 1)
-    kept = np.flatnonzero(reason == 0)
-    dropped = np.flatnonzero(reason)
-    dropped_reason = reason[dropped]
-    del reason
-
-    has_ids = "exposure_id" in exposures.column_names
-    # default ids: the 1-based data-row number, as messages number rows ("row 1 = first data row")
-    if "source_row" in exposures.column_names:  # a partition of a larger file numbers its rows as the file does
-        row_numbers = pc.cast(exposures.column("source_row"), pa.int64())
-    else:
-        row_numbers = pa.chunked_array([pa.array(np.arange(1, n + 1, dtype=np.int64))])
-    exposure_ids = exposures.column("exposure_id") if has_ids else row_numbers
-    if not (pa.types.is_integer(exposure_ids.type) or pa.types.is_string(exposure_ids.type)):
-        exposure_ids = pc.cast(exposure_ids, pa.string())  # ids are compared and sorted as text
-    if has_ids and exposure_ids.null_count:
-        exposure_ids = pc.if_else(
-            pc.is_null(exposure_ids), pc.cast(row_numbers, pa.string()), pc.cast(exposure_ids, pa.string())
-        )
-
-    excluded: dict[str, int] = {}
-    examples: dict[str, list[str]] = {}
-    unknown_drugs: dict[str, int] = {}
-    for r, rsn in enumerate(_REASONS, start=1):
-        if not counts[r]:
-            continue
-        excluded[rsn.value] = int(counts[r])
-        rows = dropped[dropped_reason == r]
-        examples[rsn.value] = row_examples(exposures, rows[:_EXAMPLES_PER_REASON].tolist(), reason=rsn.value)
-        if rsn is ExclusionReason.UNKNOWN_DRUG:
-            per_name = np.bincount(name_idx[rows] + 1, minlength=len(names) + 1)
-            labels = ["(no drug given)", *names.to_pylist()]
-            pairs = [(labels[i], int(c)) for i, c in enumerate(per_name.tolist()) if c]
-            unknown_drugs = dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
-
-    # ---- repairs on the used rows
-    n_default = int(np.count_nonzero(end_missing[kept] & ~start_missing[kept])) if has_end else int(kept.shape[0])
-    if n_default:
-        repaired["end_defaulted_to_start"] = n_default
-    if cut is not None:
-        over = end[kept] > cut
-        if int(np.count_nonzero(over)):
-            repaired["end_clipped_to_as_of"] = int(np.count_nonzero(over))
-            end[kept[over]] = cut
-            # a stop documented at an end after the cut-off had not happened by then
-            late_stop = kept[over][stop[kept[over]] != 0]
-            if late_stop.shape[0]:
-                repaired["stopped_after_cutoff"] = int(late_stop.shape[0])
-                stop[late_stop] = 0
-
-    del start_missing, end_missing, start_bad, end_bad
-    id_numbers = None
-    if pa.types.is_integer(exposure_ids.type) and not exposure_ids.null_count:
-        id_numbers = np.asarray(exposure_ids.to_numpy(), dtype=np.int64)
-    ids_checked: Future[None] | None = None
-    if has_ids and kept.shape[0] and not (id_numbers is not None and _all_distinct(id_numbers)):
-        # a sort of the used rows' (person, id) keys: on the pool while this thread expands the products
-        ids_kept = exposure_ids.take(pa.array(kept)) if id_numbers is None else id_numbers[kept]
-        ids_checked = _submit(pool, lambda: _check_unique_ids(person_of_row[kept], ids_kept, person_ids))
-
-    # ---- product expansion: one kernel row per anticancer component (the 2nd, 3rd … components of products
-    # such as Phesgo are appended after the kept rows; the kernel input need not be in any order)
-    # (the outputs are allocated once at their final size and filled in place: no lists of parts to join)
-    first = np.array([c[0] if c else -1 for c in components] + [-1], dtype=np.int32)
-    row_names = name_idx[kept]
-    n_kept = kept.shape[0]
-    extra = [(i, kept[row_names == i]) for i, c in enumerate(components) if len(c) > 1]
-    m = n_kept + sum(rows_i.shape[0] * (len(components[i]) - 1) for i, rows_i in extra)
-    source = kept if m == n_kept else np.empty(m, dtype=np.int64)
-    drug = np.empty(m, dtype=np.int32)
-    source_key = np.full(m, -1, dtype=np.int32)
-    np.take(first, row_names, out=drug[:n_kept])
-    np.take(set_of_name, row_names, out=source_key[:n_kept])
-    del row_names, name_idx
-    if m != n_kept:
-        source[:n_kept] = kept
-        at = n_kept
-        for name_i, rows_i in extra:
-            for code_j in components[name_i][1:]:
-                source[at : at + rows_i.shape[0]] = rows_i
-                drug[at : at + rows_i.shape[0]] = code_j
-                at += rows_i.shape[0]
-    del extra
-    # the four row gathers, two on the pool
-    person_job = _submit(pool, functools.partial(_gather, person_of_row, source))
-    start_job = _submit(pool, functools.partial(_gather, start, source))
-    end_rows, stop_rows = end[source], stop[source]
-
-    if stop_examples:
-        examples["stopped_ignored"] = stop_examples
-    examples.update(idx_examples)
-    n_without_index = int(np.count_nonzero(seen[:n_persons] & ~has_dx[:n_persons]))
-    if ids_checked is not None:
-        ids_checked.result()  # raises its InputError here
-    report = CohortReport(
-        persons=n_persons,
-        rows_in=n,
-        rows_used=int(kept.shape[0]),
-        excluded=excluded,
-        unknown_drugs=unknown_drugs,
-        examples=examples,
-        repaired=dict(repaired),
-        persons_without_index=n_without_index,
-    )
-    return KernelInput(
-        person=person_job.result(),
-        start=start_job.result(),
-        end=end_rows,
-        drug=drug,
-        stop=stop_rows,
-        source=source,
-        source_key=source_key,
-        kept=kept,
-        person_ids=person_ids,
-        exposure_ids=exposure_ids,
-        person_of_row=person_of_row,
-        codes=codes,
-        report=report,
-        id_numbers=id_numbers,
-    )
-
-
-@dataclass(frozen=True)
-class _ReasonInputs:
-    """The per-row arrays :func:`_reasons` reads (one entry per input row)."""
-
-    person: npt.NDArray[np.int32]
-    name: npt.NDArray[np.int32]
-    start: npt.NDArray[np.int32]
-    end: npt.NDArray[np.int32]
-    start_missing: npt.NDArray[np.bool_]
-    start_bad: npt.NDArray[np.bool_]
-    end_bad: npt.NDArray[np.bool_]
-
-
-_CODE = {rsn: np.int8(i) for i, rsn in enumerate(_REASONS, start=1)}
-
-
-def _reasons(
-    rows: _ReasonInputs,
-    early_before: npt.NDArray[np.int32],
-    has_dx: npt.NDArray[np.bool_],
-    name_reason: npt.NDArray[np.int8],
-    cut: int | None,
-    lo: int,
-    hi: int,
-) -> npt.NDArray[np.int8]:
-    """Exclusion reason codes (0 = used) of input rows ``lo:hi``, first match wins (the order of
-    :class:`ExclusionReason`): written from the last reason to the first, so that the first matching one stays.
-    Per-person and per-name facts come from tables with a trailing entry that index -1 (no person, no drug)
-    reads."""
-    p, s, e = rows.person[lo:hi], rows.start[lo:hi], rows.end[lo:hi]
-    s_missing, e_bad = rows.start_missing[lo:hi], rows.end_bad[lo:hi]
-    r = np.where(s < early_before[p], _CODE[ExclusionReason.EARLY_SETTING], np.int8(0))
-    if cut is not None:
-        r[s > cut] = _CODE[ExclusionReason.AFTER_CUTOFF]
-    r[~has_dx[p]] = _CODE[ExclusionReason.NO_INDEX_DATE]
-    by_name = name_reason[rows.name[lo:hi]]
-    np.copyto(r, by_name, where=by_name > 0)
-    r[~s_missing & ~e_bad & (e < s)] = _CODE[ExclusionReason.END_BEFORE_START]
-    r[rows.start_bad[lo:hi] | e_bad] = _CODE[ExclusionReason.BAD_DATE]
-    r[s_missing] = _CODE[ExclusionReason.MISSING_START]
-    return r
-
-
-def _all_distinct(ids: npt.NDArray[np.int64]) -> bool:
-    """True when ``ids`` are all different and dense (non-negative, at most 4 per row): one pass over a flag
-    per possible value, no sort and no copy. Ids unique over all rows are unique within each person's used
-    rows; False means "not shown" (sparse, negative or repeated ids), and the exact check runs."""
-    if ids.shape[0] == 0:
-        return True
-    lo, hi = int(ids.min()), int(ids.max())
-    if lo < 0 or hi >= 4 * ids.shape[0] + 1024:
-        return False
-    flags = np.zeros(hi + 1, dtype=np.bool_)
-    flags[ids] = True
-    return bool(int(np.count_nonzero(flags)) == ids.shape[0])
-
-
-def _check_unique_ids(
-    person: npt.NDArray[np.int32], ids: pa.ChunkedArray | npt.NDArray[np.int64], person_ids: pa.Array
-) -> None:
-    """Raise InputError when a person's used rows repeat an exposure id (integer ids: one numpy sort)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if isinstance(ids, np.ndarray):
-        e = ids
-        ids = pa.chunked_array([pa.array(e)])
-    elif pa.types.is_integer(ids.type) and not ids.null_count:
-        e = np.asarray(ids.to_numpy(), dtype=np.int64)
-    else:
-        e = None
-    if e is not None:
-        e0, e1 = int(e.min()), int(e.max())
-        bits = e1.bit_length() if e0 >= 0 else (e1 - e0 + 1).bit_length()
-        if (int(person.max()) + 1).bit_length() + bits <= 63:
-            key = person.astype(np.int64)  # in place from here: these arrays have 10^7 entries
-            key <<= bits
-            if e0 >= 0:
-                key |= e
-            else:
-                key |= e - e0
-            key.sort()
-            if not bool(np.any(key[1:] == key[:-1])):
-                return
-    import duckdb
-
-    tbl = pa.table({"p": person, "e": pc.cast(ids, pa.string())})
-    con = duckdb.connect()
-    try:
-        con.register("t", tbl)
-        dup = con.execute("SELECT p, e FROM t GROUP BY p, e HAVING count(*) > 1 ORDER BY p, e").fetchall()
-    finally:
-        con.close()
-    if dup:
-        shown = ", ".join(f"{person_ids[int(p)].as_py()}/{e}" for p, e in dup[:3])
-        raise InputError(
-            f"{len(dup)} exposure_id value(s) are used by several rows of one person (e.g. {shown}); "
-            "make exposure_id unique per person or leave the column out",
-            field="exposure_id",
-        )
-
-
-def _sorted_order(
-    prep: KernelInput, con: Any
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-    """Permutation sorting the kernel rows by (person, start) — all the kernel needs — and the sorted keys.
-
-    When person, start day and row number fit in 63 bits together (always, for real cohorts) they are packed
-    into one int64 key with the row number in the low bits; a plain numpy sort of the keys (much faster than
-    an argsort) then yields the permutation in the low bits and the sorted person and start in the high
-    bits. Otherwise DuckDB sorts the columns.
-
-    Returns
-    -------
-    tuple
-        ``(order, person[order], start[order])``.
-    """
-    import pyarrow as pa
-
-    m = prep.person.shape[0]
-    if m == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32)
-    s0 = int(prep.start.min())
-    i_bits = (m - 1).bit_length()
-    s_bits = (int(prep.start.max()) - s0).bit_length()
-    p_bits = int(prep.person.max()).bit_length()
-    if p_bits + s_bits + i_bits <= _PACK_BITS:
-        # in place, in blocks: a temporary of m int64 entries would be 80 MB at 10^7 rows, at the run's peak
-        key: npt.NDArray[np.int64] = prep.person.astype(np.int64)
-        key <<= s_bits + i_bits
-        for lo in range(0, m, _BLOCK):
-            hi = min(m, lo + _BLOCK)
-            part = prep.start[lo:hi].astype(np.int64)
-            part -= s0
-            part <<= i_bits
-            part |= np.arange(lo, hi, dtype=np.int64)
-            key[lo:hi] |= part
-        key.sort()
-        order = key & ((1 << i_bits) - 1)
-        key >>= i_bits
-        start = (key & ((1 << s_bits) - 1)).astype(np.int32) + np.int32(s0)
-        key >>= s_bits
-        return order, key, start
-    tbl = pa.table(
-        {"i": np.arange(m, dtype=np.int64), "p": prep.person, "s": prep.start, "d": prep.drug, "e": prep.end}
-    )
-    con.register("kernel_rows", tbl)
-    res = con.execute("SELECT i FROM kernel_rows ORDER BY p, s, d, e").fetchnumpy()
-    con.unregister("kernel_rows")
-    order = np.asarray(res["i"], dtype=np.int64)
-    return order, prep.person[order].astype(np.int64), prep.start[order]
-
-
-def run_kernel(
-    prep: KernelInput, *, params: LineParams, as_of: dt.date | None, con: Any, pool: Executor | None = None
-) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
-    """Sort, run the kernel and assemble the lines table from prepared rows.
-
-    Returns
-    -------
-    tuple
-        Lines (:func:`~oncoline.engines.lines.cohort.lines_schema`, sorted as the contract says), the line of
-        every input row (0 for rows not used; :func:`assemble_assignments` turns it into the assignments
-        table), and the number of duplicate source rows (repeating another used row's person, drug or
-        product, start and end).
-    """
-    return _run_kernel([prep], params=params, as_of=as_of, con=con, pool=pool)
-
-
-def _without_kernel_rows(prep: KernelInput) -> KernelInput:
-    """``prep`` without its kernel-row arrays (what the row → line table still needs)."""
-    none32 = np.zeros(0, np.int32)
-    return replace(
-        prep, person=none32, start=none32, end=none32, drug=none32, stop=np.zeros(0, np.int8), source_key=none32
-    )
-
-
-def _run_kernel(
-    given: list[KernelInput], *, params: LineParams, as_of: dt.date | None, con: Any, pool: Executor | None
-) -> tuple[pa.Table, npt.NDArray[np.int32], int]:
-    """:func:`run_kernel` on the one input in ``given``, taken out of the list: when the caller keeps no other
-    reference, its unsorted kernel rows are freed as soon as their sorted copies exist (about 190 MB at 10^7
-    rows, at the run's peak memory)."""
-    prep = given.pop()
-    order, person, start = _sorted_order(prep, con)
-    end_job = _submit(pool, functools.partial(_gather, prep.end, order))  # two of the four row gathers on the pool
-    drug_job = _submit(pool, functools.partial(_gather, prep.drug, order))
-    stop, source_key = prep.stop[order], prep.source_key[order]
-    end, drug = end_job.result(), drug_job.result()
-    del end_job, drug_job  # (a future keeps its result alive)
-    prep = _without_kernel_rows(prep)
-    res = k.assign_lines(
-        person,
-        start,
-        end,
-        drug,
-        stop,
-        codes=prep.codes,
-        params=params,
-        as_of_day=None if as_of is None else (as_of - _EPOCH).days,
-        source_key=source_key,
-    )
-    del stop, source_key, end, drug, start
-    # arrays of one entry per kernel row are released as soon as done: they set the peak memory
-    line_person = person[res.first_row]
-    del person
-    row_line = np.empty_like(res.row_line)  # back in kernel-row order: an int32 scatter, not an int64 gather
-    row_line[order] = res.row_line
-    del order
-    res = replace(res, row_line=np.zeros(0, np.int32))
-    line_of_source = np.zeros(prep.person_of_row.shape[0], dtype=np.int32)
-    line_of_source[prep.source] = row_line
-    del row_line
-    res = replace(res, row_line=np.zeros(0, np.int32), first_row=np.arange(len(res), dtype=np.int64))
-    lines = assemble_lines(res, line_person, prep)
-    duplicates = int(res.n_duplicates.sum())
-    return lines, line_of_source, duplicates
-
-
-def assemble_lines(res: k.KernelLines, sorted_person: npt.NDArray[np.integer[Any]], prep: KernelInput) -> pa.Table:
-    """The lines table from kernel output (``sorted_person``: the person index of each sorted row)."""
-    import pyarrow as pa
-
-    # each distinct drug set is decoded once; lines take their list by index
-    if len(res):
-        if res.masks.shape[1] == 1:  # one word: a 1-D unique is much cheaper than a row-wise one
-            words, inverse = np.unique(res.masks[:, 0], return_inverse=True)
-            uniq = words.reshape(-1, 1)
-        else:
-            uniq, inverse = np.unique(res.masks, axis=0, return_inverse=True)
-        names = pa.array([sorted(d) for d in prep.codes.decode(uniq)], pa.list_(pa.string()))
-        drugs = names.take(pa.array(np.asarray(inverse).reshape(-1)))
-    else:
-        drugs = pa.array([], pa.list_(pa.string()))
-    core = pa.table(
-        {
-            "person_id": prep.person_ids.take(pa.array(sorted_person[res.first_row])),
-            "line": pa.array(res.line),
-            "drugs": drugs,
-            "start_date": pa.array(res.start).cast(pa.date32()),
-            "end_date": pa.array(res.end).cast(pa.date32()),
-            "n_exposures": pa.array(res.n_exposures),
-            "open_rule": pa.array(np.array(k.OPEN_RULES, dtype=object)[res.open_rule], pa.string()),
-            "close_rule": pa.array(np.array(k.CLOSE_RULES, dtype=object)[res.close_rule], pa.string()),
-            "end_reason": pa.array(np.array(k.END_REASONS, dtype=object)[res.end_reason], pa.string()),
-        }
-    )
-    return complete_lines(core, presorted=True)  # kernel lines come in person (text order), line order
-
-
-def _text_order_key(e: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], int] | None:
-    """A key that sorts non-negative integers as their decimal texts sort (``"10" < "9"``), and its digits.
-
-    Each number is padded on the right with zeros to the longest length ``D`` (so a text compares equal to
-    its extensions), and ties go to the shorter text: ``key = (x * 10**(D - len(x))) << b | len(x)`` with
-    ``b`` bits for the length. None when a number is negative or has more than 15 digits.
-    """
-    if e.shape[0] == 0 or int(e.min()) < 0:
-        return None
-    digits = len(str(int(e.max())))
-    if digits > 15:
-        return None
-    nd = np.ones(e.shape[0], dtype=np.int8)
-    for d in range(1, digits):
-        nd += e >= 10**d
-    pow10 = 10 ** np.arange(digits + 1, dtype=np.int64)
-    key: npt.NDArray[np.int64] = pow10[digits - nd]  # in-place from here: these arrays have 10^7 entries
-    key *= e
-    key <<= digits.bit_length()
-    key |= nd
-    return key, digits
-
-
-def _from_text_order_key(key: npt.NDArray[np.int64], digits: int) -> npt.NDArray[np.int64]:
-    """The numbers back from :func:`_text_order_key` (exact: the padded numbers are below 2**53 and are
-    divided by a power of ten that divides them)."""
-    b = digits.bit_length()
-    shift = key & ((1 << b) - 1)
-    np.subtract(digits, shift, out=shift)  # the power of ten each number was padded with
-    padded = (key >> b).astype(np.float64)
-    padded /= (10.0 ** np.arange(digits + 1))[shift]
-    np.rint(padded, out=padded)
-    return padded.astype(np.int64)
-
-
-def assemble_assignments(line_of_source: npt.NDArray[np.int32], prep: KernelInput, con: Any) -> pa.Table:
-    """The row → line table (one row per used input row), sorted by person_id, line, exposure_id (text).
-
-    Integer exposure ids (and the default row numbers) are sorted in numpy: person, line and a key that
-    orders the ids as text (:func:`_text_order_key`) packed into one int64, sorted, and unpacked — the key
-    holds the id itself, so no permutation is applied. Text ids, or keys wider than 63 bits, go to DuckDB.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    p = prep.person_of_row[prep.kept]
-    line = line_of_source[prep.kept]
-    packed = None if prep.id_numbers is None else _text_order_key(prep.id_numbers[prep.kept])
-    if packed is not None and p.shape[0]:
-        id_key, digits = packed
-        e_bits = int(id_key.max()).bit_length()
-        l_bits = int(line.max()).bit_length()
-        p_bits = int(p.max()).bit_length()
-        if p_bits + l_bits + e_bits <= _PACK_BITS:
-            key = p.astype(np.int64)  # in place from here: these arrays have 10^7 entries
-            key <<= l_bits + e_bits
-            part = line.astype(np.int64)
-            part <<= e_bits
-            key |= part
-            key |= id_key
-            del part, id_key
-            key.sort()
-            ids = _from_text_order_key(key & ((1 << e_bits) - 1), digits)
-            key >>= e_bits
-            line_sorted = (key & ((1 << l_bits) - 1)).astype(np.int32)
-            key >>= l_bits
-            return pa.table(
-                {
-                    "person_id": prep.person_ids.take(pa.array(key)),
-                    "exposure_id": pc.cast(pa.array(ids), pa.string()),
-                    "line": pa.array(line_sorted),
-                },
-                schema=assignments_schema(),
-            )
-    tbl = pa.table({"p": p, "e": prep.exposure_ids.take(pa.array(prep.kept)), "line": line})
-    con.register("assigned", tbl)
-    ordered = con.execute("SELECT p, CAST(e AS VARCHAR) AS e, line FROM assigned ORDER BY p, line, e").to_arrow_table()
-    con.unregister("assigned")
-    person = prep.person_ids.take(ordered.column("p"))
-    return pa.table(
-        {"person_id": person, "exposure_id": ordered.column("e"), "line": ordered.column("line")},
-        schema=assignments_schema(),
-    )
 
 
 @contextlib.contextmanager
@@ -830,7 +102,7 @@ def derive_lines_cohort(
 ) -> CohortLines:
     """Lines of therapy for a whole cohort (the default, in-process engine).
 
-    By default one run uses every core (up to four) from :data:`_SPLIT_MIN_ROWS` rows, when called from the
+    By default one run uses every core (up to four) from :data:`_rows.SPLIT_MIN_ROWS` rows, when called from the
     main thread: helper threads convert independent columns while the calling thread numbers persons, split
     row-wise steps in halves and do half of the row gathers (Arrow and numpy release the GIL); the result is
     the same. With ``workers`` > 1 and from :data:`PARALLEL_MIN_ROWS` exposure rows up, the cohort is instead
@@ -896,9 +168,9 @@ PARALLEL_MIN_ROWS = 200_000
 
 def _helper_threads(n_rows: int) -> int:
     """Threads that share one run's work with the calling thread: one per further core (at most 3), from
-    :data:`_SPLIT_MIN_ROWS` rows, and only when called from the main thread — a caller that already runs
+    :data:`_rows.SPLIT_MIN_ROWS` rows, and only when called from the main thread — a caller that already runs
     engines on threads (the partitioned file path, person ranges) has the cores busy."""
-    if n_rows < _SPLIT_MIN_ROWS or threading.current_thread() is not threading.main_thread():
+    if n_rows < _rows.SPLIT_MIN_ROWS or threading.current_thread() is not threading.main_thread():
         return 0
     return max(0, min(3, (os.cpu_count() or 1) - 1))
 
@@ -934,11 +206,13 @@ def _derive_one(
     """One thread's work (with ``pool``'s helpers): the engine on a cohort (or a range of its persons);
     assignments deferred."""
     given = [prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)]
-    prep = _without_kernel_rows(given[0])  # the builder keeps only what the row → line table needs
+    prep = without_kernel_rows(given[0])  # the builder keeps only what the row → line table needs
     con = _Connection()
     try:
         # the kernel rows are handed over (freed once sorted)
-        lines, line_of_source, duplicates = _run_kernel(given, params=params, as_of=as_of, con=con, pool=pool)
+        lines, line_of_source, duplicates = run_kernel_handing_over(
+            given, params=params, as_of=as_of, con=con, pool=pool
+        )
     except Exception as exc:
         if _is_duckdb_error(exc):
             raise BackendError(f"DuckDB failed while deriving lines: {exc}") from exc
