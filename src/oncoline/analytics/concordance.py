@@ -239,6 +239,7 @@ class Judge:
         self._judged: dict[tuple[LineState, tuple[str, ...]], Judgement] = {}
         self._classes: dict[tuple[str, str], bool] = {}
         self._norms: dict[tuple[str, ...], frozenset[str]] = {}
+        self._patients: dict[tuple[object, ...], Patient] = {}
         self.calls = 0
 
     def period_start(self, day: dt.date) -> dt.date:
@@ -324,7 +325,27 @@ class Judge:
         from oncoline.engines.recommend.engine import decide
 
         self.calls += 1
-        return decide(self._patient(state), knowledge=self.kb, as_of=state.period_start)
+        return decide(self._patient_on(state), knowledge=self.kb, as_of=state.period_start)
+
+    def _patient_on(self, state: LineState) -> Patient:
+        """:meth:`_patient` of ``state``, validated once per patient state: on another decision date the validated
+        patient is copied with its dates moved (the decision date is its only date: the metastatic diagnosis and
+        every earlier line's end), which the model's checks — orderings and comparisons of those equal dates —
+        would pass alike (``tests/analytics/test_concordance_fast.py`` checks the copy equals a patient built anew).
+        """
+        key = (state.her2_status, state.hr_status, state.prior)
+        known = self._patients.get(key)
+        if known is None:
+            known = self._patients[key] = self._patient(state)
+        return self._moved(known, state.period_start)
+
+    @staticmethod
+    def _moved(patient: Patient, day: dt.date) -> Patient:
+        """``patient`` of :meth:`_patient` with every date of it on ``day`` (copied, not validated again)."""
+        if patient.metastatic_diagnosis == day:
+            return patient
+        history = [h.model_copy(update={"end": day}) for h in patient.history]
+        return patient.model_copy(update={"metastatic_diagnosis": day, "history": history})
 
     @staticmethod
     def _patient(state: LineState) -> Patient:
