@@ -240,6 +240,7 @@ class Judge:
         self._classes: dict[tuple[str, str], bool] = {}
         self._norms: dict[tuple[str, ...], frozenset[str]] = {}
         self._patients: dict[tuple[object, ...], Patient] = {}
+        self._matched: dict[tuple[int, tuple[str, ...]], Judgement] = {}
         self.calls = 0
 
     def period_start(self, day: dt.date) -> dt.date:
@@ -378,6 +379,14 @@ class Judge:
 
     def _judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
         rec = self._verdicts(state)
+        # one answer serves many states (every knowledge period of its stretch): matched once per answer and drugs
+        key = (id(rec), drugs)  # the answer is kept in the memo, so its id is not reused
+        done = self._matched.get(key)
+        if done is None:
+            done = self._matched[key] = self._match(rec, drugs)
+        return done
+
+    def _match(self, rec: _Verdicts, drugs: tuple[str, ...]) -> Judgement:
         missing = rec.missing
         blocking = next((m for m in missing if m in _BLOCKING_MISSING), None)
         if blocking is not None:
@@ -433,6 +442,7 @@ class _PendingJudgements:
         tasks: list[tuple[LineState, tuple[str, ...]]],
         *,
         workers: int | None,
+        grouped: bool = False,
     ) -> None:
         import multiprocessing as mp
         import os
@@ -449,15 +459,20 @@ class _PendingJudgements:
 
         global _WORKER_JUDGE
         self.size = size = max(50, n // (wanted * 8))
-        # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge.recommendation)
-        self.order = order = sorted(
-            range(n),
-            key=lambda i: (
-                repr(tasks[i][0].prior),
-                tasks[i][0].her2_status or "",
-                tasks[i][0].hr_status or "",
-                tasks[i][0].period_start,
-            ),
+        # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge._verdicts);
+        # ``grouped``: the tasks come so already (:func:`_key_lines`)
+        self.order = order = (
+            list(range(n))
+            if grouped
+            else sorted(
+                range(n),
+                key=lambda i: (
+                    repr(tasks[i][0].prior),
+                    tasks[i][0].her2_status or "",
+                    tasks[i][0].hr_status or "",
+                    tasks[i][0].period_start,
+                ),
+            )
         )
         chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
         _WORKER_JUDGE = judge
@@ -749,7 +764,9 @@ def _key_lines(lines: pa.Table, index: pa.Table, judge: Judge) -> _Keyed:
     period = np.searchsorted(bounds, start_days, side="right") - 1
     her2, her2_values = codes_of(base.column("her2"))
     hr, hr_values = codes_of(base.column("hr"))
-    state_of_line = _row_ids([period + 1, her2, hr, prior_id])
+    # ids in the order of (HER2, HR, earlier lines, period): the tasks of one patient state come together, its
+    # knowledge periods in date order (how the worker processes want them: _PendingJudgements, grouped)
+    state_of_line = _row_ids([her2, hr, prior_id, period + 1])
     task_of_line = _row_ids([state_of_line, drug_id])
     _, first_row = np.unique(task_of_line, return_index=True)
     states = int(state_of_line.max()) + 1 if n else 0
@@ -803,4 +820,4 @@ def start_concordance(
         ``.result(on_progress)`` gives the table :func:`concordance` returns (the same rows, in the same order).
     """
     keyed = _key_lines(lines, index, judge)
-    return PendingConcordance(keyed, _PendingJudgements(judge, keyed.tasks, workers=workers))
+    return PendingConcordance(keyed, _PendingJudgements(judge, keyed.tasks, workers=workers, grouped=True))
