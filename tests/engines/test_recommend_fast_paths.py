@@ -4,7 +4,9 @@
   patient's algorithm are evaluated; on realistic patients (every algorithm, HER2 and HR status, safety facts)
   the statements whose population holds are exactly those of evaluating every statement, in the same order;
 - compiled conditions (``conditions._conjunction`` / ``_disjunction``): a conjunction holds when every part does
-  and a disjunction when one does, for any truth values.
+  and a disjunction when one does, for any truth values;
+- steps 1-3 prepared apart (``engine.prepare``): ``decide`` with them prepared gives the same decision — options,
+  exclusions, missing facts, warnings, trace, line and stretch of unchanged knowledge — as ``decide`` alone.
 """
 
 from __future__ import annotations
@@ -75,3 +77,28 @@ def test_conjunction_and_disjunction_are_all_and_any(values: list[bool]) -> None
     asked.clear()
     assert _disjunction(preds)(None) is any(values)  # type: ignore[arg-type]
     assert asked == list(range(values.index(True) + 1 if True in values else len(values)))
+
+
+@SETTINGS
+@given(patients(), st.sampled_from([AS_OF, dt.date(2021, 6, 1), dt.date(2023, 3, 1)]))
+def test_decide_with_steps_prepared_apart_is_decide(doc: dict[str, Any], as_of: dt.date) -> None:
+    patient = Patient.model_validate(doc)
+    alone = engine.decide(patient, knowledge=KB, as_of=as_of)
+    ready = engine.prepare(patient, knowledge=KB, as_of=as_of)
+    prepared = engine.decide(patient, knowledge=KB, as_of=as_of, prepared=ready)
+    again = engine.decide(patient, knowledge=KB, as_of=as_of, prepared=ready)  # a prepared part serves many calls
+    for d in (prepared, again):
+        assert (d.options, d.excluded, d.missing, d.decision, d.hr, d.her2) == (
+            alone.options,
+            alone.excluded,
+            alone.missing,
+            alone.decision,
+            alone.hr,
+            alone.her2,
+        )
+        assert (d.warnings, d.trace, d.unchanged_between, d.facts) == (
+            alone.warnings,
+            alone.trace,
+            alone.unchanged_between,
+            alone.facts,
+        )

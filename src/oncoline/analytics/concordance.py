@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from oncoline.engines.lines.params import LineParams
-    from oncoline.engines.recommend.engine import Decision
+    from oncoline.engines.recommend.engine import Decision, Prepared
     from oncoline.knowledge.loader import KnowledgeBase
     from oncoline.model import Patient
     from oncoline.model.recommendation import Recommendation
@@ -240,6 +240,7 @@ class Judge:
         self._classes: dict[tuple[str, str], bool] = {}
         self._norms: dict[tuple[str, ...], frozenset[str]] = {}
         self._patients: dict[tuple[object, ...], Patient] = {}
+        self._prepared: dict[tuple[object, ...], Prepared] = {}
         self._matched: dict[tuple[int, tuple[str, ...]], Judgement] = {}
         self.calls = 0
 
@@ -323,10 +324,16 @@ class Judge:
         return recommend(self._patient(state), knowledge=self.kb, as_of=state.period_start)
 
     def _decide(self, state: LineState) -> Decision:
-        from oncoline.engines.recommend.engine import decide
+        from oncoline.engines.recommend.engine import decide, prepare
 
         self.calls += 1
-        return decide(self._patient_on(state), knowledge=self.kb, as_of=state.period_start)
+        patient, day = self._patient_on(state), state.period_start
+        # steps 1-3 once per patient state: its dates move with the decision date (engine.prepare)
+        key = (state.her2_status, state.hr_status, state.prior)
+        ready = self._prepared.get(key)
+        if ready is None:
+            ready = self._prepared[key] = prepare(patient, knowledge=self.kb, as_of=day)
+        return decide(patient, knowledge=self.kb, as_of=day, prepared=ready)
 
     def _patient_on(self, state: LineState) -> Patient:
         """:meth:`_patient` of ``state``, validated once per patient state: on another decision date the validated
