@@ -21,7 +21,7 @@ from oncoline.engines.recommend.facts import render_text
 from oncoline.engines.recommend.history import PastLine
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
-from oncoline.knowledge.schema import Prerequisite, Regimen, Slot, Statement
+from oncoline.knowledge.schema import ForbiddenCombination, Prerequisite, Regimen, Slot, Statement
 from oncoline.model.recommendation import CATEGORY_RANK, Category, Excluded
 
 __all__ = ["GENERIC_REASONS", "Block", "Checker", "excluded_entry", "her2_gate", "prerequisite_block", "regimen_drugs"]
@@ -182,8 +182,11 @@ class Checker:
                         ("ONC-REF",),
                     )
                 )
-        for fc in self.kb.safety.forbidden_combinations:
-            if all(not self.kb.expand((t,)).isdisjoint(dset) for t in fc.together):
+        for fc, groups in _forbidden(self.kb):
+            for group in groups:  # every group of the combination has a drug of the option
+                if group.isdisjoint(dset):
+                    break
+            else:
                 out.append(Block("forbidden_combination", fc.reason, fc.id, fc.citations))
         for prq in regimen.prerequisites:
             if (
@@ -301,6 +304,19 @@ def her2_gate(
         "HER2-GATE",
         cites,
     )
+
+
+_FORBIDDEN: dict[int, tuple[KnowledgeBase, tuple[tuple[ForbiddenCombination, tuple[frozenset[str], ...]], ...]]] = {}
+
+
+def _forbidden(kb: KnowledgeBase) -> tuple[tuple[ForbiddenCombination, tuple[frozenset[str], ...]], ...]:
+    """Each forbidden combination with the drugs of each of its ``together`` tokens (expanded once per knowledge
+    base: every checked option asks)."""
+    hit = _FORBIDDEN.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        combos = tuple((fc, tuple(kb.expand((t,)) for t in fc.together)) for fc in kb.safety.forbidden_combinations)
+        hit = _FORBIDDEN[id(kb)] = (kb, combos)
+    return hit[1]
 
 
 _HER2_DIRECTED: dict[tuple[int, frozenset[str]], tuple[KnowledgeBase, bool]] = {}
