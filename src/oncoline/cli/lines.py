@@ -171,7 +171,10 @@ def _cohort(
     # before the progress display starts and before anything is read
     check_table_path(out, option="--out")
     check_table_path(assignments_out, option="--assignments")
+    from oncoline.cli.usage import UsageClock
+
     no_pandas = omop is None and engine in (None, "duckdb", "reference")
+    clock = UsageClock()
     with _without_pandas() if no_pandas else contextlib.nullcontext(), _progress() as advance:
         run = derive_cohort_lines(
             exposures_path,
@@ -186,10 +189,13 @@ def _cohort(
             partitions=partitions,
             progress=advance,
         )
+    usage = clock.stop()
     if as_json:
         print_json(run.summary)
     else:
         _print_summary(run.summary, run.report)
+        # so a user sees whether the run kept the machine's cores busy (Spark's JVM and workers included)
+        output_console().print(esc(f"run: {usage.describe()}"), highlight=False)
 
 
 def _counted_rows(title: str, what: str, counts: Mapping[str, int], examples: Mapping[str, list[str]]) -> Any:
