@@ -41,6 +41,10 @@ holds 36,314 full states, 26,648 canonical (period, state) pairs and about 11,00
 steps 1-6 instead of 26,648 whole recommender calls, spread over worker processes from
 :data:`PARALLEL_MIN_STATES` states on. ``Judge(fast=False, canonical=False)`` keeps the whole recommender per full
 state and period; ``tests/analytics/test_concordance_fast.py`` checks both give every line the same judgement.
+(The current benchmark cohort, 10^7 rows: 261,943 lines, 17,035 (period, state) pairs, 2,166 patient states,
+~5,800 calls.) Each patient state's patient is validated and its steps 1-3 prepared once
+(:func:`oncoline.engines.recommend.engine.prepare`), then moved to each decision date; the lines are keyed in
+arrays (:func:`_key_lines`) and each line takes its judgement by task index.
 """
 
 from __future__ import annotations
