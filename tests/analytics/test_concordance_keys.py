@@ -76,11 +76,27 @@ def test_generated_cohort_keys_like_a_line_by_line_reading() -> None:
     shuffled = shuffled.set_column(
         shuffled.column_names.index("drugs"), "drugs", pa.array(drugs, pa.list_(pa.string()))
     )
-    for name in ("regimen", "end_reason"):
+    for name in ("regimen", "end_reason", "person_id"):
         i = shuffled.column_names.index(name)
         shuffled = shuffled.set_column(i, name, pc.dictionary_encode(shuffled.column(name)))
     missing = index.column("person_id")[0]
     _check(shuffled, index.filter(pc.not_equal(index.column("person_id"), missing)))
+
+
+def test_dictionary_columns_in_chunks_with_their_own_dictionaries() -> None:
+    from tests.analytics.cohort import small_cohort
+
+    _exposures, index, lines = small_cohort()
+    index = _mixed_index(index)
+    half = lines.num_rows // 2
+    chunks = [lines.slice(0, half), lines.slice(half)]
+    encoded = []
+    for chunk in chunks:  # each chunk encoded on its own: different dictionaries
+        for name in ("person_id", "regimen", "end_reason"):
+            i = chunk.column_names.index(name)
+            chunk = chunk.set_column(i, name, pc.dictionary_encode(chunk.column(name)))
+        encoded.append(chunk)
+    _check(pa.concat_tables(encoded), index)
 
 
 def test_empty_lines_table() -> None:
