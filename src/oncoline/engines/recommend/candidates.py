@@ -11,6 +11,7 @@ shared/reference/her2-mbc.md §a.1-§a.6 (algorithm by line), §g.6 (T-DXd by HE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from oncoline.engines.her2 import Her2Classification
@@ -62,6 +63,7 @@ def candidate_regimens(
     /,
     *,
     unanchored: bool,
+    holding: Sequence[Statement] | None = None,
 ) -> tuple[list[Candidate], list[Excluded]]:
     """The regimens the statements in effect place for this patient, and those the HER2 or line gate withholds.
 
@@ -77,6 +79,9 @@ def candidate_regimens(
     unanchored
         True when exposures cannot be anchored (no metastatic diagnosis date): every placed regimen is withheld
         (``line_unknown``).
+    holding
+        :func:`holding_statements` of ``facts`` when already known (one patient decided on several dates); None:
+        worked out here.
 
     Returns
     -------
@@ -92,9 +97,7 @@ def candidate_regimens(
     candidates: dict[str, Candidate] = {}
     gated: dict[str, Block] = {}
     stmt: Statement
-    for stmt, holds in _statements_for(kb, facts.algorithm):
-        if not holds(facts):
-            continue
+    for stmt in holding if holding is not None else holding_statements(kb, facts):
         if clock.not_yet(stmt.effective):
             trace.append(TraceEntry(rule=stmt.id, effect=f"takes effect on {stmt.effective}, after {as_of}: left out"))
             continue
@@ -133,6 +136,12 @@ def candidate_regimens(
     order = _statement_order(kb)
     ranked = sorted(candidates.values(), key=lambda c: (_RANK[(p := c.primary).category], order[p.id]))
     return ranked, excluded
+
+
+def holding_statements(kb: KnowledgeBase, facts: Facts, /) -> tuple[Statement, ...]:
+    """The statements whose population holds for ``facts``, in file order (whether each is in effect on a date is
+    :func:`candidate_regimens`'s question: none is asked here)."""
+    return tuple(stmt for stmt, holds in _statements_for(kb, facts.algorithm) if holds(facts))
 
 
 _BY_ALGORITHM: dict[int, tuple[KnowledgeBase, dict[str, tuple[tuple[Statement, Predicate], ...]]]] = {}

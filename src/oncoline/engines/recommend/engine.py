@@ -30,9 +30,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from oncoline.engines.her2 import Her2Classification, classify_her2
-from oncoline.engines.recommend.candidates import candidate_regimens
+from oncoline.engines.recommend.candidates import candidate_regimens, holding_statements
 from oncoline.engines.recommend.care import monitoring_for, safety_warnings, site_actions
-from oncoline.engines.recommend.checks import Checker
+from oncoline.engines.recommend.checks import Checker, holding_rules
 from oncoline.engines.recommend.clock import Clock
 from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.engines.recommend.facts import (
@@ -48,6 +48,7 @@ from oncoline.engines.recommend.line_decision import LineDecision, decide_line
 from oncoline.engines.recommend.options import check_candidates, rank_options
 from oncoline.errors import InputError
 from oncoline.knowledge.loader import KnowledgeBase
+from oncoline.knowledge.schema import SafetyRule, Statement
 from oncoline.model.patient import Patient
 from oncoline.model.recommendation import Excluded, Missing, Option, Recommendation, TraceEntry
 
@@ -138,6 +139,9 @@ class Prepared:
         (step 3), the facts, early endocrine and early relapse resistance.
     warnings, trace, missing
         What these steps said.
+    statements, rules
+        The statements and the contraindication/caution rules whose population holds for the facts (whether each
+        is in effect is asked on each decision date).
     """
 
     lines: tuple[PastLine, ...]
@@ -151,6 +155,8 @@ class Prepared:
     warnings: tuple[str, ...]
     trace: tuple[TraceEntry, ...]
     missing: tuple[Missing, ...]
+    statements: tuple[Statement, ...]
+    rules: tuple[SafetyRule, ...]
 
 
 def prepare(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Prepared:
@@ -195,6 +201,8 @@ def prepare(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) ->
         tuple(warnings),
         tuple(trace),
         tuple(missing),
+        holding_statements(kb, facts),
+        holding_rules(kb, facts),
     )
 
 
@@ -237,9 +245,11 @@ def decide(
     missing.extend(ready.missing)
     lines, her2, hr, unanchored, decision = ready.lines, ready.her2, ready.hr, ready.unanchored, ready.decision
     facts = dataclasses.replace(ready.facts)  # its own copy: option_drugs is set below
-    checker = Checker(kb, facts, lines, clock, ready.resistant, ready.relapse)
+    checker = Checker(kb, facts, lines, clock, ready.resistant, ready.relapse, holding=ready.rules)
     _ask_for_safety_facts(clock, facts, missing)
-    candidates, gated = candidate_regimens(kb, facts, decision, her2, checker, clock, unanchored=unanchored)
+    candidates, gated = candidate_regimens(
+        kb, facts, decision, her2, checker, clock, unanchored=unanchored, holding=ready.statements
+    )
     checked = check_candidates(candidates, kb, facts, decision, checker)
     options, excluded = rank_options(checked, gated, kb, facts, checker)
     facts.option_drugs = frozenset(d for o in options for d in o.drugs)
