@@ -7,10 +7,13 @@ out, the use case reads the clock once, at the call — never at import.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from oncoline.errors import InputError
 
 __all__ = ["parse_as_of", "refuse_future_dates", "refuse_future_file_as_of", "resolve_today"]
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 def resolve_today(today: dt.date | None, /) -> dt.date:
@@ -41,6 +44,10 @@ def parse_as_of(value: str | None, /, *, today: dt.date | None = None) -> dt.dat
     if value is None:
         return None
     try:
+        # YYYY-MM-DD only, as the patient files' dates: fromisoformat alone also takes 20240301 and week dates
+        # (2024-W10-1), which a file refuses
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{value!r} is not a date; write YYYY-MM-DD, e.g. 2026-06-01", field="--as-of") from None

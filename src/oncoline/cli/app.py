@@ -1,7 +1,9 @@
 """The ``oncoline`` command: decision support and line-of-therapy analytics for HER2-positive MBC.
 
 Each sub-command lives in its own module and imports heavy libraries (DuckDB, Spark, FHIR models) only
-inside its body, so ``oncoline recommend`` starts fast.
+inside its body, so ``oncoline recommend`` starts fast. The Typer application (:data:`app`) is built on first use:
+a plain ``oncoline recommend FILE [--json] [--as-of DATE]`` runs without importing Typer at all
+(:func:`oncoline.cli.recommend.run_plain`); every other command line goes through Typer.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import typer
+from oncoline.cli.common import exit_code_for, interrupted
 
-from oncoline import __version__
-from oncoline.cli.common import pipe_closed, report_bug, set_debug
+if TYPE_CHECKING:
+    import typer
 
 HELP = """\
 oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer.
@@ -24,41 +27,9 @@ oncoline — evidence-linked decision support for HER2-positive metastatic breas
 Decision support for clinicians, not a prescription: every answer shows its guideline statements,
 trial evidence and knowledge-base version.
 
-Exit codes: 0 ok · 1 bad input · 2 usage · 3 knowledge base · 4 back end (DuckDB/Spark/PostgreSQL) · 70 bug.
+Exit codes: 0 ok · 1 bad input (or output that cannot be written: a full disk) · 2 usage · 3 knowledge base ·
+4 back end (DuckDB/Spark/PostgreSQL) · 70 bug · 130 interrupted (Ctrl-C).
 """
-
-app = typer.Typer(
-    name="oncoline",
-    help=HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="markdown",  # paragraphs re-wrap to the terminal; docstring line breaks do not show
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"oncoline {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
-    ),
-    debug: bool = typer.Option(
-        False,
-        "--debug",
-        help="On an internal error (exit 70), print the traceback instead of writing it to a file "
-        "(also ONCOLINE_DEBUG=1).",
-    ),
-) -> None:
-    """oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer."""
-    set_debug(debug)
-
 
 #: Help's width when it does not go to a terminal (wide enough that no option's help is cut).
 PIPED_HELP_WIDTH = 160
@@ -66,6 +37,10 @@ PIPED_HELP_WIDTH = 160
 #: Every sub-command, in the order ``--help`` lists them; each is the module ``oncoline.cli.<name>`` with a
 #: ``register(app)`` function.
 COMMANDS = ("recommend", "her2", "lines", "patient", "kb", "schema", "omop", "cohort", "serve", "feedback")
+
+app: typer.Typer
+"""The Typer application with the commands of this process's command line (:func:`commands_for`), built on first
+access (``from oncoline.cli.app import app``)."""
 
 
 def commands_for(argv: Sequence[str]) -> tuple[str, ...]:
@@ -80,8 +55,74 @@ def commands_for(argv: Sequence[str]) -> tuple[str, ...]:
     return (first,) if first in COMMANDS else COMMANDS
 
 
-for _name in commands_for(sys.argv[1:] if sys.argv and sys.argv[0].endswith("oncoline") else ()):
-    importlib.import_module(f"oncoline.cli.{_name}").register(app)
+def _own_argv() -> list[str]:
+    """The words of this process's command line when it is the ``oncoline`` program, else none (a test runner's
+    or ``python -m``'s words are not ours)."""
+    return sys.argv[1:] if sys.argv and sys.argv[0].endswith("oncoline") else []
+
+
+def _build() -> typer.Typer:
+    import typer
+
+    from oncoline import __version__
+    from oncoline.cli.common import set_debug
+
+    built = typer.Typer(
+        name="oncoline",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode="markdown",  # paragraphs re-wrap to the terminal; docstring line breaks do not show
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+    )
+
+    def _version(value: bool) -> None:
+        if value:
+            typer.echo(f"oncoline {__version__}")
+            raise typer.Exit()
+
+    @built.callback()
+    def _root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+        debug: bool = typer.Option(
+            False,
+            "--debug",
+            help="On an internal error (exit 70), print the traceback instead of writing it to a file "
+            "(also ONCOLINE_DEBUG=1).",
+        ),
+    ) -> None:
+        """oncoline — evidence-linked decision support for HER2-positive metastatic breast cancer."""
+        set_debug(debug)
+
+    for name in commands_for(_own_argv()):
+        importlib.import_module(f"oncoline.cli.{name}").register(built)
+    return built
+
+
+def _app() -> typer.Typer:
+    """:data:`app`, built now if it was not yet (a test may have replaced it)."""
+    found: typer.Typer | None = globals().get("app")
+    if found is None:
+        found = globals()["app"] = _build()
+    return found
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        return _app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _without_typer(argv: Sequence[str]) -> int | None:
+    """The exit code of a command line that ran without Typer, or None when Typer must parse it (nothing ran)."""
+    if argv[:1] == ["recommend"]:
+        from oncoline.cli.recommend import run_plain
+
+        return run_plain(argv[1:])
+    return None
 
 
 def main() -> None:
@@ -93,18 +134,29 @@ def main() -> None:
     # Start-up builds many long-lived objects (models, knowledge); collecting young objects every 700 allocations
     # re-walks them for nothing (~20 ms). Cycles are still collected, only less often.
     gc.set_threshold(100_000, 20, 20)
+    try:
+        _run()
+    except KeyboardInterrupt:  # Ctrl-C while loading or parsing, outside any command body: as inside one
+        sys.exit(interrupted())
+
+
+def _run() -> None:
+    try:
+        code = _without_typer(_own_argv())
+    except Exception as exc:  # a bug outside any command body (the body's own errors are reported in it)
+        code = exit_code_for(exc)
+    if code is not None:
+        sys.exit(code)
     if not sys.stdout.isatty() and not os.environ.get("COLUMNS") and not os.environ.get("TERMINAL_WIDTH"):
         # Piped or redirected help (`oncoline lines --help | less`, a file): Rich would assume 80 columns and
         # cut option help with "…"; Typer's help reads this width when it first renders.
         os.environ["TERMINAL_WIDTH"] = str(PIPED_HELP_WIDTH)
     try:
-        app()
+        _app()()
     except SystemExit:
         raise
-    except BrokenPipeError:
-        sys.exit(pipe_closed())
-    except Exception as exc:
-        sys.exit(report_bug(exc))
+    except Exception as exc:  # help or version on a full device, a bug in parsing …: as in a command body
+        sys.exit(exit_code_for(exc))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Exit codes (documented in ``oncoline --help`` and the README):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -23,17 +24,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import typer
-
 from oncoline.errors import BackendError, InputError, KnowledgeBaseError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+# Typer (with its Click) is imported by the functions that need it, not here: a command that runs without Typer
+# (``oncoline recommend FILE --json``, see :func:`oncoline.cli.app.main`) imports this module too.
+
 __all__ = [
     "EXIT_BACKEND",
     "EXIT_INPUT",
     "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "EXIT_KB",
     "EXIT_OK",
     "EXIT_PIPE_CLOSED",
@@ -43,6 +46,7 @@ __all__ = [
     "err_console",
     "esc",
     "examples_help",
+    "exit_code_for",
     "guarded",
     "output_console",
     "parse_as_of",
@@ -58,6 +62,8 @@ EXIT_USAGE = 2
 EXIT_KB = 3
 EXIT_BACKEND = 4
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C (SIGINT): 128 + 2, as a shell reports a process the signal ended."""
 EXIT_PIPE_CLOSED = 141
 """The reader of our output went away (``oncoline … | head``): stop quietly, as a process killed by SIGPIPE."""
 
@@ -78,10 +84,14 @@ def _debug() -> bool:
 
 
 def esc(value: object) -> str:
-    """``value`` as text that Rich prints as typed: ``[red]`` stays ``[red]`` (user text is never markup)."""
+    """``value`` as text that Rich prints as typed: ``[red]`` stays ``[red]`` (user text is never markup) and a
+    control character shows as its escape (``\\x1b``), never reaching the terminal
+    (:func:`oncoline.outputs.printable.printable`)."""
     from rich.markup import escape
 
-    return escape(str(value))
+    from oncoline.outputs.printable import printable
+
+    return escape(printable(value))
 
 
 def output_console(*, stderr: bool = False, max_width: int | None = None) -> Console:
@@ -121,12 +131,19 @@ class _ErrConsole:
 err_console: Any = _ErrConsole()
 """Where messages go (stderr); use as a Rich console: ``err_console.print(f"[yellow]note:[/] {esc(text)}")``."""
 
-_CLI_FLOW: tuple[type[BaseException], ...] = (
-    typer.Exit,
-    typer.Abort,
-    # Click's usage-error base, whichever click typer uses (its vendored copy, or click itself)
-    next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
-)
+
+@functools.cache
+def _cli_flow() -> tuple[type[BaseException], ...]:
+    """Typer's Exit and Abort and Click's usage-error base (whichever click typer uses: its vendored copy, or
+    click itself): exceptions that carry their own exit code and message."""
+    import typer
+
+    return (
+        typer.Exit,
+        typer.Abort,
+        next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"),
+    )
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -140,6 +157,32 @@ def pipe_closed() -> int:
     except (OSError, ValueError):  # no real stdout (tests): nothing to silence
         pass
     return EXIT_PIPE_CLOSED
+
+
+def interrupted() -> int:
+    """Report a Ctrl-C in one line on stderr and return :data:`EXIT_INTERRUPTED` (every path of every command)."""
+    sys.stderr.write("\ninterrupted (Ctrl-C): nothing more was written\n")
+    return EXIT_INTERRUPTED
+
+
+def os_failure(exc: OSError) -> int:
+    """Report an operating-system failure outside oncoline's control (a full disk, stdout on a full device, a
+    device error) in one line on stderr and return :data:`EXIT_INPUT` — not a bug, not a traceback.
+
+    Standard output is pointed at the null device afterwards, so the interpreter's last flush of the lines that
+    could not be written does not fail again.
+    """
+    where = f" {exc.filename}" if exc.filename else " the output"
+    reason = exc.strerror or type(exc).__name__
+    err_console.print(
+        f"[bold red]error:[/] could not read or write{esc(where)}: {esc(reason)} — free space or choose another "
+        "place, then run again",
+        highlight=False,
+    )
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (tests): nothing to silence
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_INPUT
 
 
 def report_bug(exc: BaseException) -> int:
@@ -180,34 +223,53 @@ def report_bug(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
+def exit_code_for(exc: Exception) -> int:
+    """Report an error that escaped a command body and return its exit code (without Typer).
+
+    Oncoline errors become one clear message on stderr and a documented exit code: :class:`InputError` 1 (2 for a
+    bad option value or a missing argument), :class:`KnowledgeBaseError` 3, :class:`BackendError` 4; a closed
+    output pipe 141 (silently); an operating-system failure (a full disk) 1 with its reason; anything else is a
+    bug: one line saying so and where its traceback is, 70.
+    """
+    if isinstance(exc, BrokenPipeError):
+        return pipe_closed()
+    if isinstance(exc, InputError):
+        err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)
+        # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE", no file
+        # named) is a usage error, like Click's own; a key inside a file (the error names the file) is bad
+        # input even when written in capitals ("TUMOR:" in a patient file)
+        field = exc.field or ""
+        usage = field.startswith("--") or (exc.source is None and field.isupper())
+        return EXIT_USAGE if usage else EXIT_INPUT
+    if isinstance(exc, KnowledgeBaseError):
+        err_console.print(f"[bold red]knowledge-base error:[/] {esc(exc)}", highlight=False)
+        return EXIT_KB
+    if isinstance(exc, BackendError):
+        err_console.print(f"[bold red]back-end error:[/] {esc(exc)}", highlight=False)
+        return EXIT_BACKEND
+    if isinstance(exc, OSError):  # the machine failed us (ENOSPC on stdout, EIO …): said plainly, exit 1
+        return os_failure(exc)
+    return report_bug(exc)  # EngineError, any other OncolineError and anything unexpected: a bug
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
-    """Run a command body, turning oncoline errors into one clear message on stderr and a documented exit code;
-    anything unexpected is a bug: one line saying so and where its traceback is, exit 70."""
+    """Run a command body under Typer, turning oncoline errors into one clear message on stderr and a documented
+    exit code (:func:`exit_code_for`); Typer's and Click's own exits and usage errors keep their meaning."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except _CLI_FLOW:  # Exit, Abort and Click's own usage errors keep their meaning
-            raise
-        except BrokenPipeError:
-            raise typer.Exit(pipe_closed()) from None
-        except InputError as exc:
-            err_console.print(f"[bold red]error:[/] {esc(exc)}", highlight=False)
-            # a bad option value (field "--as-of", "--engine" …) or a missing argument (field "FILE", no file
-            # named) is a usage error, like Click's own; a key inside a file (the error names the file) is bad
-            # input even when written in capitals ("TUMOR:" in a patient file)
-            field = exc.field or ""
-            usage = field.startswith("--") or (exc.source is None and field.isupper())
-            raise typer.Exit(EXIT_USAGE if usage else EXIT_INPUT) from None
-        except KnowledgeBaseError as exc:
-            err_console.print(f"[bold red]knowledge-base error:[/] {esc(exc)}", highlight=False)
-            raise typer.Exit(EXIT_KB) from None
-        except BackendError as exc:
-            err_console.print(f"[bold red]back-end error:[/] {esc(exc)}", highlight=False)
-            raise typer.Exit(EXIT_BACKEND) from None
-        except Exception as exc:  # EngineError, any other OncolineError and anything unexpected: a bug
-            raise typer.Exit(report_bug(exc)) from None
+        except KeyboardInterrupt:  # the same exit on every path (Click would say "Aborted!" and exit 1)
+            import typer
+
+            raise typer.Exit(interrupted()) from None
+        except Exception as exc:
+            if isinstance(exc, _cli_flow()):  # Exit, Abort and Click's own usage errors keep their meaning
+                raise
+            import typer
+
+            raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper
 
@@ -288,11 +350,11 @@ def examples_help() -> str:
 
 def document_or_example(file: Path | None, example: str | None) -> Path:
     """FILE, or the bundled example's path; exactly one of them (a usage error otherwise)."""
-    from oncoline.app.examples import example_path
-
     if file is not None and example is not None:
         raise InputError("give FILE or --example NAME, not both", field="--example")
     if example is not None:
+        from oncoline.app.examples import example_path
+
         return example_path(example)
     if file is None:
         raise InputError("give a patient FILE (or --example NAME; --help lists the examples)", field="FILE")

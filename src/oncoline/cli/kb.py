@@ -129,7 +129,8 @@ def register(app: typer.Typer) -> None:
                 print_json(summary)
                 return
             from rich.table import Table
-            from rich.text import Text
+
+            from oncoline.outputs.printable import SafeText as Text
 
             table = Table(title=f"oncoline knowledge {summary['version']} (effective {summary['effective']})")
             for col in ("file", "schema", "version", "effective"):

@@ -61,7 +61,8 @@ def _single(
 
 def _print_result(result: LinesResult, params: LineParams, cut: CutOff) -> None:
     from rich.table import Table
-    from rich.text import Text
+
+    from oncoline.outputs.printable import SafeText as Text
 
     console = output_console()
     table = Table(title=esc(f"Lines of therapy — {result.person_id} (data cut-off {cut.as_of}: {cut.describe()})"))
@@ -201,7 +202,8 @@ def _cohort(
 def _counted_rows(title: str, what: str, counts: Mapping[str, int], examples: Mapping[str, list[str]]) -> Any:
     """A Rich table of counted rows (a reason or a repair, its row count, the example rows the engines gave)."""
     from rich.table import Table
-    from rich.text import Text
+
+    from oncoline.outputs.printable import SafeText as Text
 
     table = Table(title=title)
     table.add_column(what)
@@ -214,7 +216,8 @@ def _counted_rows(title: str, what: str, counts: Mapping[str, int], examples: Ma
 
 def _print_summary(summary: dict[str, Any], report: CohortReport) -> None:
     from rich.table import Table
-    from rich.text import Text
+
+    from oncoline.outputs.printable import SafeText as Text
 
     console = output_console()
     parts = f", {summary['partitions']} person partitions" if summary.get("partitions") else ""

@@ -11,8 +11,6 @@ condition are AND-ed; ``any_of``, ``all_of`` and ``not_`` nest. An unknown fact 
 (an LVEF that was not measured is not "below 40 %"); the engine reports unknown facts separately.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import string
 from typing import Literal, Self
@@ -93,7 +91,7 @@ class Source(_Strict):
     note: str = ""
 
     @model_validator(mode="after")
-    def _dated(self) -> Source:
+    def _dated(self) -> Self:
         if self.published is None and self.approval_date is None:
             raise ValueError(
                 f"source {self.id!r}: give `published` (or `approval_date` for a label) - every source needs the "
@@ -249,9 +247,9 @@ class Condition(_Strict):
     age_min: float | None = Field(default=None, description="Age known and ≥ value (years).")
     g8_max: float | None = Field(default=None, description="G8 geriatric screen known and ≤ value (abnormal ≤ 14).")
     lung_disease: bool | None = Field(default=None, description="Known significant lung disease (reference §d.2).")
-    any_of: tuple[Condition, ...] | None = None
-    all_of: tuple[Condition, ...] | None = None
-    not_: Condition | None = Field(default=None, alias="not")
+    any_of: "tuple[Condition, ...] | None" = None
+    all_of: "tuple[Condition, ...] | None" = None
+    not_: "Condition | None" = Field(default=None, alias="not")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
@@ -333,7 +331,7 @@ class Regimen(_Strict):
     )
 
     @model_validator(mode="after")
-    def _some_drugs(self) -> Regimen:
+    def _some_drugs(self) -> Self:
         if not self.drugs and self.drugs_from is None:
             raise ValueError(f"regimen {self.id!r}: give drugs or drugs_from")
         return self
@@ -448,7 +446,7 @@ class SafetyRule(_Strict):
     )
 
     @model_validator(mode="after")
-    def _cap_on_caution(self) -> SafetyRule:
+    def _cap_on_caution(self) -> Self:
         if (self.category_cap is not None or self.favours) and self.severity != "caution":
             raise ValueError(f"safety rule {self.id!r}: category_cap and favours apply to cautions only")
         return self

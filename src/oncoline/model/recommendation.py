@@ -5,8 +5,6 @@ of ``shared/cases/FORMAT.md`` (``line``, ``options``, ``excluded``, ``actions``,
 plus the richer fields people read: ``line_rationale``, ``algorithm``, ``monitoring``, ``warnings``, ``trace``.
 """
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Any
 

@@ -15,9 +15,9 @@ from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.table import Table
-from rich.text import Text
 
 from oncoline.model.recommendation import Category, Citation, Excluded, Recommendation
+from oncoline.outputs.printable import SafeText as Text
 
 __all__ = ["build_trace", "build_view", "render_recommendation"]
 

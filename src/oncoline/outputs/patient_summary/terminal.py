@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.rule import Rule
-from rich.text import Text
 
 from oncoline.outputs.patient_summary.model import PatientSummary
+from oncoline.outputs.printable import SafeText as Text
 
 __all__ = ["render_patient_summary"]
 
