@@ -19,7 +19,14 @@ all three alike); each ratio is given as the median of the runs' ratios with its
 
 The target (issue 10) is report ≤ 3 × lines at 10^7 exposure rows. Results: ``benchmarks/out/report.json``.
 
-Run: ``python -m benchmarks report`` (1e5 rows) or ``--rows 1e6,1e7 --repeat 3``.
+``--concordance-only`` measures the guideline concordance alone, as the report runs it, in fresh processes (one per
+repeat) on the lines table of ``oncoline lines``: the CPU seconds of keying the lines (this process, before the
+worker processes are forked), of the worker processes (the recommender calls) and of assembling the result, the
+wall seconds, the recommender calls and the distinct states — steadier than the whole report's figures on a
+shared machine. Results: ``benchmarks/out/report_concordance.json``.
+
+Run: ``python -m benchmarks report`` (1e5 rows) or ``--rows 1e6,1e7 --repeat 3``; ``--rows 1e7 --repeat 3
+--concordance-only``.
 """
 
 from __future__ import annotations
@@ -121,6 +128,93 @@ def _run(cmd: list[str]) -> tuple[float, float]:
     return elapsed, cpu
 
 
+def concordance_probe(lines_path: Path, index_path: Path, /) -> dict[str, float]:
+    """The concordance of the report on these files, in this process and its worker processes: CPU seconds of
+    keying (``keying_cpu_s``), of the workers (``workers_cpu_s``) and of the result (``result_cpu_s``), wall seconds
+    (``wall_s``), recommender calls and distinct states. Run it in a fresh process (:func:`main` does)."""
+    import gc
+    import resource
+
+    from oncoline.analytics.aggregates import her2_scope, lines_in_index
+    from oncoline.analytics.concordance import Judge, start_concordance
+    from oncoline.app.cohort_report import report_inputs_from_files
+    from oncoline.knowledge.loader import load_knowledge
+
+    gc.set_threshold(100_000, 20, 20)  # as the command line sets it (oncoline.cli.app.main)
+    inputs = report_inputs_from_files(lines_path, index_path)  # read as the report reads them
+    assert inputs.lines is not None
+    index, _her2 = her2_scope(inputs.index)
+    judge = Judge(load_knowledge(), inputs.params)
+    kept = lines_in_index(inputs.lines, index)[0]
+
+    def cpu(who: int) -> float:
+        r = resource.getrusage(who)
+        return r.ru_utime + r.ru_stime
+
+    self0, kids0, t0 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
+    started = start_concordance(kept, index, judge=judge)
+    self1 = cpu(resource.RUSAGE_SELF)
+    started.result()
+    self2, kids2, t2 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
+    return {
+        "keying_cpu_s": round(self1 - self0, 3),
+        "workers_cpu_s": round(kids2 - kids0, 3),
+        "result_cpu_s": round(self2 - self1, 3),
+        "wall_s": round(t2 - t0, 3),
+        "calls": judge.calls,
+        "states": started.states(),
+        "lines": kept.num_rows,
+    }
+
+
+def _concordance_only(sizes: list[int], args: argparse.Namespace, oncoline: list[str]) -> int:
+    results = []
+    for size in sizes:
+        exposures, index = prepare(size, args.data_dir)
+        work = args.data_dir / f"report-{size}" / "run"
+        work.mkdir(parents=True, exist_ok=True)
+        lines = work / "lines.parquet"
+        cut = ["--as-of", args.as_of] if args.as_of else []
+        _run([*oncoline, "lines", str(exposures), "--index", str(index), "--out", str(lines), *cut])
+        runs = []
+        for _ in range(max(1, args.repeat)):
+            code = (
+                "import json, sys; from pathlib import Path; from benchmarks.bench_report import concordance_probe; "
+                "print(json.dumps(concordance_probe(Path(sys.argv[1]), Path(sys.argv[2]))))"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", code, str(lines), str(index)], capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise SystemExit(f"the concordance probe failed ({done.returncode}):\n{done.stderr[-2000:]}")
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            r = runs[-1]
+            print(
+                f"{size:>12,} rows, run {len(runs)}: concordance keying {r['keying_cpu_s']:.2f} CPU s, workers "
+                f"{r['workers_cpu_s']:.2f} CPU s, result {r['result_cpu_s']:.2f} CPU s, wall {r['wall_s']:.2f} s; "
+                f"{r['calls']:,} recommender calls for {r['states']:,} states, {r['lines']:,} lines",
+                flush=True,
+            )
+        row: dict[str, Any] = {"rows": size, "repeats": len(runs)}
+        for key in runs[0]:
+            row[key] = round(statistics.median(r[key] for r in runs), 3)
+        row["cpu_s"] = round(row["keying_cpu_s"] + row["workers_cpu_s"] + row["result_cpu_s"], 3)
+        row["load_average_1min"] = round(os.getloadavg()[0], 1)
+        results.append(row)
+        print(
+            f"{size:>12,} rows (median of {len(runs)}): concordance {row['cpu_s']:.2f} CPU s (keying "
+            f"{row['keying_cpu_s']:.2f}, workers {row['workers_cpu_s']:.2f}, result {row['result_cpu_s']:.2f}), "
+            f"wall {row['wall_s']:.2f} s, {row['calls']:,.0f} calls; load {row['load_average_1min']}",
+            flush=True,
+        )
+    out = Path(__file__).parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "report_concordance.json").write_text(
+        json.dumps({"results": results, "cpus": os.cpu_count()}, indent=2) + "\n"
+    )
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Run the benchmark; print one line per size and write ``benchmarks/out/report.json``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks report", description=__doc__.splitlines()[0])
@@ -130,8 +224,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of the three commands, interleaved; medians are reported"
     )
+    parser.add_argument(
+        "--concordance-only",
+        action="store_true",
+        help="measure the guideline concordance alone (keying, worker processes, result), in fresh processes",
+    )
     args = parser.parse_args(argv)
     oncoline = [sys.executable, "-m", "oncoline.cli.app"]
+    if args.concordance_only:
+        return _concordance_only([int(float(v)) for v in args.rows.split(",")], args, oncoline)
     results = []
     for size in (int(float(v)) for v in args.rows.split(",")):
         exposures, index = prepare(size, args.data_dir)

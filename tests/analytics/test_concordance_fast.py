@@ -122,3 +122,63 @@ def test_same_choice_on_every_date_of_the_unchanged_stretch(
     other = lo + dt.timedelta(days=int(where * ((hi - lo).days - 1)))
     again = recommend(_state_patient(other, her2, hr, history), knowledge=KB, as_of=other)
     assert _choice(again) == _choice(decision), (day, other, first, end)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=st.lists(st.tuples(st.sampled_from(REGIMENS), st.sampled_from(STOPS)), max_size=4),
+    days=st.tuples(
+        st.dates(dt.date(2011, 1, 1), dt.date(2026, 11, 30)), st.dates(dt.date(2011, 1, 1), dt.date(2026, 11, 30))
+    ),
+    her2=st.sampled_from(["positive", "negative", "equivocal", None]),
+    hr=st.sampled_from(["positive", "negative", None]),
+)
+def test_patient_validated_once_per_state_equals_one_built_anew(
+    history: list[Any], days: tuple[dt.date, dt.date], her2: str | None, hr: str | None
+) -> None:
+    """The judge validates a state's patient once and copies it to other decision dates (``Judge._patient_on``):
+    the copy equals the patient built and validated on that date, and the recommender answers both alike."""
+    first, other = days
+    try:
+        built = Judge._patient(LineState(first, her2, hr, tuple(history)))
+    except ValueError:  # a history the model refuses (the same line written twice) is refused on any date
+        with pytest.raises(ValueError):
+            Judge._patient(LineState(other, her2, hr, tuple(history)))
+        return
+    judge = Judge(KB, PARAMS)
+    assert judge._patient_on(LineState(first, her2, hr, tuple(history))) == built
+    moved = judge._patient_on(LineState(other, her2, hr, tuple(history)))
+    anew = Judge._patient(LineState(other, her2, hr, tuple(history)))
+    assert moved == anew
+    assert _choice(decide(moved, knowledge=KB, as_of=other)) == _choice(decide(anew, knowledge=KB, as_of=other))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    history=st.lists(st.tuples(st.sampled_from(REGIMENS), st.sampled_from(STOPS)), max_size=4),
+    days=st.tuples(
+        st.dates(dt.date(2011, 1, 1), dt.date(2026, 11, 30)), st.dates(dt.date(2011, 1, 1), dt.date(2026, 11, 30))
+    ),
+    her2=st.sampled_from(["positive", "negative", "equivocal", None]),
+    hr=st.sampled_from(["positive", "negative", None]),
+)
+def test_steps_prepared_on_one_date_serve_another(
+    history: list[Any], days: tuple[dt.date, dt.date], her2: str | None, hr: str | None
+) -> None:
+    """The judge prepares a state's steps 1-3 (``engine.prepare``) on its first decision date and reuses them on
+    the others (the patient's dates move with the decision date): the same choice and the same stretch of unchanged
+    knowledge as deciding anew."""
+    from oncoline.engines.recommend.engine import prepare
+
+    first, other = days
+    try:
+        patient = Judge._patient(LineState(first, her2, hr, tuple(history)))
+    except ValueError:  # refused on every date (see above)
+        return
+    moved = Judge._patient(LineState(other, her2, hr, tuple(history)))
+    ready = prepare(patient, knowledge=KB, as_of=first)
+    reused = decide(moved, knowledge=KB, as_of=other, prepared=ready)
+    anew = decide(moved, knowledge=KB, as_of=other)
+    assert _choice(reused) == _choice(anew)
+    assert reused.options == anew.options and reused.excluded == anew.excluded
+    assert reused.unchanged_between == anew.unchanged_between

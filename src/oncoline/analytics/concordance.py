@@ -41,6 +41,10 @@ holds 36,314 full states, 26,648 canonical (period, state) pairs and about 11,00
 steps 1-6 instead of 26,648 whole recommender calls, spread over worker processes from
 :data:`PARALLEL_MIN_STATES` states on. ``Judge(fast=False, canonical=False)`` keeps the whole recommender per full
 state and period; ``tests/analytics/test_concordance_fast.py`` checks both give every line the same judgement.
+(The current benchmark cohort, 10^7 rows: 261,943 lines, 17,035 (period, state) pairs, 2,166 patient states,
+~5,800 calls.) Each patient state's patient is validated and its steps 1-3 prepared once
+(:func:`oncoline.engines.recommend.engine.prepare`), then moved to each decision date; the lines are keyed in
+arrays (:func:`_key_lines`) and each line takes its judgement by task index.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from oncoline.engines.lines.params import LineParams
-    from oncoline.engines.recommend.engine import Decision
+    from oncoline.engines.recommend.engine import Decision, Prepared
     from oncoline.knowledge.loader import KnowledgeBase
     from oncoline.model import Patient
     from oncoline.model.recommendation import Recommendation
@@ -116,6 +120,22 @@ class Judgement:
     category: ConcordanceCategory
     reason: str
     matched: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """What a line's judgement reads of one recommender answer (:meth:`Judge.recommendation`), kept in the memo
+    instead of the whole answer: a cohort's memo holds thousands of answers, and each whole answer (facts, trace,
+    clock, pydantic options) is hundreds of objects the garbage collector walks again and again.
+
+    ``options``: (drugs as :meth:`Judge._norm` matches them, category is *preferred*, name), in rank order;
+    ``excluded``: (matched drugs, reason code, name), in the answer's order; ``missing``: the missing-fact codes.
+    """
+
+    hr_positive: bool
+    missing: tuple[str, ...]
+    options: tuple[tuple[frozenset[str], bool, str], ...]
+    excluded: tuple[tuple[frozenset[str], str, str], ...]
 
 
 def canonical_state(state: LineState, /) -> LineState:
@@ -218,11 +238,14 @@ class Judge:
         self.dates = knowledge_dates(knowledge)
         self.substitution = tuple(params.substitution_classes)
         self.additions = tuple(c for c in params.maintenance_addition_classes if c != "ovarian_suppression")
-        self._answers: dict[LineState, Recommendation | Decision] = {}
-        self._spans: dict[tuple[object, ...], list[tuple[dt.date | None, dt.date | None, Decision]]] = {}
+        self._answers: dict[LineState, _Verdicts] = {}
+        self._spans: dict[tuple[object, ...], list[tuple[dt.date | None, dt.date | None, _Verdicts]]] = {}
         self._judged: dict[tuple[LineState, tuple[str, ...]], Judgement] = {}
         self._classes: dict[tuple[str, str], bool] = {}
         self._norms: dict[tuple[str, ...], frozenset[str]] = {}
+        self._patients: dict[tuple[object, ...], Patient] = {}
+        self._prepared: dict[tuple[object, ...], Prepared] = {}
+        self._matched: dict[tuple[int, tuple[str, ...]], Judgement] = {}
         self.calls = 0
 
     def period_start(self, day: dt.date) -> dt.date:
@@ -260,17 +283,22 @@ class Judge:
         return hit
 
     def recommendation(self, state: LineState) -> Recommendation | Decision:
-        """The recommender's answer for ``state`` (computed once per state): a
-        :class:`~oncoline.engines.recommend.engine.Decision` on the fast path, else the whole
-        :class:`~oncoline.model.recommendation.Recommendation` (both give ``options``, ``excluded``, ``missing``,
-        ``hr_status``)."""
+        """The recommender's answer for ``state``, asked anew (not memoised; :meth:`judge` memoises only what a
+        line's judgement reads of it): a :class:`~oncoline.engines.recommend.engine.Decision` on the fast path,
+        else the whole :class:`~oncoline.model.recommendation.Recommendation` (both give ``options``,
+        ``excluded``, ``missing``, ``hr_status``)."""
         if self.canonical:
             state = canonical_state(state)
+        return self._decide(state) if self.fast else self._ask(state)
+
+    def _verdicts(self, state: LineState) -> _Verdicts:
+        """What the judgement of a line started in (canonical, when so asked) ``state`` reads of the recommender's
+        answer, computed once per state — and on the fast path once per stretch of unchanged knowledge."""
         answer = self._answers.get(state)
         if answer is not None:
             return answer
         if not self.fast:
-            answer = self._answers[state] = self._ask(state)
+            answer = self._answers[state] = self._verdicts_of(self._ask(state))
             return answer
         # the same patient at another knowledge period: asked again only where the knowledge it read differs
         day = state.period_start
@@ -280,9 +308,18 @@ class Judge:
                 self._answers[state] = known
                 return known
         decision = self._decide(state)
-        spans.append((*decision.unchanged_between, decision))
-        self._answers[state] = decision
-        return decision
+        answer = self._verdicts_of(decision)
+        spans.append((*decision.unchanged_between, answer))
+        self._answers[state] = answer
+        return answer
+
+    def _verdicts_of(self, rec: Recommendation | Decision) -> _Verdicts:
+        return _Verdicts(
+            hr_positive=rec.hr_status == "positive",
+            missing=tuple(m.code for m in rec.missing),
+            options=tuple((self._norm(o.drugs), o.category.value == "preferred", o.name) for o in rec.options),
+            excluded=tuple((self._norm(e.drugs), e.reason_code, e.name) for e in rec.excluded),
+        )
 
     def _ask(self, state: LineState) -> Recommendation:
         from oncoline.engines.recommend import recommend
@@ -291,10 +328,36 @@ class Judge:
         return recommend(self._patient(state), knowledge=self.kb, as_of=state.period_start)
 
     def _decide(self, state: LineState) -> Decision:
-        from oncoline.engines.recommend.engine import decide
+        from oncoline.engines.recommend.engine import decide, prepare
 
         self.calls += 1
-        return decide(self._patient(state), knowledge=self.kb, as_of=state.period_start)
+        patient, day = self._patient_on(state), state.period_start
+        # steps 1-3 once per patient state: its dates move with the decision date (engine.prepare)
+        key = (state.her2_status, state.hr_status, state.prior)
+        ready = self._prepared.get(key)
+        if ready is None:
+            ready = self._prepared[key] = prepare(patient, knowledge=self.kb, as_of=day)
+        return decide(patient, knowledge=self.kb, as_of=day, prepared=ready)
+
+    def _patient_on(self, state: LineState) -> Patient:
+        """:meth:`_patient` of ``state``, validated once per patient state: on another decision date the validated
+        patient is copied with its dates moved (the decision date is its only date: the metastatic diagnosis and
+        every earlier line's end), which the model's checks — orderings and comparisons of those equal dates —
+        would pass alike (``tests/analytics/test_concordance_fast.py`` checks the copy equals a patient built anew).
+        """
+        key = (state.her2_status, state.hr_status, state.prior)
+        known = self._patients.get(key)
+        if known is None:
+            known = self._patients[key] = self._patient(state)
+        return self._moved(known, state.period_start)
+
+    @staticmethod
+    def _moved(patient: Patient, day: dt.date) -> Patient:
+        """``patient`` of :meth:`_patient` with every date of it on ``day`` (copied, not validated again)."""
+        if patient.metastatic_diagnosis == day:
+            return patient
+        history = [h.model_copy(update={"end": day}) for h in patient.history]
+        return patient.model_copy(update={"metastatic_diagnosis": day, "history": history})
 
     @staticmethod
     def _patient(state: LineState) -> Patient:
@@ -326,30 +389,34 @@ class Judge:
         return done
 
     def _judge(self, state: LineState, drugs: tuple[str, ...]) -> Judgement:
-        rec = self.recommendation(state)
-        missing = [m.code for m in rec.missing]
+        rec = self._verdicts(state)
+        # one answer serves many states (every knowledge period of its stretch): matched once per answer and drugs
+        key = (id(rec), drugs)  # the answer is kept in the memo, so its id is not reused
+        done = self._matched.get(key)
+        if done is None:
+            done = self._matched[key] = self._match(rec, drugs)
+        return done
+
+    def _match(self, rec: _Verdicts, drugs: tuple[str, ...]) -> Judgement:
+        missing = rec.missing
         blocking = next((m for m in missing if m in _BLOCKING_MISSING), None)
         if blocking is not None:
             return Judgement(ConcordanceCategory.NOT_ASSESSABLE, blocking, "")
         line = self._norm(drugs)
-        hr_positive = rec.hr_status == "positive"
         core = self._norm(d for d in drugs if not any(self._is(d, c) for c in self.additions))
-        targets = {line} | ({core} if hr_positive and core and core != line else set())
-        found = [o for o in rec.options if self._norm(o.drugs) in targets]
+        targets = {line} | ({core} if rec.hr_positive and core and core != line else set())
+        # the first preferred option with the line's drugs, else the first other one (options are ranked)
+        found = [(preferred, name) for norm, preferred, name in rec.options if norm in targets]
         if found:
-            best = min(found, key=lambda o: 0 if o.category.value == "preferred" else 1)
-            cat = (
-                ConcordanceCategory.CONCORDANT_PREFERRED
-                if best.category.value == "preferred"
-                else ConcordanceCategory.CONCORDANT_OTHER
-            )
-            return Judgement(cat, "", best.name)
+            preferred, name = next((o for o in found if o[0]), found[0])
+            cat = ConcordanceCategory.CONCORDANT_PREFERRED if preferred else ConcordanceCategory.CONCORDANT_OTHER
+            return Judgement(cat, "", name)
         has_endocrine = any(self._is(d, "endocrine_therapy") for d in drugs)
         if "hr_status" in missing and has_endocrine:
             return Judgement(ConcordanceCategory.NOT_ASSESSABLE, "hr_status", "")
-        excluded = [e for e in rec.excluded if self._norm(e.drugs) in targets]
-        if excluded:
-            return Judgement(ConcordanceCategory.NOT_CONCORDANT, excluded[0].reason_code, excluded[0].name)
+        excluded = next(((reason, name) for norm, reason, name in rec.excluded if norm in targets), None)
+        if excluded is not None:
+            return Judgement(ConcordanceCategory.NOT_CONCORDANT, excluded[0], excluded[1])
         return Judgement(ConcordanceCategory.NOT_CONCORDANT, "not_an_option", "")
 
 
@@ -357,6 +424,16 @@ _WORKER_JUDGE: Judge | None = None
 """The judge a forked worker process inherits (set just before the pool starts)."""
 PARALLEL_MIN_STATES = 2000
 """Distinct states from which :func:`concordance` spreads the recommender calls over worker processes."""
+
+
+def _worker_start() -> None:
+    """In each forked worker, first: every object inherited from the parent (the knowledge, the tasks, and in the
+    report the cohort's tables) goes to the collector's permanent generation. The worker only adds to them, so the
+    collector walks its own young objects instead of the whole inherited heap on each full collection (about a
+    third of a worker's time without this), and does not write to the inherited pages (copy on write)."""
+    import gc
+
+    gc.freeze()
 
 
 def _worker_judge(chunk: list[tuple[LineState, tuple[str, ...]]]) -> tuple[list[Judgement], int]:
@@ -376,6 +453,7 @@ class _PendingJudgements:
         tasks: list[tuple[LineState, tuple[str, ...]]],
         *,
         workers: int | None,
+        grouped: bool = False,
     ) -> None:
         import multiprocessing as mp
         import os
@@ -392,22 +470,29 @@ class _PendingJudgements:
 
         global _WORKER_JUDGE
         self.size = size = max(50, n // (wanted * 8))
-        # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge.recommendation)
-        self.order = order = sorted(
-            range(n),
-            key=lambda i: (
-                repr(tasks[i][0].prior),
-                tasks[i][0].her2_status or "",
-                tasks[i][0].hr_status or "",
-                tasks[i][0].period_start,
-            ),
+        # the periods of one patient state go to one chunk, so each worker's memo spans them (Judge._verdicts);
+        # ``grouped``: the tasks come so already (:func:`_key_lines`)
+        self.order = order = (
+            list(range(n))
+            if grouped
+            else sorted(
+                range(n),
+                key=lambda i: (
+                    repr(tasks[i][0].prior),
+                    tasks[i][0].her2_status or "",
+                    tasks[i][0].hr_status or "",
+                    tasks[i][0].period_start,
+                ),
+            )
         )
         chunks = [[tasks[i] for i in order[k : k + size]] for k in range(0, n, size)]
         _WORKER_JUDGE = judge
         try:
             # with the fork start method every worker is forked at the first submit, here and now: before the
             # caller goes on (its DuckDB threads are not running while the workers are made)
-            self._pool = ProcessPoolExecutor(max_workers=wanted, mp_context=mp.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=wanted, mp_context=mp.get_context("fork"), initializer=_worker_start
+            )
             self._futures = [self._pool.submit(_worker_judge, chunk) for chunk in chunks]
         except BaseException:
             if self._pool is not None:
@@ -509,9 +594,8 @@ class PendingConcordance:
     """The concordance of a cohort under way (:func:`start_concordance`): :meth:`result` gives the table of
     :func:`concordance`, waiting for the worker processes if they still run."""
 
-    def __init__(self, table: pa.Table, distinct: list[dict[str, Any]], pending: _PendingJudgements) -> None:
-        self._table = table
-        self._distinct = distinct
+    def __init__(self, keyed: _Keyed, pending: _PendingJudgements) -> None:
+        self._keyed = keyed
         self._pending = pending
         self._result: pa.Table | None = None
 
@@ -524,42 +608,208 @@ class PendingConcordance:
         """The distinct patient states of the cohort — knowledge period and :func:`canonical_state`, what the judge
         memoises on — as :func:`oncoline.analytics.concordance_tables.count_distinct_states` counts them (from the
         states this run keyed already, without a second pass over the lines)."""
-        return len({canonical_state(state) for state, _drugs in self._pending.tasks})
+        return self._keyed.states
 
     def result(self, on_progress: Callable[[int, int], None] | None = None) -> pa.Table:
         """One row per line, as :func:`concordance` returns it (``on_progress``: states judged, distinct states)."""
         if self._result is not None:
             return self._result
-        import duckdb
+        import numpy as np
         import pyarrow as pa
 
         results = self._pending.result(on_progress)
-        table, distinct = self._table, self._distinct
-        judged = pa.table(
+        keyed = self._keyed
+        # each line takes the judgement of its (state, drugs) task: three small dictionaries, one take per column
+        take = pa.array(keyed.task_of_line)
+        columns = {}
+        for name, values in (
+            ("category", [j.category.value for j in results]),
+            ("reason", [j.reason for j in results]),
+            ("matched", [j.matched for j in results]),
+        ):
+            codes: dict[str, int] = {}
+            per_task = np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int32, len(values))
+            columns[name] = pa.DictionaryArray.from_arrays(
+                pa.array(per_task).take(take), pa.array(list(codes), pa.string())
+            ).cast(pa.string())
+        base = keyed.lines
+        self._result = pa.table(
             {
-                **{
-                    k: pa.array([r[k] for r in distinct], table.schema.field(k).type)
-                    for k in ("period", "her2", "hr", "prior_key", "drugs_key")
-                },
-                "category": pa.array([j.category.value for j in results], pa.string()),
-                "reason": pa.array([j.reason for j in results], pa.string()),
-                "matched": pa.array([j.matched for j in results], pa.string()),
+                "person_id": base.column("person_id"),
+                "line": base.column("line"),
+                "regimen": base.column("regimen"),
+                "start_date": base.column("start_date"),
+                **columns,
             }
         )
-        con = duckdb.connect()
-        try:
-            con.register("t", table)
-            con.register("j", judged)
-            self._result = con.execute(
-                """SELECT t.person_id, t.line, t.regimen, t.start_date, j.category, j.reason, j.matched
-                   FROM t JOIN j ON t.period = j.period AND t.her2 IS NOT DISTINCT FROM j.her2
-                        AND t.hr IS NOT DISTINCT FROM j.hr
-                        AND t.prior_key = j.prior_key AND t.drugs_key = j.drugs_key
-                   ORDER BY t.pos"""
-            ).to_arrow_table()
-        finally:
-            con.close()
         return self._result
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A lines table keyed for judging: ``tasks`` (one per distinct knowledge period, canonical state and drugs),
+    ``task_of_line`` (each line's task, in the order of the lines), ``lines`` (the columns the result repeats:
+    ``person_id`` as text, ``line`` int32, ``regimen`` text, ``start_date``) and ``states`` (distinct knowledge
+    period and canonical state pairs)."""
+
+    tasks: list[tuple[LineState, tuple[str, ...]]]
+    task_of_line: Any
+    lines: pa.Table
+    states: int
+
+
+def _row_ids(columns: Any) -> Any:
+    """Dense ids (0, 1, …, in the order of the rows' values) of the rows of non-negative int64 ``columns`` (one
+    array per column): equal rows, equal ids. Column by column — the id so far times the column's size plus the
+    column, made dense again — so no product of the columns' ranges has to fit in 64 bits."""
+    import numpy as np
+
+    ids: Any = None
+    for col in columns:
+        if ids is None:
+            ids = np.unique(col, return_inverse=True)[1].reshape(-1)
+            continue
+        _, ids = np.unique(ids * (int(col.max()) + 1) + col, return_inverse=True)
+        ids = ids.reshape(-1)
+    return ids
+
+
+def _key_lines(lines: pa.Table, index: pa.Table, judge: Judge) -> _Keyed:
+    """Key every line by its knowledge period, HER2 and HR status (the index row with the earliest metastatic
+    diagnosis of the person), canonical earlier lines (:func:`canonical_state`) and sorted drugs — in arrays: the
+    drug lists of a cohort are a few dozen distinct values, so the earlier lines of a person become a sorted row
+    of small integers and the states are found by one ``numpy.unique``."""
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = lines.num_rows
+    cols = set(index.column_names)
+    if n == 0:
+        empty = pa.table(
+            {
+                "person_id": pa.array([], pa.string()),
+                "line": pa.array([], pa.int32()),
+                "regimen": pa.array([], pa.string()),
+                "start_date": pa.array([], pa.date32()),
+            }
+        )
+        return _Keyed([], np.zeros(0, np.int64), empty, 0)
+
+    def text(name: str) -> Any:
+        """A text column as plain strings (dictionary-encoded or large strings cast)."""
+        column = lines.column(name)
+        return column if column.type == pa.string() else column.cast(pa.string())
+
+    def opt(name: str) -> str:
+        return (
+            f"arg_min(lower(CAST({name} AS VARCHAR)), "
+            "coalesce(TRY_CAST(metastatic_diagnosis AS DATE), DATE '9999-12-31'))"
+            if (name in cols)
+            else "CAST(NULL AS VARCHAR)"
+        )
+
+    con = duckdb.connect()
+    try:
+        con.register("idx", index)
+        status = con.execute(
+            f"""SELECT CAST(person_id AS VARCHAR) AS person_id, {opt("her2_status")} AS her2, {opt("hr_status")} AS hr
+                FROM idx GROUP BY 1"""
+        ).to_arrow_table()
+    finally:
+        con.close()
+    # each line's person as text (the result's person_id) and that person's row of ``status`` (none: null)
+    person_text = pc.cast(lines.column("person_id"), pa.string())
+    at_status = pc.index_in(person_text, value_set=status.column("person_id").combine_chunks())
+    base = status.select(["her2", "hr"]).take(at_status)
+
+    def codes_of(values: Any) -> tuple[Any, list[Any]]:
+        """(int64 code per row, the distinct values — None included — by code)."""
+        encoded = pc.dictionary_encode(values, null_encoding="encode").combine_chunks()
+        return (
+            np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64),
+            encoded.dictionary.to_pylist(),
+        )
+
+    # drugs: the distinct lists (as joined text), each sorted once; a canonical id per sorted tuple
+    drugs = lines.column("drugs")
+    if drugs.type != pa.list_(pa.string()):
+        drugs = drugs.cast(pa.list_(pa.string()))
+    joined, texts = codes_of(pc.binary_join(drugs, "|"))
+    drug_sets: dict[tuple[str, ...], int] = {}
+    canon = np.array(
+        [drug_sets.setdefault(tuple(sorted(t.split("|"))) if t is not None else (), len(drug_sets)) for t in texts],
+        dtype=np.int64,
+    )
+    drug_id = canon[joined] if n else np.zeros(0, np.int64)
+    sets_by_id = list(drug_sets)
+    toxic = np.asarray(
+        pc.fill_null(pc.equal(text("end_reason"), "toxicity"), False).to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
+    token = drug_id * 2 + toxic  # what an earlier line leaves in the state (canonical_state): drugs, toxicity or not
+    person, _ = codes_of(lines.column("person_id"))
+    line_no = np.asarray(lines.column("line").to_numpy(zero_copy_only=False), dtype=np.int64)
+    order = np.lexsort((line_no, person))  # each person's lines in line order
+    p_sorted = person[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = p_sorted[1:] != p_sorted[:-1]
+    starts = np.flatnonzero(first)
+    run_start = np.repeat(starts, np.diff(np.append(starts, n)))
+    rank = np.arange(n) - run_start  # 0 for a person's first line
+    width = int(rank.max()) if n else 0
+    # the earlier lines of each line as a row of tokens, sorted (a multiset), padded with -1 at the front
+    prior = np.full((n, max(width, 1)), -1, dtype=np.int64)
+    t_sorted = token[order]
+    for k in range(width):
+        has = rank > k
+        prior[has, k] = t_sorted[run_start[has] + k]
+    prior.sort(axis=1)
+    prior_id = np.empty(n, dtype=np.int64)
+    prior_id[order] = _row_ids(prior.T + 1)
+    # knowledge period of each start date
+    epoch = dt.date(1970, 1, 1)
+    bounds = np.array([(d - epoch).days for d in judge.dates], dtype=np.int64)
+    start_days = np.asarray(lines.column("start_date").cast(pa.int32()).to_numpy(zero_copy_only=False), np.int64)
+    period = np.searchsorted(bounds, start_days, side="right") - 1
+    her2, her2_values = codes_of(base.column("her2"))
+    hr, hr_values = codes_of(base.column("hr"))
+    # ids in the order of (HER2, HR, earlier lines, period): the tasks of one patient state come together, its
+    # knowledge periods in date order (how the worker processes want them: _PendingJudgements, grouped)
+    state_of_line = _row_ids([her2, hr, prior_id, period + 1])
+    task_of_line = _row_ids([state_of_line, drug_id])
+    _, first_row = np.unique(task_of_line, return_index=True)
+    states = int(state_of_line.max()) + 1 if n else 0
+    distinct = np.stack([period, her2, hr, prior_id, drug_id], axis=1)[first_row]
+    at = np.empty(n, dtype=np.int64)
+    at[order] = np.arange(n)  # the row of each line in ``prior``
+    priors: dict[int, tuple[tuple[tuple[str, ...], str | None], ...]] = {}
+    tasks: list[tuple[LineState, tuple[str, ...]]] = []
+    for (p, h2, h, pid, did), row in zip(distinct.tolist(), first_row.tolist(), strict=True):
+        earlier = priors.get(pid)
+        if earlier is None:
+            earlier = priors[pid] = canonical_state(
+                LineState(
+                    BEFORE_ALL,
+                    None,
+                    None,
+                    tuple(
+                        (sets_by_id[t >> 1], "toxicity" if t & 1 else None) for t in prior[at[row]].tolist() if t >= 0
+                    ),
+                )
+            ).prior
+        state = LineState(judge.dates[p] if p >= 0 else BEFORE_ALL, her2_values[h2], hr_values[h], earlier)
+        tasks.append((state, sets_by_id[did]))
+    kept = pa.table(
+        {
+            "person_id": person_text,
+            "line": lines.column("line").cast(pa.int32()),
+            "regimen": text("regimen"),
+            "start_date": lines.column("start_date"),
+        }
+    )
+    return _Keyed(tasks, task_of_line, kept, states)
 
 
 def start_concordance(
@@ -580,67 +830,5 @@ def start_concordance(
     PendingConcordance
         ``.result(on_progress)`` gives the table :func:`concordance` returns (the same rows, in the same order).
     """
-    import duckdb
-    import numpy as np
-    import pyarrow as pa
-
-    cols = set(index.column_names)
-
-    def opt(name: str) -> str:
-        return (
-            f"arg_min(lower(CAST({name} AS VARCHAR)), "
-            "coalesce(TRY_CAST(metastatic_diagnosis AS DATE), DATE '9999-12-31'))"
-            if (name in cols)
-            else "CAST(NULL AS VARCHAR)"
-        )
-
-    con = duckdb.connect()
-    try:
-        con.register("lines_in", lines.select(["person_id", "line", "regimen", "drugs", "start_date", "end_reason"]))
-        con.register("idx", index)
-        table = con.execute(
-            f"""WITH i AS (SELECT CAST(person_id AS VARCHAR) AS person_id, {opt("her2_status")} AS her2,
-                                  {opt("hr_status")} AS hr
-                           FROM idx GROUP BY 1),
-                 l AS (SELECT CAST(person_id AS VARCHAR) AS person_id, CAST(line AS INTEGER) AS line, regimen,
-                              array_to_string(list_sort(drugs), '|') AS drugs_key, start_date,
-                              CASE end_reason WHEN 'toxicity' THEN 'toxicity' ELSE '' END AS stop,
-                              row_number() OVER () AS pos
-                       FROM lines_in)
-            SELECT l.person_id, l.line, l.regimen, l.start_date, l.drugs_key, i.her2, i.hr,
-                   coalesce(array_to_string(list_sort(list(l.drugs_key || '#' || l.stop) OVER (
-                       PARTITION BY l.person_id ORDER BY l.line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
-                       ';'), '') AS prior_key, l.pos
-            FROM l LEFT JOIN i USING (person_id) ORDER BY l.pos"""
-        ).to_arrow_table()
-        # knowledge period of each start date
-        epoch = dt.date(1970, 1, 1)
-        bounds = np.array([(d - epoch).days for d in judge.dates], dtype=np.int64)
-        start_days = np.asarray(
-            table.column("start_date").cast(pa.int32()).to_numpy(zero_copy_only=False), dtype=np.int64
-        )
-        period = np.searchsorted(bounds, start_days, side="right") - 1
-        table = table.append_column("period", pa.array(period.astype(np.int32)))
-        con.register("t", table)
-        distinct = (
-            con.execute("SELECT DISTINCT period, her2, hr, prior_key, drugs_key FROM t").to_arrow_table().to_pylist()
-        )
-        tasks = []
-        for row in distinct:
-            prior: list[tuple[tuple[str, ...], str | None]] = []
-            if row["prior_key"]:
-                for item in row["prior_key"].split(";"):
-                    d, _, s = item.rpartition("#")
-                    prior.append((tuple(d.split("|")), s or None))
-            p = int(row["period"])
-            state = LineState(
-                period_start=judge.dates[p] if p >= 0 else BEFORE_ALL,
-                her2_status=row["her2"],
-                hr_status=row["hr"],
-                prior=tuple(prior),
-            )
-            tasks.append((state, tuple(row["drugs_key"].split("|"))))
-    finally:
-        con.close()
-    # the connection closed first: the worker processes are forked from a process with no query running
-    return PendingConcordance(table, distinct, _PendingJudgements(judge, tasks, workers=workers))
+    keyed = _key_lines(lines, index, judge)
+    return PendingConcordance(keyed, _PendingJudgements(judge, keyed.tasks, workers=workers, grouped=True))

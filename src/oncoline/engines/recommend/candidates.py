@@ -11,12 +11,13 @@ shared/reference/her2-mbc.md §a.1-§a.6 (algorithm by line), §g.6 (T-DXd by HE
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from oncoline.engines.her2 import Her2Classification
 from oncoline.engines.recommend.checks import Block, Checker, excluded_entry, her2_gate, regimen_drugs
 from oncoline.engines.recommend.clock import Clock
-from oncoline.engines.recommend.conditions import Facts, compiled_whens
+from oncoline.engines.recommend.conditions import Facts, Predicate, compiled_whens
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
 from oncoline.knowledge.schema import Regimen, Slot, Statement
@@ -62,6 +63,7 @@ def candidate_regimens(
     /,
     *,
     unanchored: bool,
+    holding: Sequence[Statement] | None = None,
 ) -> tuple[list[Candidate], list[Excluded]]:
     """The regimens the statements in effect place for this patient, and those the HER2 or line gate withholds.
 
@@ -77,6 +79,9 @@ def candidate_regimens(
     unanchored
         True when exposures cannot be anchored (no metastatic diagnosis date): every placed regimen is withheld
         (``line_unknown``).
+    holding
+        :func:`holding_statements` of ``facts`` when already known (one patient decided on several dates); None:
+        worked out here.
 
     Returns
     -------
@@ -92,9 +97,7 @@ def candidate_regimens(
     candidates: dict[str, Candidate] = {}
     gated: dict[str, Block] = {}
     stmt: Statement
-    for stmt, holds in compiled_whens(kb, kb.statements):
-        if not holds(facts):
-            continue
+    for stmt in holding if holding is not None else holding_statements(kb, facts):
         if clock.not_yet(stmt.effective):
             trace.append(TraceEntry(rule=stmt.id, effect=f"takes effect on {stmt.effective}, after {as_of}: left out"))
             continue
@@ -130,9 +133,48 @@ def candidate_regimens(
         excluded_entry(clock, kb.regimens[rid], first_choice(kb.regimens[rid], decision), [block])
         for rid, block in gated.items()
     ]
-    order = {s.id: i for i, s in enumerate(kb.statements)}
-    ranked = sorted(candidates.values(), key=lambda c: (CATEGORY_RANK[c.category], order[c.primary.id]))
+    order = _statement_order(kb)
+    ranked = sorted(candidates.values(), key=lambda c: (_RANK[(p := c.primary).category], order[p.id]))
     return ranked, excluded
+
+
+def holding_statements(kb: KnowledgeBase, facts: Facts, /) -> tuple[Statement, ...]:
+    """The statements whose population holds for ``facts``, in file order (whether each is in effect on a date is
+    :func:`candidate_regimens`'s question: none is asked here)."""
+    return tuple(stmt for stmt, holds in _statements_for(kb, facts.algorithm) if holds(facts))
+
+
+_BY_ALGORITHM: dict[int, tuple[KnowledgeBase, dict[str, tuple[tuple[Statement, Predicate], ...]]]] = {}
+"""Knowledge base (by identity) → algorithm → :func:`_statements_for` (built once per algorithm asked)."""
+
+
+def _statements_for(kb: KnowledgeBase, algorithm: str, /) -> tuple[tuple[Statement, Predicate], ...]:
+    """The statements (with their compiled populations, in file order) whose population may hold for a patient on
+    ``algorithm``: those that name no algorithm or name this one. A statement naming other algorithms cannot hold
+    (its ``algorithm`` key is one of the conditions its population AND-s), so leaving it out changes nothing —
+    the evaluation is pure — and spares most of the ~80 population checks of a call."""
+    hit = _BY_ALGORITHM.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        hit = _BY_ALGORITHM[id(kb)] = (kb, {})
+    found = hit[1].get(algorithm)
+    if found is None:
+        found = hit[1][algorithm] = tuple(
+            (stmt, holds)
+            for stmt, holds in compiled_whens(kb, kb.statements)
+            if stmt.when.algorithm is None or algorithm in stmt.when.algorithm
+        )
+    return found
+
+
+_ORDER: dict[int, tuple[KnowledgeBase, dict[str, int]]] = {}
+
+
+def _statement_order(kb: KnowledgeBase, /) -> dict[str, int]:
+    """Statement id → its position in ``statements.yaml`` (the ranking's tie-break), once per knowledge base."""
+    hit = _ORDER.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        hit = _ORDER[id(kb)] = (kb, {s.id: i for i, s in enumerate(kb.statements)})
+    return hit[1]
 
 
 _EXPIRED_TEXT: dict[tuple[int, int], tuple[KnowledgeBase, Statement, str]] = {}

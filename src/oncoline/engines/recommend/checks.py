@@ -21,7 +21,7 @@ from oncoline.engines.recommend.facts import render_text
 from oncoline.engines.recommend.history import PastLine
 from oncoline.engines.recommend.line_decision import LineDecision
 from oncoline.knowledge.loader import KnowledgeBase
-from oncoline.knowledge.schema import Prerequisite, Regimen, Slot, Statement
+from oncoline.knowledge.schema import ForbiddenCombination, Prerequisite, Regimen, SafetyRule, Slot, Statement
 from oncoline.model.recommendation import CATEGORY_RANK, Category, Excluded
 
 __all__ = ["GENERIC_REASONS", "Block", "Checker", "excluded_entry", "her2_gate", "prerequisite_block", "regimen_drugs"]
@@ -57,6 +57,16 @@ def _naming(kb: KnowledgeBase, reason: str, drugs: Sequence[str]) -> str:
     return reason if all(named(d) for d in hit) else f"{' + '.join(hit)}: {reason}"
 
 
+def holding_rules(kb: KnowledgeBase, facts: Facts, /) -> tuple[SafetyRule, ...]:
+    """The contraindication and caution rules whose population holds for ``facts``, in file order (whether each
+    is in effect on a date is :class:`Checker`'s question)."""
+    return tuple(
+        r
+        for r, holds in compiled_whens(kb, kb.safety.rules)
+        if r.severity in ("contraindicated", "caution") and holds(facts)
+    )
+
+
 def prerequisite_block(prq: Prerequisite) -> Block:
     """The exclusion for an unmet label prerequisite."""
     text = prq.text if prq.reason_code == "not_labelled" else f"prerequisite not met — {prq.text}"
@@ -64,7 +74,8 @@ def prerequisite_block(prq: Prerequisite) -> Block:
 
 
 class Checker:
-    """Exclusion and caution checks for one patient."""
+    """Exclusion and caution checks for one patient (``holding``: :func:`holding_rules` of ``facts`` when already
+    known; None: worked out here)."""
 
     def __init__(
         self,
@@ -74,6 +85,7 @@ class Checker:
         clock: Clock,
         early_resistant: dict[str, str] | None = None,
         early_relapse: dict[str, str] | None = None,
+        holding: Sequence[SafetyRule] | None = None,
     ) -> None:
         self.kb = kb
         self.early_resistant = early_resistant or {}
@@ -107,8 +119,8 @@ class Checker:
         # not tie the answer to its sources' dates (Clock.unchanged_between)
         rules = [
             r
-            for r, holds in compiled_whens(kb, kb.safety.rules)
-            if r.severity in ("contraindicated", "caution") and holds(facts) and clock.any_in_effect(r.citations)
+            for r in (holding if holding is not None else holding_rules(kb, facts))
+            if clock.any_in_effect(r.citations)
         ]
         self.contra = [(r, kb.expand(r.drugs)) for r in rules if r.severity == "contraindicated"]
         self.cautions = [(r, kb.expand(r.drugs)) for r in rules if r.severity == "caution"]
@@ -182,8 +194,11 @@ class Checker:
                         ("ONC-REF",),
                     )
                 )
-        for fc in self.kb.safety.forbidden_combinations:
-            if all(not self.kb.expand((t,)).isdisjoint(dset) for t in fc.together):
+        for fc, groups in _forbidden(self.kb):
+            for group in groups:  # every group of the combination has a drug of the option
+                if group.isdisjoint(dset):
+                    break
+            else:
                 out.append(Block("forbidden_combination", fc.reason, fc.id, fc.citations))
         for prq in regimen.prerequisites:
             if (
@@ -301,6 +316,19 @@ def her2_gate(
         "HER2-GATE",
         cites,
     )
+
+
+_FORBIDDEN: dict[int, tuple[KnowledgeBase, tuple[tuple[ForbiddenCombination, tuple[frozenset[str], ...]], ...]]] = {}
+
+
+def _forbidden(kb: KnowledgeBase) -> tuple[tuple[ForbiddenCombination, tuple[frozenset[str], ...]], ...]:
+    """Each forbidden combination with the drugs of each of its ``together`` tokens (expanded once per knowledge
+    base: every checked option asks)."""
+    hit = _FORBIDDEN.get(id(kb))
+    if hit is None or hit[0] is not kb:
+        combos = tuple((fc, tuple(kb.expand((t,)) for t in fc.together)) for fc in kb.safety.forbidden_combinations)
+        hit = _FORBIDDEN[id(kb)] = (kb, combos)
+    return hit[1]
 
 
 _HER2_DIRECTED: dict[tuple[int, frozenset[str]], tuple[KnowledgeBase, bool]] = {}

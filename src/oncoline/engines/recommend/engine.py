@@ -30,9 +30,9 @@ import datetime as dt
 from collections.abc import Sequence
 
 from oncoline.engines.her2 import Her2Classification, classify_her2
-from oncoline.engines.recommend.candidates import candidate_regimens
+from oncoline.engines.recommend.candidates import candidate_regimens, holding_statements
 from oncoline.engines.recommend.care import monitoring_for, safety_warnings, site_actions
-from oncoline.engines.recommend.checks import Checker
+from oncoline.engines.recommend.checks import Checker, holding_rules
 from oncoline.engines.recommend.clock import Clock
 from oncoline.engines.recommend.conditions import Facts, compile_condition
 from oncoline.engines.recommend.facts import (
@@ -48,10 +48,11 @@ from oncoline.engines.recommend.line_decision import LineDecision, decide_line
 from oncoline.engines.recommend.options import check_candidates, rank_options
 from oncoline.errors import InputError
 from oncoline.knowledge.loader import KnowledgeBase
+from oncoline.knowledge.schema import SafetyRule, Statement
 from oncoline.model.patient import Patient
 from oncoline.model.recommendation import Excluded, Missing, Option, Recommendation, TraceEntry
 
-__all__ = ["TEXTS_USED", "Decision", "LineDecision", "decide", "decide_line", "recommend"]
+__all__ = ["TEXTS_USED", "Decision", "LineDecision", "Prepared", "decide", "decide_line", "prepare", "recommend"]
 
 TEXTS_USED: dict[str, frozenset[str]] = {
     "LINE-ONGOING": frozenset({"line", "current"}),
@@ -125,7 +126,89 @@ class Decision:
         return self.hr or "unknown"
 
 
-def decide(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Decision:
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """Steps 1-3 of :func:`decide` and the patient's facts for one patient at one decision date: what does not
+    depend on the knowledge dates (:func:`prepare`). Only read, never changed: :func:`decide` copies the facts
+    and lists it extends.
+
+    Attributes
+    ----------
+    lines, her2, hr, unanchored, decision, facts, resistant, relapse
+        The history (step 1), HER2 and HR status (step 2), whether exposures cannot be anchored, the line decision
+        (step 3), the facts, early endocrine and early relapse resistance.
+    warnings, trace, missing
+        What these steps said.
+    statements, rules
+        The statements and the contraindication/caution rules whose population holds for the facts (whether each
+        is in effect is asked on each decision date).
+    """
+
+    lines: tuple[PastLine, ...]
+    her2: Her2Classification
+    hr: str | None
+    unanchored: bool
+    decision: LineDecision
+    facts: Facts
+    resistant: dict[str, str]
+    relapse: dict[str, str]
+    warnings: tuple[str, ...]
+    trace: tuple[TraceEntry, ...]
+    missing: tuple[Missing, ...]
+    statements: tuple[Statement, ...]
+    rules: tuple[SafetyRule, ...]
+
+
+def prepare(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> Prepared:
+    """Steps 1-3 of :func:`decide` and the patient's facts — the part that compares no knowledge date with
+    ``as_of`` (no :class:`~oncoline.engines.recommend.clock.Clock`), computed once to serve several calls.
+
+    ``decide(patient, knowledge=kb, as_of=d, prepared=prepare(patient, knowledge=kb, as_of=d))`` is
+    ``decide(patient, knowledge=kb, as_of=d)``. A caller that moves every date of the patient with the decision
+    date (guideline concordance: the patient's own dates are the decision date) may prepare on one date and decide
+    on another: the steps read the patient's dates only relative to ``as_of`` (``tests/engines/
+    test_recommend_fast_paths.py`` checks the answers are the same).
+
+    Parameters
+    ----------
+    patient, knowledge, as_of
+        As for :func:`decide`.
+
+    Returns
+    -------
+    Prepared
+    """
+    kb = knowledge
+    warnings: list[str] = []
+    trace: list[TraceEntry] = []
+    missing: list[Missing] = []
+    lines = read_history(patient, as_of, kb, warnings, trace)
+    her2, hr = _tumour_status(patient, kb, missing, trace)
+    unanchored = _unanchored(patient, missing)
+    decision = _line_decision(patient, lines, kb, as_of, warnings, trace, unanchored=unanchored)
+    facts = gather_facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
+    resistant = early_endocrine_resistance(patient, kb, warnings)
+    relapse = early_relapse_resistance(patient, kb)
+    return Prepared(
+        tuple(lines),
+        her2,
+        hr,
+        unanchored,
+        decision,
+        facts,
+        resistant,
+        relapse,
+        tuple(warnings),
+        tuple(trace),
+        tuple(missing),
+        holding_statements(kb, facts),
+        holding_rules(kb, facts),
+    )
+
+
+def decide(
+    patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date, prepared: Prepared | None = None
+) -> Decision:
     """Steps 1-6 of :func:`recommend` — history, tumour status, line, candidates, checks, ranking — without the site
     actions and monitoring (steps 7-8) or the assembled answer.
 
@@ -137,6 +220,8 @@ def decide(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> 
     ----------
     patient, knowledge, as_of
         As for :func:`recommend`.
+    prepared
+        Steps 1-3 already done (:func:`prepare`, for this patient); None: done here.
 
     Returns
     -------
@@ -154,15 +239,17 @@ def decide(patient: Patient, /, *, knowledge: KnowledgeBase, as_of: dt.date) -> 
     missing: list[Missing] = []
     clock = Clock(kb, as_of, trace)
     _check_decision_date(patient, clock, warnings)
-    lines = read_history(patient, as_of, kb, warnings, trace)
-    her2, hr = _tumour_status(patient, kb, missing, trace)
-    unanchored = _unanchored(patient, missing)
-    decision = _line_decision(patient, lines, kb, as_of, warnings, trace, unanchored=unanchored)
-    facts = gather_facts(patient, lines, decision, her2, hr, kb, warnings, as_of)
-    resistant = early_endocrine_resistance(patient, kb, warnings)
-    checker = Checker(kb, facts, lines, clock, resistant, early_relapse_resistance(patient, kb))
+    ready = prepared if prepared is not None else prepare(patient, knowledge=kb, as_of=as_of)
+    warnings.extend(ready.warnings)
+    trace.extend(ready.trace)
+    missing.extend(ready.missing)
+    lines, her2, hr, unanchored, decision = ready.lines, ready.her2, ready.hr, ready.unanchored, ready.decision
+    facts = dataclasses.replace(ready.facts)  # its own copy: option_drugs is set below
+    checker = Checker(kb, facts, lines, clock, ready.resistant, ready.relapse, holding=ready.rules)
     _ask_for_safety_facts(clock, facts, missing)
-    candidates, gated = candidate_regimens(kb, facts, decision, her2, checker, clock, unanchored=unanchored)
+    candidates, gated = candidate_regimens(
+        kb, facts, decision, her2, checker, clock, unanchored=unanchored, holding=ready.statements
+    )
     checked = check_candidates(candidates, kb, facts, decision, checker)
     options, excluded = rank_options(checked, gated, kb, facts, checker)
     facts.option_drugs = frozenset(d for o in options for d in o.drugs)
