@@ -479,6 +479,21 @@ def start_sensitivity_grid(
         from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
 
         prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+        return grid_on(prep)
+
+    def run_forked() -> GridResult:
+        # in the worker process, the longest path of the report: the preparation shares its independent columns
+        # and row halves with a second thread (Arrow and numpy release the GIL; the result is the same), so that
+        # both cores work on it once the calling process waits for this worker
+        from concurrent.futures import ThreadPoolExecutor
+
+        from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oncoline-grid-prepare") as pool:
+            prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)
+        return grid_on(prep)
+
+    def grid_on(prep: KernelInput) -> GridResult:
         summary, regimens = sensitivity_grid(
             exposures,
             index if grid_index is None else grid_index,
@@ -495,9 +510,11 @@ def start_sensitivity_grid(
     fork = fork and "fork" in mp.get_all_start_methods()
     if fork:
         # the Kaplan–Meier library imported once, before the fork (~1 CPU s): the worker fits the grid's medians
-        # and this process the report's curves
-        import lifelines  # noqa: F401
-    return PendingGrid(run, fork=fork)
+        # and this process the report's curves (an import started by import_km_library_early ends here)
+        from oncoline.analytics.survival import import_km_library
+
+        import_km_library()
+    return PendingGrid(run_forked if fork else run, fork=fork)
 
 
 def replace_params(params: LineParams, /, **changes: int | str) -> LineParams:
