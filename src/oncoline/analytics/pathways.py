@@ -79,9 +79,9 @@ def regimen_counts(lines: pa.Table, /) -> pa.Table:
     >>> sorted(regimen_counts(pa.table({"regimen": ["a", "b", "a"]})).to_pylist(), key=lambda r: r["regimen"])
     [{'regimen': 'a', 'lines': 2}, {'regimen': 'b', 'lines': 1}]
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("lines_in", lines.select(["regimen"]))
         return con.execute("SELECT regimen, count(*) AS lines FROM lines_in GROUP BY regimen").to_arrow_table()
@@ -92,9 +92,9 @@ def regimen_counts(lines: pa.Table, /) -> pa.Table:
 def regimen_labels_from_counts(counts: pa.Table, /, *, top_regimens: int) -> pa.Table:
     """The regimen → label table (see :attr:`PathwayTables.regimens`) from ``regimen``, ``lines`` counts (one row
     per regimen, from any engine), most frequent first, ties by name."""
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("counts_in", counts.select(["regimen", "lines"]))
         return con.execute(
@@ -147,10 +147,10 @@ def person_sequences(lines: pa.Table, strata: pa.Table, regimens: pa.Table, /, *
         One row per distinct (strata, sequence): ``index_year``, ``age_band``, ``hr_status``, ``presentation``,
         ``seq`` (list of labels by line), ``n_lines`` (int32), ``persons`` (int64).
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     kinds = SEQUENCE_STRATA
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("lines_in", lines.select(["person_id", "line", "regimen"]))
         con.register("strata_in", strata)
@@ -228,12 +228,12 @@ def pathway_tables(sequences: pa.Table, regimens: pa.Table, /, *, max_lines: int
     ValueError
         When ``max_lines`` < 1.
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     if max_lines < 1:
         raise ValueError(f"max_lines must be at least 1, got {max_lines}")
     kinds = SEQUENCE_STRATA
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("seqs", sequences.select([*kinds, "seq", "n_lines", "persons"]))
         # one row per (stratum kind, sequence) with its persons (plus 'all')
