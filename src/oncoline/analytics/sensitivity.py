@@ -570,10 +570,9 @@ def start_sensitivity_grid(
     fork = fork and "fork" in mp.get_all_start_methods()
     if fork:
         # the Kaplan–Meier library imported once, before the fork (~1 CPU s): the worker fits the grid's medians
-        # and this process the report's curves (an import started by import_km_library_early ends here)
-        from oncoline.analytics.survival import import_km_library
-
-        import_km_library()
+        # and this process the report's curves. (Not on a thread beside the reading: two threads importing numpy
+        # and pandas at once can fail with "cannot load module more than once per process".)
+        import lifelines  # noqa: F401
     return PendingGrid(run_forked if fork else run, fork=fork)
 
 

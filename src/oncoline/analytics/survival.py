@@ -40,58 +40,10 @@ __all__ = [
     "MEDIAN_CONVENTION",
     "KmResult",
     "durations",
-    "import_km_library",
-    "import_km_library_early",
     "km_fit",
     "km_groups",
     "median_suppressed_text",
 ]
-
-_EARLY_IMPORT: Any = None  # the thread of import_km_library_early, until import_km_library joins it
-
-
-def import_km_library_early() -> None:
-    """Start importing the Kaplan–Meier library (lifelines: ~1 CPU s, most of it scipy) on a daemon thread, so
-    that it overlaps the caller's reading of its inputs (Arrow's Parquet reading releases the GIL).
-
-    Call :func:`import_km_library` before the process forks (a fork while another thread imports could leave a
-    module lock held in the child) and before the library is used; nothing else changes. A failed import is left
-    to the first use, which raises it with its context.
-    """
-    import atexit
-    import sys
-    import threading
-
-    global _EARLY_IMPORT
-    if _EARLY_IMPORT is not None or "lifelines" in sys.modules:
-        return
-
-    def load() -> None:
-        try:
-            import lifelines  # noqa: F401
-        except Exception:  # raised again where the library is first used
-            return
-
-    _EARLY_IMPORT = threading.Thread(target=load, name="oncoline-import-lifelines", daemon=True)
-    _EARLY_IMPORT.start()
-    atexit.register(_EARLY_IMPORT.join)  # a process leaving early (an input error) does not exit mid-import
-
-
-def import_km_library() -> None:
-    """Have the Kaplan–Meier library imported in this process: wait for :func:`import_km_library_early`'s thread
-    when one was started, then import it (nothing when already imported).
-
-    Raises
-    ------
-    ImportError
-        lifelines is not installed.
-    """
-    global _EARLY_IMPORT
-    if _EARLY_IMPORT is not None:
-        _EARLY_IMPORT.join()
-        _EARLY_IMPORT = None
-    import lifelines  # noqa: F401
-
 
 DAYS_PER_MONTH = 365.25 / 12
 """Days per month for the month figures of the report."""

@@ -44,7 +44,6 @@ __all__ = [
     "report_inputs_from_files",
     "report_inputs_from_omop",
     "report_overwrites",
-    "start_report_imports",
     "tidy_out_dir",
     "write_cohort_report",
 ]
@@ -113,15 +112,6 @@ class CohortReportResult:
 
 
 # ------------------------------------------------------------------------------------------------ building
-def start_report_imports() -> None:
-    """Begin importing the libraries the report needs later (the Kaplan–Meier library, ~1 CPU s) on a thread, so
-    that the import overlaps the reading of the inputs (:func:`report_inputs_from_files`); optional, nothing
-    else changes. :func:`build_cohort_report` waits for it before it forks worker processes."""
-    from oncoline.analytics.survival import import_km_library_early
-
-    import_km_library_early()
-
-
 def build_cohort_report(
     inputs: ReportInputs, /, *, options: ReportOptions = ReportOptions(), progress: Progress = _quiet
 ) -> CohortReportResult:
@@ -162,7 +152,7 @@ def build_cohort_report(
 
     from oncoline.analytics.aggregates import aggregate_lines, her2_scope, report_tables
     from oncoline.analytics.attrition import attrition_table
-    from oncoline.analytics.survival import MEDIAN_CONVENTION, import_km_library
+    from oncoline.analytics.survival import MEDIAN_CONVENTION
     from oncoline.knowledge.loader import load_knowledge
 
     if options.min_cell < 1:
@@ -197,8 +187,6 @@ def build_cohort_report(
     # the report is about HER2-positive disease: HER2-negative persons of the index are left out of every table
     # (both engines apply her2_scope themselves and count them; the concordance and the grid take the same index)
     analysed, her2 = her2_scope(inputs.index)
-    # an import of the Kaplan–Meier library begun early (import_km_library_early) ends before any fork below
-    import_km_library()
     pending_grid = None
     rows_prepared = None
     # (the grid first: its worker, preparing 10^7 exposure rows and running the kernel per cell, is the longer

@@ -106,7 +106,6 @@ def register(app: typer.Typer) -> None:
             report_inputs_from_files,
             report_inputs_from_omop,
             report_overwrites,
-            start_report_imports,
             tidy_out_dir,
             write_cohort_report,
         )
@@ -146,8 +145,6 @@ def register(app: typer.Typer) -> None:
                         field="LINES" if lines is None else "--index",
                     )
                 step("reading the lines, index and exposures", 0, 1)
-                if options.engine == "duckdb":
-                    start_report_imports()  # beside the reading (its Parquet decoding releases the GIL)
                 inputs = report_inputs_from_files(
                     lines,
                     index,
