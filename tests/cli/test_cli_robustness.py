@@ -130,3 +130,12 @@ def test_another_kind_of_case_file_names_the_command_that_reads_it(kind: str, co
     assert result.exit_code == 1, result.output
     assert f"`kind: {kind}` case file" in result.output and command in result.output
     assert "Extra inputs" not in result.output
+
+
+def test_version_names_the_knowledge_version_answers_quote() -> None:
+    from oncoline import __version__
+    from oncoline.knowledge.loader import load_knowledge
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"oncoline {__version__} (knowledge {load_knowledge().version})"
