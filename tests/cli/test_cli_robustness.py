@@ -139,3 +139,11 @@ def test_version_names_the_knowledge_version_answers_quote() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"oncoline {__version__} (knowledge {load_knowledge().version})"
+
+
+def test_readable_output_saved_to_a_file_has_no_trailing_blanks() -> None:
+    result = CliRunner().invoke(app, ["recommend", str(EXAMPLE)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) > 20 and any(line.startswith("╭") for line in lines)  # the panel itself is still drawn
+    assert not [line for line in lines if line.endswith(" ")]
