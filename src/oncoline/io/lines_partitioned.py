@@ -27,6 +27,7 @@ about 40 bytes per exposure row on disk (4 GB at 10^8 rows), in the system's tem
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import shutil
@@ -295,12 +296,23 @@ def derive_lines_cohort_files(
         n_parts = partitions or max(1, math.ceil(n_rows / ROWS_PER_PARTITION))
         exp_pid = exp_names[exp_canon.index("person_id")]
         idx_pid = idx_names[idx_canon.index("person_id")]
-        exp_persons = _distinct(exp_file, exp_pid)
-        idx_persons = _distinct(idx_file, idx_pid)
+        threads = min(2, os.cpu_count() or 1)  # the split's threads (each holds one batch)
+        exp_persons = _distinct(exp_file, exp_pid, threads)
+        idx_persons = _distinct(idx_file, idx_pid, 1)
         exp_lookup, idx_lookup = _person_parts(exp_persons, idx_persons, n_parts)
         exp_dict = [exp_names[exp_canon.index(c)] for c in encoded if c in exp_canon]
-        _split(exp_file, exp_names, exp_canon, exp_pid, exp_lookup, n_parts, workdir / "exp", dictionary=exp_dict)
-        _split(idx_file, idx_names, idx_canon, idx_pid, idx_lookup, n_parts, workdir / "idx", dictionary=[])
+        _split(
+            exp_file,
+            exp_names,
+            exp_canon,
+            exp_pid,
+            exp_lookup,
+            n_parts,
+            workdir / "exp",
+            dictionary=exp_dict,
+            workers=threads,
+        )
+        _split(idx_file, idx_names, idx_canon, idx_pid, idx_lookup, n_parts, workdir / "idx", dictionary=[], workers=1)
 
         # integer person ids in both inputs stay integers in the outputs (the engines give them as text)
         ids = [
@@ -387,17 +399,55 @@ _BATCH_ROWS = 1 << 20
 """Rows read and split at a time (bounded memory whatever the file's row groups)."""
 
 
-def _distinct(path: Path, column: str) -> pa.Array:
-    """The distinct non-null values of one column of a Parquet file, read in batches."""
+def _row_ranges(path: Path, workers: int) -> list[tuple[list[int], int]]:
+    """Up to ``workers`` contiguous runs of the file's row groups with about equal rows, each with the 1-based
+    number of its first row (one run when the file has one row group)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    total, done = sum(sizes), 0
+    runs: list[tuple[list[int], int]] = []
+    current: list[int] = []
+    start = 1
+    for i, size in enumerate(sizes):
+        current.append(i)
+        done += size
+        if len(runs) < workers - 1 and done * workers >= total * (len(runs) + 1):
+            runs.append((current, start))
+            start, current = done + 1, []
+    if current or not runs:
+        runs.append((current, start))
+    return runs
+
+
+def _on_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls on threads (the first on this one); results in call order, the first error raised."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(max_workers=len(calls) - 1) as pool:
+        futures = [pool.submit(c) for c in calls[1:]]
+        first = calls[0]()
+        return [first, *(f.result() for f in futures)]
+
+
+def _distinct(path: Path, column: str, workers: int) -> pa.Array:
+    """The distinct non-null values of one column of a Parquet file, read in batches on ``workers`` threads."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from oncoline.io.exposures import _read_error
 
+    def run(groups: list[int]) -> list[pa.Array]:
+        reader = pq.ParquetFile(path)
+        return [pc.unique(b.column(0)) for b in reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=[column])]
+
     try:
         pieces = [
-            pc.unique(batch.column(0)) for batch in pq.ParquetFile(path).iter_batches(_BATCH_ROWS, columns=[column])
+            x
+            for run_pieces in _on_threads([functools.partial(run, g) for g, _ in _row_ranges(path, workers)])
+            for x in run_pieces
         ]
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(exc, str(path)) from exc
@@ -481,9 +531,11 @@ def _split(
     directory: Path,
     *,
     dictionary: list[str],
+    workers: int,
 ) -> None:
-    """Write each partition's rows of a Parquet file to ``directory/PART.arrows`` (Arrow IPC streams, 1-based
-    PART), columns renamed to ``canon`` plus ``source_row`` (1-based row number), in the file's row order.
+    """Write each partition's rows of a Parquet file to ``directory/PART.RUN.arrows`` (Arrow IPC streams, 1-based
+    PART; RUN numbers the contiguous runs of row groups read on ``workers`` threads), columns renamed to
+    ``canon`` plus ``source_row`` (1-based row number), each stream in the file's row order.
 
     One pass in batches of :data:`_BATCH_ROWS` rows; the text columns named in ``dictionary`` stay
     dictionary-encoded as Parquet stores them. Uncompressed IPC: written and memory-mapped back without
@@ -496,7 +548,6 @@ def _split(
     from oncoline.io.exposures import _read_error
 
     directory.mkdir()
-    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
         schema = pq.read_schema(path)
         encoded = [
@@ -504,29 +555,35 @@ def _split(
             for n in dictionary
             if pa.types.is_string(schema.field(n).type) or pa.types.is_large_string(schema.field(n).type)
         ]
-        reader = pq.ParquetFile(path, read_dictionary=encoded or None)
-        first = 1
-        for batch in reader.iter_batches(_BATCH_ROWS, columns=names):
-            rows = np.arange(first, first + batch.num_rows, dtype=np.int64)
-            first += batch.num_rows
-            table = pa.RecordBatch.from_arrays([*batch.columns, pa.array(rows)], names=[*canon, "source_row"])
-            if n_parts == 1:
-                pieces = [(0, table)]
-            else:
-                part = lookup(batch.column(names.index(person)))
-                counts = np.bincount(part, minlength=n_parts)
-                table = table.take(np.argsort(part, kind="stable"))  # stable: each partition in row order
-                ends = np.cumsum(counts)
-                pieces = [(k, table.slice(ends[k] - counts[k], counts[k])) for k in range(n_parts) if counts[k]]
-            for k, piece in pieces:
-                if k not in writers:
-                    writers[k] = pa.ipc.new_stream(directory / f"{k + 1}.arrows", piece.schema)
-                writers[k].write_batch(piece)
+
+        def run(run_no: int, groups: list[int], first: int) -> None:
+            writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+            try:
+                reader = pq.ParquetFile(path, read_dictionary=encoded or None)
+                for batch in reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=names):
+                    rows = np.arange(first, first + batch.num_rows, dtype=np.int64)
+                    first += batch.num_rows
+                    table = pa.RecordBatch.from_arrays([*batch.columns, pa.array(rows)], names=[*canon, "source_row"])
+                    if n_parts == 1:
+                        pieces = [(0, table)]
+                    else:
+                        part = lookup(batch.column(names.index(person)))
+                        counts = np.bincount(part, minlength=n_parts)
+                        table = table.take(np.argsort(part, kind="stable"))  # stable: each partition in row order
+                        ends = np.cumsum(counts)
+                        pieces = [(k, table.slice(ends[k] - counts[k], counts[k])) for k in range(n_parts) if counts[k]]
+                    for k, piece in pieces:
+                        if k not in writers:
+                            writers[k] = pa.ipc.new_stream(directory / f"{k + 1}.{run_no}.arrows", piece.schema)
+                        writers[k].write_batch(piece)
+            finally:
+                for w in writers.values():
+                    w.close()
+
+        runs = _row_ranges(path, workers)
+        _on_threads([functools.partial(run, i, g, f) for i, (g, f) in enumerate(runs)])
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(exc, str(path)) from exc
-    finally:
-        for w in writers.values():
-            w.close()
 
 
 def _read_part(directory: Path, part: int, columns: list[str], original: Path) -> pa.Table:
@@ -535,9 +592,11 @@ def _read_part(directory: Path, part: int, columns: list[str], original: Path) -
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path = directory / f"{part}.arrows"
-    if path.exists():  # (batches read dictionary-encoded each have their own dictionary: unified later)
-        return pa.ipc.open_stream(pa.memory_map(str(path))).read_all().select(columns)
+    # one stream per run of row groups the split read on its own thread, concatenated in run (= row) order
+    paths = sorted((directory.glob(f"{part}.*.arrows")), key=lambda p: int(p.suffixes[0][1:]))
+    if paths:  # (batches read dictionary-encoded each have their own dictionary: unified later)
+        tables = [pa.ipc.open_stream(pa.memory_map(str(p))).read_all() for p in paths]
+        return pa.concat_tables(tables).select(columns)
     schema = pq.read_schema(original)
     fields: list[Any] = [
         pa.field("source_row", pa.int64()) if name == "source_row" else schema.field(i)
