@@ -120,3 +120,30 @@ def test_ctrl_c_ends_the_plain_path_and_the_typer_path_alike(
     result = CliRunner().invoke(app, ["recommend", str(EXAMPLE), "--trace"])
     assert result.exit_code == 130, result.output
     assert "Aborted" not in result.output
+
+
+@pytest.mark.parametrize(("kind", "command"), [("her2", "oncoline her2"), ("lines", "oncoline lines")])
+def test_another_kind_of_case_file_names_the_command_that_reads_it(kind: str, command: str, tmp_path: Path) -> None:
+    case = tmp_path / "case.yaml"
+    case.write_text(f"kind: {kind}\nid: x\ntitle: t\nsource: s\nexpected: {{}}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["recommend", str(case)])
+    assert result.exit_code == 1, result.output
+    assert f"`kind: {kind}` case file" in result.output and command in result.output
+    assert "Extra inputs" not in result.output
+
+
+def test_version_names_the_knowledge_version_answers_quote() -> None:
+    from oncoline import __version__
+    from oncoline.knowledge.loader import load_knowledge
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"oncoline {__version__} (knowledge {load_knowledge().version})"
+
+
+def test_readable_output_saved_to_a_file_has_no_trailing_blanks() -> None:
+    result = CliRunner().invoke(app, ["recommend", str(EXAMPLE)])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) > 20 and any(line.startswith("╭") for line in lines)  # the panel itself is still drawn
+    assert not [line for line in lines if line.endswith(" ")]

@@ -406,6 +406,36 @@ def test_a7_biopsy_first_metastasis_and_discordance() -> None:
     assert "receptor_discordance" in action_codes(rec)
 
 
+def test_a7_her2_only_drugs_before_a_her2_low_result_flag_discordance() -> None:
+    """§a.7 (ABC5 "positive in at least one sample" → discordance flag for MDT review) when the earlier result is not
+    in the file: adjuvant or metastatic drugs given only for HER2-positive disease before a HER2-low result imply
+    an earlier positive one (a new user's finding: four years of HER2 therapy, now IHC 1+, and no flag)."""
+    low = {"tumor": {"her2": {"ihc": "1+"}}}
+    adjuvant_thp = _relapse(30)
+    rec = run(low, adjuvant_thp)
+    assert rec.her2_category == "HER2-low"
+    assert "receptor_discordance" in action_codes(rec)
+    text = next(a.text for a in rec.actions if a.code == "receptor_discordance")
+    assert "earlier treatment included drugs given only for HER2-positive disease" in text
+    # a metastatic T-DM1 line too
+    tdm1 = {"metastatic_diagnosis": "2024-01-10", "history": [
+        {"line": 1, "drugs": ["trastuzumab emtansine"], "start": "2024-01-20", "end": "2026-10-01",
+         "stopped": "progression"}]}  # fmt: skip
+    assert "receptor_discordance" in action_codes(run(low, tdm1))
+    # T-DXd is also given for HER2-low disease: no inference from it; nor with no HER2-only drug at all
+    assert "receptor_discordance" not in action_codes(run(low, _relapse(30, ["docetaxel", "cyclophosphamide"])))
+    tdxd = {"metastatic_diagnosis": "2024-01-10", "history": [
+        {"line": 1, "drugs": ["trastuzumab deruxtecan"], "start": "2024-01-20", "end": "2026-10-01",
+         "stopped": "progression"}]}  # fmt: skip
+    assert "receptor_discordance" not in action_codes(run(low, tdxd))
+    # HER2-positive now: nothing discordant
+    assert "receptor_discordance" not in action_codes(run(adjuvant_thp))
+    # both results in the file: the explicit discordance text is shown (first entry of the code wins)
+    both = run({"tumor": {"her2": {"ihc": "1+"}, "earlier": {"her2": {"ihc": "3+"}}}}, adjuvant_thp)
+    shown = next(a.text for a in both.actions if a.code == "receptor_discordance")
+    assert shown.startswith("Receptor discordance:")
+
+
 def test_a7_de_novo_and_recurrent_same_first_line() -> None:
     """§a.7: de novo vs recurrent (relapse >12 months) does not change the 1L regimen choice."""
     de_novo = run()

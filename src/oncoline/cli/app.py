@@ -79,7 +79,14 @@ def _build() -> typer.Typer:
 
     def _version(value: bool) -> None:
         if value:
-            typer.echo(f"oncoline {__version__}")
+            # the knowledge a quoted answer rests on, beside the program's version (every answer carries kb_version)
+            try:
+                from oncoline.knowledge.loader import load_knowledge
+
+                knowledge = f" (knowledge {load_knowledge().version})"
+            except Exception:  # a broken knowledge base must not hide the program's version
+                knowledge = " (knowledge: failed to load; run `oncoline kb lint`)"
+            typer.echo(f"oncoline {__version__}{knowledge}")
             raise typer.Exit()
 
     @built.callback()

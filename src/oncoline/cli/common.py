@@ -111,11 +111,21 @@ def output_console(*, stderr: bool = False, max_width: int | None = None) -> Con
 def _pipe_console() -> type[Console]:
     """Rich's console, but a closed pipe raises :class:`BrokenPipeError` (→ :func:`guarded` → exit 141) instead of
     Rich's own ``SystemExit(1)``, which read as "bad input" with no message."""
+    import re
+
     from rich.console import Console
+
+    trailing = re.compile(r" +(?=\n)")
 
     class PipeConsole(Console):
         def on_broken_pipe(self) -> None:
             raise BrokenPipeError
+
+        def _render_buffer(self, buffer: Any) -> str:
+            # Written to a file or a pipe, tables and panels would pad every line with spaces to the console's
+            # width (120 columns of blanks in a saved recommendation); a terminal keeps Rich's output as it is.
+            text: str = super()._render_buffer(buffer)
+            return text if self.is_terminal else trailing.sub("", text)
 
     return PipeConsole
 

@@ -55,6 +55,12 @@ def patient_from_mapping(doc: Any, *, source: str | None = None) -> Patient:
             f"diagnosis date, the sites and the treatment history ({PATIENT_FIELDS_HINT})",
             source=source,
         )
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind != "patient" and "patient" not in doc:
+        # another kind of case file (FORMAT.md): say which command reads it rather than "kind: extra input"
+        command = {"her2": "oncoline her2", "lines": "oncoline lines"}.get(kind)
+        hint = f"run `{command} FILE`" if command else "give a patient file (`kind: patient` or a patient block)"
+        raise InputError(f"this is a `kind: {kind}` case file, not a patient: {hint}", field="kind", source=source)
     if "patient" in doc and isinstance(doc["patient"], dict):  # a whole case file
         block = dict(doc["patient"])
         if doc.get("as_of") and "as_of" not in block:
