@@ -193,3 +193,24 @@ def test_row_groups_split_on_threads_keep_row_order(tmp_path: Path, scale: int) 
         table = pq.read_table(tmp_path / got)
         assert table.column("person_id").type == pa.int64()
         assert table.equals(as_int(expected))
+
+
+def test_person_ids_stored_as_categories(tmp_path: Path) -> None:
+    """Person ids stored dictionary-encoded (as pandas writes categories) are split by their values."""
+    d = dt.date.fromisoformat
+    ids = [str(p) for p in range(1, 31) for _ in range(3)]
+    exposures = pa.table(
+        {
+            "person_id": pa.array(ids).dictionary_encode(),
+            "drug": ["Phesgo", "docetaxel", "Enhertu"] * 30,
+            "start_date": [d("2024-01-10"), d("2024-01-10"), d("2024-06-01")] * 30,
+        }
+    )
+    exp, idx = tmp_path / "e.parquet", tmp_path / "i.parquet"
+    pq.write_table(exposures, exp, row_group_size=20)
+    _write(pa.table({"person_id": [str(p) for p in range(1, 31)], "index_date": [d("2024-01-01")] * 30}), idx)
+    assert pa.types.is_dictionary(pq.read_schema(exp).field("person_id").type)
+    want = _in_memory(exp, idx, None)
+    run = derive_lines_cohort_files(exp, idx, tmp_path / "l.parquet", params=PARAMS, as_of=None, partitions=3)
+    assert run.report == want.report and run.n_lines == 60
+    assert pq.read_table(tmp_path / "l.parquet").equals(want.lines)

@@ -441,7 +441,8 @@ def _distinct(path: Path, column: str, workers: int) -> pa.Array:
 
     def run(groups: list[int]) -> list[pa.Array]:
         reader = pq.ParquetFile(path)
-        return [pc.unique(b.column(0)) for b in reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=[column])]
+        batches = reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=[column])
+        return [_plain(pc.unique(b.column(0))) for b in batches]
 
     try:
         pieces = [
@@ -452,9 +453,17 @@ def _distinct(path: Path, column: str, workers: int) -> pa.Array:
     except (pa.ArrowInvalid, OSError) as exc:
         raise _read_error(exc, str(path)) from exc
     if not pieces:
-        return pa.array([], pq.read_schema(path).field(column).type)
+        stored = pq.read_schema(path).field(column).type
+        return pa.array([], stored.value_type if pa.types.is_dictionary(stored) else stored)
     values = pc.unique(pa.chunked_array(pieces).combine_chunks())
     return values.drop_null()
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    """Dictionary-encoded values (ids stored as categories) decoded; others as they are."""
+    import pyarrow as pa
+
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
 
 
 def _ntile(n_values: int, n_parts: int) -> Any:
@@ -483,6 +492,8 @@ class _PartLookup:
 
         if isinstance(ids, pa.ChunkedArray):
             ids = ids.combine_chunks()
+        if pa.types.is_dictionary(ids.type):  # (ids stored as categories: looked up by their values)
+            ids = ids.dictionary_decode()
         if len(self.values) == 0:
             return np.zeros(len(ids), np.int32)
         if self.dense is not None:
@@ -563,7 +574,13 @@ def _split(
                 for batch in reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=names):
                     rows = np.arange(first, first + batch.num_rows, dtype=np.int64)
                     first += batch.num_rows
-                    table = pa.RecordBatch.from_arrays([*batch.columns, pa.array(rows)], names=[*canon, "source_row"])
+                    # columns stored dictionary-encoded (categories) decoded — the engines count and compare plain
+                    # values across a partition's batches, each with its own dictionary — except those asked for
+                    columns = [
+                        c.dictionary_decode() if pa.types.is_dictionary(c.type) and name not in encoded else c
+                        for c, name in zip(batch.columns, names, strict=True)
+                    ]
+                    table = pa.RecordBatch.from_arrays([*columns, pa.array(rows)], names=[*canon, "source_row"])
                     if n_parts == 1:
                         pieces = [(0, table)]
                     else:
