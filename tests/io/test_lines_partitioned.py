@@ -139,3 +139,78 @@ def test_bad_input_is_named(tmp_path: Path) -> None:
         derive_lines_cohort_files(tmp_path / "x.csv", idx, tmp_path / "l.parquet", params=PARAMS, as_of=None)
     with pytest.raises(InputError, match="partitions"):
         derive_lines_cohort_files(idx, idx, tmp_path / "l.parquet", params=PARAMS, as_of=None, partitions=0)
+
+
+@pytest.mark.parametrize("scale", [1, 10**12])  # compact ids (a lookup table) and sparse ids (a hash lookup)
+def test_row_groups_split_on_threads_keep_row_order(tmp_path: Path, scale: int) -> None:
+    """Many small row groups (read in two runs on two threads), shuffled integer ids and rows without a person:
+    row numbers, person ranges and outputs equal the in-memory run."""
+    import random
+
+    d = dt.date.fromisoformat
+    rng = random.Random(7)
+    rows = [
+        (p * scale, drug, start)
+        for p in range(1, 41)
+        for drug, start in (
+            ("Phesgo", "2024-01-10"),
+            ("docetaxel", "2024-01-10"),
+            ("Enhertu", "2024-06-01"),
+            ("tucatinib", "2024-09-01"),
+        )
+    ]
+    rng.shuffle(rows)
+    for at in (17, 90, 150):  # no person: counted, never a line (rows spread over both runs)
+        rows.insert(at, (None, "eribulin", "2024-01-01"))
+    exposures = pa.table(
+        {
+            "person_id": pa.array([r[0] for r in rows], pa.int64()),
+            "drug": [r[1] for r in rows],
+            "start_date": [d(r[2]) for r in rows],
+        }
+    )
+    index = pa.table({"person_id": [p * scale for p in range(40, 0, -1)], "index_date": [d("2024-01-01")] * 40})
+    exp, idx = tmp_path / "e.parquet", _write(index, tmp_path / "i.parquet")
+    pq.write_table(exposures, exp, row_group_size=9)
+    assert pq.ParquetFile(exp).metadata.num_row_groups > 2
+    want = _in_memory(exp, idx, None)
+    run = derive_lines_cohort_files(
+        exp,
+        idx,
+        tmp_path / "l.parquet",
+        params=PARAMS,
+        as_of=None,
+        partitions=3,
+        assignments_path=tmp_path / "a.parquet",
+    )
+    assert run.report == want.report and run.partitions == 3
+    assert want.lines.num_rows >= 40
+
+    def as_int(table: pa.Table) -> pa.Table:  # integer ids stay integers in the partitioned outputs
+        return table.set_column(0, "person_id", table.column("person_id").cast(pa.int64()))
+
+    for got, expected in (("l.parquet", want.lines), ("a.parquet", want.assignments)):
+        table = pq.read_table(tmp_path / got)
+        assert table.column("person_id").type == pa.int64()
+        assert table.equals(as_int(expected))
+
+
+def test_person_ids_stored_as_categories(tmp_path: Path) -> None:
+    """Person ids stored dictionary-encoded (as pandas writes categories) are split by their values."""
+    d = dt.date.fromisoformat
+    ids = [str(p) for p in range(1, 31) for _ in range(3)]
+    exposures = pa.table(
+        {
+            "person_id": pa.array(ids).dictionary_encode(),
+            "drug": ["Phesgo", "docetaxel", "Enhertu"] * 30,
+            "start_date": [d("2024-01-10"), d("2024-01-10"), d("2024-06-01")] * 30,
+        }
+    )
+    exp, idx = tmp_path / "e.parquet", tmp_path / "i.parquet"
+    pq.write_table(exposures, exp, row_group_size=20)
+    _write(pa.table({"person_id": [str(p) for p in range(1, 31)], "index_date": [d("2024-01-01")] * 30}), idx)
+    assert pa.types.is_dictionary(pq.read_schema(exp).field("person_id").type)
+    want = _in_memory(exp, idx, None)
+    run = derive_lines_cohort_files(exp, idx, tmp_path / "l.parquet", params=PARAMS, as_of=None, partitions=3)
+    assert run.report == want.report and run.n_lines == 60
+    assert pq.read_table(tmp_path / "l.parquet").equals(want.lines)

@@ -6,9 +6,11 @@ files instead and:
 
 1. numbers the input rows (1-based, as messages and default exposure ids do) — a CSV file is first streamed
    into a temporary Parquet file, all columns as text, as :func:`oncoline.io.exposures.read_table` reads it;
-2. lets DuckDB (out of core, ``memory_limit`` bounded) split persons into ``partitions`` contiguous ranges of
-   ``person_id`` text order (``ntile`` over the distinct persons of both tables) and write each range's
-   exposure and index rows to a temporary partitioned Parquet dataset, in one pass over the input;
+2. cuts the persons into ``partitions`` contiguous ranges of ``person_id`` text order (``ntile`` over the
+   distinct persons of both tables) and, in one pass over each input in batches (bounded memory), writes each
+   range's rows to a temporary uncompressed Arrow IPC stream, in the file's row order — read back
+   memory-mapped, with no decoding and no sort by row number (the DuckDB ``PARTITION_BY`` Parquet write it
+   replaces was half the run's wall time at 10^8 rows, and each partition then had to be sorted back);
 3. runs the engine on the partitions, two at a time on two threads (the engines' numpy, Arrow and numba work
    releases the GIL; ``workers``), each partition on its own (every person's rows are in one partition, so
    lines, row assignments and per-person counts are those of a run on the whole cohort), appending lines and
@@ -17,14 +19,15 @@ files instead and:
 4. merges the partition reports (:func:`oncoline.engines.lines.cohort.merge_reports`): examples name each
    row by its number in the input file.
 
-Peak memory is about that of the engine on ``workers`` partitions (about 1.5 GB per 10^7 rows), or DuckDB's
-``memory_limit`` while it partitions (DuckDB is closed before the engine runs): 3.3 GB at 10^8 rows with the
-defaults (benchmarks/README.md).
+Peak memory is about that of the engine on ``workers`` partitions (about 1.3 GB per 10^7 rows; the split itself
+holds one batch): 2.6 GB at 10^8 rows with the defaults (benchmarks/README.md). The temporary partitions take
+about 40 bytes per exposure row on disk (4 GB at 10^8 rows), in the system's temporary directory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import shutil
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from oncoline.errors import BackendError, InputError
+from oncoline.errors import InputError
 from oncoline.io.lines_metadata import with_lines_metadata, write_lines_sidecar
 
 if TYPE_CHECKING:
@@ -158,14 +161,6 @@ def _as_parquet(path: Path, workdir: Path, name: str) -> Path:
     return target
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class _Writer:
     """Appends Arrow tables to one Parquet or CSV file (lists joined by " + " in CSV, as ``write_table``)."""
 
@@ -227,7 +222,6 @@ def derive_lines_cohort_files(
     partitions: int | None = None,
     assignments_path: str | Path | None = None,
     engine: Callable[..., CohortLines] | None = None,
-    memory_limit: str = "2GB",
     workers: int | None = None,
     on_partition: Callable[[int, int, int], None] | None = None,
     metadata: Mapping[str, Any] | None = None,
@@ -252,8 +246,6 @@ def derive_lines_cohort_files(
         or a ``.meta.json`` sidecar beside a CSV.
     engine
         A cohort engine function (default: the DuckDB engine).
-    memory_limit
-        DuckDB's memory limit while it partitions (it spills to a temporary directory beyond it).
     workers
         Partitions run at once, in threads (None: 2, or 1 on a one-core machine); each holds one partition
         in memory, so peak memory grows with it.
@@ -269,10 +261,7 @@ def derive_lines_cohort_files(
     ------
     InputError
         A missing file, an unknown format, a missing column, a repeated exposure id, an unwritable output.
-    BackendError
-        When DuckDB fails.
     """
-    import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -299,51 +288,31 @@ def derive_lines_cohort_files(
         raise InputError("the exposures table has a source_row column; rename it", source=str(exp_src))
 
     workdir = Path(tempfile.mkdtemp(prefix="oncoline-partitions-"))
-    con = duckdb.connect()
     writers: list[_Writer] = []
     try:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.execute(f"SET temp_directory = {_sql_path(workdir / 'spill')}")
-        con.execute("SET preserve_insertion_order = false")
-        con.execute("SET enable_progress_bar = false")
         exp_file = _as_parquet(exp_src, workdir, "exposures.parquet")
         idx_file = _as_parquet(idx_src, workdir, "index.parquet")
         n_rows = int(pq.ParquetFile(exp_file).metadata.num_rows)
         n_parts = partitions or max(1, math.ceil(n_rows / ROWS_PER_PARTITION))
-
-        exp_cols = [f"{_quote(a)} AS {_quote(b)}" for a, b in zip(exp_names, exp_canon, strict=True)]
-        idx_cols = [f"{_quote(a)} AS {_quote(b)}" for a, b in zip(idx_names, idx_canon, strict=True)]
-        con.execute(
-            f"CREATE VIEW exp AS SELECT {', '.join(exp_cols)}, file_row_number + 1 AS source_row "
-            f"FROM read_parquet({_sql_path(exp_file)}, file_row_number = true)"
+        exp_pid = exp_names[exp_canon.index("person_id")]
+        idx_pid = idx_names[idx_canon.index("person_id")]
+        threads = min(2, os.cpu_count() or 1)  # the split's threads (each holds one batch)
+        exp_persons = _distinct(exp_file, exp_pid, threads)
+        idx_persons = _distinct(idx_file, idx_pid, 1)
+        exp_lookup, idx_lookup = _person_parts(exp_persons, idx_persons, n_parts)
+        exp_dict = [exp_names[exp_canon.index(c)] for c in encoded if c in exp_canon]
+        _split(
+            exp_file,
+            exp_names,
+            exp_canon,
+            exp_pid,
+            exp_lookup,
+            n_parts,
+            workdir / "exp",
+            dictionary=exp_dict,
+            workers=threads,
         )
-        con.execute(
-            f"CREATE VIEW idx AS SELECT {', '.join(idx_cols)}, file_row_number + 1 AS source_row "
-            f"FROM read_parquet({_sql_path(idx_file)}, file_row_number = true)"
-        )
-        # persons in text order (as the engines order them), cut into n_parts contiguous ranges; each table's
-        # distinct person ids (in their own type) get their range, so the big join compares native values
-        # (rows without person go to partition 1)
-        for view in ("exp", "idx"):
-            con.execute(
-                f"CREATE TABLE {view}_persons AS SELECT DISTINCT person_id AS pid FROM {view} WHERE pid IS NOT NULL"
-            )
-        con.execute(
-            "CREATE TABLE part_of AS SELECT p, ntile($n) OVER (ORDER BY p) AS part FROM ("
-            "SELECT CAST(pid AS VARCHAR) AS p FROM exp_persons UNION SELECT CAST(pid AS VARCHAR) FROM idx_persons)",
-            {"n": n_parts},
-        )
-        for view in ("exp", "idx"):
-            con.execute(
-                f"CREATE TABLE {view}_part AS SELECT x.pid, m.part FROM {view}_persons x "
-                "JOIN part_of m ON m.p = CAST(x.pid AS VARCHAR)"
-            )
-            con.execute(
-                f"COPY (SELECT v.*, coalesce(m.part, 1) AS _part FROM {view} v "
-                f"LEFT JOIN {view}_part m ON m.pid = v.person_id) "
-                f"TO {_sql_path(workdir / view)} (FORMAT parquet, PARTITION_BY (_part))"
-            )
-        con.close()  # the partitions are written: DuckDB's memory is released before the engine runs
+        _split(idx_file, idx_names, idx_canon, idx_pid, idx_lookup, n_parts, workdir / "idx", dictionary=[], workers=1)
 
         # integer person ids in both inputs stay integers in the outputs (the engines give them as text)
         ids = [
@@ -366,10 +335,10 @@ def derive_lines_cohort_files(
         rows_done = 0
 
         def run_part(part: int) -> CohortLines:
-            exposures = _read_part(workdir / "exp", part, [*exp_canon, "source_row"], exp_file, dictionary=encoded)
-            index = _read_part(workdir / "idx", part, [*idx_canon, "source_row"], idx_file).sort_by("source_row")
-            # the file's row order; the engines take default ids and example row numbers from source_row
-            exposures = exposures.sort_by("source_row")
+            # each partition's rows are in the file's row order (the split keeps it); the engines take default ids
+            # and example row numbers from source_row
+            exposures = _read_part(workdir / "exp", part, [*exp_canon, "source_row"], exp_file)
+            index = _read_part(workdir / "idx", part, [*idx_canon, "source_row"], idx_file)
             assert engine is not None
             return engine(exposures, index, params=params, as_of=as_of)
 
@@ -409,12 +378,9 @@ def derive_lines_cohort_files(
         for w in writers:
             w.close()
         writers.clear()
-    except duckdb.Error as exc:
-        raise BackendError(f"DuckDB failed while partitioning the cohort: {exc}") from exc
     finally:
         for w in writers:
             w.close()
-        con.close()
         shutil.rmtree(workdir, ignore_errors=True)
     if metadata is not None:
         write_lines_sidecar(out, metadata)
@@ -429,28 +395,225 @@ def derive_lines_cohort_files(
     )
 
 
-def _read_part(
-    directory: Path, part: int, columns: list[str], original: Path, *, dictionary: tuple[str, ...] = ()
-) -> pa.Table:
-    """One partition's rows (none, with the input's column types, when the partition holds no person); the text
-    columns named in ``dictionary`` read dictionary-encoded."""
+_BATCH_ROWS = 1 << 20
+"""Rows read and split at a time (bounded memory whatever the file's row groups)."""
+
+
+def _row_ranges(path: Path, workers: int) -> list[tuple[list[int], int]]:
+    """Up to ``workers`` contiguous runs of the file's row groups with about equal rows, each with the 1-based
+    number of its first row (one run when the file has one row group)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    total, done = sum(sizes), 0
+    runs: list[tuple[list[int], int]] = []
+    current: list[int] = []
+    start = 1
+    for i, size in enumerate(sizes):
+        current.append(i)
+        done += size
+        if len(runs) < workers - 1 and done * workers >= total * (len(runs) + 1):
+            runs.append((current, start))
+            start, current = done + 1, []
+    if current or not runs:
+        runs.append((current, start))
+    return runs
+
+
+def _on_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls on threads (the first on this one); results in call order, the first error raised."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(max_workers=len(calls) - 1) as pool:
+        futures = [pool.submit(c) for c in calls[1:]]
+        first = calls[0]()
+        return [first, *(f.result() for f in futures)]
+
+
+def _distinct(path: Path, column: str, workers: int) -> pa.Array:
+    """The distinct non-null values of one column of a Parquet file, read in batches on ``workers`` threads."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from oncoline.io.exposures import _read_error
+
+    def run(groups: list[int]) -> list[pa.Array]:
+        reader = pq.ParquetFile(path)
+        batches = reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=[column])
+        return [_plain(pc.unique(b.column(0))) for b in batches]
+
+    try:
+        pieces = [
+            x
+            for run_pieces in _on_threads([functools.partial(run, g) for g, _ in _row_ranges(path, workers)])
+            for x in run_pieces
+        ]
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _read_error(exc, str(path)) from exc
+    if not pieces:
+        stored = pq.read_schema(path).field(column).type
+        return pa.array([], stored.value_type if pa.types.is_dictionary(stored) else stored)
+    values = pc.unique(pa.chunked_array(pieces).combine_chunks())
+    return values.drop_null()
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    """Dictionary-encoded values (ids stored as categories) decoded; others as they are."""
+    import pyarrow as pa
+
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
+
+
+def _ntile(n_values: int, n_parts: int) -> Any:
+    """0-based partition of each rank 0..n_values-1, as SQL's ``ntile(n_parts)`` cuts them (the first
+    ``n_values % n_parts`` partitions one value larger)."""
+    import numpy as np
+
+    q, r = divmod(n_values, n_parts)
+    ranks = np.arange(n_values, dtype=np.int64)
+    big = r * (q + 1)
+    return np.where(ranks < big, ranks // (q + 1), r + (ranks - big) // max(q, 1)).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class _PartLookup:
+    """Person id → 0-based partition for one table's ids (rows without person: partition 0)."""
+
+    values: pa.Array
+    parts: Any  # np.ndarray[int32], aligned with values
+    dense: tuple[int, Any] | None  # (smallest id, partition by id - smallest) for compact integer ids
+
+    def __call__(self, ids: pa.Array | pa.ChunkedArray) -> Any:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        if pa.types.is_dictionary(ids.type):  # (ids stored as categories: looked up by their values)
+            ids = ids.dictionary_decode()
+        if len(self.values) == 0:
+            return np.zeros(len(ids), np.int32)
+        if self.dense is not None:
+            low, table = self.dense
+            out = table[ids.fill_null(low).to_numpy() - low]
+            if ids.null_count:
+                out[ids.is_null().to_numpy(zero_copy_only=False)] = 0
+            return out
+        pos = pc.index_in(ids, value_set=self.values).fill_null(len(self.values))
+        return np.append(self.parts, np.int32(0))[pos.to_numpy()]
+
+
+def _person_parts(exp_ids: pa.Array, idx_ids: pa.Array, n_parts: int) -> tuple[_PartLookup, _PartLookup]:
+    """Cut the persons of both tables (text order, as the engines sort them) into ``n_parts`` contiguous ranges,
+    as ``ntile``; each table's distinct ids (in their own type) get their range."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [pc.cast(ids, pa.string()) for ids in (exp_ids, idx_ids)]
+    every = pc.unique(pa.chunked_array(texts, type=pa.string()).combine_chunks())
+    order = pc.sort_indices(every).to_numpy()
+    part_of = np.empty(len(every), np.int32)
+    part_of[order] = _ntile(len(every), n_parts)
+    lookups = []
+    for ids, text in zip((exp_ids, idx_ids), texts, strict=True):
+        parts = part_of[pc.index_in(text, value_set=every).to_numpy()] if len(ids) else np.zeros(0, np.int32)
+        dense = None
+        if len(ids) and pa.types.is_integer(ids.type):
+            low, high = int(pc.min(ids).as_py()), int(pc.max(ids).as_py())
+            if high - low < 4 * len(ids) + 4096:
+                table = np.zeros(high - low + 1, np.int32)
+                table[ids.to_numpy() - low] = parts
+                dense = (low, table)
+        lookups.append(_PartLookup(ids, parts, dense))
+    return lookups[0], lookups[1]
+
+
+def _split(
+    path: Path,
+    names: list[str],
+    canon: list[str],
+    person: str,
+    lookup: _PartLookup,
+    n_parts: int,
+    directory: Path,
+    *,
+    dictionary: list[str],
+    workers: int,
+) -> None:
+    """Write each partition's rows of a Parquet file to ``directory/PART.RUN.arrows`` (Arrow IPC streams, 1-based
+    PART; RUN numbers the contiguous runs of row groups read on ``workers`` threads), columns renamed to
+    ``canon`` plus ``source_row`` (1-based row number), each stream in the file's row order.
+
+    One pass in batches of :data:`_BATCH_ROWS` rows; the text columns named in ``dictionary`` stay
+    dictionary-encoded as Parquet stores them. Uncompressed IPC: written and memory-mapped back without
+    encoding, decoding or a sort (about 40 bytes per exposure row on disk).
+    """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = sorted((directory / f"_part={part}").glob("*.parquet"))
-    if files:  # ParquetFile, not the dataset reader: a third of its CPU time (see oncoline.io.exposures)
-        tables = []
-        for f in files:
-            schema = pq.read_schema(f)
-            encoded = [
-                name
-                for name in dictionary
-                if name in schema.names
-                and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
-            ]
-            tables.append(pq.ParquetFile(f, read_dictionary=encoded or None).read(columns=columns))
-        # (pieces read dictionary-encoded each have their own dictionary: one chunked column, unified later)
-        return pa.concat_tables(tables)
+    from oncoline.io.exposures import _read_error
+
+    directory.mkdir()
+    try:
+        schema = pq.read_schema(path)
+        encoded = [
+            n
+            for n in dictionary
+            if pa.types.is_string(schema.field(n).type) or pa.types.is_large_string(schema.field(n).type)
+        ]
+
+        def run(run_no: int, groups: list[int], first: int) -> None:
+            writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+            try:
+                reader = pq.ParquetFile(path, read_dictionary=encoded or None)
+                for batch in reader.iter_batches(_BATCH_ROWS, row_groups=groups, columns=names):
+                    rows = np.arange(first, first + batch.num_rows, dtype=np.int64)
+                    first += batch.num_rows
+                    # columns stored dictionary-encoded (categories) decoded — the engines count and compare plain
+                    # values across a partition's batches, each with its own dictionary — except those asked for
+                    columns = [
+                        c.dictionary_decode() if pa.types.is_dictionary(c.type) and name not in encoded else c
+                        for c, name in zip(batch.columns, names, strict=True)
+                    ]
+                    table = pa.RecordBatch.from_arrays([*columns, pa.array(rows)], names=[*canon, "source_row"])
+                    if n_parts == 1:
+                        pieces = [(0, table)]
+                    else:
+                        part = lookup(batch.column(names.index(person)))
+                        counts = np.bincount(part, minlength=n_parts)
+                        table = table.take(np.argsort(part, kind="stable"))  # stable: each partition in row order
+                        ends = np.cumsum(counts)
+                        pieces = [(k, table.slice(ends[k] - counts[k], counts[k])) for k in range(n_parts) if counts[k]]
+                    for k, piece in pieces:
+                        if k not in writers:
+                            writers[k] = pa.ipc.new_stream(directory / f"{k + 1}.{run_no}.arrows", piece.schema)
+                        writers[k].write_batch(piece)
+            finally:
+                for w in writers.values():
+                    w.close()
+
+        runs = _row_ranges(path, workers)
+        _on_threads([functools.partial(run, i, g, f) for i, (g, f) in enumerate(runs)])
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _read_error(exc, str(path)) from exc
+
+
+def _read_part(directory: Path, part: int, columns: list[str], original: Path) -> pa.Table:
+    """One partition's rows, memory-mapped (none, with the input's column types, when the partition holds no
+    person)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # one stream per run of row groups the split read on its own thread, concatenated in run (= row) order
+    paths = sorted((directory.glob(f"{part}.*.arrows")), key=lambda p: int(p.suffixes[0][1:]))
+    if paths:  # (batches read dictionary-encoded each have their own dictionary: unified later)
+        tables = [pa.ipc.open_stream(pa.memory_map(str(p))).read_all() for p in paths]
+        return pa.concat_tables(tables).select(columns)
     schema = pq.read_schema(original)
     fields: list[Any] = [
         pa.field("source_row", pa.int64()) if name == "source_row" else schema.field(i)
