@@ -230,7 +230,9 @@ def main(argv: list[str]) -> int:
         help="measure the guideline concordance alone (keying, worker processes, result), in fresh processes",
     )
     args = parser.parse_args(argv)
-    oncoline = [sys.executable, "-m", "oncoline.cli.app"]
+    # The console script, as users run it (and as ``python -m benchmarks lines`` runs it): with ``-m`` the lines
+    # command does not get its whole-process settings and the report would be measured against a slower baseline.
+    oncoline = [str(Path(sys.executable).with_name("oncoline"))]
     if args.concordance_only:
         return _concordance_only([int(float(v)) for v in args.rows.split(",")], args, oncoline)
     results = []

@@ -130,3 +130,25 @@ def test_sankey_nodes_sit_in_their_line_column() -> None:
     assert xs == sorted(xs) and len(set(xs)) == len(xs)  # line 1 at the left, each line its own column
     assert x["2L paclitaxel"] == x["2L T-DXd"] > x["1L THP"]
     assert all(0 < v < 1 for v in [*node.x, *node.y])
+
+
+@pytest.mark.parametrize("max_lines", [1, 2, 5])
+def test_person_sequences_equal_their_sql_twin(max_lines: int) -> None:
+    # the Arrow build of each person's labels (lines shuffled, a person without an index row, a line whose
+    # regimen has no label) gives the table the SQL twin gives
+    import pyarrow.compute as pc
+
+    from oncoline.analytics.pathways import _person_sequences_sql, person_sequences, regimen_labels
+    from tests.analytics.cohort import small_cohort
+
+    _, index, lines = small_cohort(20_000, 5)
+    strata = person_strata(index)
+    labels = regimen_labels(lines, top_regimens=4)
+    shuffled = lines.take(pa.array(list(reversed(range(lines.num_rows)))))
+    stray = shuffled.slice(0, 2).set_column(0, "person_id", pa.array(["nobody-in-the-index"] * 2))
+    mixed = pa.concat_tables([shuffled.cast(stray.schema) if shuffled.schema != stray.schema else shuffled, stray])
+    unlabelled = labels.filter(pc.not_equal(labels.column("regimen"), labels.column("regimen")[0]))
+    for regimens in (labels, unlabelled):
+        got = person_sequences(mixed, strata, regimens, max_lines=max_lines)
+        assert got.num_rows > 5
+        assert got.equals(_person_sequences_sql(mixed, strata, regimens, max_lines=max_lines))

@@ -179,3 +179,18 @@ def test_the_report_with_the_grid_in_a_worker_equals_the_report_without(
         assert forked.tables[name].equals(table), name
     assert forked.notes == here.notes
     assert forked_flags == [False, True]
+
+
+def test_the_grid_on_two_threads_equals_the_grid_on_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the threads start from 10^6 kernel rows; lowered here so that the small cohort takes the threaded path
+    import oncoline.analytics.sensitivity as sensitivity
+
+    exposures, index, _ = small_cohort()
+    params = load_line_params()
+    monkeypatch.setattr(sensitivity.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sensitivity, "GRID_THREADS_MIN_ROWS", 0)
+    summary2, regimens2 = sensitivity_grid(exposures, index, params=params, as_of=AS_OF)
+    monkeypatch.setattr(sensitivity, "GRID_THREADS_MIN_ROWS", 10**12)
+    summary1, regimens1 = sensitivity_grid(exposures, index, params=params, as_of=AS_OF)
+    assert summary2.num_rows == 13 and regimens2.num_rows > 0
+    assert summary2.equals(summary1) and regimens2.equals(regimens1)

@@ -679,10 +679,11 @@ def _key_lines(lines: pa.Table, index: pa.Table, judge: Judge) -> _Keyed:
     diagnosis of the person), canonical earlier lines (:func:`canonical_state`) and sorted drugs — in arrays: the
     drug lists of a cohort are a few dozen distinct values, so the earlier lines of a person become a sorted row
     of small integers and the states are found by one ``numpy.unique``."""
-    import duckdb
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from oncoline.analytics._duckdb import connect_one_thread
 
     n = lines.num_rows
     cols = set(index.column_names)
@@ -710,7 +711,7 @@ def _key_lines(lines: pa.Table, index: pa.Table, judge: Judge) -> _Keyed:
             else "CAST(NULL AS VARCHAR)"
         )
 
-    con = duckdb.connect()
+    con = connect_one_thread()  # (a lines-sized table; no DuckDB threads left when the workers fork)
     try:
         con.register("idx", index)
         status = con.execute(

@@ -43,7 +43,7 @@ STATE_COLUMNS = ("period", "her2", "hr", "prior_key", "drugs_key")
 def person_status(index: pa.Table, /) -> pa.Table:
     """HER2 and HR status per person as the concordance reads them: ``person_id`` (text), ``her2``, ``hr``
     (lower-case text or null; the row with the earliest index date when a person has several)."""
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     cols = set(index.column_names)
 
@@ -55,7 +55,7 @@ def person_status(index: pa.Table, /) -> pa.Table:
             else "CAST(NULL AS VARCHAR)"
         )
 
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("idx", index)
         return con.execute(
@@ -146,11 +146,11 @@ def distinct_states(lines: pa.Table, status: pa.Table, judge: Judge, /) -> pa.Ta
     judge
         Its ``dates`` bound the knowledge periods.
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     bounds = ", ".join(f"DATE '{d.isoformat()}'" for d in judge.dates)
     period = f"len(list_filter([{bounds}], d -> d <= l.start_date)) - 1" if judge.dates else "-1"
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("lines_in", lines.select(["person_id", "line", "drugs", "start_date", "end_reason"]))
         con.register("status_in", status)
@@ -182,9 +182,9 @@ def concordance_counts(judged: pa.Table, strata: pa.Table, /) -> pa.Table:
     strata
         :func:`oncoline.analytics.strata.person_strata` (``index_year``; ``unknown`` without a row).
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("j", judged.select(["person_id", "line", "category", "reason", "regimen"]))
         con.register("s", strata.select(["person_id", "index_year"]))
@@ -212,12 +212,12 @@ def concordance_tables(counts: pa.Table, /, *, min_cell: int) -> dict[str, pa.Ta
         ``concordance_reason_regimens`` (``line``, ``category``, ``reason``, ``rank``, ``regimen``, ``lines``: those
         regimens, suppressed within each reason before the top ones are taken), each with ``lines_shown``.
     """
-    import duckdb
     import pyarrow as pa
 
+    from oncoline.analytics._duckdb import connect_one_thread
     from oncoline.analytics.suppression import suppress
 
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("c", counts)
         n = "CAST(sum(lines) AS BIGINT)"

@@ -18,7 +18,9 @@ runs instead of 12).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -163,6 +165,9 @@ def sensitivity_grid(
         As :func:`oncoline.engines.lines.duckdb_engine.derive_lines_cohort`; a value of
         ``toxicity_stop_ends_line`` the rule does not have.
     """
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
+
     import numpy as np
     import pyarrow as pa
 
@@ -171,67 +176,80 @@ def sensitivity_grid(
     from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
 
     prep = prepared if prepared is not None else prepare_kernel_input(exposures, index, params=params, as_of=as_of)
-    order = _by_person_and_day(prep.person, prep.start)  # once for every cell: the kernel's row order
-    person = prep.person[order].astype(np.int64)
-    start = prep.start[order]
-    end, drug, stop, source_key = prep.end[order], prep.drug[order], prep.stop[order], prep.source_key[order]
-    del order
-    as_of_day = (as_of - dt.date(1970, 1, 1)).days
-    cells = grid_cells(
-        params,
-        gap_days=gap_days,
-        regimen_window_days=regimen_window_days,
-        toxicity_stop_ends_line=toxicity_stop_ends_line,
-    )
-    summary: dict[str, list[object]] = {
-        c: []
-        for c in (
-            "gap_days",
-            "regimen_window_days",
-            "toxicity_stop_ends_line",
-            "is_default",
-            "persons",
-            "lines",
-            "lines_per_person",
-            "persons_2l",
-            "median_ttnt_1l_days",
-            "median_ttnt_1l_lower",
-            "median_ttnt_1l_upper",
-            "median_ttnt_2l_days",
-            "median_ttnt_2l_lower",
-            "median_ttnt_2l_upper",
-            "events_ttnt_1l",
-            "events_ttnt_2l",
+    threads = 2 if prep.person.shape[0] >= GRID_THREADS_MIN_ROWS and (os.cpu_count() or 1) > 1 else 1
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="oncoline-grid") if threads > 1 else None
+    try:
+        order = _by_person_and_day(prep.person, prep.start)  # once for every cell: the kernel's row order
+        # the six row gathers (random reads of 10^7 rows, the GIL released) shared between two threads
+        columns = (prep.person, prep.start, prep.end, prep.drug, prep.stop, prep.source_key)
+        gather = functools.partial(_take, order)
+        person_s, start, end, drug, stop, source_key = (
+            list(pool.map(gather, columns)) if pool is not None else [gather(c) for c in columns]
         )
-    }
-    shares: list[pa.Table] = []
-    top: list[str] | None = None
-    base = (params.gap_days, params.regimen_window_days, params.toxicity_stop_ends_line)
-    ordered_cells = sorted(cells, key=lambda c: c != base)  # the base cell first: it names the top regimens
-    results: dict[tuple[int, int, str], tuple[dict[str, object], pa.Table]] = {}
-    for done, (g, w, t) in enumerate(ordered_cells, start=1):
-        cell_params = replace_params(params, gap_days=g, regimen_window_days=w, toxicity_stop_ends_line=t)
-        res = k.assign_lines(
-            person,
-            start,
-            end,
-            drug,
-            stop,
-            codes=prep.codes,
-            params=cell_params,
-            as_of_day=as_of_day,
-            source_key=source_key,
+        del gather
+        person = person_s.astype(np.int64)
+        del order, person_s
+        as_of_day = (as_of - dt.date(1970, 1, 1)).days
+        cells = grid_cells(
+            params,
+            gap_days=gap_days,
+            regimen_window_days=regimen_window_days,
+            toxicity_stop_ends_line=toxicity_stop_ends_line,
         )
-        # only what the summary reads, from the kernel's arrays (no lines table): the same figures as the lines
-        # table of `oncoline lines` under these parameters (tests/analytics: each cell equals a full derivation)
-        line_no = np.asarray(res.line)
-        counts = _first_line_regimens(res.masks[line_no == 1], prep.codes)
-        if top is None:
-            top = [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_regimens]]
-        n_persons = int(np.count_nonzero(line_no == 1))
-        n_first = max(n_persons, 1)
-        shares.append(
-            pa.table(
+        summary: dict[str, list[object]] = {
+            c: []
+            for c in (
+                "gap_days",
+                "regimen_window_days",
+                "toxicity_stop_ends_line",
+                "is_default",
+                "persons",
+                "lines",
+                "lines_per_person",
+                "persons_2l",
+                "median_ttnt_1l_days",
+                "median_ttnt_1l_lower",
+                "median_ttnt_1l_upper",
+                "median_ttnt_2l_days",
+                "median_ttnt_2l_lower",
+                "median_ttnt_2l_upper",
+                "events_ttnt_1l",
+                "events_ttnt_2l",
+            )
+        }
+        base = (params.gap_days, params.regimen_window_days, params.toxicity_stop_ends_line)
+        ordered_cells = sorted(cells, key=lambda c: c != base)  # the base cell first: it names the top regimens
+
+        def run_cell(g: int, w: int, t: str) -> _Cell:
+            cell_params = replace_params(params, gap_days=g, regimen_window_days=w, toxicity_stop_ends_line=t)
+            res = k.assign_lines(
+                person,
+                start,
+                end,
+                drug,
+                stop,
+                codes=prep.codes,
+                params=cell_params,
+                as_of_day=as_of_day,
+                source_key=source_key,
+            )
+            # only what the summary reads, from the kernel's arrays (no lines table): the same figures as the lines
+            # table of `oncoline lines` under these parameters (tests/analytics: each cell equals a full derivation)
+            # (only the per-line arrays are kept: a cell's per-row arrays are freed as soon as it has run)
+            line_no = np.asarray(res.line)
+            return _Cell(
+                lines=len(res),
+                line_no=line_no,
+                person=person[res.first_row],
+                start=np.asarray(res.start, dtype=np.int64),
+                first_line_regimens=_first_line_regimens(res.masks[line_no == 1], prep.codes),
+            )
+
+        def summarise(g: int, w: int, t: str, res: _Cell, top: list[str]) -> tuple[dict[str, object], pa.Table]:
+            line_no, counts = res.line_no, res.first_line_regimens
+            n_persons = int(np.count_nonzero(line_no == 1))
+            n_first = max(n_persons, 1)
+            share = pa.table(
                 {
                     "gap_days": pa.array([g] * len(top), pa.int32()),
                     "regimen_window_days": pa.array([w] * len(top), pa.int32()),
@@ -241,35 +259,53 @@ def sensitivity_grid(
                     "share": pa.array([counts.get(r, 0) / n_first for r in top], pa.float64()),
                 }
             )
+            days, event = _ttnt(res.person, res.start, as_of_day)
+            kept = days > 0  # a non-positive duration is refused, never fitted (analytics.survival.durations)
+            days_f = days.astype(np.float64)
+            in1, in2 = kept & (line_no == 1), kept & (line_no == 2)
+            km1 = km_fit(days_f[in1], event[in1]) if in1.any() else None
+            km2 = km_fit(days_f[in2], event[in2]) if in2.any() else None
+            row = {
+                "gap_days": g,
+                "regimen_window_days": w,
+                "toxicity_stop_ends_line": t,
+                "is_default": (g, w, t) == base,
+                "persons": n_persons,
+                "lines": res.lines,
+                "lines_per_person": res.lines / n_persons if n_persons else None,
+                "persons_2l": int(np.count_nonzero(line_no == 2)),
+                "median_ttnt_1l_days": km1.median if km1 else None,
+                "median_ttnt_1l_lower": km1.median_lower if km1 else None,
+                "median_ttnt_1l_upper": km1.median_upper if km1 else None,
+                "median_ttnt_2l_days": km2.median if km2 else None,
+                "median_ttnt_2l_lower": km2.median_lower if km2 else None,
+                "median_ttnt_2l_upper": km2.median_upper if km2 else None,
+                # the events each median rests on: used to hide a median of too few events, never exported
+                "events_ttnt_1l": km1.events if km1 else 0,
+                "events_ttnt_2l": km2.events if km2 else 0,
+            }
+            return row, share
+
+        results: dict[tuple[int, int, str], tuple[dict[str, object], pa.Table]] = {}
+        # the cells' kernel runs (compiled, the GIL released) two at a time on the pool; each cell's summary (the
+        # Kaplan–Meier fits hold the GIL) in this thread, in the cells' order, as its kernel run ends
+        runs = (
+            [pool.submit(run_cell, *cell) for cell in ordered_cells]
+            if pool is not None
+            else [None for _ in ordered_cells]
         )
-        days, event = _ttnt(person[res.first_row], np.asarray(res.start, dtype=np.int64), as_of_day)
-        kept = days > 0  # a non-positive duration is refused, never fitted (analytics.survival.durations)
-        days_f = days.astype(np.float64)
-        in1, in2 = kept & (line_no == 1), kept & (line_no == 2)
-        km1 = km_fit(days_f[in1], event[in1]) if in1.any() else None
-        km2 = km_fit(days_f[in2], event[in2]) if in2.any() else None
-        row = {
-            "gap_days": g,
-            "regimen_window_days": w,
-            "toxicity_stop_ends_line": t,
-            "is_default": (g, w, t) == base,
-            "persons": n_persons,
-            "lines": len(res),
-            "lines_per_person": len(res) / n_persons if n_persons else None,
-            "persons_2l": int(np.count_nonzero(line_no == 2)),
-            "median_ttnt_1l_days": km1.median if km1 else None,
-            "median_ttnt_1l_lower": km1.median_lower if km1 else None,
-            "median_ttnt_1l_upper": km1.median_upper if km1 else None,
-            "median_ttnt_2l_days": km2.median if km2 else None,
-            "median_ttnt_2l_lower": km2.median_lower if km2 else None,
-            "median_ttnt_2l_upper": km2.median_upper if km2 else None,
-            # the events each median rests on: used to hide a median of too few events, never exported
-            "events_ttnt_1l": km1.events if km1 else 0,
-            "events_ttnt_2l": km2.events if km2 else 0,
-        }
-        results[(g, w, t)] = (row, shares[-1])
-        if on_cell is not None:
-            on_cell(done, len(cells))
+        top: list[str] | None = None
+        for done, (cell, run) in enumerate(zip(ordered_cells, runs, strict=True), start=1):
+            res = run.result() if run is not None else run_cell(*cell)
+            if top is None:
+                ranked = sorted(res.first_line_regimens.items(), key=lambda kv: (-kv[1], kv[0]))
+                top = [name for name, _ in ranked[:top_regimens]]
+            results[cell] = summarise(*cell, res, top)
+            if on_cell is not None:
+                on_cell(done, len(cells))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     for cell in cells:
         row, _ = results[cell]
         for key, value in row.items():
@@ -295,6 +331,23 @@ def sensitivity_grid(
     summary_tbl = pa.table({c: pa.array(v, types[c]) for c, v in summary.items()})
     regimen_tbl = pa.concat_tables([results[c][1] for c in cells]) if cells else pa.table({})
     return summary_tbl, regimen_tbl
+
+
+def _take(order: npt.NDArray[np.int64], values: npt.NDArray[Any], /) -> npt.NDArray[Any]:
+    """``values`` in the row order ``order``."""
+    return values[order]
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """What the summary of one cell reads from its kernel run: per line (person, line order) the line number, the
+    person and the start day; the count of lines and the persons per first-line regimen."""
+
+    lines: int
+    line_no: npt.NDArray[Any]
+    person: npt.NDArray[np.int64]
+    start: npt.NDArray[np.int64]
+    first_line_regimens: dict[str, int]
 
 
 def _by_person_and_day(person: npt.NDArray[np.int32], start: npt.NDArray[np.int32], /) -> npt.NDArray[np.int64]:
@@ -334,7 +387,11 @@ def _first_line_regimens(masks: npt.NDArray[np.int64], codes: DrugCodes, /) -> d
 
     if masks.shape[0] == 0:
         return {}
-    uniq, n = np.unique(masks, axis=0, return_counts=True)
+    if masks.shape[1] == 1:  # one word of drug bits (up to 64 drugs): a plain sort, not np.unique's row views
+        one, n = np.unique(masks[:, 0], return_counts=True)
+        uniq = one.reshape(-1, 1)
+    else:
+        uniq, n = np.unique(masks, axis=0, return_counts=True)
     counts: dict[str, int] = {}
     for names, c in zip(codes.decode(uniq), n.tolist(), strict=True):
         regimen = " + ".join(sorted(names))
@@ -366,6 +423,10 @@ def _ttnt(
 FORK_MIN_ROWS = 200_000
 """Exposure rows from which :func:`start_sensitivity_grid` runs the grid in a forked worker process (below, the
 fork and the worker's imports cost more than the overlap saves)."""
+
+GRID_THREADS_MIN_ROWS = 1_000_000
+"""Kernel rows from which :func:`sensitivity_grid` shares its row gathers and the cells' kernel runs between two
+threads (Arrow, numpy and the compiled kernel release the GIL; the tables are the same)."""
 
 GridResult = tuple["pa.Table", "pa.Table", "CohortReport"]
 _WORKER_GRID: Callable[[], GridResult] | None = None
@@ -473,12 +534,26 @@ def start_sensitivity_grid(
         ``.result()`` gives ``(summary, regimens, report)``.
     """
     import multiprocessing as mp
-    import os
 
     def run() -> GridResult:
         from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
 
         prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of)
+        return grid_on(prep)
+
+    def run_forked() -> GridResult:
+        # in the worker process, the longest path of the report: the preparation shares its independent columns
+        # and row halves with a second thread (Arrow and numpy release the GIL; the result is the same), so that
+        # both cores work on it once the calling process waits for this worker
+        from concurrent.futures import ThreadPoolExecutor
+
+        from oncoline.engines.lines.duckdb_engine import prepare_kernel_input
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oncoline-grid-prepare") as pool:
+            prep = prepare_kernel_input(exposures, index, params=params, as_of=as_of, pool=pool)
+        return grid_on(prep)
+
+    def grid_on(prep: KernelInput) -> GridResult:
         summary, regimens = sensitivity_grid(
             exposures,
             index if grid_index is None else grid_index,
@@ -495,9 +570,10 @@ def start_sensitivity_grid(
     fork = fork and "fork" in mp.get_all_start_methods()
     if fork:
         # the Kaplan–Meier library imported once, before the fork (~1 CPU s): the worker fits the grid's medians
-        # and this process the report's curves
+        # and this process the report's curves. (Not on a thread beside the reading: two threads importing numpy
+        # and pandas at once can fail with "cannot load module more than once per process".)
         import lifelines  # noqa: F401
-    return PendingGrid(run, fork=fork)
+    return PendingGrid(run_forked if fork else run, fork=fork)
 
 
 def replace_params(params: LineParams, /, **changes: int | str) -> LineParams:

@@ -44,7 +44,7 @@ def person_strata(index: pa.Table, /) -> pa.Table:
     >>> t.to_pylist()[0]["age_band"], t.to_pylist()[0]["index_year"]
     ('60-69', '2021')
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     cols = set(index.column_names)
     bands = " ".join(f"WHEN age >= {lo} AND age < {hi} THEN '{label}'" for lo, hi, label in AGE_BANDS)
@@ -61,7 +61,7 @@ def person_strata(index: pa.Table, /) -> pa.Table:
     pres = "lower(CAST(presentation AS VARCHAR))" if "presentation" in cols else "NULL"
     extra = [c for c in ("age_at_index", "birth_year", "hr_status", "presentation") if c in cols]
     picked = ", ".join(f"arg_min({c}, coalesce(dx, DATE '9999-12-31')) AS {c}" for c in extra)
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("idx", index.select(["person_id", "metastatic_diagnosis", *extra]))
         sql = f"""

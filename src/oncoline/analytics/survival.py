@@ -187,7 +187,7 @@ def durations(lines: pa.Table, /, *, endpoint: Endpoint, as_of: dt.date) -> tupl
         A table (``person_id``, ``line``, ``regimen``, ``days`` int32, ``event`` bool; only durations > 0) and
         the refused rows by reason (``nonpositive_duration``).
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     epoch = as_of.isoformat()
     if endpoint == "tot":
@@ -202,7 +202,7 @@ def durations(lines: pa.Table, /, *, endpoint: Endpoint, as_of: dt.date) -> tupl
             f"ELSE date_diff('day', start_date, DATE '{epoch}') END"
         )
         event = "time_to_next_treatment_days IS NOT NULL"
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register("lines_in", lines)
         all_rows = con.execute(
@@ -299,10 +299,10 @@ def duration_counts(
         One row per distinct (``endpoint`` tot | ttnt, ``line`` int32, ``label``, ``category`` (null when not
         judged), ``days`` int32 (null or ≤ 0 = refused by :func:`km_tables`), ``event`` bool) with ``n`` (int64).
     """
-    import duckdb
+    from oncoline.analytics._duckdb import connect_one_thread
 
     epoch = as_of.isoformat()
-    con = duckdb.connect()
+    con = connect_one_thread()
     try:
         con.register(
             "lines_in",

@@ -187,17 +187,10 @@ def build_cohort_report(
     # the report is about HER2-positive disease: HER2-negative persons of the index are left out of every table
     # (both engines apply her2_scope themselves and count them; the concordance and the grid take the same index)
     analysed, her2 = her2_scope(inputs.index)
-    started = None
-    if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
-        from oncoline.analytics.aggregates import lines_in_index
-        from oncoline.analytics.concordance import start_concordance
-
-        progress("guideline concordance: starting the recommender calls", 0, steps)
-        started = start_concordance(lines_in_index(inputs.lines, analysed)[0], analysed, judge=judge)
     pending_grid = None
     rows_prepared = None
-    # (after the concordance's workers: its judgements are the longer path; each fork runs before this process
-    # starts DuckDB again)
+    # (the grid first: its worker, preparing 10^7 exposure rows and running the kernel per cell, is the longer
+    # path; the concordance keys its lines after the fork, in this process, and forks its own workers)
     if grid and options.engine == "duckdb":
         from oncoline.analytics.sensitivity import start_sensitivity_grid
 
@@ -214,6 +207,18 @@ def build_cohort_report(
         )
         if not pending_grid.forked:
             pending_grid = None
+    started = None
+    if judge is not None and grid and options.engine == "duckdb" and inputs.lines is not None:
+        from oncoline.analytics.aggregates import lines_in_index
+        from oncoline.analytics.concordance import start_concordance
+
+        progress("guideline concordance: starting the recommender calls", 0, steps)
+        try:
+            started = start_concordance(lines_in_index(inputs.lines, analysed)[0], analysed, judge=judge)
+        except BaseException:
+            if pending_grid is not None:
+                pending_grid.cancel()  # the error (or Ctrl-C) is not held up by a grid nobody will read
+            raise
     agg_base, grid_base = (1, 0) if started is not None else (0, 3)
 
     # the exposure table prepared once: the sensitivity grid runs its kernel on it, the attrition reads its report

@@ -207,6 +207,9 @@ class _progress:
             TimeRemainingColumn(),
             console=console,
             transient=True,
+            # 4 redraws a second (Rich's default is 10): the bar and ETA still move smoothly, and the redraw thread
+            # takes less of the process that builds the report's tables while its workers hold the cores
+            refresh_per_second=4,
         )
         self.task: Any = None
 

@@ -246,10 +246,14 @@ def km_figure(
 
     import numpy as np
     import plotly.graph_objects as go
+    import pyarrow.compute as pc
 
     from oncoline.analytics.survival import DAYS_PER_MONTH
 
-    rows = [r for r in curves.to_pylist() if r["endpoint"] == endpoint and r["group_kind"] == group_kind]
+    # this figure's rows only, selected by Arrow: the curves table holds every endpoint and group kind (~10^5
+    # points at 10^7 exposure rows), and each KM figure turned all of it into Python dicts
+    mine = pc.and_(pc.equal(curves.column("endpoint"), endpoint), pc.equal(curves.column("group_kind"), group_kind))
+    rows = curves.filter(mine).to_pylist()
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
