@@ -220,3 +220,23 @@ def test_terminal_summary_does_not_call_a_suppressed_median_not_reached() -> Non
     text = out.getvalue()
     assert "line 2 median time to next treatment: suppressed (<5 events)" in text
     assert "line 1 median time to next treatment: 15.4 months" in text
+
+
+def test_the_progress_bar_runs_only_on_a_terminal() -> None:
+    """A bar is never drawn to a file or a pipe (transient): its redraw thread would only take CPU from the report."""
+    import io
+
+    from rich.console import Console
+
+    from oncoline.cli.cohort import _progress
+
+    piped = _progress(Console(file=io.StringIO()))
+    with piped as step:
+        step("reading", 0, 1)
+        assert not piped.progress.live.is_started
+    shown = _progress(Console(file=io.StringIO(), force_terminal=True))
+    with shown as step:
+        step("reading", 0, 1)
+        assert shown.progress.live.is_started
+        assert shown.progress.tasks[0].description == "reading"
+    assert not shown.progress.live.is_started

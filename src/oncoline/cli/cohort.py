@@ -214,6 +214,10 @@ class _progress:
         self.task: Any = None
 
     def __enter__(self) -> Any:
+        if not self.progress.console.is_terminal:
+            # stderr is a file or a pipe (a script, CI, a scheduler): a bar is never drawn there (transient), so
+            # its redraw thread would only take CPU from the report's own work (as `oncoline lines` does)
+            return _no_progress
         self.progress.__enter__()
         self.task = self.progress.add_task("starting", total=1)
 
@@ -223,7 +227,12 @@ class _progress:
         return step
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+        if self.task is not None:
+            self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+
+def _no_progress(_description: str, _done: float, _total: float) -> None:
+    return None
 
 
 def _names(paths: list[Path], limit: int = 6) -> str:
