@@ -187,6 +187,7 @@ def build_cohort_report(
     # the report is about HER2-positive disease: HER2-negative persons of the index are left out of every table
     # (both engines apply her2_scope themselves and count them; the concordance and the grid take the same index)
     analysed, her2 = her2_scope(inputs.index)
+    _check_lines_match_index(inputs)
     pending_grid = None
     rows_prepared = None
     # (the grid first: its worker, preparing 10^7 exposure rows and running the kernel per cell, is the longer
@@ -339,6 +340,17 @@ def build_cohort_report(
         summary, regimens = tables_grid
         tables.update(sensitivity_tables(summary, regimens, min_cell=mc))
         mismatch = grid_mismatch(summary, agg.n_lines, inputs.params)
+        recorded_as_of = (inputs.provenance or {}).get("as_of")
+        if mismatch and inputs.rules_known and recorded_as_of == inputs.as_of.isoformat():
+            # the lines table records the rules and cut-off the grid used, so only other data explain it
+            raise InputError(
+                f"the lines table does not come from this exposure table: it holds {agg.n_lines:,} lines of persons "
+                "in the index, while its own recorded line rules and cut-off derive "
+                f"{_default_cell_lines(summary):,} from the exposures given; derive the lines from these exposures "
+                "again (`oncoline lines EXPOSURES --index INDEX --out LINES`) or give the exposures and index they "
+                "were derived from",
+                source=inputs.source,
+            )
         if mismatch:
             notes.append(mismatch)
         notes.extend(unmoved_rules(summary, min_persons=mc))
@@ -399,6 +411,27 @@ REPORT_TABLES = (
     "sensitivity_regimens",
 )
 """Every table the report can write (``NAME.parquet`` and ``NAME.csv``); with ``report.html`` its own files."""
+
+
+def _default_cell_lines(summary: pa.Table, /) -> int:
+    return next(int(r["lines"]) for r in summary.to_pylist() if r["is_default"])
+
+
+def _check_lines_match_index(inputs: ReportInputs, /) -> None:
+    """Refuse a lines table none of whose persons is in the index (another cohort's lines; an empty report would
+    follow), naming both files and the fix."""
+    if inputs.lines is None or inputs.lines.num_rows == 0 or inputs.index.num_rows == 0:
+        return
+    from oncoline.analytics.aggregates import lines_in_index
+
+    kept, (persons, _lines) = lines_in_index(inputs.lines, inputs.index)
+    if kept.num_rows == 0:
+        raise InputError(
+            f"none of the {persons:,} persons of the lines table has a row in the index (person_id): the lines and "
+            "the index come from different cohorts; give the index the lines were derived with",
+            field="person_id",
+            source=inputs.source,
+        )
 
 
 def report_file_names() -> set[str]:

@@ -422,9 +422,12 @@ class CohortRun:
         return json_ready(self.summary)  # type: ignore[no-any-return]
 
 
-def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
-    """Refuse an output table path before any work: not ``.parquet``/``.pq``/``.csv``, a directory, in a
-    directory that does not exist, or not writable.
+def check_table_path(
+    path: Path | None, /, *, option: str = "--out", inputs: Mapping[str, Path | None] | None = None
+) -> None:
+    """Refuse an output table path before any work: one of the command's own input files (writing it would
+    destroy the data), a directory, not ``.parquet``/``.pq``/``.csv``, in a directory that does not exist, or
+    not writable.
 
     Parameters
     ----------
@@ -432,6 +435,8 @@ def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
         The table to write (None: nothing to check).
     option
         The option that gave it, named in the error (``--out``, ``--assignments``).
+    inputs
+        Files the output must not be, by what they are (``{"the exposure table this command reads": path}``).
 
     Raises
     ------
@@ -440,13 +445,22 @@ def check_table_path(path: Path | None, /, *, option: str = "--out") -> None:
     """
     if path is None:
         return
-    if path.suffix.lower() not in _TABLE_SUFFIXES:
-        raise InputError(
-            f"{option}: unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path)
+    for what, given in (inputs or {}).items():
+        same = given is not None and (
+            os.path.samefile(path, given) if path.exists() and given.exists() else path.resolve() == given.resolve()
         )
+        if same:
+            raise InputError(
+                f"{option}: {path} is also {what}; writing there would destroy or mix it — give another file name",
+                source=str(path),
+            )
     if path.is_dir():
         raise InputError(
             f"{option}: {path} is a directory; give a file name such as {path / 'lines.parquet'}", source=str(path)
+        )
+    if path.suffix.lower() not in _TABLE_SUFFIXES:
+        raise InputError(
+            f"{option}: unknown output format {path.suffix!r}; give a .parquet or .csv file", source=str(path)
         )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -615,8 +629,12 @@ def derive_cohort_lines(
     now = resolve_today(today)
     reading: _Reading | None = None
     try:
-        check_table_path(out_path, option="--out")
-        check_table_path(asg, option="--assignments")
+        inputs = {
+            "the exposure table this command reads": ex if isinstance(ex, Path) else None,
+            "the --index table this command reads": ix if isinstance(ix, Path) else None,
+        }
+        check_table_path(out_path, option="--out", inputs=inputs)
+        check_table_path(asg, option="--assignments", inputs={**inputs, "the --out table": out_path})
         if isinstance(ex, Path) and isinstance(ix, Path):
             from oncoline.io.lines_partitioned import estimate_rows
 

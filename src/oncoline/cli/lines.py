@@ -189,8 +189,12 @@ def _cohort(
     from oncoline.app.lines import check_table_path, derive_cohort_lines
 
     # before the progress display starts and before anything is read
-    check_table_path(out, option="--out")
-    check_table_path(assignments_out, option="--assignments")
+    inputs = {
+        "the exposure table this command reads": exposures_path,
+        "the --index table this command reads": index_path,
+    }
+    check_table_path(out, option="--out", inputs=inputs)
+    check_table_path(assignments_out, option="--assignments", inputs={**inputs, "the --out table": out})
     from oncoline.cli.usage import UsageClock
 
     no_pandas = omop is None and engine in (None, "duckdb", "reference")
