@@ -240,3 +240,16 @@ def test_the_progress_bar_runs_only_on_a_terminal() -> None:
         assert shown.progress.live.is_started
         assert shown.progress.tasks[0].description == "reading"
     assert not shown.progress.live.is_started
+
+
+def test_the_summary_is_not_cut_at_80_columns_in_a_file(tmp_path: Path) -> None:
+    """A new analyst's finding: the summary written to a file wrapped at 80 columns (the `lines` summary does not)."""
+    runner = CliRunner()
+    cdm = tmp_path / "cdm.duckdb"
+    assert runner.invoke(app, ["omop", "init", str(cdm), "--demo"]).exit_code == 0
+    out = tmp_path / "a-directory-name-long-enough-to-pass-eighty-columns" / "report"
+    out.parent.mkdir()
+    res = runner.invoke(app, ["cohort", "report", "--omop", str(cdm), "--out", str(out), "--min-cell", "1"])
+    assert res.exit_code == 0, res.output
+    first = next(line for line in res.stdout.splitlines() if line.startswith("cohort report →"))
+    assert "data cut-off" in first, res.stdout  # one line, not wrapped

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from oncoline.cli.common import guarded, parse_as_of
+from oncoline.cli.common import guarded, output_console, parse_as_of
 from oncoline.errors import InputError
 
 __all__ = ["register"]
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
                 )
             written = write_cohort_report(result, out, progress=step)
             removed, others = tidy_out_dir(out, written)
-        _summary(Console(), result, written)
+        _summary(output_console(), result, written)  # not cut at 80 columns in a file or a pipe
         if result.cut_off_warning:  # again after the summary, where the eye lands
             console.print(f"[bold red]Warning — data cut-off {result.as_of}:[/] {result.cut_off_warning}")
         if existed:
